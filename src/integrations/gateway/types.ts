@@ -1,0 +1,58 @@
+/** A backend as Trino Gateway stores it (ProxyBackendConfiguration). */
+export interface GatewayBackend {
+  name: string;
+  proxyTo: string;
+  active: boolean;
+  routingGroup: string;
+  externalUrl?: string;
+}
+
+/** Health of a backend in the gateway's health cache. Only active + HEALTHY backends get new queries. */
+export type TrinoStatus = 'PENDING' | 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+
+/** `GET /api/public/backends/{name}/state` (ClusterStats). */
+export interface BackendState {
+  clusterId: string;
+  trinoStatus: TrinoStatus;
+  runningQueryCount: number;
+  queuedQueryCount: number;
+  numWorkerNodes: number;
+  proxyTo?: string;
+  externalUrl?: string;
+  routingGroup?: string;
+}
+
+/** A FILE routing rule as `/webapp/getRoutingRules` returns it. */
+export interface RoutingRule {
+  name: string;
+  description?: string;
+  priority?: number;
+  actions: string[];
+  condition: string;
+}
+
+/** The Trino Gateway operations cutover needs. */
+export interface GatewayApi {
+  /** `GET /gateway/backend/all`. */
+  listBackends(): Promise<GatewayBackend[]>;
+  /** `GET /gateway/backend/active`. */
+  listActiveBackends(): Promise<GatewayBackend[]>;
+  /** One backend by name, undefined when the gateway does not know it. */
+  getBackend(name: string): Promise<GatewayBackend | undefined>;
+  /** `POST /gateway/backend/modify/update` (creates when missing). */
+  upsertBackend(backend: GatewayBackend): Promise<GatewayBackend>;
+  /** `POST /gateway/backend/modify/delete`; deleting an unknown backend is not an error. */
+  deleteBackend(name: string): Promise<void>;
+  /** `POST /gateway/backend/activate/{name}`. */
+  activateBackend(name: string): Promise<void>;
+  /** `POST /gateway/backend/deactivate/{name}`. */
+  deactivateBackend(name: string): Promise<void>;
+  /** `GET /api/public/backends/{name}/state`; undefined when unknown (404). */
+  backendState(name: string): Promise<BackendState | undefined>;
+  /** `GET /webapp/getRoutingRules`. */
+  getRoutingRules(): Promise<RoutingRule[]>;
+  /** `POST /webapp/updateRoutingRules`; returns all rules after the update. */
+  updateRoutingRule(rule: RoutingRule): Promise<RoutingRule[]>;
+  /** `GET /trino-gateway/readyz`. */
+  isReady(): Promise<boolean>;
+}

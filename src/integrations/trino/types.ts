@@ -1,0 +1,84 @@
+/** `GET /v1/info`. */
+export interface ServerInfo {
+  nodeVersion: { version: string };
+  environment: string;
+  coordinator: boolean;
+  starting: boolean;
+  uptime?: string;
+  state?: string;
+}
+
+/** Query states of Trino's QueryState. */
+export type QueryState =
+  | 'QUEUED'
+  | 'WAITING_FOR_RESOURCES'
+  | 'DISPATCHING'
+  | 'PLANNING'
+  | 'STARTING'
+  | 'RUNNING'
+  | 'FINISHING'
+  | 'FINISHED'
+  | 'FAILED';
+
+export const ACTIVE_QUERY_STATES: ReadonlySet<QueryState> = new Set([
+  'QUEUED',
+  'WAITING_FOR_RESOURCES',
+  'DISPATCHING',
+  'PLANNING',
+  'STARTING',
+  'RUNNING',
+  'FINISHING',
+]);
+
+/** One element of `GET /v1/query` (BasicQueryInfo, the fields cutover reads). */
+export interface QuerySummary {
+  queryId: string;
+  state: QueryState;
+  query?: string;
+  user?: string;
+  createTime?: string;
+  endTime?: string;
+  errorCode?: string;
+}
+
+/** `GET /ui/api/stats`. */
+export interface ClusterStats {
+  runningQueries: number;
+  blockedQueries: number;
+  queuedQueries: number;
+  activeCoordinators?: number;
+  activeWorkers: number;
+}
+
+/** The outcome of a statement run to completion through the client protocol. */
+export interface StatementResult {
+  id: string;
+  state: 'FINISHED' | 'FAILED';
+  columns: { name: string; type: string }[];
+  rows: unknown[][];
+  error?: { message: string; errorName?: string; errorType?: string };
+  /** Value of the gateway's `trinoClusterHost` cookie, when the gateway sets it. */
+  clusterHost?: string;
+}
+
+export interface StatementOptions {
+  user?: string;
+  source?: string;
+  /** Extra headers, e.g. `X-Trino-Routing-Group`. */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** What cutover needs from one Trino coordinator. */
+export interface TrinoClusterApi {
+  /** `GET /v1/info` (no auth). */
+  info(): Promise<ServerInfo>;
+  /** `GET /v1/query` (all queries the coordinator remembers). */
+  listQueries(): Promise<QuerySummary[]>;
+  /** Queries in an active state. */
+  activeQueries(): Promise<QuerySummary[]>;
+  /** `/ui/api/stats` after a UI login. */
+  clusterStats(): Promise<ClusterStats>;
+  /** `POST /v1/statement` and follow `nextUri` until it is absent. */
+  execute(sql: string, options?: StatementOptions): Promise<StatementResult>;
+}
