@@ -81,6 +81,8 @@ const blueGreenPlan = z
         timeout: positiveDuration.default('20m'),
         smokeQueries: z.array(z.string().min(1, { error: 'must be a SQL statement' })).default(['SELECT 1']),
         minActiveWorkers: z.number().int().min(0, { error: 'must be 0 or more' }).default(1),
+        /** Failed health checks in a row, while green serves traffic, that trigger an automatic rollback. */
+        maxConsecutiveFailures: z.number().int().min(1, { error: 'must be 1 or more' }).default(2),
       })
       .prefault({}),
     approval: z

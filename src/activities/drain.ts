@@ -1,0 +1,32 @@
+import { log } from '@temporalio/activity';
+import { durationMs } from '../plan/duration';
+import { pollUntil } from './poll';
+import type { ActivityDeps, DrainInput, DrainResult } from './types';
+
+/** Draining: the backends are already deactivated; their running and queued queries finish where they run. */
+export function drainActivities(deps: ActivityDeps) {
+  return {
+    /** Polls each coordinator until no query is in an active state, heartbeating the count. */
+    async drainBackends(input: DrainInput): Promise<DrainResult> {
+      let remaining = 0;
+      const outcome = await pollUntil<true>({
+        intervalMs: durationMs(input.interval),
+        timeoutMs: input.timeout === undefined ? undefined : durationMs(input.timeout),
+        check: async () => {
+          const counts = await Promise.all(
+            input.backends.map(async (backend) => ({ name: backend.name, active: (await deps.trino(backend.proxyTo).activeQueries()).length })),
+          );
+          remaining = counts.reduce((sum, count) => sum + count.active, 0);
+          if (remaining === 0) return { done: true, value: true };
+          const busy = counts.filter((count) => count.active > 0).map((count) => `${count.active} on ${count.name}`);
+          return { done: false, observation: `${remaining} queries still active (${busy.join(', ')})`, state: { remaining } };
+        },
+      });
+      if (outcome.done) {
+        log.info('drained', { backends: input.backends.map((backend) => backend.name), waitedMs: outcome.waitedMs });
+        return { drained: true, remaining: 0, waitedMs: outcome.waitedMs };
+      }
+      return { drained: false, remaining, waitedMs: outcome.waitedMs };
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { durationMs } from '../plan/duration';
+import type { HealthSnapshot } from '../workflows/messages';
+import { pollUntil, resumedProgress } from './poll';
+import type {
+  ActivityDeps,
+  GatewayHealthResult,
+  WaitForGatewayHealthyInput,
+  WaitForGreenReadyInput,
+  WatchGreenInput,
+  WatchGreenResult,
+} from './types';
+
+/** Smoke queries failing this many times in a row mean green is broken, not warming up. */
+const SMOKE_FAILURES_BEFORE_GIVING_UP = 3;
+
+/** Activities that watch green: directly on its coordinator and through the gateway's health cache. */
+export function healthActivities(deps: ActivityDeps) {
+  return {
+    /** Polls green's coordinator until it runs the expected version, has its workers and passes the smoke queries. */
+    async waitForGreenReady(input: WaitForGreenReadyInput): Promise<HealthSnapshot> {
+      const trino = deps.trino(input.url);
+      let smokeFailures = (resumedProgress()?.state as { smokeFailures?: number } | undefined)?.smokeFailures ?? 0;
+      const outcome = await pollUntil<HealthSnapshot>({
+        intervalMs: durationMs(input.interval),
+        timeoutMs: durationMs(input.timeout),
+        check: async () => {
+          const info = await trino.info();
+          const version = info.nodeVersion.version;
+          if (info.starting) return { done: false, observation: `${input.url} is starting (version ${version})` };
+          if (version !== input.version) {
+            throw ApplicationFailure.nonRetryable(
+              `green at ${input.url} runs Trino ${version}, the plan expects ${input.version}`,
+              'GreenVersionMismatch',
+            );
+          }
+          const stats = await trino.clusterStats();
+          if (stats.activeWorkers < input.minActiveWorkers) {
+            return { done: false, observation: `${stats.activeWorkers} of ${input.minActiveWorkers} workers active` };
+          }
+          for (const sql of input.smokeQueries) {
+            const result = await trino.execute(sql, { source: 'cutover-smoke' });
+            if (result.state === 'FAILED') {
+              smokeFailures += 1;
+              const message = `smoke query "${sql}" failed: ${result.error?.message ?? 'unknown error'}`;
+              if (smokeFailures >= SMOKE_FAILURES_BEFORE_GIVING_UP) {
+                throw ApplicationFailure.nonRetryable(`${message} (${smokeFailures} times in a row)`, 'SmokeQueryFailed');
+              }
+              return { done: false, observation: message, state: { smokeFailures } };
+            }
+          }
+          return {
+            done: true,
+            value: { version, activeWorkers: stats.activeWorkers, message: `${input.smokeQueries.length} smoke queries finished` },
+          };
+        },
+      });
+      if (!outcome.done) {
+        throw ApplicationFailure.nonRetryable(
+          `green at ${input.url} was not ready within ${input.timeout}: ${outcome.observation}`,
+          'GreenNotReady',
+        );
+      }
+      return { ...outcome.value, checkedAt: new Date().toISOString() };
+    },
+
+    /** Polls the gateway's health cache until it reports the backend HEALTHY. */
+    async waitForGatewayHealthy(input: WaitForGatewayHealthyInput): Promise<GatewayHealthResult> {
+      const gateway = deps.gateway(input.gateway);
+      let lastStatus = 'UNKNOWN';
+      const outcome = await pollUntil<string>({
+        intervalMs: durationMs(input.interval),
+        timeoutMs: durationMs(input.timeout),
+        check: async () => {
+          const state = await gateway.backendState(input.name);
+          lastStatus = state?.trinoStatus ?? 'UNKNOWN';
+          if (lastStatus === 'HEALTHY') return { done: true, value: lastStatus };
+          return { done: false, observation: `gateway reports ${input.name} ${lastStatus}` };
+        },
+      });
+      if (outcome.done) return { status: outcome.value, monitored: true };
+      if (lastStatus === 'UNKNOWN') {
+        // Gateways before release 17 do not health-check inactive backends; the flip checks again.
+        log.warn('gateway never health-checked the inactive backend; health is confirmed at the flip', { backend: input.name });
+        return { status: lastStatus, monitored: false };
+      }
+      throw ApplicationFailure.nonRetryable(
+        `gateway still reports ${input.name} ${lastStatus} after ${input.timeout}`,
+        'GreenUnhealthyInGateway',
+      );
+    },
+
+    /** Watches green for a bake; returns unhealthy after maxConsecutiveFailures failed checks in a row. */
+    async watchGreen(input: WatchGreenInput): Promise<WatchGreenResult> {
+      const gateway = deps.gateway(input.gateway);
+      const trino = deps.trino(input.url);
+      let failures = (resumedProgress()?.state as { failures?: number } | undefined)?.failures ?? 0;
+      let snapshot: HealthSnapshot = {};
+      const outcome = await pollUntil<string>({
+        intervalMs: durationMs(input.interval),
+        timeoutMs: durationMs(input.duration),
+        check: async () => {
+          const problem = await checkGreen(input, gateway, trino).then(
+            (observed) => {
+              snapshot = observed.snapshot;
+              return observed.problem;
+            },
+            (error: Error) => `${input.name} did not answer: ${error.message}`,
+          );
+          failures = problem ? failures + 1 : 0;
+          snapshot = { ...snapshot, message: problem ?? 'healthy', checkedAt: new Date().toISOString() };
+          if (problem && failures >= input.maxConsecutiveFailures) {
+            return { done: true, value: `${problem} (${failures} checks in a row)` };
+          }
+          return { done: false, observation: snapshot.message ?? '', state: { failures } };
+        },
+      });
+      return outcome.done ? { healthy: false, reason: outcome.value, snapshot } : { healthy: true, snapshot };
+    },
+  };
+}
+
+async function checkGreen(
+  input: WatchGreenInput,
+  gateway: ReturnType<ActivityDeps['gateway']>,
+  trino: ReturnType<ActivityDeps['trino']>,
+): Promise<{ problem?: string; snapshot: HealthSnapshot }> {
+  const [state, info] = await Promise.all([gateway.backendState(input.name), trino.info()]);
+  const snapshot: HealthSnapshot = {
+    gatewayStatus: state?.trinoStatus,
+    version: info.nodeVersion.version,
+    runningQueries: state?.runningQueryCount,
+    queuedQueries: state?.queuedQueryCount,
+  };
+  if (state?.trinoStatus !== 'HEALTHY') return { problem: `gateway reports ${input.name} ${state?.trinoStatus ?? 'unknown'}`, snapshot };
+  if (info.starting) return { problem: `${input.name} restarted (starting)`, snapshot };
+  if (info.nodeVersion.version !== input.version) {
+    return { problem: `${input.name} runs ${info.nodeVersion.version}, expected ${input.version}`, snapshot };
+  }
+  return { snapshot };
+}

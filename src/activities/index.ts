@@ -1,0 +1,18 @@
+import { drainActivities } from './drain';
+import { healthActivities } from './health';
+import { provisioningActivities } from './provisioning';
+import { trafficActivities } from './traffic';
+import type { ActivityDeps } from './types';
+
+/** Every activity of cutover, bound to the integrations the worker built. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...provisioningActivities(deps),
+    ...healthActivities(deps),
+    ...trafficActivities(deps),
+    ...drainActivities(deps),
+  };
+}
+
+export type CutoverActivities = ReturnType<typeof createActivities>;
+export type { ActivityDeps } from './types';

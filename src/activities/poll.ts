@@ -1,0 +1,61 @@
+import { activityInfo, ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
+import { IntegrationError } from '../integrations/errors';
+
+/** Heartbeat details every polling activity records, so a retry resumes instead of starting over. */
+export interface PollProgress {
+  /** When the first attempt started polling (epoch ms), so deadlines span retries. */
+  startedAt: number;
+  /** The activity's own progress, e.g. how much of a bake has elapsed. */
+  state?: unknown;
+  observation?: string;
+}
+
+/** Progress recorded by an earlier attempt of this activity, if any. */
+export function resumedProgress(): PollProgress | undefined {
+  const details = activityInfo().heartbeatDetails as PollProgress | undefined;
+  return details && typeof details.startedAt === 'number' ? details : undefined;
+}
+
+export type PollCheck<T> = () => Promise<{ done: true; value: T } | { done: false; observation: string; state?: unknown }>;
+
+export interface PollOptions<T> {
+  intervalMs: number;
+  /** Undefined: poll until done or cancelled. */
+  timeoutMs?: number;
+  check: PollCheck<T>;
+}
+
+export type PollOutcome<T> = { done: true; value: T; waitedMs: number } | { done: false; observation: string; waitedMs: number };
+
+/**
+ * Polls inside one heartbeating activity: history does not grow with the wait. Transient
+ * integration errors count as "not yet"; refusals (non-retryable) end the activity at once.
+ */
+export async function pollUntil<T>({ intervalMs, timeoutMs, check }: PollOptions<T>): Promise<PollOutcome<T>> {
+  const startedAt = resumedProgress()?.startedAt ?? Date.now();
+  let observation = 'not checked yet';
+  for (;;) {
+    try {
+      const result = await check();
+      if (result.done) return { done: true, value: result.value, waitedMs: Date.now() - startedAt };
+      observation = result.observation;
+      heartbeat({ startedAt, observation, state: result.state } satisfies PollProgress);
+    } catch (error) {
+      if (!(error instanceof IntegrationError && error.retryable)) throw toFailure(error);
+      observation = error.message;
+      heartbeat({ startedAt, observation } satisfies PollProgress);
+    }
+    if (timeoutMs !== undefined && Date.now() - startedAt >= timeoutMs) {
+      return { done: false, observation, waitedMs: Date.now() - startedAt };
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** Maps an integration error to the failure Temporal should see. */
+export function toFailure(error: unknown): unknown {
+  if (error instanceof IntegrationError && !error.retryable) {
+    return ApplicationFailure.nonRetryable(error.message, error.type);
+  }
+  return error;
+}

@@ -1,0 +1,134 @@
+import type { ProvisionerConfig } from '../plan/schema';
+import type { GatewayApi } from '../integrations/gateway/types';
+import type { ClosableProvisioner } from '../integrations/provisioners';
+import type { TrinoClusterApi } from '../integrations/trino/types';
+import type { HealthSnapshot } from '../workflows/messages';
+
+/** Where the gateway is; credentials are the worker's, never part of an activity input. */
+export interface GatewayTarget {
+  url: string;
+  requestTimeout: string;
+}
+
+/** A backend and the coordinator address it proxies to. */
+export interface BackendRef {
+  name: string;
+  proxyTo: string;
+}
+
+export interface ProvisionerTarget {
+  config: ProvisionerConfig;
+  gatewayUrl: string;
+}
+
+/** The integrations activities use; the worker builds them from its environment. */
+export interface ActivityDeps {
+  gateway(target: GatewayTarget): GatewayApi;
+  trino(url: string): TrinoClusterApi;
+  /** A provisioner for one activity call; the caller closes it. */
+  provisioner(target: ProvisionerTarget, staticUrl: string | undefined, signal: AbortSignal): ClosableProvisioner;
+}
+
+export interface InspectGatewayInput {
+  gateway: GatewayTarget;
+  routingGroup: string;
+  blue?: string[];
+  green: string;
+}
+export interface InspectGatewayResult {
+  blue: BackendRef[];
+  blueVersion?: string;
+}
+
+export interface InspectGreenInput {
+  provisioner: ProvisionerTarget;
+  name: string;
+  url?: string;
+}
+
+export interface ProvisionGreenInput {
+  provisioner: ProvisionerTarget;
+  name: string;
+  version: string;
+  url?: string;
+  routingGroup: string;
+}
+
+export interface WaitForGreenReadyInput {
+  url: string;
+  version: string;
+  interval: string;
+  timeout: string;
+  smokeQueries: string[];
+  minActiveWorkers: number;
+}
+
+export interface RegisterGreenInput {
+  gateway: GatewayTarget;
+  name: string;
+  url: string;
+  routingGroup: string;
+}
+
+export interface WaitForGatewayHealthyInput {
+  gateway: GatewayTarget;
+  name: string;
+  interval: string;
+  timeout: string;
+}
+export interface GatewayHealthResult {
+  status: string;
+  /** False when the gateway does not health-check inactive backends (releases before 17). */
+  monitored: boolean;
+}
+
+export interface FlipInput {
+  gateway: GatewayTarget;
+  /** Backend that takes the traffic. */
+  to: string;
+  /** Backends that stop getting new queries once `to` is active and HEALTHY. */
+  from: string[];
+  interval: string;
+  timeout: string;
+}
+
+export interface WatchGreenInput {
+  gateway: GatewayTarget;
+  name: string;
+  url: string;
+  version: string;
+  duration: string;
+  interval: string;
+  maxConsecutiveFailures: number;
+}
+export type WatchGreenResult = { healthy: true; snapshot: HealthSnapshot } | { healthy: false; reason: string; snapshot: HealthSnapshot };
+
+export interface DrainInput {
+  backends: BackendRef[];
+  interval: string;
+  /** Give up after this long and report what still runs; without it, wait until drained. */
+  timeout?: string;
+}
+export interface DrainResult {
+  drained: boolean;
+  remaining: number;
+  waitedMs: number;
+}
+
+export interface RemoveBackendInput {
+  gateway: GatewayTarget;
+  name: string;
+}
+
+export interface TeardownInput {
+  provisioner: ProvisionerTarget;
+  name: string;
+  url?: string;
+}
+
+export interface RetireInput {
+  gateway: GatewayTarget;
+  provisioner: ProvisionerTarget;
+  backends: BackendRef[];
+  teardown: boolean;
+}

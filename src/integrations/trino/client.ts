@@ -1,0 +1,271 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { IntegrationError } from '../errors';
+import { HttpClient, pathOf, sleep, type HttpRequest, type HttpResponse } from '../http';
+import {
+  ACTIVE_QUERY_STATES,
+  type ClusterStats,
+  type QueryState,
+  type QuerySummary,
+  type ServerInfo,
+  type StatementOptions,
+  type StatementResult,
+  type TrinoClusterApi,
+} from './types';
+
+/** Where the coordinator is and who cutover is to it. */
+export interface TrinoHttpClientOptions {
+  url: string;
+  /** `X-Trino-User` of every request; default `cutover`. */
+  user?: string;
+  /** Sent as HTTP Basic with `user` when set. */
+  password?: string;
+  requestTimeoutMs?: number;
+  /** `X-Trino-Source` of statements; default `cutover`. */
+  source?: string;
+  /** Keep-alive connections per origin; default 64, for the load generator. */
+  connections?: number;
+}
+
+/** The `QueryResults` document of the client protocol, the fields cutover reads. */
+interface QueryResults {
+  id: string;
+  nextUri?: string;
+  columns?: { name: string; type: string }[];
+  data?: unknown[][];
+  error?: { message: string; errorName?: string; errorType?: string };
+}
+
+/** `BasicQueryInfo`, the fields cutover reads. */
+interface BasicQueryInfo {
+  queryId: string;
+  state: QueryState;
+  query?: string;
+  session?: { user?: string };
+  queryStats?: { createTime?: string; endTime?: string };
+  errorCode?: { name?: string };
+}
+
+const UI_COOKIE = 'Trino-UI-Token';
+const CLUSTER_HOST_COOKIE = 'trinoClusterHost';
+const REDIRECTS = [301, 302, 303, 307, 308] as const;
+/** The client protocol asks to retry these after 50-100 ms: gateways and load balancers produce them. */
+const RETRY_STATUSES = [502, 503, 504] as const;
+const RETRY_FIRST_DELAY_MS = 50;
+const RETRY_MAX_DELAY_MS = 100;
+const RETRY_BUDGET_MS = 30_000;
+const CANCEL_TIMEOUT_MS = 2_000;
+const CREDENTIALS_HINT = 'check CUTOVER_TRINO_USER and CUTOVER_TRINO_PASSWORD in the worker environment';
+
+/** One Trino coordinator over its HTTP APIs and the client protocol. */
+export class TrinoHttpClient implements TrinoClusterApi {
+  private readonly http: HttpClient;
+  private readonly user: string;
+  private readonly source: string;
+  private readonly password?: string;
+  /** Headers of `/v1/query` and of statements run as the configured user. */
+  private readonly userHeaders: Record<string, string>;
+  private uiCookie?: string;
+
+  constructor(options: TrinoHttpClientOptions) {
+    this.user = options.user ?? 'cutover';
+    this.source = options.source ?? 'cutover';
+    this.password = options.password;
+    this.userHeaders = { 'x-trino-user': this.user };
+    if (options.password !== undefined) {
+      this.userHeaders.authorization = `Basic ${Buffer.from(`${this.user}:${options.password}`).toString('base64')}`;
+    }
+    this.http = new HttpClient({
+      baseUrl: options.url,
+      service: 'Trino',
+      errorPrefix: 'Trino',
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      connections: options.connections ?? 64,
+      statusError: (status, req, short) => {
+        if (status === 401 || status === 403) {
+          return new IntegrationError(
+            `Trino refused ${req.method} ${pathOf(req.path)} for user ${req.headers?.['x-trino-user'] ?? this.user} (HTTP ${status}): ${CREDENTIALS_HINT}`,
+            'TrinoAuthenticationFailed',
+            false,
+            status,
+          );
+        }
+        // A query that vanished between two polls (coordinator restarted); running the statement again may work.
+        if ((status === 404 || status === 410) && req.method === 'GET' && pathOf(req.path).startsWith('/v1/statement/')) {
+          return new IntegrationError(
+            `Trino no longer knows the query at ${pathOf(req.path)} (HTTP ${status})${short ? `: ${short}` : ''}`,
+            'TrinoQueryLost',
+            true,
+            status,
+          );
+        }
+        return undefined;
+      },
+    });
+  }
+
+  /** `GET /v1/info` (no auth). */
+  async info(): Promise<ServerInfo> {
+    const req: HttpRequest = { method: 'GET', path: '/v1/info' };
+    const { data } = await this.http.json<ServerInfo>(req);
+    if (typeof data?.nodeVersion?.version !== 'string') throw invalid(req, 'a server info without nodeVersion.version');
+    return data;
+  }
+
+  /** `GET /v1/query` as the configured user. */
+  async listQueries(): Promise<QuerySummary[]> {
+    const req: HttpRequest = { method: 'GET', path: '/v1/query', headers: this.userHeaders };
+    const { data } = await this.http.json<BasicQueryInfo[]>(req);
+    if (!Array.isArray(data)) throw invalid(req, 'something other than a list of queries');
+    return data.map(toQuerySummary);
+  }
+
+  /** Queries in an active state. */
+  async activeQueries(): Promise<QuerySummary[]> {
+    return (await this.listQueries()).filter((query) => ACTIVE_QUERY_STATES.has(query.state));
+  }
+
+  /** `GET /ui/api/stats`, logging in to the web UI first when it answers 401. */
+  async clusterStats(): Promise<ClusterStats> {
+    const req: HttpRequest = { method: 'GET', path: '/ui/api/stats', accept: [401] };
+    let response = await this.http.send(this.withUiCookie(req));
+    if (response.status === 401) {
+      await this.uiLogin();
+      response = await this.http.send(this.withUiCookie({ ...req, accept: undefined }));
+    }
+    const data = this.http.parse<ClusterStats>(req, response);
+    if (typeof data?.activeWorkers !== 'number') throw invalid(req, 'cluster stats without activeWorkers');
+    return data;
+  }
+
+  /** `POST /v1/statement` and follow `nextUri` until it is absent; an aborted signal cancels the query. */
+  async execute(sql: string, options: StatementOptions = {}): Promise<StatementResult> {
+    const { signal } = options;
+    const headers: Record<string, string> = {
+      ...this.userHeaders,
+      'x-trino-source': options.source ?? this.source,
+      ...options.headers,
+    };
+    if (options.user !== undefined) headers['x-trino-user'] = options.user;
+
+    const first = await this.statementCall({ method: 'POST', path: '/v1/statement', text: sql, headers, signal });
+    const clusterHost = cookieValue(first.headers, CLUSTER_HOST_COOKIE);
+    let results = first.results;
+    const id = results.id;
+    let columns = results.columns;
+    const rows: unknown[][] = [];
+    appendRows(rows, results.data);
+    try {
+      while (results.nextUri !== undefined) {
+        results = (await this.statementCall({ method: 'GET', path: results.nextUri, headers, signal })).results;
+        columns ??= results.columns;
+        appendRows(rows, results.data);
+      }
+    } catch (error) {
+      if (signal?.aborted && results.nextUri !== undefined) await this.cancel(results.nextUri, headers);
+      throw error;
+    }
+
+    const result: StatementResult = { id, state: results.error ? 'FAILED' : 'FINISHED', columns: columns ?? [], rows };
+    if (results.error) {
+      result.error = { message: results.error.message, errorName: results.error.errorName, errorType: results.error.errorType };
+    }
+    if (clusterHost !== undefined) result.clusterHost = clusterHost;
+    return result;
+  }
+
+  /** Closes the pooled connections. */
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+
+  /** One protocol request, retried on 502/503/504 with a short growing delay. */
+  private async statementCall(req: HttpRequest): Promise<{ headers: IncomingHttpHeaders; results: QueryResults }> {
+    const retrying: HttpRequest = { ...req, accept: RETRY_STATUSES };
+    const deadline = Date.now() + RETRY_BUDGET_MS;
+    let delay = RETRY_FIRST_DELAY_MS;
+    for (;;) {
+      const response = await this.http.send(retrying);
+      if (response.status === 200) return { headers: response.headers, results: this.parseResults(req, response) };
+      if (Date.now() + delay > deadline) {
+        throw new IntegrationError(
+          `Trino kept answering ${req.method} ${pathOf(req.path)} with HTTP ${response.status} for ${RETRY_BUDGET_MS / 1000} s`,
+          'TrinoUnavailable',
+          true,
+          response.status,
+        );
+      }
+      await sleep(delay, req.signal);
+      delay = Math.min(RETRY_MAX_DELAY_MS, delay + 10);
+    }
+  }
+
+  private parseResults(req: HttpRequest, response: HttpResponse): QueryResults {
+    const results = this.http.parse<QueryResults>(req, response);
+    if (typeof results?.id !== 'string') throw invalid(req, 'a statement reply without a query id');
+    return results;
+  }
+
+  /** `DELETE nextUri`: best effort, the caller is already giving up on the query. */
+  private async cancel(nextUri: string, headers: Record<string, string>): Promise<void> {
+    const timeout = AbortSignal.timeout(CANCEL_TIMEOUT_MS);
+    await this.http.send({ method: 'DELETE', path: nextUri, headers, signal: timeout, accept: [404, 410] }).catch(() => undefined);
+  }
+
+  private async uiLogin(): Promise<void> {
+    const response = await this.http.send({
+      method: 'POST',
+      path: '/ui/login',
+      form: { username: this.user, password: this.password ?? '' },
+      accept: REDIRECTS,
+    });
+    this.uiCookie = cookieValue(response.headers, UI_COOKIE);
+    if (this.uiCookie === undefined) {
+      throw new IntegrationError(
+        `Trino's web UI refused the login of user ${this.user} (no ${UI_COOKIE} cookie): ${CREDENTIALS_HINT}; ` +
+          'a password login needs HTTPS unless the coordinator allows insecure authentication over HTTP',
+        'TrinoAuthenticationFailed',
+        false,
+        response.status,
+      );
+    }
+  }
+
+  private withUiCookie(req: HttpRequest): HttpRequest {
+    return this.uiCookie === undefined ? req : { ...req, headers: { cookie: `${UI_COOKIE}=${this.uiCookie}` } };
+  }
+}
+
+function toQuerySummary(info: BasicQueryInfo): QuerySummary {
+  const summary: QuerySummary = { queryId: info.queryId, state: info.state };
+  if (info.query !== undefined) summary.query = info.query;
+  if (info.session?.user !== undefined) summary.user = info.session.user;
+  if (info.queryStats?.createTime !== undefined) summary.createTime = info.queryStats.createTime;
+  if (info.queryStats?.endTime !== undefined) summary.endTime = info.queryStats.endTime;
+  if (info.errorCode?.name !== undefined) summary.errorCode = info.errorCode.name;
+  return summary;
+}
+
+/** Appends a page in place: pages can be large, so no spread into push. */
+function appendRows(rows: unknown[][], page: unknown[][] | undefined): void {
+  if (page === undefined) return;
+  for (const row of page) rows.push(row);
+}
+
+/** The value of a cookie that the reply sets, if any. */
+function cookieValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const setCookie = headers['set-cookie'];
+  if (setCookie === undefined) return undefined;
+  const prefix = `${name}=`;
+  for (const cookie of Array.isArray(setCookie) ? setCookie : [setCookie]) {
+    if (cookie.startsWith(prefix)) {
+      const end = cookie.indexOf(';');
+      const value = cookie.slice(prefix.length, end === -1 ? undefined : end);
+      return value === '' ? undefined : value;
+    }
+  }
+  return undefined;
+}
+
+function invalid(req: HttpRequest, what: string): IntegrationError {
+  return new IntegrationError(`Trino answered ${req.method} ${pathOf(req.path)} with ${what}`, 'TrinoInvalidResponse', false);
+}

@@ -1,0 +1,311 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { QueryTracker, type SimulatedQuery } from './coordinator-queries';
+import { basicQueryInfo, externalBaseUrl, formatDuration, queryResults } from './coordinator-protocol';
+import { createListener, listenLocal, type Listener } from './http-listener';
+
+/** How to create a simulated coordinator. */
+export interface SimulatedCoordinatorOptions {
+  /** Cluster name, also used in its node id and failure messages. */
+  name: string;
+  /** Reported as `/v1/info` nodeVersion.version and by `SELECT version()`. */
+  version: string;
+  /** 0 or absent: a random free port, kept across crash and recovery. */
+  port?: number;
+  /** `/v1/info` says `starting: true` this long after each start. */
+  startupDelayMs?: number;
+  environment?: string;
+  /** Active workers reported by `/ui/api/stats` once started. */
+  workers?: number;
+}
+
+/** Fault switches; they survive a crash and recovery, queries and UI sessions do not. */
+export interface CoordinatorFaults {
+  /** `/v1/info` and new statements answer 503. */
+  unhealthy: boolean;
+  /** Fraction (0..1) of new queries that end FAILED with GENERIC_INTERNAL_ERROR. */
+  failRate: number;
+  /** Added to the run time of every new query. */
+  queryDelayMs: number;
+  /** The listener is closed and every socket was cut. */
+  crashed: boolean;
+}
+
+/** A cluster as the fleet's control API shows it. */
+export interface SandboxClusterInfo {
+  name: string;
+  version: string;
+  url: string;
+  starting: boolean;
+  faults: CoordinatorFaults;
+}
+
+/** One process lifetime: everything a crash loses. */
+interface Incarnation {
+  listener: Listener;
+  queries: QueryTracker;
+  startedAt: number;
+  uiTokens: Set<string>;
+}
+
+/** Trino answers a nextUri poll after at most this long if nothing happened (client protocol long poll). */
+const LONG_POLL_MS = 1_000;
+const UI_COOKIE = 'Trino-UI-Token';
+const STATEMENT_PATH = '/v1/statement/:phase/:queryId/:slug/:token';
+
+/** Thrown when the coordinator is used before it ever started. */
+export class CoordinatorNotStartedError extends Error {
+  constructor(name: string) {
+    super(`simulated coordinator ${name} has not been started`);
+    this.name = 'CoordinatorNotStartedError';
+  }
+}
+
+/** The user of a request as an insecure Trino sees it: `X-Trino-User`, else a Basic-auth user name. */
+function requestUser(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers['x-trino-user'];
+  if (typeof header === 'string' && header !== '') return header;
+  const auth = headers.authorization;
+  if (auth?.startsWith('Basic ')) {
+    const user = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0];
+    if (user) return user;
+  }
+  return undefined;
+}
+
+function cookie(headers: IncomingHttpHeaders, name: string): string | undefined {
+  for (const part of (headers.cookie ?? '').split(';')) {
+    const [key, ...value] = part.trim().split('=');
+    if (key === name) return value.join('=');
+  }
+  return undefined;
+}
+
+/**
+ * A Trino coordinator on its own 127.0.0.1 port, speaking the parts of Trino's HTTP API that
+ * Trino Gateway and cutover use, with switches to make it slow, failing, unhealthy or dead.
+ */
+export class SimulatedCoordinator {
+  readonly name: string;
+  readonly version: string;
+  readonly environment: string;
+  readonly nodeId: string;
+  private readonly startupDelayMs: number;
+  private readonly workers: number;
+  private port: number;
+  private current?: Incarnation;
+  private switches = { unhealthy: false, failRate: 0, queryDelayMs: 0 };
+  private crashed = false;
+
+  constructor(options: SimulatedCoordinatorOptions) {
+    this.name = options.name;
+    this.version = options.version;
+    this.environment = options.environment ?? 'sandbox';
+    this.nodeId = `${options.name}-coordinator`;
+    this.port = options.port ?? 0;
+    this.startupDelayMs = options.startupDelayMs ?? 0;
+    this.workers = options.workers ?? 1;
+  }
+
+  /** Base URL, e.g. `http://127.0.0.1:41234`; the same after a crash and recovery. */
+  get url(): string {
+    if (this.port === 0) throw new CoordinatorNotStartedError(this.name);
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** True until `startupDelayMs` has passed since the last start. */
+  get starting(): boolean {
+    return this.current !== undefined && Date.now() - this.current.startedAt < this.startupDelayMs;
+  }
+
+  /** Current fault switches. */
+  get faults(): CoordinatorFaults {
+    return { ...this.switches, crashed: this.crashed };
+  }
+
+  /** The control API's view of this cluster. */
+  describe(): SandboxClusterInfo {
+    return { name: this.name, version: this.version, url: this.url, starting: this.starting, faults: this.faults };
+  }
+
+  /** Starts listening; a no-op when already running. */
+  async start(): Promise<void> {
+    if (this.current) return;
+    const listener = createListener();
+    const incarnation: Incarnation = {
+      listener,
+      queries: new QueryTracker(this.name, this.version),
+      startedAt: Date.now(),
+      uiTokens: new Set(),
+    };
+    this.registerRoutes(listener.app, incarnation);
+    this.port = await listenLocal(listener.app, this.port);
+    this.current = incarnation;
+    this.crashed = false;
+  }
+
+  /** Stops for good: closes the listener and cuts every connection. */
+  async stop(): Promise<void> {
+    await this.shutDown();
+    this.crashed = false;
+  }
+
+  /** Dies like a killed process: listener closed, sockets cut, queries in flight lost. */
+  async crash(): Promise<void> {
+    await this.shutDown();
+    this.crashed = true;
+  }
+
+  /** Restarts a crashed coordinator on the same port with fresh state and the startup delay again. */
+  async recover(): Promise<void> {
+    if (this.crashed) await this.start();
+  }
+
+  /** Changes fault switches; omitted ones keep their value. */
+  setFaults(patch: Partial<Omit<CoordinatorFaults, 'crashed'>>): void {
+    if (patch.failRate !== undefined && !(patch.failRate >= 0 && patch.failRate <= 1)) {
+      throw new RangeError(`failRate must be between 0 and 1, got ${patch.failRate}`);
+    }
+    if (patch.queryDelayMs !== undefined && !(patch.queryDelayMs >= 0)) {
+      throw new RangeError(`queryDelayMs must be 0 or more, got ${patch.queryDelayMs}`);
+    }
+    this.switches = {
+      unhealthy: patch.unhealthy ?? this.switches.unhealthy,
+      failRate: patch.failRate ?? this.switches.failRate,
+      queryDelayMs: patch.queryDelayMs ?? this.switches.queryDelayMs,
+    };
+  }
+
+  private async shutDown(): Promise<void> {
+    const incarnation = this.current;
+    if (!incarnation) return;
+    this.current = undefined;
+    incarnation.listener.app.server.close();
+    incarnation.listener.destroySockets();
+    incarnation.queries.dispose();
+    await incarnation.listener.app.close();
+  }
+
+  private registerRoutes(app: FastifyInstance, live: Incarnation): void {
+    const base = (request: FastifyRequest): string => externalBaseUrl(request.headers, `127.0.0.1:${this.port}`);
+    const needUser = (request: FastifyRequest, reply: FastifyReply): string | undefined => {
+      const user = requestUser(request.headers);
+      if (!user) {
+        void reply
+          .code(401)
+          .header('www-authenticate', 'Basic realm="Trino"')
+          .type('text/plain')
+          .send('Basic authentication or X-Trino-User must be sent');
+      }
+      return user;
+    };
+    const unavailable = (reply: FastifyReply): FastifyReply => reply.code(503).type('text/plain').send('Service Unavailable');
+
+    app.get('/v1/info', async (_request, reply) => {
+      if (this.switches.unhealthy) return unavailable(reply);
+      return {
+        nodeId: this.nodeId,
+        state: 'ACTIVE',
+        nodeVersion: { version: this.version },
+        environment: this.environment,
+        coordinator: true,
+        starting: this.starting,
+        uptime: formatDuration(Date.now() - live.startedAt),
+      };
+    });
+
+    app.post('/v1/statement', async (request, reply) => {
+      const user = needUser(request, reply);
+      if (!user) return reply;
+      if (this.switches.unhealthy) return unavailable(reply);
+      const sql = typeof request.body === 'string' ? request.body : '';
+      if (sql.trim() === '') return reply.code(400).type('text/plain').send('SQL statement is empty');
+      const query = live.queries.submit({
+        sql,
+        user,
+        source: request.headers['x-trino-source'] as string | undefined,
+        extraDelayMs: this.switches.queryDelayMs,
+        failure: this.starting ? 'starting' : Math.random() < this.switches.failRate ? 'random' : undefined,
+      });
+      return queryResults(query, base(request), query.nextToken);
+    });
+
+    app.get<{ Params: { phase: string; queryId: string; slug: string; token: string } }>(STATEMENT_PATH, async (request, reply) => {
+      const query = live.queries.get(request.params.queryId);
+      const token = Number(request.params.token);
+      if (!query || query.slug !== request.params.slug || !Number.isInteger(token)) {
+        return reply.code(404).type('text/plain').send('Query not found');
+      }
+      if (query.lastPage?.token === token) return query.lastPage.body;
+      if (token !== query.nextToken) return reply.code(404).type('text/plain').send(`Invalid token ${token} for query ${query.id}`);
+      await live.queries.waitForProgress(query, LONG_POLL_MS);
+      return this.page(query, token, base(request));
+    });
+
+    app.delete<{ Params: { queryId: string; slug: string } }>(STATEMENT_PATH, async (request, reply) => {
+      const query = live.queries.get(request.params.queryId);
+      if (!query || query.slug !== request.params.slug) return reply.code(404).type('text/plain').send('Query not found');
+      live.queries.cancel(query.id);
+      return reply.code(204).send();
+    });
+
+    app.get<{ Querystring: { state?: string } }>('/v1/query', async (request, reply) => {
+      if (!needUser(request, reply)) return reply;
+      const wanted = request.query.state?.toUpperCase();
+      return live.queries
+        .list()
+        .filter((query) => !wanted || query.state === wanted)
+        .map((query) => basicQueryInfo(query, base(request)));
+    });
+
+    // Fastify answers HEAD with this handler too, which is what the gateway's query-id probe uses.
+    app.get<{ Params: { queryId: string } }>('/v1/query/:queryId', async (request, reply) => {
+      if (!needUser(request, reply)) return reply;
+      const query = live.queries.get(request.params.queryId);
+      if (!query) return reply.code(410).send();
+      return basicQueryInfo(query, base(request));
+    });
+
+    app.delete<{ Params: { queryId: string } }>('/v1/query/:queryId', async (request, reply) => {
+      if (!needUser(request, reply)) return reply;
+      return reply.code(live.queries.cancel(request.params.queryId) ? 204 : 410).send();
+    });
+
+    // An insecure Trino's form login accepts any user name, with or without a password.
+    app.post('/ui/login', async (_request, reply) => {
+      const token = randomBytes(16).toString('hex');
+      live.uiTokens.add(token);
+      return reply.code(303).header('set-cookie', `${UI_COOKIE}=${token}; Path=/ui; HttpOnly`).header('location', '/ui/').send();
+    });
+
+    app.get('/ui/api/stats', async (request, reply) => {
+      const token = cookie(request.headers, UI_COOKIE);
+      if (!token || !live.uiTokens.has(token)) return reply.code(401).type('text/plain').send('Unauthorized');
+      const counts = live.queries.counts();
+      const workers = this.starting ? 0 : this.workers;
+      return {
+        runningQueries: counts.running,
+        blockedQueries: 0,
+        queuedQueries: counts.queued,
+        activeCoordinators: 1,
+        activeWorkers: workers,
+        runningDrivers: counts.running * workers,
+        totalAvailableProcessors: workers * 4,
+        reservedMemory: 0,
+        totalInputRows: counts.finishedTotal,
+        totalInputBytes: 0,
+        totalCpuTimeSecs: Math.round(counts.cpuMs / 1_000),
+      };
+    });
+  }
+
+  /** Renders the page for `token` once, so a retry of the same token gets the same page. */
+  private page(query: SimulatedQuery, token: number, baseUrl: string): unknown {
+    if (query.lastPage?.token === token) return query.lastPage.body;
+    const body = queryResults(query, baseUrl, token + 1);
+    query.lastPage = { token, body };
+    query.nextToken = token + 1;
+    return body;
+  }
+}

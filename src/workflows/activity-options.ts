@@ -1,0 +1,59 @@
+import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { CutoverActivities } from '../activities';
+import { durationMs } from '../plan/duration';
+
+/** Timing of every activity call, in one place so the runbook code stays free of it. */
+
+const RETRY_FORWARD = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
+
+/** Forward steps stop retrying after a while: the upgrade then rolls back instead of hanging. */
+const FORWARD_BUDGET = '10m';
+
+/** Compensations never give up: blue must serve again, whatever it takes. */
+const RETRY_FOREVER = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 0 } as const;
+
+/** A worker that died is noticed after this long: a few poll intervals, within sane bounds. */
+export function heartbeatTimeoutFor(pollInterval: string): number {
+  return Math.min(60_000, Math.max(10_000, 3 * durationMs(pollInterval)));
+}
+
+/** Activities that do one quick thing (gateway reads and writes). */
+export const quick = proxyActivities<CutoverActivities>({
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: FORWARD_BUDGET,
+  retry: RETRY_FORWARD,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+/** Activities that may take long and heartbeat (provisioning, polling, bakes, drains). */
+export const long = proxyActivities<CutoverActivities>({
+  startToCloseTimeout: '1h',
+  heartbeatTimeout: '2m',
+  retry: RETRY_FORWARD,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+/** Options of one long polling call: the activity's own deadline plus room for retries after a crash. */
+export function pollingOptions(summary: string, pollInterval: string, waitFor?: string): ActivityOptions {
+  const heartbeatTimeout = heartbeatTimeoutFor(pollInterval);
+  const wait = waitFor === undefined ? 365 * 24 * 3600_000 : durationMs(waitFor);
+  return {
+    summary,
+    heartbeatTimeout,
+    startToCloseTimeout: wait + 5 * 60_000,
+    scheduleToCloseTimeout: waitFor === undefined ? undefined : wait + 30 * 60_000,
+    retry: RETRY_FORWARD,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  };
+}
+
+/** Options of a compensation: retried until it works. */
+export function compensationOptions(summary: string, pollInterval: string): ActivityOptions {
+  return {
+    summary,
+    heartbeatTimeout: heartbeatTimeoutFor(pollInterval),
+    startToCloseTimeout: '1h',
+    retry: RETRY_FOREVER,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  };
+}

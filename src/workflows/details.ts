@@ -1,0 +1,25 @@
+import type { UpgradeStatus } from './messages';
+
+/** Markdown for the Temporal UI's "Current details": where the upgrade is and what an operator can do. */
+export function renderDetails(status: UpgradeStatus): string {
+  const lines = [
+    `### ${status.strategy} ${status.routingGroup}: ${status.blue.join(', ') || 'blue'}${status.blueVersion ? ` (${status.blueVersion})` : ''} → ${status.green.name} (${status.green.version})`,
+    '',
+    `**Phase:** ${status.phase}${status.paused ? ' (PAUSED: `cutover resume ' + status.id + '`)' : ''}  `,
+    `**Traffic:** ${100 - status.trafficPercent}% blue / ${status.trafficPercent}% green  `,
+    `**Step ${Math.min(status.step.index + 1, status.step.total)} of ${status.step.total}:** ${status.step.description}  `,
+  ];
+  if (status.green.url) lines.push(`**Green address (test it here):** ${status.green.url}  `);
+  if (status.health.message) lines.push(`**Health:** ${status.health.message}  `);
+  if (status.awaitingApproval) {
+    lines.push(
+      '',
+      `**Next gate: approval.** Run \`cutover approve ${status.id} --by <you>\`, or use "Send signal" here with name \`approve\` and input \`{"by": "<you>"}\`.`,
+      `To abort: \`cutover rollback ${status.id} --reason "..."\`.`,
+    );
+  }
+  if (status.error) lines.push('', `**Error:** ${status.error}`);
+  const recent = status.timeline.slice(-5).map((entry) => `- ${entry.at.slice(11, 19)} ${entry.phase}: ${entry.message}`);
+  lines.push('', '**Recent:**', ...recent);
+  return lines.join('\n');
+}

@@ -1,0 +1,2 @@
+/** Workflow entry point bundled for the worker: deterministic code only. */
+export { blueGreenUpgrade } from './blue-green';
