@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { UpgradePlan } from '../plan/schema';
 import type { blueGreenUpgrade } from '../workflows/blue-green';
 import { TASK_QUEUE } from '../workflows/messages';
@@ -17,7 +17,7 @@ export async function startUpgrade(
   client: Client,
   plan: UpgradePlan,
   options: { workflowId?: string; startedBy?: string } = {},
-): Promise<WorkflowHandle<typeof blueGreenUpgrade>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof blueGreenUpgrade>> {
   const workflowId = options.workflowId ?? defaultWorkflowId(plan);
   const blue = plan.blue?.backends.join(', ') ?? 'active backends';
   try {

@@ -108,15 +108,16 @@ export class HttpClient {
     throw this.statusError(status, req, text);
   }
 
-  /** Sends the request and parses the reply as JSON (undefined for an empty body). */
+  /** Sends the request and parses a 2xx reply as JSON (undefined for an empty body and for accepted non-2xx statuses). */
   async json<T>(req: HttpRequest): Promise<{ status: number; headers: IncomingHttpHeaders; data: T | undefined }> {
     const response = await this.send(req);
-    return { status: response.status, headers: response.headers, data: this.parse<T>(req, response) };
+    const data = response.status >= 200 && response.status < 300 ? this.parse<T>(req, response) : undefined;
+    return { status: response.status, headers: response.headers, data };
   }
 
   /** Parses a reply body as JSON, raising `<prefix>InvalidResponse` when it is not. */
   parse<T>(req: HttpRequest, response: HttpResponse): T | undefined {
-    if (response.body.trim() === '') return undefined;
+    if (!/\S/.test(response.body)) return undefined;
     try {
       return JSON.parse(response.body) as T;
     } catch {

@@ -28,6 +28,8 @@ export interface SimulatedQuery {
   nextToken: number;
   /** The last page served, answered again when a client retries the same token. */
   lastPage?: { token: number; body: unknown };
+  /** State shown in the last page; a poll waits only while nothing changed since. */
+  reportedState: QueryState;
 }
 
 /** What a new query needs besides its SQL. */
@@ -106,6 +108,7 @@ export class QueryTracker {
       statement,
       state: 'QUEUED',
       nextToken: 1,
+      reportedState: 'QUEUED',
     };
     this.queries.set(query.id, query);
     const runMs = statement.durationMs + options.extraDelayMs;
@@ -164,9 +167,9 @@ export class QueryTracker {
     return { queued, running, finishedTotal: this.finishedTotal, cpuMs: this.cpuMs };
   }
 
-  /** Resolves at the query's next state change, or after `maxWaitMs` (Trino's long poll). */
+  /** Resolves at once if the state changed since the last page, else at the next change or after `maxWaitMs` (Trino's long poll). */
   waitForProgress(query: SimulatedQuery, maxWaitMs: number): Promise<void> {
-    if (isDone(query)) return Promise.resolve();
+    if (isDone(query) || query.state !== query.reportedState) return Promise.resolve();
     return new Promise((resolve) => {
       const set = this.waiters.get(query.id) ?? new Set();
       this.waiters.set(query.id, set);

@@ -13,12 +13,12 @@ export interface SimulatedStatement {
 }
 
 /** Short enough that a plain `SELECT 1` feels instant, long enough to pass through RUNNING. */
-export const DEFAULT_QUERY_DURATION_MS = 20;
+const DEFAULT_QUERY_DURATION_MS = 20;
 
 const DURATION_HINT = /\/\*\s*sandbox:duration=(\d+(?:\.\d+)?)(ms|s)\s*\*\//i;
 
 /** Milliseconds asked for by a `/* sandbox:duration=1500ms *\/` (or `=2s`) hint, if the SQL has one. */
-export function durationHintMs(sql: string): number | undefined {
+function durationHintMs(sql: string): number | undefined {
   const match = DURATION_HINT.exec(sql);
   if (!match) return undefined;
   const value = Number(match[1]);

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { QueryTracker, type SimulatedQuery } from './coordinator-queries';
 import { basicQueryInfo, externalBaseUrl, formatDuration, queryResults } from './coordinator-protocol';
 import { createListener, listenLocal, type Listener } from './http-listener';
+import { requestCookie, trinoUser } from './trino-request';
 
 /** How to create a simulated coordinator. */
 export interface SimulatedCoordinatorOptions {
@@ -13,7 +13,7 @@ export interface SimulatedCoordinatorOptions {
   version: string;
   /** 0 or absent: a random free port, kept across crash and recovery. */
   port?: number;
-  /** `/v1/info` says `starting: true` this long after each start. */
+  /** `/v1/info` says `starting: true` this long after each start; statements then fail with SERVER_STARTING_UP, as in Trino. */
   startupDelayMs?: number;
   environment?: string;
   /** Active workers reported by `/ui/api/stats` once started. */
@@ -60,26 +60,6 @@ export class CoordinatorNotStartedError extends Error {
     super(`simulated coordinator ${name} has not been started`);
     this.name = 'CoordinatorNotStartedError';
   }
-}
-
-/** The user of a request as an insecure Trino sees it: `X-Trino-User`, else a Basic-auth user name. */
-function requestUser(headers: IncomingHttpHeaders): string | undefined {
-  const header = headers['x-trino-user'];
-  if (typeof header === 'string' && header !== '') return header;
-  const auth = headers.authorization;
-  if (auth?.startsWith('Basic ')) {
-    const user = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0];
-    if (user) return user;
-  }
-  return undefined;
-}
-
-function cookie(headers: IncomingHttpHeaders, name: string): string | undefined {
-  for (const part of (headers.cookie ?? '').split(';')) {
-    const [key, ...value] = part.trim().split('=');
-    if (key === name) return value.join('=');
-  }
-  return undefined;
 }
 
 /**
@@ -190,7 +170,7 @@ export class SimulatedCoordinator {
   private registerRoutes(app: FastifyInstance, live: Incarnation): void {
     const base = (request: FastifyRequest): string => externalBaseUrl(request.headers, `127.0.0.1:${this.port}`);
     const needUser = (request: FastifyRequest, reply: FastifyReply): string | undefined => {
-      const user = requestUser(request.headers);
+      const user = trinoUser(request.headers);
       if (!user) {
         void reply
           .code(401)
@@ -234,7 +214,8 @@ export class SimulatedCoordinator {
     app.get<{ Params: { phase: string; queryId: string; slug: string; token: string } }>(STATEMENT_PATH, async (request, reply) => {
       const query = live.queries.get(request.params.queryId);
       const token = Number(request.params.token);
-      if (!query || query.slug !== request.params.slug || !Number.isInteger(token)) {
+      const knownPhase = request.params.phase === 'queued' || request.params.phase === 'executing';
+      if (!query || !knownPhase || query.slug !== request.params.slug || !Number.isInteger(token)) {
         return reply.code(404).type('text/plain').send('Query not found');
       }
       if (query.lastPage?.token === token) return query.lastPage.body;
@@ -280,7 +261,7 @@ export class SimulatedCoordinator {
     });
 
     app.get('/ui/api/stats', async (request, reply) => {
-      const token = cookie(request.headers, UI_COOKIE);
+      const token = requestCookie(request.headers, UI_COOKIE);
       if (!token || !live.uiTokens.has(token)) return reply.code(401).type('text/plain').send('Unauthorized');
       const counts = live.queries.counts();
       const workers = this.starting ? 0 : this.workers;
@@ -305,6 +286,7 @@ export class SimulatedCoordinator {
     if (query.lastPage?.token === token) return query.lastPage.body;
     const body = queryResults(query, baseUrl, token + 1);
     query.lastPage = { token, body };
+    query.reportedState = query.state;
     query.nextToken = token + 1;
     return body;
   }

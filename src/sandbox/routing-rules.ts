@@ -83,7 +83,7 @@ function compileAction(text: string): Action | undefined {
 }
 
 /** The rule with the real gateway's defaults applied (description "", priority 0); throws when malformed. */
-export function normalizeRoutingRule(value: unknown): RoutingRule {
+function normalizeRoutingRule(value: unknown): RoutingRule {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new UnsupportedRoutingRuleError('a routing rule must be a JSON object with name, condition and actions');
   }

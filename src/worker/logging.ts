@@ -7,7 +7,10 @@ let installed: Logger | undefined;
 
 /** The process's pino logger (JSON lines on stderr; level from CUTOVER_LOG_LEVEL, default info). */
 export function rootLogger(): Logger {
-  installed ??= pino({ level: process.env.CUTOVER_LOG_LEVEL ?? 'info', base: { service: 'cutover' } }, pino.destination(2));
+  installed ??= pino(
+    { level: process.env.CUTOVER_LOG_LEVEL ?? 'info', base: { service: 'cutover' }, serializers: { error: pino.stdSerializers.err, failure: pino.stdSerializers.err } },
+    pino.destination(2),
+  );
   return installed;
 }
 

@@ -24,7 +24,7 @@ export async function createCutoverWorker(options: CutoverWorkerOptions): Promis
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: TASK_QUEUE,
-    identity: options.identity,
+    ...(options.identity ? { identity: options.identity } : {}),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities(options.deps ?? integrationsFromEnv()),
     // Polling activities mostly sleep: many can share the 2 cores.

@@ -10,7 +10,7 @@ const RETRY_FORWARD = { initialInterval: '1s', backoffCoefficient: 2, maximumInt
 const FORWARD_BUDGET = '10m';
 
 /** Compensations never give up: blue must serve again, whatever it takes. */
-const RETRY_FOREVER = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 0 } as const;
+const RETRY_FOREVER = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
 /** A worker that died is noticed after this long: a few poll intervals, within sane bounds. */
 export function heartbeatTimeoutFor(pollInterval: string): number {
@@ -47,7 +47,7 @@ export function pollingOptions(summary: string, pollInterval: string, waitFor?: 
   };
 }
 
-/** Options of a compensation: retried until it works. */
+/** Options of a compensation: retried until it works (use with the `long` proxy, which sets no schedule-to-close limit). */
 export function compensationOptions(summary: string, pollInterval: string): ActivityOptions {
   return {
     summary,

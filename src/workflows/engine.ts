@@ -75,12 +75,13 @@ export class UpgradeEngine {
       blue: plan.blue?.backends ?? [],
       green: { name: plan.green.name, url: plan.green.url, version: plan.green.version },
       trafficPercent: 0,
-      step: { index: 0, total: steps.length, description: this.describe(steps[0]) },
-      steps: steps.map((step) => this.describe(step)),
+      step: { index: 0, total: steps.length, description: '' },
+      steps: [],
       awaitingApproval: false,
       health: {},
       timeline: [],
     };
+    this.refreshStepDescriptions();
     this.installHandlers();
   }
 

@@ -190,7 +190,7 @@ export async function runCompensation(engine: UpgradeEngine, compensation: Compe
       return;
     }
     case 'removeGreenBackend':
-      await quick.removeBackend.executeWithOptions(compensationOptions(`remove ${green} from the gateway`, interval), [
+      await long.removeBackend.executeWithOptions(compensationOptions(`remove ${green} from the gateway`, interval), [
         { gateway: gatewayOf(engine), name: green },
       ]);
       engine.note(`${green} removed from the gateway`);

@@ -208,10 +208,13 @@ function refusal(req: HttpRequest, data: WebappResult<unknown>, role: string): I
 }
 
 function toBackend(raw: unknown): GatewayBackend {
-  const value = raw as Partial<GatewayBackend>;
+  const value = (raw ?? {}) as Partial<GatewayBackend>;
+  if (typeof value.name !== 'string' || typeof value.proxyTo !== 'string') {
+    throw new IntegrationError('Trino Gateway answered with a backend without name or proxyTo', 'GatewayInvalidResponse', false);
+  }
   const backend: GatewayBackend = {
-    name: String(value.name),
-    proxyTo: String(value.proxyTo),
+    name: value.name,
+    proxyTo: value.proxyTo,
     active: value.active !== false,
     routingGroup: value.routingGroup ?? 'adhoc',
   };

@@ -140,11 +140,9 @@ export class TrinoHttpClient implements TrinoClusterApi {
   /** `POST /v1/statement` and follow `nextUri` until it is absent; an aborted signal cancels the query. */
   async execute(sql: string, options: StatementOptions = {}): Promise<StatementResult> {
     const { signal } = options;
-    const headers: Record<string, string> = {
-      ...this.userHeaders,
-      'x-trino-source': options.source ?? this.source,
-      ...options.headers,
-    };
+    const headers: Record<string, string> = { ...this.userHeaders, 'x-trino-source': options.source ?? this.source };
+    // Lower-cased so that a caller's `X-Trino-User` replaces ours instead of being sent twice.
+    if (options.headers) for (const name in options.headers) headers[name.toLowerCase()] = options.headers[name];
     if (options.user !== undefined) headers['x-trino-user'] = options.user;
 
     const first = await this.statementCall({ method: 'POST', path: '/v1/statement', text: sql, headers, signal });

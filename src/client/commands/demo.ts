@@ -1,0 +1,128 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Command } from 'commander';
+import type { WorkflowHandle } from '@temporalio/client';
+import { startLocalStack, type LocalStack } from '../../devserver/local-stack';
+import { validatePlan } from '../../plan/load';
+import type { UpgradePlan } from '../../plan/schema';
+import { startQueryLoad, type LoadReport } from '../../sandbox/load';
+import { FINAL_PHASES, statusQuery, type UpgradeResult, type UpgradeStatus } from '../../workflows/messages';
+import { uiLink } from '../connection';
+import { EXIT_FAILED, EXIT_OK, printLines } from '../output';
+import { startUpgrade } from '../upgrades';
+import { parseClusters, stackOptions, type StackFlags } from './stack-flags';
+
+interface DemoFlags extends StackFlags {
+  exit?: boolean;
+  bake: string;
+}
+
+/** `cutover demo`: the embedded stack plus a real upgrade under query load, approved from the CLI. */
+export function registerDemo(program: Command): void {
+  stackOptions(
+    program
+      .command('demo')
+      .description('run `cutover dev` plus a real blue/green upgrade under query load, approved from the CLI, and print what clients saw')
+      .option('--exit', 'stop everything when the upgrade ends (default: keep the Temporal UI up until Ctrl-C)')
+      .option('--bake <duration>', 'bake time after the flip', '10s'),
+  ).action(async (flags: DemoFlags) => {
+    process.exitCode = await runDemo(flags);
+  });
+}
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+async function runDemo(flags: DemoFlags): Promise<number> {
+  const started = Date.now();
+  let stack: LocalStack | undefined;
+  try {
+    stack = await startLocalStack({ ...flags, clusters: parseClusters(flags.clusters), say });
+    const plan = demoPlan(stack.fleet.gatewayUrl, flags);
+    const namespace = stack.env.namespace ?? 'default';
+    const load = startQueryLoad({ gatewayUrl: stack.fleet.gatewayUrl, users: 24, concurrency: 6, durationMs: [200, 4000] });
+    const handle = await startUpgrade(stack.env.client, plan, { startedBy: 'cutover demo' });
+    printLines(
+      '',
+      `upgrade ${handle.workflowId} started: ${plan.routingGroup} ${plan.blue?.backends.join(', ') ?? 'blue'} -> ${plan.green.name} ${plan.green.version}`,
+      `watch it in the Temporal UI: ${uiLink(namespace, handle.workflowId).replace('http://localhost:8233', stack.uiUrl)}`,
+      `query load: 24 users, 6 at a time, through ${stack.fleet.gatewayUrl}`,
+      '',
+    );
+    const result = await follow(handle, stack);
+    const report = await load.stop();
+    const events = (await handle.fetchHistory()).events?.length ?? 0;
+    printSummary(result, report, events, Date.now() - started);
+    const ok = result.outcome === 'SUCCEEDED' && report.failed === 0;
+    if (!flags.exit) {
+      printLines('', `The Temporal UI stays up at ${stack.uiUrl} (the run: ${uiLink(namespace, handle.workflowId).replace('http://localhost:8233', stack.uiUrl)}). Ctrl-C stops everything.`);
+      await stack.running;
+    }
+    return ok ? EXIT_OK : EXIT_FAILED;
+  } catch (error) {
+    say(`cutover demo: ${(error as Error).message}`);
+    return EXIT_FAILED;
+  } finally {
+    await stack?.stop();
+  }
+}
+
+function demoPlan(gatewayUrl: string, flags: DemoFlags): UpgradePlan {
+  return validatePlan(
+    {
+      strategy: 'blue-green',
+      gateway: { url: gatewayUrl },
+      routingGroup: flags.routingGroup,
+      green: { name: 'trino-green', version: '480', provisioner: { type: 'sandbox', startupDelay: '3s' } },
+      health: { interval: '1s', timeout: '2m', smokeQueries: ['SELECT 1', 'SELECT version()'] },
+      approval: { required: true, timeout: '10m' },
+      bake: flags.bake,
+      drain: { timeout: '5m', interval: '1s' },
+      retire: { keepBlueFor: '10s', teardown: true },
+    },
+    'demo plan',
+  );
+}
+
+/** Prints the timeline as it grows, and approves through the real CLI once green is ready. */
+async function follow(handle: WorkflowHandle, stack: LocalStack): Promise<UpgradeResult> {
+  let printed = 0;
+  let approved = false;
+  for (;;) {
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    if (status) {
+      for (const entry of status.timeline.slice(printed)) printLines(`${entry.at.slice(11, 19)}  ${entry.phase.padEnd(17)} ${entry.message}`);
+      printed = status.timeline.length;
+      if (status.awaitingApproval && !approved) {
+        approved = true;
+        await approveWithCli(status, stack);
+      }
+      if (FINAL_PHASES.has(status.phase)) return handle.result() as Promise<UpgradeResult>;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function approveWithCli(status: UpgradeStatus, stack: LocalStack): Promise<void> {
+  printLines('', `green is ready for testing at ${status.green.url}; approving in 3 s with: cutover approve ${status.id} --by demo`, '');
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const cli = join(__dirname, '..', '..', '..', 'bin', 'cutover.js');
+  const { stdout } = await promisify(execFile)(process.execPath, [cli, 'approve', status.id, '--by', 'demo', '--comment', 'approved by cutover demo'], {
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: stack.env.namespace ?? 'default' },
+  });
+  printLines(`$ cutover approve ${status.id} --by demo`, stdout.trim(), '');
+}
+
+function printSummary(result: UpgradeResult, report: LoadReport, events: number, elapsedMs: number): void {
+  const rows = Object.entries(report.byBackend).map(
+    ([backend, counts]) => `  ${backend.padEnd(14)} ${String(counts.submitted).padStart(9)} ${String(counts.finished).padStart(9)} ${String(counts.failed).padStart(7)}`,
+  );
+  printLines(
+    '',
+    `== cutover demo: ${result.outcome}${result.reason ? ` (${result.reason})` : ''} in ${(elapsedMs / 1000).toFixed(1)} s, ${events} history events`,
+    `  ${'backend'.padEnd(14)} ${'submitted'.padStart(9)} ${'finished'.padStart(9)} ${'failed'.padStart(7)}`,
+    ...rows,
+    `  ${'total'.padEnd(14)} ${String(report.submitted).padStart(9)} ${String(report.finished).padStart(9)} ${String(report.failed).padStart(7)}`,
+    report.failed === 0 ? '  no client saw a failed query' : `  ${report.failed} queries FAILED`,
+  );
+}

@@ -1,0 +1,81 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { startSandboxFleet, type SandboxFleet } from '../sandbox/fleet';
+import { integrationsFromEnv } from '../worker/integrations';
+import { installRuntime } from '../worker/logging';
+import { createCutoverWorker } from '../worker/worker';
+import { startDevServer } from './dev-server';
+
+export interface LocalStackOptions {
+  temporalPort: number;
+  uiPort: number;
+  gatewayPort: number;
+  /** Persist Temporal's state here (survives a restart of `cutover dev`). */
+  dbFilename?: string;
+  /** Blue clusters of the sandbox, `name=version`. */
+  clusters: { name: string; version: string }[];
+  routingGroup: string;
+  healthIntervalMs: number;
+  /** Progress lines for the person at the terminal. */
+  say: (line: string) => void;
+}
+
+/** The embedded default: Temporal dev server with UI, sandbox fleet and a worker, all on 127.0.0.1. */
+export interface LocalStack {
+  env: TestWorkflowEnvironment;
+  fleet: SandboxFleet;
+  worker: Worker;
+  logger: Logger;
+  temporalAddress: string;
+  uiUrl: string;
+  /** Resolves when the worker stops (Ctrl-C or stop()). */
+  running: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  // Quiet worker logs: the terminal shows the upgrade, the Temporal UI shows the rest.
+  const logger = installRuntime({ level: 'WARN' });
+  const { say } = options;
+  say(`starting the Temporal dev server on 127.0.0.1:${options.temporalPort} (UI on ${options.uiPort})`);
+  const env = await startDevServer({ port: options.temporalPort, uiPort: options.uiPort, dbFilename: options.dbFilename, log: say });
+  let fleet: SandboxFleet | undefined;
+  const deps = integrationsFromEnv();
+  try {
+    say(`starting the sandbox fleet: gateway on 127.0.0.1:${options.gatewayPort}, ${options.clusters.map((c) => `${c.name} (Trino ${c.version})`).join(', ')}`);
+    fleet = await startSandboxFleet({
+      port: options.gatewayPort,
+      healthIntervalMs: options.healthIntervalMs,
+      clusters: options.clusters.map((cluster) => ({ ...cluster, routingGroup: options.routingGroup })),
+    });
+    say('starting a cutover worker on task queue cutover');
+    const worker = await createCutoverWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', deps });
+    const running = worker.run();
+    const started = fleet;
+    let stopped = false;
+    return {
+      env,
+      fleet,
+      worker,
+      logger,
+      temporalAddress: `127.0.0.1:${options.temporalPort}`,
+      uiUrl: `http://localhost:${options.uiPort}`,
+      running,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => undefined);
+        await deps.close();
+        await started.stop();
+        await env.teardown();
+      },
+    };
+  } catch (error) {
+    await deps.close();
+    await fleet?.stop();
+    await env.teardown();
+    throw error;
+  }
+}

@@ -1,0 +1,151 @@
+import { SimulatedCoordinator } from './coordinator';
+import { registerControlApi } from './fleet-control-api';
+import { ClusterVersionConflictError, UnknownClusterError } from './fleet-errors';
+import { SandboxGateway, type SandboxGatewayOptions } from './gateway';
+import { Journal, type JournalEntry } from './journal';
+
+export { ClusterVersionConflictError, UnknownClusterError } from './fleet-errors';
+
+/** A cluster to create: a coordinator of a version, optionally slow to start. */
+export interface SandboxClusterSpec {
+  name: string;
+  version: string;
+  /** Routing group of an initial cluster's gateway backend (default "adhoc"). */
+  routingGroup?: string;
+  startupDelayMs?: number;
+}
+
+/** How to start the fleet: the gateway's options plus the clusters registered at start. */
+export interface SandboxFleetOptions extends Omit<SandboxGatewayOptions, 'extraRoutes' | 'journal'> {
+  /** Started and registered ACTIVE in the gateway before it serves. */
+  clusters?: SandboxClusterSpec[];
+}
+
+/** Fault changes the control API accepts; `crash: false` recovers a crashed cluster. */
+export interface FaultRequest {
+  unhealthy?: boolean;
+  failRate?: number;
+  queryDelayMs?: number;
+  crash?: boolean;
+}
+
+interface ClusterEntry {
+  coordinator: SimulatedCoordinator;
+  /** Settles when the coordinator listens; concurrent creates of one name share it. */
+  started: Promise<void>;
+}
+
+/**
+ * The local fleet: one sandbox gateway with the control API on its port (under `/sandbox/v1/`,
+ * which no real gateway path uses) and the simulated coordinators it creates.
+ */
+export class SandboxFleet {
+  /** The gateway every client talks to. */
+  readonly gateway: SandboxGateway;
+  private readonly entries = new Map<string, ClusterEntry>();
+  private readonly effects = new Journal();
+
+  constructor(options: SandboxFleetOptions = {}) {
+    this.gateway = new SandboxGateway({ ...options, journal: this.effects, extraRoutes: (app) => registerControlApi(app, this) });
+  }
+
+  /** Base URL of the gateway, e.g. `http://127.0.0.1:8080`. */
+  get gatewayUrl(): string {
+    return this.gateway.url;
+  }
+
+  /** Every cluster, in creation order. */
+  clusters(): SimulatedCoordinator[] {
+    return [...this.entries.values()].map((entry) => entry.coordinator);
+  }
+
+  /** One cluster by name. */
+  cluster(name: string): SimulatedCoordinator | undefined {
+    return this.entries.get(name)?.coordinator;
+  }
+
+  /** Creates and starts a coordinator, or returns the existing one of the same version (idempotent). */
+  async createCluster(spec: Omit<SandboxClusterSpec, 'routingGroup'>): Promise<{ cluster: SimulatedCoordinator; created: boolean }> {
+    const existing = this.entries.get(spec.name);
+    if (existing) {
+      if (existing.coordinator.version !== spec.version) {
+        throw new ClusterVersionConflictError(spec.name, existing.coordinator.version, spec.version);
+      }
+      await existing.started;
+      return { cluster: existing.coordinator, created: false };
+    }
+    const coordinator = new SimulatedCoordinator({ name: spec.name, version: spec.version, startupDelayMs: spec.startupDelayMs });
+    const entry: ClusterEntry = { coordinator, started: coordinator.start() };
+    this.entries.set(spec.name, entry);
+    try {
+      await entry.started;
+    } catch (error) {
+      this.entries.delete(spec.name);
+      throw error;
+    }
+    this.effects.append('cluster.created', { name: spec.name, detail: `version=${spec.version}, url=${coordinator.url}` });
+    return { cluster: coordinator, created: true };
+  }
+
+  /** Stops and forgets a cluster; false when there was none (idempotent). Its gateway backend stays. */
+  async deleteCluster(name: string): Promise<boolean> {
+    const entry = this.entries.get(name);
+    if (!entry) return false;
+    this.entries.delete(name);
+    await entry.started.catch(() => undefined);
+    await entry.coordinator.stop();
+    this.effects.append('cluster.deleted', { name });
+    return true;
+  }
+
+  /** Applies fault switches, then crash or recovery; journals each effect. */
+  async applyFaults(name: string, faults: FaultRequest): Promise<SimulatedCoordinator> {
+    const coordinator = this.cluster(name);
+    if (!coordinator) throw new UnknownClusterError(name);
+    const { crash, ...switches } = faults;
+    if (Object.keys(switches).length > 0) {
+      coordinator.setFaults(switches);
+      this.effects.append('cluster.faults', { name, detail: JSON.stringify(switches) });
+    }
+    if (crash === true && !coordinator.faults.crashed) {
+      await coordinator.crash();
+      this.effects.append('cluster.crashed', { name });
+    } else if (crash === false && coordinator.faults.crashed) {
+      await coordinator.recover();
+      this.effects.append('cluster.recovered', { name });
+    }
+    return coordinator;
+  }
+
+  /** Journal entries at or after `since` (epoch ms). */
+  journal(since?: number): JournalEntry[] {
+    return this.effects.entries(since);
+  }
+
+  /** Starts the initial clusters, registers them ACTIVE, then starts the gateway. */
+  async start(clusters: SandboxClusterSpec[] = []): Promise<void> {
+    for (const spec of clusters) {
+      const { cluster } = await this.createCluster(spec);
+      this.gateway.upsertBackend({ name: spec.name, proxyTo: cluster.url, active: true, routingGroup: spec.routingGroup ?? 'adhoc' });
+    }
+    await this.gateway.start();
+  }
+
+  /** Stops the gateway and every cluster. */
+  async stop(): Promise<void> {
+    await this.gateway.stop();
+    await Promise.all(this.clusters().map((coordinator) => coordinator.stop()));
+  }
+}
+
+/** Starts a fleet: clusters first, then the gateway (port 0 = random; `cutover sandbox` passes 8080). */
+export async function startSandboxFleet(options: SandboxFleetOptions = {}): Promise<SandboxFleet> {
+  const fleet = new SandboxFleet(options);
+  try {
+    await fleet.start(options.clusters);
+  } catch (error) {
+    await Promise.all(fleet.clusters().map((coordinator) => coordinator.stop()));
+    throw error;
+  }
+  return fleet;
+}

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { IntegrationError } from '../src/integrations/errors';
+import { CommandProvisioner } from '../src/integrations/provisioners/command';
+import { createProvisioner } from '../src/integrations/provisioners';
+
+let dir: string;
+
+/** Writes an executable script into the temp dir and returns the command that runs it. */
+function script(name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  return path;
+}
+
+/** A fake helm: one state file per cluster, a counter of create runs. */
+function fakeClusterScripts(): { create: string; delete: string; status: string } {
+  return {
+    status: script(
+      'status.sh',
+      `f="${dir}/$CUTOVER_CLUSTER_NAME.url"
+[ -f "$f" ] || exit 3
+echo "checking $CUTOVER_CLUSTER_NAME" >&2
+cat "$f"`,
+    ),
+    create: script(
+      'create.sh',
+      `echo "installing $CUTOVER_CLUSTER_NAME version $CUTOVER_TRINO_VERSION in group $CUTOVER_ROUTING_GROUP"
+echo "waiting for pods" >&2
+echo x >> "${dir}/create-runs"
+echo "http://127.0.0.1:9481" > "${dir}/$CUTOVER_CLUSTER_NAME.url"
+echo "http://127.0.0.1:9481"`,
+    ),
+    delete: script(
+      'delete.sh',
+      `echo "uninstalling $CUTOVER_CLUSTER_NAME at $CUTOVER_CLUSTER_URL"
+rm "${dir}/$CUTOVER_CLUSTER_NAME.url"`,
+    ),
+  };
+}
+
+const spec = { name: 'trino-green', version: '480', routingGroup: 'adhoc' };
+
+/** Running, as opposed to gone or a zombie waiting for its new parent to reap it. */
+function processAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(condition: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return condition();
+}
+
+describe('command provisioner', () => {
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cutover-command-'));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('ensureCluster creates once across two calls and streams every output line', async () => {
+    const provisioner = new CommandProvisioner({ ...fakeClusterScripts(), timeoutMs: 10_000 });
+    const progress: string[] = [];
+    const first = await provisioner.ensureCluster(spec, (line) => progress.push(line));
+    assert.deepEqual(first, { name: 'trino-green', url: 'http://127.0.0.1:9481', created: true });
+    assert.ok(progress.includes('create: installing trino-green version 480 in group adhoc'), progress.join('\n'));
+    assert.ok(progress.includes('create: waiting for pods'), 'stderr lines are streamed too');
+
+    const second = await provisioner.ensureCluster(spec, (line) => progress.push(line));
+    assert.deepEqual(second, { name: 'trino-green', url: 'http://127.0.0.1:9481', created: false });
+    assert.equal(readFileSync(join(dir, 'create-runs'), 'utf8'), 'x\n', 'create ran exactly once');
+    assert.deepEqual(await provisioner.describeCluster('trino-green'), { state: 'present', url: 'http://127.0.0.1:9481' });
+
+    assert.equal(await provisioner.deleteCluster('trino-green', (line) => progress.push(line)), true);
+    assert.ok(progress.includes('delete: uninstalling trino-green at http://127.0.0.1:9481'), progress.join('\n'));
+    assert.deepEqual(await provisioner.describeCluster('trino-green'), { state: 'absent' });
+  });
+
+  test('deleting an absent cluster runs only status and returns false', async () => {
+    const scripts = fakeClusterScripts();
+    const provisioner = new CommandProvisioner({ ...scripts, delete: `${scripts.delete}; echo ran > ${dir}/delete-ran`, timeoutMs: 10_000 });
+    assert.equal(await provisioner.deleteCluster('never-created'), false);
+    assert.equal(existsSync(join(dir, 'delete-ran')), false);
+  });
+
+  test('the cluster URL comes from the plan when set, and is not required from create', async () => {
+    const provisioner = new CommandProvisioner({ status: 'exit 3', create: 'echo done', delete: 'true', timeoutMs: 10_000 });
+    const cluster = await provisioner.ensureCluster({ ...spec, url: 'https://trino-green.example.com' });
+    assert.deepEqual(cluster, { name: 'trino-green', url: 'https://trino-green.example.com', created: true });
+  });
+
+  test('status with empty output means absent; a create without a URL is invalid output', async () => {
+    const provisioner = new CommandProvisioner({ status: 'true', create: 'echo deployed', delete: 'true', timeoutMs: 10_000 });
+    await assert.rejects(provisioner.ensureCluster(spec), (error: IntegrationError) => {
+      assert.equal(error.type, 'ProvisionerOutputInvalid');
+      assert.equal(error.retryable, false);
+      assert.match(error.message, /"deployed"/);
+      return true;
+    });
+  });
+
+  test('a failing status is a retryable error with the last output line', async () => {
+    const provisioner = new CommandProvisioner({ status: 'echo "kube api unreachable" >&2; exit 1', create: 'true', delete: 'true', timeoutMs: 10_000 });
+    await assert.rejects(provisioner.describeCluster('trino-green'), (error: IntegrationError) => {
+      assert.equal(error.type, 'ProvisionerCommandFailed');
+      assert.equal(error.retryable, true);
+      assert.match(error.message, /status command exited with code 1 \(last output: kube api unreachable\)/);
+      return true;
+    });
+  });
+
+  test('a command that outlives its timeout is stopped with its whole process group', async () => {
+    const pidFile = join(dir, 'sleeper.pid');
+    const provisioner = new CommandProvisioner({
+      status: 'exit 3',
+      create: `sleep 30 & echo $! > ${pidFile}; wait`,
+      delete: 'true',
+      timeoutMs: 300,
+    });
+    const started = Date.now();
+    await assert.rejects(provisioner.ensureCluster(spec), (error: IntegrationError) => {
+      assert.equal(error.type, 'ProvisionerCommandTimedOut');
+      assert.equal(error.retryable, true);
+      return true;
+    });
+    assert.ok(Date.now() - started < 5_000, 'stopped promptly');
+    const sleeper = Number(readFileSync(pidFile, 'utf8'));
+    assert.ok(await waitUntil(() => !processAlive(sleeper), 2_000), 'the background child was killed too');
+  });
+
+  test('aborting stops the running command and rejects with the abort reason', async () => {
+    const controller = new AbortController();
+    const provisioner = createProvisioner(
+      { type: 'command', status: 'exit 3', create: 'echo starting; sleep 30', delete: 'true', timeout: '1m' },
+      { gatewayUrl: 'http://127.0.0.1:1', signal: controller.signal },
+    );
+    const reason = new Error('activity cancelled');
+    const running = provisioner.ensureCluster(spec, (line) => {
+      if (line === 'create: starting') controller.abort(reason);
+    });
+    await assert.rejects(running, (error) => error === reason);
+  });
+
+  test('commands get the plan values and not the worker secrets', async () => {
+    const envFile = join(dir, 'env');
+    process.env.CUTOVER_GATEWAY_PASSWORD = 'hunter2';
+    try {
+      const provisioner = new CommandProvisioner({
+        status: `env | grep ^CUTOVER_ | sort > ${envFile}; exit 3`,
+        create: 'echo http://127.0.0.1:9999',
+        delete: 'true',
+        timeoutMs: 10_000,
+      });
+      await provisioner.ensureCluster({ ...spec, url: 'http://127.0.0.1:9999' });
+    } finally {
+      delete process.env.CUTOVER_GATEWAY_PASSWORD;
+    }
+    assert.equal(
+      readFileSync(envFile, 'utf8'),
+      'CUTOVER_CLUSTER_NAME=trino-green\nCUTOVER_CLUSTER_URL=http://127.0.0.1:9999\nCUTOVER_ROUTING_GROUP=adhoc\nCUTOVER_TRINO_VERSION=480\n',
+    );
+  });
+});
+
+describe('static provisioner', () => {
+  test('returns the existing cluster and never deletes it', async () => {
+    const provisioner = createProvisioner({ type: 'static' }, { gatewayUrl: 'http://127.0.0.1:1', staticUrl: 'http://127.0.0.1:8481' });
+    const progress: string[] = [];
+    assert.deepEqual(await provisioner.ensureCluster({ ...spec, url: 'http://127.0.0.1:8481' }), {
+      name: 'trino-green',
+      url: 'http://127.0.0.1:8481',
+      created: false,
+    });
+    assert.deepEqual(await provisioner.describeCluster('trino-green'), { state: 'present', url: 'http://127.0.0.1:8481' });
+    assert.equal(await provisioner.deleteCluster('trino-green', (line) => progress.push(line)), false);
+    assert.match(progress.join('\n'), /operator removes it/);
+  });
+});

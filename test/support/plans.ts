@@ -1,0 +1,32 @@
+import { validatePlan } from '../../src/plan/load';
+import type { UpgradePlan } from '../../src/plan/schema';
+
+type Overrides = Record<string, unknown>;
+
+function merge(base: Overrides, extra: Overrides): Overrides {
+  const out: Overrides = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
+        ? merge(current as Overrides, value as Overrides)
+        : value;
+  }
+  return out;
+}
+
+/** A fast blue/green plan against a sandbox fleet, validated like a user's plan; `overrides` merge deeply. */
+export function fastPlan(gatewayUrl: string, routingGroup: string, overrides: Overrides = {}): UpgradePlan {
+  const base: Overrides = {
+    strategy: 'blue-green',
+    gateway: { url: gatewayUrl, requestTimeout: '5s' },
+    routingGroup,
+    green: { name: `${routingGroup}-green`, version: '480', provisioner: { type: 'sandbox', startupDelay: '500ms' } },
+    health: { interval: '200ms', timeout: '20s', smokeQueries: ['SELECT 1', 'SELECT version()'] },
+    approval: { required: true, timeout: '1h' },
+    bake: '2s',
+    drain: { timeout: '1m', interval: '200ms' },
+    retire: { keepBlueFor: '1s', teardown: true },
+  };
+  return validatePlan(merge(base, overrides), 'test plan');
+}

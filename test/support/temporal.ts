@@ -1,0 +1,54 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { startDevServer } from '../../src/devserver/dev-server';
+import { WORKFLOWS_PATH } from '../../src/worker/worker';
+import { statusQuery, type Phase, type UpgradeStatus } from '../../src/workflows/messages';
+
+/** One real Temporal dev server per test file, shared by its tests. */
+export async function startTestServer(options: { dbFilename?: string; port?: number } = {}): Promise<TestWorkflowEnvironment> {
+  return startDevServer({ ...options, log: (line) => process.stderr.write(`${line}\n`) });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow bundle, built once per test process (bundling takes seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  return bundle;
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => process.stderr.write(`bundler: ${message}\n`),
+  error: (message: string) => process.stderr.write(`bundler: ${message}\n`),
+};
+
+/** Polls the `status` query until `accept` holds; fails with the last status seen. */
+export async function waitForStatus(
+  handle: WorkflowHandle,
+  accept: (status: UpgradeStatus) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<UpgradeStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: UpgradeStatus | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await handle.query(statusQuery);
+      if (accept(last)) return last;
+    } catch {
+      // The first workflow task may not have run yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, timeline: last.timeline.slice(-4) })}`);
+}
+
+/** Waits until the upgrade reaches `phase`. */
+export function waitForPhase(handle: WorkflowHandle, phase: Phase, timeoutMs = 60_000): Promise<UpgradeStatus> {
+  return waitForStatus(handle, (status) => status.phase === phase, `phase ${phase}`, timeoutMs);
+}
