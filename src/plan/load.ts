@@ -57,7 +57,9 @@ export async function loadPlanFile(path: string): Promise<UpgradePlan> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new PlanError(path, [`cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
+    throw new PlanError(path, [`cannot be read: ${reason}`]);
   }
   return parsePlan(text, path);
 }
