@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parsePlan, PlanError } from '../src/plan/load';
+
+const MINIMAL = `gateway: {url: "http://127.0.0.1:8080/"}
+routingGroup: adhoc
+green: {name: trino-green, version: "480", provisioner: {type: sandbox}}
+`;
+
+function problemsOf(text: string): string[] {
+  try {
+    parsePlan(text);
+  } catch (error) {
+    assert.ok(error instanceof PlanError);
+    return error.problems;
+  }
+  assert.fail('the plan was accepted');
+}
+
+describe('upgrade plan', () => {
+  it('fills every default of a minimal plan', () => {
+    const plan = parsePlan(MINIMAL);
+    assert.equal(plan.strategy, 'blue-green');
+    assert.equal(plan.gateway.url, 'http://127.0.0.1:8080', 'trailing slash dropped');
+    assert.deepEqual(plan.health, { interval: '5s', timeout: '20m', smokeQueries: ['SELECT 1'], minActiveWorkers: 1, maxConsecutiveFailures: 2 });
+    assert.deepEqual(plan.approval, { required: true, timeout: '24h', onTimeout: 'rollback' });
+    assert.equal(plan.bake, '10m');
+    assert.deepEqual(plan.drain, { timeout: '2h', onTimeout: 'wait', interval: '5s' });
+    assert.deepEqual(plan.retire, { keepBlueFor: '1h', teardown: true });
+    assert.deepEqual(plan.green.provisioner, { type: 'sandbox', startupDelay: '2s' });
+  });
+
+  it('accepts JSON as well as YAML', () => {
+    const plan = parsePlan(JSON.stringify({ gateway: { url: 'https://gw.example:8443' }, routingGroup: 'etl', green: { name: 'g', version: '481', url: 'https://g:8443', provisioner: { type: 'static' } } }));
+    assert.equal(plan.green.url, 'https://g:8443');
+    assert.equal(plan.routingGroup, 'etl');
+  });
+
+  it('names every bad field at once, with its path', () => {
+    const problems = problemsOf(`${MINIMAL}health: {interval: 5x, minActiveWorkers: -1}\nbake: soon\nextra: 1\n`);
+    assert.ok(problems.some((p) => p.startsWith('health.interval: must be a duration')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('health.minActiveWorkers:')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('bake: must be a duration')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('extra: unknown field')), problems.join('\n'));
+  });
+
+  it('refuses credentials in a plan and says where they belong', () => {
+    const problems = problemsOf(MINIMAL.replace('url: "http://127.0.0.1:8080/"', 'url: "http://127.0.0.1:8080/", password: x'));
+    assert.match(problems.join('\n'), /gateway\.password: unknown field.*worker's environment/);
+  });
+
+  it('requires green.url for the static provisioner and a health interval within the timeout', () => {
+    const problems = problemsOf(MINIMAL.replace('type: sandbox', 'type: static') + 'health: {interval: 30m, timeout: 10m}\n');
+    assert.ok(problems.some((p) => p.startsWith('green.url: is required with the static provisioner')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('health.interval: must not be longer than health.timeout')), problems.join('\n'));
+  });
+
+  it('validates the command provisioner', () => {
+    const problems = problemsOf(MINIMAL.replace('{type: sandbox}', '{type: command, create: "helm install", timeout: 0s}'));
+    assert.ok(problems.includes('green.provisioner.delete: is required'), problems.join('\n'));
+    assert.ok(problems.includes('green.provisioner.status: is required'), problems.join('\n'));
+    assert.ok(problems.includes('green.provisioner.timeout: must be longer than 0'), problems.join('\n'));
+  });
+});
