@@ -154,6 +154,19 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     assert.ok(onGreen.every((q) => q.endedAt <= greenDeleted), 'green queries finished before green was torn down');
   });
 
+  it('cancelling the workflow from Temporal rolls back instead of leaving green half-done', async () => {
+    const group = 'cancelled';
+    const fleet = await fleetWithBlue(group);
+    const handle = await start(fastPlan(fleet.gatewayUrl, group));
+    await waitForPhase(handle, 'AWAITING_APPROVAL');
+    await handle.cancel();
+    const result = await handle.result();
+    assert.equal(result.outcome, 'ROLLED_BACK');
+    assert.match(result.reason ?? '', /cancelled/);
+    await assertBlueOnly(fleet, group);
+    assert.equal(fleet.cluster(`${group}-green`), undefined, 'green torn down');
+  });
+
   it('green never becomes healthy: automatic rollback after health.timeout', async () => {
     const group = 'neverhealthy';
     const fleet = await fleetWithBlue(group);

@@ -1,77 +1,17 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { IntegrationError } from '../src/integrations/errors';
+import { json, rejectsWith, ScriptedServer } from './support/scripted-server';
 import { TrinoGatewayClient } from '../src/integrations/gateway/client';
 import { gatewayAuthFromEnv, trinoAuthFromEnv } from '../src/integrations/gateway/credentials';
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-type Handler = (req: Seen, res: ServerResponse) => void;
-
-/** A gateway stand-in on 127.0.0.1 whose behaviour each test sets. */
-class FakeGateway {
-  handler: Handler = (_req, res) => res.writeHead(500).end();
-  readonly seen: Seen[] = [];
-  private server?: Server;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (chunk: string) => (body += chunk));
-      req.on('end', () => {
-        const seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
-        this.seen.push(seen);
-        this.handler(seen, res);
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  reset(handler: Handler): void {
-    this.seen.length = 0;
-    this.handler = handler;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
-
-/** Asserts an IntegrationError of the given type and retryability, and returns it for more checks. */
-async function rejectsWith(promise: Promise<unknown>, type: string, retryable: boolean): Promise<IntegrationError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof IntegrationError, `expected an IntegrationError, got ${String(error)}`);
-    assert.equal(error.type, type, error.message);
-    assert.equal(error.retryable, retryable, error.message);
-    return error;
-  }
-  assert.fail(`expected ${type}`);
-}
 
 const blue = { name: 'trino-blue', proxyTo: 'http://127.0.0.1:8470', active: true, routingGroup: 'adhoc', externalUrl: 'http://127.0.0.1:8470' };
 
 describe('Trino Gateway client', () => {
-  const gateway = new FakeGateway();
+  const gateway = new ScriptedServer();
   let client: TrinoGatewayClient;
 
   before(async () => {

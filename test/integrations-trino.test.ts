@@ -1,70 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { IntegrationError } from '../src/integrations/errors';
+import { json, rejectsWith, ScriptedServer } from './support/scripted-server';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-type Handler = (req: Seen, res: ServerResponse) => void;
-
-/** A coordinator stand-in on 127.0.0.1 whose behaviour each test sets. */
-class FakeCoordinator {
-  handler: Handler = (_req, res) => res.writeHead(500).end();
-  readonly seen: Seen[] = [];
-  private server?: Server;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (chunk: string) => (body += chunk));
-      req.on('end', () => {
-        const seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
-        this.seen.push(seen);
-        this.handler(seen, res);
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  reset(handler: Handler): void {
-    this.seen.length = 0;
-    this.handler = handler;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-}
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-}
-
-async function rejectsWith(promise: Promise<unknown>, type: string, retryable: boolean): Promise<IntegrationError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof IntegrationError, `expected an IntegrationError, got ${String(error)}`);
-    assert.equal(error.type, type, error.message);
-    assert.equal(error.retryable, retryable, error.message);
-    return error;
-  }
-  assert.fail(`expected ${type}`);
-}
 
 describe('Trino coordinator client', () => {
-  const trino = new FakeCoordinator();
+  const trino = new ScriptedServer();
   let client: TrinoHttpClient;
 
   before(async () => {

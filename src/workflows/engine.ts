@@ -31,7 +31,7 @@ import {
 } from './messages';
 import { CutoverPhase, CutoverRoutingGroup, CutoverStrategy, CutoverTargetVersion, CutoverTrafficPercent } from './search-attributes';
 import { runCompensation, runStep, type Compensation, type StepOutcome } from './step-actions';
-import { describeStep, type Step } from './steps';
+import { describeStep, namesWith, type Step } from './steps';
 
 /** Input of every upgrade workflow: the validated plan (no secrets: the worker holds those). */
 export interface UpgradeInput {
@@ -184,8 +184,11 @@ export class UpgradeEngine {
     try {
       return await this.stepScope.run(() => runStep(this, step));
     } catch (error) {
-      if (this.rollbackRequest && isCancellation(error)) return { kind: 'continue' };
-      if (isCancellation(error)) throw error;
+      if (isCancellation(error)) {
+        // Our own rollback cancelled the step, or someone cancelled the workflow: either way, roll back.
+        if (!this.rollbackRequest) this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' });
+        return { kind: 'continue' };
+      }
       return { kind: 'rollback', request: { by: 'cutover', reason: `${this.describe(step)} failed: ${messageOf(error)}` } };
     } finally {
       this.stepScope = undefined;
@@ -212,7 +215,7 @@ export class UpgradeEngine {
     }
     this.clearCompensations();
     this.setTraffic(0);
-    this.setPhase('ROLLED_BACK', `${this.status.blue.join(', ')} serve ${this.plan.routingGroup}; ${request.reason}`);
+    this.setPhase('ROLLED_BACK', `${namesWith(this.status.blue, 'serves', 'serve')} ${this.plan.routingGroup}; ${request.reason}`);
     return { outcome: 'ROLLED_BACK', reason: request.reason, status: this.status };
   }
 
@@ -224,7 +227,12 @@ export class UpgradeEngine {
 
   private async holdWhilePaused(): Promise<void> {
     if (!this.status.paused) return;
-    await condition(() => !this.status.paused || this.rollbackRequest !== undefined);
+    try {
+      await condition(() => !this.status.paused || this.rollbackRequest !== undefined);
+    } catch (error) {
+      if (!isCancellation(error)) throw error;
+      this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' });
+    }
   }
 
   private refreshDetails(): void {

@@ -2,7 +2,7 @@ import type { GatewayTarget, ProvisionerTarget } from '../activities/types';
 import { compensationOptions, long, pollingOptions, quick } from './activity-options';
 import type { UpgradeEngine } from './engine';
 import type { RollbackInput } from './messages';
-import type { Step } from './steps';
+import { namesWith, type Step } from './steps';
 
 /** What the engine does after a step. */
 export type StepOutcome = { kind: 'continue' } | { kind: 'rollback'; request: RollbackInput };
@@ -148,7 +148,7 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
       return CONTINUE;
     }
     case 'keepWarm': {
-      engine.note(`${status.blue.join(', ')} stay deactivated and warm for ${step.duration}: rollback is instant until then`);
+      engine.note(`${namesWith(status.blue, 'stays', 'stay')} deactivated and warm for ${step.duration}: rollback is instant until then`);
       if (durationOver(step.duration)) await engine.waitUnlessRollback(step.duration, `keep ${status.blue.join(', ')} warm ${step.duration}`);
       return CONTINUE;
     }
@@ -181,7 +181,7 @@ export async function runCompensation(engine: UpgradeEngine, compensation: Compe
         ]);
       }
       engine.setTraffic(0);
-      engine.note(`${blue} serve ${plan.routingGroup} again; draining ${green} (its queries finish, none is killed)`);
+      engine.note(`${namesWith(status.blue, 'serves', 'serve')} ${plan.routingGroup} again; draining ${green} (its queries finish, none is killed)`);
       if (facts.greenUrl) {
         await long.drainBackends.executeWithOptions(compensationOptions(`drain ${green}`, plan.drain.interval), [
           { backends: [{ name: green, proxyTo: facts.greenUrl }], interval: plan.drain.interval },

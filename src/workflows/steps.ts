@@ -34,3 +34,8 @@ export function describeStep(step: Step, names: { green: string; blue: string[] 
       return `retire ${blue}`;
   }
 }
+
+/** "trino-blue serves" / "blue-a, blue-b serve": names with a verb that agrees. */
+export function namesWith(names: string[], singular: string, plural: string): string {
+  return `${names.join(', ') || 'blue'} ${names.length === 1 ? singular : plural}`;
+}
