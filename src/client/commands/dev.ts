@@ -20,7 +20,7 @@ export function registerDev(program: Command): void {
         ...stack.fleet.clusters().map((cluster) => `Trino         ${cluster.name} ${cluster.version} at ${cluster.url}`),
         '',
         'In another terminal:',
-        `  export TEMPORAL_ADDRESS=${stack.temporalAddress}`,
+        `  export TEMPORAL_ADDRESS=${stack.temporalAddress} TEMPORAL_UI_URL=${stack.uiUrl}`,
         '  npx cutover start plans/sandbox-blue-green.yaml',
         '  npx cutover watch cutover-adhoc',
         '',
