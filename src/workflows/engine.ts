@@ -43,9 +43,7 @@ export interface UpgradeInput {
 /** Mutable facts the steps learn and the compensations need. */
 export interface RunFacts {
   blue: { name: string; proxyTo: string }[];
-  blueVersion?: string;
   greenUrl?: string;
-  greenCreated: boolean;
 }
 
 /**
@@ -53,7 +51,7 @@ export interface RunFacts {
  * each step changed, and undoes it in reverse order when the upgrade rolls back.
  */
 export class UpgradeEngine {
-  readonly facts: RunFacts = { blue: [], greenCreated: false };
+  readonly facts: RunFacts = { blue: [] };
   readonly status: UpgradeStatus;
   private readonly compensations: Compensation[] = [];
   private rollbackRequest?: RollbackInput;

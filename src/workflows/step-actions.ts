@@ -37,7 +37,6 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
         { gateway: gatewayOf(engine), routingGroup: plan.routingGroup, blue: plan.blue?.backends, green },
       ]);
       facts.blue = found.blue;
-      facts.blueVersion = found.blueVersion;
       status.blue = found.blue.map((backend) => backend.name);
       status.blueVersion = found.blueVersion;
       engine.refreshStepDescriptions();
@@ -55,7 +54,6 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
         { provisioner: provisionerOf(engine), name: green, version: plan.green.version, url: plan.green.url, routingGroup: plan.routingGroup },
       ]);
       facts.greenUrl = cluster.url;
-      facts.greenCreated = !before.present;
       status.green.url = cluster.url;
       engine.note(before.present ? `${green} already existed at ${cluster.url}; it will not be torn down by a rollback` : `${green} created at ${cluster.url}`);
       return CONTINUE;
