@@ -1,3 +1,4 @@
+import { canaryActivities } from './canary';
 import { drainActivities } from './drain';
 import { healthActivities } from './health';
 import { provisioningActivities } from './provisioning';
@@ -11,6 +12,7 @@ export function createActivities(deps: ActivityDeps) {
     ...healthActivities(deps),
     ...trafficActivities(deps),
     ...drainActivities(deps),
+    ...canaryActivities(deps),
   };
 }
 

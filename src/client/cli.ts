@@ -49,6 +49,7 @@ const VERBS: Record<string, () => Register> = {
   watch: () => (require('./commands/watch') as typeof import('./commands/watch')).registerWatch,
   approve: () => (require('./commands/approve') as typeof import('./commands/approve')).registerApprove,
   rollback: () => (require('./commands/rollback') as typeof import('./commands/rollback')).registerRollback,
+  promote: () => (require('./commands/promote') as typeof import('./commands/promote')).registerPromote,
   pause: () => (require('./commands/pause') as typeof import('./commands/pause')).registerPause,
   resume: () => (require('./commands/resume') as typeof import('./commands/resume')).registerResume,
   list: () => (require('./commands/list') as typeof import('./commands/list')).registerList,

@@ -21,7 +21,7 @@ export async function startUpgrade(
   const workflowId = options.workflowId ?? defaultWorkflowId(plan);
   const blue = plan.blue?.backends.join(', ') ?? 'active backends';
   try {
-    return await client.workflow.start<typeof blueGreenUpgrade>('blueGreenUpgrade', {
+    return await client.workflow.start<typeof blueGreenUpgrade>(plan.strategy === 'canary' ? 'canaryUpgrade' : 'blueGreenUpgrade', {
       taskQueue: TASK_QUEUE,
       workflowId,
       args: [{ plan, startedBy: options.startedBy }],
@@ -31,6 +31,9 @@ export async function startUpgrade(
         `Upgrade of routing group **${plan.routingGroup}** behind ${plan.gateway.url}`,
         `- green: ${plan.green.name}, Trino ${plan.green.version}, ${plan.green.provisioner.type} provisioner`,
         `- approval: ${plan.approval.required ? `required (timeout ${plan.approval.timeout}, then ${plan.approval.onTimeout})` : 'not required'}`,
+        ...(plan.canary
+          ? [`- canary (${plan.canary.traffic}): ${plan.canary.steps.map((step) => (step.approval ? 'approval' : `${step.weight}%`)).join(' -> ')}, analysis every ${plan.canary.analysis.interval}`]
+          : []),
         `- bake ${plan.bake}, drain timeout ${plan.drain.timeout} (${plan.drain.onTimeout}), keep blue warm ${plan.retire.keepBlueFor}`,
       ].join('\n'),
       typedSearchAttributes: [

@@ -55,9 +55,68 @@ export const provisionerSchema = z.discriminatedUnion('type', [sandboxProvisione
   error: 'type must be one of sandbox, command, static',
 });
 
+/** One canary step: a traffic weight (with its bake), or a manual approval gate. */
+const canaryStep = z
+  .strictObject({
+    weight: z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be between 1 and 100' }).max(100, { error: 'must be between 1 and 100' }).optional(),
+    bake: duration.optional(),
+    approval: z.literal(true, { error: 'must be true (a manual gate) or left out' }).optional(),
+  })
+  .superRefine((step, ctx) => {
+    if ((step.weight === undefined) === (step.approval === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'must have either a weight (e.g. { weight: 25, bake: 10m }) or approval: true' });
+    }
+    if (step.approval && step.bake) ctx.addIssue({ code: 'custom', path: ['bake'], message: 'belongs to a weight step, not to an approval gate' });
+  });
+
+export type CanaryStep = z.output<typeof canaryStep>;
+
+/** Common canary shapes; a step without `bake` bakes for the plan's `bake`. */
+export const CANARY_PRESETS: Record<'standard' | 'ten-then-full' | 'linear-10', CanaryStep[]> = {
+  standard: [{ weight: 5 }, { weight: 25 }, { weight: 50 }, { weight: 100 }],
+  'ten-then-full': [{ weight: 10 }, { weight: 100 }],
+  'linear-10': Array.from({ length: 10 }, (_, i) => ({ weight: (i + 1) * 10 })),
+};
+
+const canarySection = z
+  .strictObject({
+    /** routing-rule: precise and sticky per user; backend-pool: green joins the group, share 1/(n+1). */
+    traffic: z.enum(['routing-rule', 'backend-pool'], { error: 'must be "routing-rule" or "backend-pool"' }).default('routing-rule'),
+    preset: z.enum(['standard', 'ten-then-full', 'linear-10'], { error: 'must be one of standard, ten-then-full, linear-10' }).optional(),
+    steps: z.array(canaryStep).min(1, { error: 'must have at least one step' }).optional(),
+    /** routing-rule: the routing group green serves canary users in (default `<routingGroup>-canary`). */
+    canaryGroup: name.optional(),
+    /** routing-rule: the FILE routing rule cutover rewrites; it must already exist in the gateway's rules file. */
+    ruleName: z.string().min(1).default('cutover-canary'),
+    /** routing-rule: the gateway's `routingRules.rulesRefreshPeriod`; a step counts as applied after it. */
+    rulesRefresh: duration.default('1m'),
+    analysis: z
+      .strictObject({
+        interval: positiveDuration.default('30s'),
+        maxErrorRate: z.number().min(0, { error: 'must be between 0 and 1' }).max(1, { error: 'must be between 0 and 1' }).default(0.02),
+        maxConsecutiveFailures: z.number().int().min(1, { error: 'must be 1 or more' }).default(2),
+        /** Queued queries on green may grow by this much between two measurements. */
+        maxQueuedGrowth: z.number().int().min(0).default(20),
+      })
+      .prefault({}),
+  })
+  .superRefine((canary, ctx) => {
+    if (canary.preset && canary.steps) ctx.addIssue({ code: 'custom', path: ['preset'], message: 'give either preset or steps, not both' });
+    const weights = (canary.steps ?? []).flatMap((step, index) => (step.weight === undefined ? [] : [{ weight: step.weight, index }]));
+    for (let i = 1; i < weights.length; i++) {
+      if (weights[i].weight <= weights[i - 1].weight) {
+        ctx.addIssue({ code: 'custom', path: ['steps', weights[i].index, 'weight'], message: `must be larger than the weight before it (${weights[i - 1].weight})` });
+      }
+    }
+    if (canary.steps && weights.at(-1)?.weight !== 100) {
+      ctx.addIssue({ code: 'custom', path: ['steps'], message: 'must end with a step of weight 100 (green takes all traffic)' });
+    }
+  })
+  .transform(({ preset, steps, ...canary }) => ({ ...canary, steps: steps ?? CANARY_PRESETS[preset ?? 'standard'] }));
+
 const blueGreenPlan = z
   .strictObject({
-    strategy: z.literal('blue-green', { error: 'must be "blue-green" (canary is not available yet)' }).default('blue-green'),
+    strategy: z.enum(['blue-green', 'canary'], { error: 'must be "blue-green" or "canary"' }).default('blue-green'),
     gateway: z.strictObject({
       url: httpUrl,
       /** Timeout of one request to the gateway. */
@@ -107,8 +166,24 @@ const blueGreenPlan = z
         teardown: z.boolean().default(true),
       })
       .prefault({}),
+    canary: canarySection.optional(),
   })
   .superRefine((plan, ctx) => {
+    if (plan.strategy === 'blue-green' && plan.canary) {
+      ctx.addIssue({ code: 'custom', path: ['canary'], message: 'only applies to strategy: canary' });
+    }
+    if (plan.canary?.traffic === 'backend-pool' && plan.blue) {
+      const share = 100 / (plan.blue.backends.length + 1);
+      plan.canary.steps.forEach((step, index) => {
+        if (step.weight !== undefined && step.weight !== 100 && Math.abs(step.weight - share) > 5) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['canary', 'steps', index, 'weight'],
+            message: `is not reachable with backend-pool traffic and ${plan.blue!.backends.length} blue backend(s): green gets 1/${plan.blue!.backends.length + 1} of new queries (${Math.round(share)}%), then 100; use those weights or traffic: routing-rule`,
+          });
+        }
+      });
+    }
     if (plan.green.provisioner.type === 'static' && !plan.green.url) {
       ctx.addIssue({ code: 'custom', path: ['green', 'url'], message: 'is required with the static provisioner (the cluster already runs there)' });
     }
@@ -121,10 +196,12 @@ const blueGreenPlan = z
     if (lenientMs(plan.health.interval) > lenientMs(plan.health.timeout)) {
       ctx.addIssue({ code: 'custom', path: ['health', 'interval'], message: 'must not be longer than health.timeout' });
     }
-  });
+  })
+  .transform((plan) => (plan.strategy === 'canary' && !plan.canary ? { ...plan, canary: canarySection.parse({}) } : plan));
 
 /** The validated upgrade plan the workflow receives: every default filled. */
 export type UpgradePlan = z.output<typeof blueGreenPlan>;
+export type CanaryConfig = NonNullable<UpgradePlan['canary']>;
 /** The plan as a person writes it. */
 export type UpgradePlanInput = z.input<typeof blueGreenPlan>;
 export type ProvisionerConfig = z.output<typeof provisionerSchema>;

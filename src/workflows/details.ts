@@ -11,6 +11,18 @@ export function renderDetails(status: UpgradeStatus): string {
   ];
   if (status.green.url) lines.push(`**Green address (test it here):** ${status.green.url}  `);
   if (status.health.message) lines.push(`**Health:** ${status.health.message}  `);
+  const sample = status.analysis?.last;
+  if (sample) {
+    lines.push(
+      `**Analysis (${status.analysis!.samples} samples, ${status.analysis!.consecutiveFailures} failed in a row):** ` +
+        `${sample.at.slice(11, 19)} gateway ${sample.gatewayStatus ?? '?'}, version ${sample.version ?? '?'}, ` +
+        `${sample.finished} finished / ${sample.failed} failed (error rate ${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued} queued` +
+        `${sample.problem ? ` — **${sample.problem}**` : ''}  `,
+    );
+  }
+  if (status.strategy === 'canary' && status.phase === 'BAKING') {
+    lines.push(`Skip this bake: \`cutover promote ${status.id}\` (\`--full\` skips every remaining step).  `);
+  }
   if (status.awaitingApproval) {
     lines.push(
       '',

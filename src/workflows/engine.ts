@@ -1,7 +1,10 @@
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
+  continueAsNew,
   isCancellation,
   setCurrentDetails,
   setHandler,
@@ -17,6 +20,8 @@ import {
   FINAL_PHASES,
   pauseSignal,
   pauseUpdate,
+  promoteSignal,
+  promoteUpdate,
   resumeSignal,
   resumeUpdate,
   rollbackSignal,
@@ -25,6 +30,7 @@ import {
   type Acknowledgement,
   type ApproveInput,
   type Phase,
+  type PromoteInput,
   type RollbackInput,
   type UpgradeResult,
   type UpgradeStatus,
@@ -38,6 +44,27 @@ export interface UpgradeInput {
   plan: UpgradePlan;
   /** Who started it, for the timeline. */
   startedBy?: string;
+  /** State carried over by continue-as-new. */
+  resume?: EngineSnapshot;
+}
+
+/** Progress of a canary bake, kept across continue-as-new. */
+export interface BakeProgress {
+  elapsedMs: number;
+  failures: number;
+  /** Start of the current analysis window (epoch ms). */
+  since: number;
+  previousQueued?: number;
+}
+
+/** Everything the engine needs to go on in a new run. */
+export interface EngineSnapshot {
+  stepIndex: number;
+  status: UpgradeStatus;
+  facts: RunFacts;
+  compensations: Compensation[];
+  bake?: BakeProgress;
+  promoteAll: boolean;
 }
 
 /** Mutable facts the steps learn and the compensations need. */
@@ -56,15 +83,29 @@ export class UpgradeEngine {
   private readonly compensations: Compensation[] = [];
   private rollbackRequest?: RollbackInput;
   private approval?: ApproveInput;
+  private promotion?: PromoteInput;
+  /** `promote --full`: every remaining gate, bake and partial shift is skipped. */
+  promoteAll = false;
+  /** Progress of the canary bake under way, for continue-as-new. */
+  bakeProgress?: BakeProgress;
   private stepScope?: CancellationScope;
   private retiring = false;
+  private readonly firstStep: number;
 
   constructor(
     readonly plan: UpgradePlan,
     readonly steps: Step[],
     private readonly startedBy: string | undefined,
+    private readonly resumed?: EngineSnapshot,
   ) {
-    this.status = {
+    this.firstStep = resumed?.stepIndex ?? 0;
+    if (resumed) {
+      Object.assign(this.facts, resumed.facts);
+      this.compensations.push(...resumed.compensations);
+      this.bakeProgress = resumed.bake;
+      this.promoteAll = resumed.promoteAll;
+    }
+    this.status = resumed?.status ?? {
       id: workflowInfo().workflowId,
       strategy: plan.strategy,
       phase: 'PROVISIONING',
@@ -85,13 +126,17 @@ export class UpgradeEngine {
 
   /** Runs the plan to SUCCEEDED or ROLLED_BACK; throws (phase FAILED) only when even the rollback could not finish. */
   async run(): Promise<UpgradeResult> {
-    this.setPhase('PROVISIONING', `upgrade of ${this.plan.routingGroup} to ${this.plan.green.version} started${this.startedBy ? ` by ${this.startedBy}` : ''}`);
-    try {
-      await this.preflight();
-    } catch (error) {
-      return this.fail(`preflight failed, nothing was changed: ${messageOf(error)}`, error);
+    if (this.resumed) {
+      this.note(`continued as a new run (history of the previous run was ${workflowInfo().continuedFromExecutionRunId ?? 'closed'})`);
+    } else {
+      this.setPhase('PROVISIONING', `upgrade of ${this.plan.routingGroup} to ${this.plan.green.version} started${this.startedBy ? ` by ${this.startedBy}` : ''}`);
+      try {
+        await this.preflight();
+      } catch (error) {
+        return this.fail(`preflight failed, nothing was changed: ${messageOf(error)}`, error);
+      }
     }
-    for (let index = 0; index < this.steps.length && !this.rollbackRequest; index++) {
+    for (let index = this.firstStep; index < this.steps.length && !this.rollbackRequest; index++) {
       await this.holdWhilePaused();
       if (this.rollbackRequest) break;
       const step = this.steps[index];
@@ -162,6 +207,47 @@ export class UpgradeEngine {
     return !(await condition(() => this.rollbackRequest !== undefined, duration as Duration, { summary }));
   }
 
+  /** A promote request for the bake under way, consumed once. */
+  takePromotion(): PromoteInput | undefined {
+    const promotion = this.promotion;
+    this.promotion = undefined;
+    return promotion;
+  }
+
+  /**
+   * Waits up to `ms` of bake time; the clock stops while paused. Returns early on rollback or
+   * promote, and says how much bake time passed.
+   */
+  async bakeFor(ms: number, summary: string): Promise<number> {
+    const started = Date.now();
+    await condition(() => this.rollbackRequest !== undefined || this.promotion !== undefined || this.status.paused, ms, { summary });
+    const passed = Date.now() - started;
+    if (this.status.paused && !this.rollbackRequest) {
+      await condition(() => !this.status.paused || this.rollbackRequest !== undefined);
+    }
+    return passed;
+  }
+
+  get rollingBack(): boolean {
+    return this.rollbackRequest !== undefined;
+  }
+
+  /** Starts a new run with the same state when Temporal suggests it, so long canaries keep a small history. */
+  async continueAsNewIfSuggested(): Promise<void> {
+    if (!workflowInfo().continueAsNewSuggested || this.rollbackRequest) return;
+    await condition(allHandlersFinished);
+    const snapshot: EngineSnapshot = {
+      stepIndex: this.status.step.index,
+      status: this.status,
+      facts: this.facts,
+      compensations: this.compensations,
+      bake: this.bakeProgress,
+      promoteAll: this.promoteAll,
+    };
+    this.note(`continuing as a new run to keep history small (${workflowInfo().historyLength} events)`);
+    await continueAsNew<(input: UpgradeInput) => Promise<UpgradeResult>>({ plan: this.plan, startedBy: this.startedBy, resume: snapshot });
+  }
+
   /** Re-reads step descriptions once blue's names are known. */
   refreshStepDescriptions(): void {
     this.status.steps = this.steps.map((step) => this.describe(step));
@@ -182,6 +268,7 @@ export class UpgradeEngine {
     try {
       return await this.stepScope.run(() => runStep(this, step));
     } catch (error) {
+      if (error instanceof ContinueAsNew) throw error;
       if (isCancellation(error)) {
         // Our own rollback cancelled the step, or someone cancelled the workflow: either way, roll back.
         if (!this.rollbackRequest) this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' });
@@ -233,7 +320,8 @@ export class UpgradeEngine {
     }
   }
 
-  private refreshDetails(): void {
+  /** Re-renders the UI's current details from the status. */
+  refreshDetails(): void {
     setCurrentDetails(renderDetails(this.status));
   }
 
@@ -247,6 +335,8 @@ export class UpgradeEngine {
     setHandler(rollbackUpdate, (input) => this.rollback(input), { validator: (input) => this.validateRollback(input) });
     setHandler(pauseUpdate, (input) => this.pause(input), { validator: (_input) => this.validatePause() });
     setHandler(resumeUpdate, (input) => this.resume(input), { validator: (_input) => this.validateResume() });
+    setHandler(promoteSignal, (input) => void this.promote(input));
+    setHandler(promoteUpdate, (input) => this.promote(input), { validator: (input) => this.validatePromote(input) });
   }
 
   private approve(input: ApproveInput): Acknowledgement {
@@ -320,6 +410,32 @@ export class UpgradeEngine {
     this.status.paused = false;
     this.note(`resumed by ${input?.by ?? 'unknown'}`);
     return { accepted: true, message: `resumed: ${this.status.step.description}` };
+  }
+
+  private promote(input: PromoteInput): Acknowledgement {
+    const refusal = this.promoteRefusal(input);
+    if (refusal) {
+      this.note(`promote from ${input?.by ?? 'unknown'} ignored: ${refusal}`);
+      return { accepted: true, message: `ignored: ${refusal}` };
+    }
+    this.promotion = input;
+    if (input.full) this.promoteAll = true;
+    this.note(`promoted by ${input.by}: ${input.full ? 'skipping every remaining step up to 100%' : 'skipping the current bake'}`);
+    return { accepted: true, message: input.full ? 'promoting: green takes 100% next' : 'promoting: the current bake ends now' };
+  }
+
+  private promoteRefusal(input: PromoteInput | undefined): string | undefined {
+    if (!input || typeof input.by !== 'string' || !input.by) return 'a promote must say who asks ({"by": "name"})';
+    if (this.plan.strategy !== 'canary') return 'promote applies to canary upgrades only';
+    if (FINAL_PHASES.has(this.status.phase) || this.rollbackRequest) return `the upgrade is ${this.rollbackRequest ? 'rolling back' : 'over'}`;
+    if (this.retiring || this.status.phase === 'DRAINING') return 'green already takes all traffic';
+    if (!input.full && this.status.phase !== 'BAKING') return `nothing bakes now (phase ${this.status.phase}); use --full to skip the remaining steps`;
+    return undefined;
+  }
+
+  private validatePromote(input: PromoteInput): void {
+    const refusal = this.promoteRefusal(input);
+    if (refusal) throw new Error(refusal);
   }
 
   private validateResume(): void {

@@ -1,2 +1,3 @@
 /** Workflow entry point bundled for the worker: deterministic code only. */
 export { blueGreenUpgrade } from './blue-green';
+export { canaryUpgrade } from './canary';

@@ -30,6 +30,25 @@ export interface RollbackInput {
 export interface PauseInput {
   by: string;
 }
+/** Skip the current bake; with `full`, every remaining step up to 100%. */
+export interface PromoteInput {
+  by: string;
+  full?: boolean;
+}
+
+/** One analysis sample of green during a canary bake. */
+export interface CanaryMeasurement {
+  at: string;
+  gatewayStatus?: string;
+  version?: string;
+  /** Queries green finished (and failed) since the previous sample. */
+  finished: number;
+  failed: number;
+  errorRate: number;
+  queued: number;
+  /** Why this sample counts as a failure; undefined when green looked healthy. */
+  problem?: string;
+}
 
 /** Answer of an update: what the workflow did with the request. */
 export interface Acknowledgement {
@@ -58,7 +77,7 @@ export interface HealthSnapshot {
 /** The `status` query: everything `cutover status` and the UI show. */
 export interface UpgradeStatus {
   id: string;
-  strategy: 'blue-green';
+  strategy: 'blue-green' | 'canary';
   phase: Phase;
   paused: boolean;
   routingGroup: string;
@@ -70,6 +89,8 @@ export interface UpgradeStatus {
   steps: string[];
   awaitingApproval: boolean;
   health: HealthSnapshot;
+  /** Canary analysis: the last sample and how many failed in a row. */
+  analysis?: { last?: CanaryMeasurement; samples: number; consecutiveFailures: number };
   timeline: TimelineEntry[];
   error?: string;
 }
@@ -91,6 +112,9 @@ export const approveUpdate = defineUpdate<Acknowledgement, [ApproveInput]>('appr
 export const rollbackUpdate = defineUpdate<Acknowledgement, [RollbackInput]>('rollback');
 export const pauseUpdate = defineUpdate<Acknowledgement, [PauseInput]>('pause');
 export const resumeUpdate = defineUpdate<Acknowledgement, [PauseInput]>('resume');
+
+export const promoteSignal = defineSignal<[PromoteInput]>('promote');
+export const promoteUpdate = defineUpdate<Acknowledgement, [PromoteInput]>('promote');
 
 export const statusQuery = defineQuery<UpgradeStatus>('status');
 

@@ -1,5 +1,8 @@
+import type { CanaryTarget } from '../activities/canary';
 import type { GatewayTarget, ProvisionerTarget } from '../activities/types';
+import { durationMs } from '../plan/duration';
 import { compensationOptions, long, pollingOptions, quick } from './activity-options';
+import { canaryBake } from './canary-bake';
 import type { UpgradeEngine } from './engine';
 import type { RollbackInput } from './messages';
 import { namesWith, type Step } from './steps';
@@ -8,7 +11,12 @@ import { namesWith, type Step } from './steps';
 export type StepOutcome = { kind: 'continue' } | { kind: 'rollback'; request: RollbackInput };
 
 /** The undo of a change, recorded as data so it survives replays and continue-as-new. */
-export type Compensation = { kind: 'restoreBlue' } | { kind: 'removeGreenBackend' } | { kind: 'teardownGreen' };
+export type Compensation =
+  | { kind: 'restoreBlue' }
+  | { kind: 'resetCanary' }
+  | { kind: 'removeCanaryEntry' }
+  | { kind: 'removeGreenBackend' }
+  | { kind: 'teardownGreen' };
 
 const CONTINUE: StepOutcome = { kind: 'continue' };
 const automatic = (reason: string): StepOutcome => ({ kind: 'rollback', request: { by: 'cutover (automatic)', reason } });
@@ -19,6 +27,26 @@ function gatewayOf(engine: UpgradeEngine): GatewayTarget {
 
 function provisionerOf(engine: UpgradeEngine): ProvisionerTarget {
   return { config: engine.plan.green.provisioner, gatewayUrl: engine.plan.gateway.url };
+}
+
+/** Where canary traffic goes (routing-rule: a `<green>-canary` entry in the canary group; pool: green itself). */
+function canaryOf(engine: UpgradeEngine): CanaryTarget {
+  const { plan } = engine;
+  const canary = plan.canary!;
+  return {
+    gateway: gatewayOf(engine),
+    mode: canary.traffic,
+    entry: canary.traffic === 'routing-rule' ? `${plan.green.name}-canary` : plan.green.name,
+    ruleName: canary.ruleName,
+    canaryGroup: canary.canaryGroup ?? `${plan.routingGroup}-canary`,
+    rulesRefresh: canary.rulesRefresh,
+    interval: plan.health.interval,
+    timeout: plan.health.timeout,
+  };
+}
+
+function isRoutingRuleCanary(engine: UpgradeEngine): boolean {
+  return engine.plan.canary?.traffic === 'routing-rule';
 }
 
 function greenUrl(engine: UpgradeEngine): string {
@@ -77,6 +105,14 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
         [{ gateway: gatewayOf(engine), name: green, interval: plan.health.interval, timeout: plan.health.timeout }],
       );
       status.health = { ...status.health, gatewayStatus: health.status };
+      if (isRoutingRuleCanary(engine)) {
+        const canary = canaryOf(engine);
+        engine.registerCompensation({ kind: 'removeCanaryEntry' });
+        await quick.registerCanary.executeWithOptions({ summary: `register ${canary.entry} inactive in ${canary.canaryGroup}` }, [
+          { ...canary, url: greenUrl(engine) },
+        ]);
+        engine.note(`${canary.entry} registered inactive in canary group ${canary.canaryGroup}`);
+      }
       engine.note(
         health.monitored
           ? `${green} registered inactive in ${plan.routingGroup}; the gateway reports it HEALTHY`
@@ -85,6 +121,7 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
       return CONTINUE;
     }
     case 'approval': {
+      if (engine.promoteAll) return skipped(engine, 'approval gate');
       const decision = await engine.awaitApproval();
       if (decision !== 'timeout') return CONTINUE;
       if (plan.approval.onTimeout === 'proceed') {
@@ -94,7 +131,7 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
       return automatic(`no approval within ${plan.approval.timeout}`);
     }
     case 'shift': {
-      if (step.percent !== 100) throw new Error(`a ${step.percent}% shift needs a traffic shifter; blue/green moves 100% at once`);
+      if (step.percent < 100) return shiftCanary(engine, step.percent);
       engine.setPhase('SHIFTING', `activating ${green}, then deactivating ${status.blue.join(', ')} once the gateway reports ${green} HEALTHY`);
       engine.registerCompensation({ kind: 'restoreBlue' });
       await long.flip.executeWithOptions(pollingOptions(`flip ${plan.routingGroup} to ${green}`, plan.health.interval, plan.health.timeout), [
@@ -102,9 +139,19 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
       ]);
       engine.setTraffic(100);
       engine.note(`${green} takes every new query of ${plan.routingGroup}; queries running on blue finish there`);
+      if (isRoutingRuleCanary(engine)) {
+        const canary = canaryOf(engine);
+        await long.resetCanary.executeWithOptions(pollingOptions(`set rule ${canary.ruleName} to 0%`, plan.health.interval, canary.rulesRefresh), [canary]);
+        await quick.removeBackend.executeWithOptions({ summary: `remove ${canary.entry}` }, [{ gateway: gatewayOf(engine), name: canary.entry }]);
+        engine.note(`canary rule ${canary.ruleName} back to 0% and ${canary.entry} removed: ${green} serves ${plan.routingGroup} directly`);
+      }
       return CONTINUE;
     }
     case 'bake': {
+      if (step.analysis) {
+        if (engine.promoteAll) return skipped(engine, step.duration + ' bake');
+        return canaryBake(engine, step.duration, canaryOf(engine).entry);
+      }
       engine.setPhase('BAKING', `watching ${green} for ${step.duration}`);
       const watched = await long.watchGreen.executeWithOptions(pollingOptions(`bake ${step.duration}`, plan.health.interval, step.duration), [
         {
@@ -187,6 +234,23 @@ export async function runCompensation(engine: UpgradeEngine, compensation: Compe
       }
       return;
     }
+    case 'resetCanary': {
+      const canary = canaryOf(engine);
+      await long.resetCanary.executeWithOptions(compensationOptions(`send canary traffic back to ${status.blue.join(', ')}`, interval), [canary]);
+      engine.setTraffic(0);
+      engine.note(`canary traffic back on ${status.blue.join(', ')}; draining ${green} (its queries finish, none is killed)`);
+      if (facts.greenUrl) {
+        await long.drainBackends.executeWithOptions(compensationOptions(`drain ${green}`, plan.drain.interval), [
+          { backends: [{ name: green, proxyTo: facts.greenUrl }], interval: plan.drain.interval },
+        ]);
+      }
+      return;
+    }
+    case 'removeCanaryEntry': {
+      const entry = canaryOf(engine).entry;
+      await long.removeBackend.executeWithOptions(compensationOptions(`remove ${entry} from the gateway`, interval), [{ gateway: gatewayOf(engine), name: entry }]);
+      return;
+    }
     case 'removeGreenBackend':
       await long.removeBackend.executeWithOptions(compensationOptions(`remove ${green} from the gateway`, interval), [
         { gateway: gatewayOf(engine), name: green },
@@ -201,6 +265,30 @@ export async function runCompensation(engine: UpgradeEngine, compensation: Compe
       return;
     }
   }
+}
+
+/** Moves a share (< 100%) of new queries to green through the plan's traffic mode. */
+async function shiftCanary(engine: UpgradeEngine, percent: number): Promise<StepOutcome> {
+  if (engine.promoteAll) return skipped(engine, `${percent}% step`);
+  const canary = canaryOf(engine);
+  engine.setPhase('SHIFTING', `moving ${percent}% of new queries to ${engine.plan.green.name} (${canary.mode})`);
+  engine.registerCompensation({ kind: 'resetCanary' });
+  const wait = durationMs(canary.rulesRefresh) + durationMs(canary.timeout);
+  const shifted = await long.shiftCanary.executeWithOptions(pollingOptions(`shift ${percent}% to ${canary.entry}`, canary.interval, `${wait}ms`), [
+    { ...canary, percent, blueCount: engine.facts.blue.length },
+  ]);
+  engine.setTraffic(shifted.appliedPercent);
+  engine.note(
+    canary.mode === 'routing-rule'
+      ? `${percent}% of users (by X-Trino-User) go to ${canary.canaryGroup}; the gateway has re-read its rules`
+      : `${canary.entry} joined ${engine.plan.routingGroup}: it gets about ${shifted.appliedPercent}% of new queries`,
+  );
+  return CONTINUE;
+}
+
+function skipped(engine: UpgradeEngine, what: string): StepOutcome {
+  engine.note(`${what} skipped (promoted with --full)`);
+  return CONTINUE;
 }
 
 function pick<T extends object, K extends keyof T>(source: T, ...keys: K[]): Pick<T, K> {

@@ -5,7 +5,7 @@ export type Step =
   | { kind: 'register' }
   | { kind: 'approval' }
   | { kind: 'shift'; percent: number }
-  | { kind: 'bake'; duration: string }
+  | { kind: 'bake'; duration: string; analysis?: boolean }
   | { kind: 'drain' }
   | { kind: 'keepWarm'; duration: string }
   | { kind: 'retire' };
@@ -25,7 +25,7 @@ export function describeStep(step: Step, names: { green: string; blue: string[] 
     case 'shift':
       return step.percent === 100 ? `shift 100% to ${names.green}` : `shift ${step.percent}% to ${names.green}`;
     case 'bake':
-      return `bake ${step.duration}`;
+      return step.analysis ? `bake ${step.duration} with analysis` : `bake ${step.duration}`;
     case 'drain':
       return `drain ${blue}`;
     case 'keepWarm':

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { startUpgrade } from '../src/client/upgrades';
+import { canaryAction, canaryCondition } from '../src/integrations/traffic/routing-rule';
+import { javaFloorMod, javaStringHashCode } from '../src/sandbox/routing-rules';
+import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
+import { startQueryLoad, type LoadQuery } from '../src/sandbox/load';
+import { integrationsFromEnv } from '../src/worker/integrations';
+import { installRuntime } from '../src/worker/logging';
+import { createCutoverWorker } from '../src/worker/worker';
+import { approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, type UpgradeResult } from '../src/workflows/messages';
+import { fastPlan } from './support/plans';
+import { startTestServer, waitForPhase, waitForStatus, workflowBundle } from './support/temporal';
+
+const RULES_REFRESH_MS = 200;
+
+describe('canary upgrade on a real Temporal dev server and the sandbox fleet', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  const deps = integrationsFromEnv({});
+  const fleets: SandboxFleet[] = [];
+
+  before(async () => {
+    installRuntime({ level: 'WARN' });
+    env = await startTestServer();
+    worker = await createCutoverWorker({ connection: env.nativeConnection, deps, workflowBundle: await workflowBundle() });
+    running = worker.run();
+  });
+
+  after(async () => {
+    worker.shutdown();
+    await running;
+    await deps.close();
+    await Promise.all(fleets.map((fleet) => fleet.stop()));
+    await env.teardown();
+  });
+
+  /** A fleet whose gateway routes by FILE rules: the routing-group header, then cutover's canary rule at 0%. */
+  async function canaryFleet(group: string): Promise<SandboxFleet> {
+    const fleet = await startSandboxFleet({
+      healthIntervalMs: 100,
+      rulesRefreshMs: RULES_REFRESH_MS,
+      rules: [
+        {
+          name: 'routing-group-header',
+          priority: 0,
+          condition: 'request.getHeader("X-Trino-Routing-Group") != null',
+          actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
+        },
+        { name: 'cutover-canary', priority: 10, condition: canaryCondition(0), actions: [canaryAction(`${group}-canary`)] },
+      ],
+      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+    });
+    fleets.push(fleet);
+    return fleet;
+  }
+
+  function canaryPlan(fleet: SandboxFleet, group: string, canary: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+    return fastPlan(fleet.gatewayUrl, group, {
+      strategy: 'canary',
+      approval: { required: false },
+      canary: { traffic: 'routing-rule', rulesRefresh: `${RULES_REFRESH_MS}ms`, analysis: { interval: '500ms', maxConsecutiveFailures: 1 }, ...canary },
+      ...extra,
+    });
+  }
+
+  it('routing-rule shares: 500 users, 2,000+ queries per step, each step within 5 points of its weight, users sticky', async () => {
+    const group = 'share';
+    const fleet = await canaryFleet(group);
+    const handle = await startUpgrade(
+      env.client,
+      canaryPlan(fleet, group, { steps: [{ weight: 10, bake: '10m' }, { weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }] }),
+    );
+    const isGreen = (backend: string) => backend.startsWith(`${group}-green`);
+    for (const weight of [10, 50]) {
+      await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === weight, `baking at ${weight}%`, 60_000);
+      const queries = await burst(fleet.gatewayUrl, group, 2000);
+      const onGreen = queries.filter((q) => isGreen(q.backend)).length;
+      const share = (100 * onGreen) / queries.length;
+      process.stderr.write(`canary step ${weight}%: observed ${share.toFixed(1)}% of ${queries.length} queries on green\n`);
+      assert.ok(Math.abs(share - weight) <= 5, `step ${weight}%: observed ${share.toFixed(1)}%`);
+      assert.equal(queries.filter((q) => q.state === 'FAILED').length, 0, 'no query failed');
+      const sides = new Map<string, Set<boolean>>();
+      for (const query of queries) (sides.get(query.user) ?? sides.set(query.user, new Set()).get(query.user)!).add(isGreen(query.backend));
+      assert.equal([...sides.values()].filter((set) => set.size > 1).length, 0, 'no user moved between clusters within a step');
+      for (const [user, set] of sides) {
+        assert.equal(set.has(true), javaFloorMod(javaStringHashCode(user), 100) < weight, `${user} is on the side its hash bucket says`);
+      }
+      await handle.executeUpdate(promoteUpdate, { args: [{ by: 'test' }] });
+    }
+    const result = (await handle.result()) as UpgradeResult;
+    assert.equal(result.outcome, 'SUCCEEDED');
+    const backends = await gatewayBackends(fleet);
+    assert.deepEqual(backends.map((b) => [b.name, b.active]), [[`${group}-green`, true]], 'only green remains; the canary entry is gone');
+    const rules = (await (await fetch(`${fleet.gatewayUrl}/webapp/getRoutingRules`)).json()) as { data: { name: string; condition: string }[] };
+    assert.equal(rules.data.find((rule) => rule.name === 'cutover-canary')?.condition, canaryCondition(0), 'the canary rule is back at 0%');
+  });
+
+  it('error-rate breach at step 2 rolls back within one analysis interval plus the rules refresh; blue users see no failure', async () => {
+    const group = 'breach';
+    const fleet = await canaryFleet(group);
+    const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 200, concurrency: 8, durationMs: [0, 50], routingGroup: group });
+    const handle = await startUpgrade(
+      env.client,
+      canaryPlan(fleet, group, { steps: [{ weight: 10, bake: '1s' }, { weight: 50, bake: '1m' }, { weight: 100 }] }),
+    );
+    await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 50, 'baking at 50%', 60_000);
+    const faultAt = Date.now();
+    await fleet.applyFaults(`${group}-green`, { failRate: 0.5 });
+    const result = (await handle.result()) as UpgradeResult;
+    const report = await load.stop();
+    assert.equal(result.outcome, 'ROLLED_BACK');
+    assert.match(result.reason ?? '', /error rate/);
+    const ruleBack = fleet.journal(faultAt).find((e) => e.kind === 'rule.updated' && /< 0 =>/.test(e.detail ?? ''));
+    assert.ok(ruleBack, `the canary rule went back to 0%: ${JSON.stringify(fleet.journal(faultAt).map((e) => e.kind))}`);
+    const toBlueMs = ruleBack.at + RULES_REFRESH_MS - faultAt;
+    process.stderr.write(`fault to blue serving every new query: ${toBlueMs} ms (analysis interval 500 ms, rules refresh ${RULES_REFRESH_MS} ms)\n`);
+    assert.ok(toBlueMs <= 500 + RULES_REFRESH_MS + 1500, `blue served all traffic ${toBlueMs} ms after the fault`);
+    const onBlue = report.queries.filter((q) => q.backend === `${group}-blue`);
+    assert.ok(onBlue.length > 0);
+    assert.equal(onBlue.filter((q) => q.state === 'FAILED').length, 0, 'no query failed for users on blue');
+    assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-blue`, true]]);
+    assert.equal(fleet.cluster(`${group}-green`), undefined, 'green torn down');
+  });
+
+  it('a manual gate waits for approve, pause freezes the bake, promote --full skips the rest', async () => {
+    const group = 'gates';
+    const fleet = await canaryFleet(group);
+    const handle = await startUpgrade(
+      env.client,
+      canaryPlan(fleet, group, { steps: [{ weight: 10, bake: '2s' }, { approval: true }, { weight: 50, bake: '1h' }, { weight: 100, bake: '1h' }] }, { retire: { keepBlueFor: '0s' } }),
+    );
+    await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 10, 'baking at 10%');
+    await handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    const paused = await handle.query(statusQuery);
+    assert.equal(paused.phase, 'BAKING', 'a paused 2s bake is still baking after 3.5s');
+    assert.equal(paused.paused, true);
+    await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
+    const gate = await waitForPhase(handle as WorkflowHandle, 'AWAITING_APPROVAL');
+    assert.equal(gate.trafficPercent, 10, 'the gate holds the canary at 10%');
+    await handle.executeUpdate(approveUpdate, { args: [{ by: 'test' }] });
+    await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 50, 'baking at 50%');
+    await handle.executeUpdate(promoteUpdate, { args: [{ by: 'test', full: true }] });
+    const result = (await handle.result()) as UpgradeResult;
+    assert.equal(result.outcome, 'SUCCEEDED');
+    assert.ok(result.status.timeline.some((e) => /1h bake skipped \(promoted with --full\)/.test(e.message)), 'the 100% bake was skipped');
+    assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-green`, true]]);
+  });
+});
+
+/** Runs `count` short queries over 500 users through the gateway and returns them, attributed. */
+async function burst(gatewayUrl: string, group: string, count: number): Promise<LoadQuery[]> {
+  const load = startQueryLoad({ gatewayUrl, users: 500, concurrency: 32, durationMs: [0, 0], routingGroup: group });
+  while (load.report().submitted < count) await new Promise((resolve) => setTimeout(resolve, 50));
+  return (await load.stop()).queries;
+}
+
+async function gatewayBackends(fleet: SandboxFleet): Promise<{ name: string; active: boolean }[]> {
+  const backends = (await (await fetch(`${fleet.gatewayUrl}/gateway/backend/all`)).json()) as { name: string; active: boolean }[];
+  return backends.sort((a, b) => a.name.localeCompare(b.name));
+}
