@@ -104,7 +104,6 @@ describe('sandbox gateway: backend API', () => {
       proxyTo: blue.url,
       externalUrl: blue.url,
       routingGroup: 'adhoc',
-      userQueuedCount: null,
     });
     assert.equal((await call(base, 'GET', '/api/public/backends/nope/state')).status, 404);
     assert.deepEqual((await call(base, 'POST', '/webapp/getAllBackends', json({}))).json(), {

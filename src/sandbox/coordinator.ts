@@ -176,7 +176,7 @@ export class SimulatedCoordinator {
           .code(401)
           .header('www-authenticate', 'Basic realm="Trino"')
           .type('text/plain')
-          .send('Basic authentication or X-Trino-User must be sent');
+          .send('Basic authentication or X-Trino-Original-User or X-Trino-User must be sent');
       }
       return user;
     };

@@ -129,5 +129,10 @@ export function registerGatewayApi(app: FastifyInstance, { store, router, histor
   app.get('/trino-gateway/readyz', async (_request, reply) =>
     ready() ? 'ok' : reply.code(503).type('text/plain').send('Trino Gateway is still initializing'),
   );
-  app.get('/trino-gateway/api/queryHistory', user, async () => history.list());
+  // The real gateway leaves null fields out (no `source` key when the client sent no X-Trino-Source).
+  app.get('/trino-gateway/api/queryHistory', user, async () => history.list().map(withoutNulls));
+}
+
+function withoutNulls<T extends object>(row: T): Partial<T> {
+  return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null)) as Partial<T>;
 }

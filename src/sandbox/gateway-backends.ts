@@ -9,12 +9,14 @@ export interface BackendHealth {
   numWorkerNodes: number;
 }
 
-/** `GET /api/public/backends/{name}/state`: the real ClusterStats record, nulls included. */
+/**
+ * `GET /api/public/backends/{name}/state`: the real ClusterStats record. Null fields are left out,
+ * as the real gateway 20 does (its `userQueuedCount` is null and absent; seen by the real-stack test).
+ */
 export interface ClusterStatsJson extends BackendState {
   proxyTo: string;
   externalUrl: string;
   routingGroup: string;
-  userQueuedCount: null;
 }
 
 /** A backend as stored: `externalUrl` is always set, to proxyTo when the client gave none (like the real DB row). */
@@ -199,7 +201,6 @@ export class BackendStore {
       proxyTo: backend.proxyTo,
       externalUrl: backend.externalUrl,
       routingGroup: backend.routingGroup,
-      userQueuedCount: null,
     };
   }
 

@@ -123,7 +123,7 @@ export class GatewayProxy {
       this.record(req, body, reply, upstream.statusCode, target);
       // includeClusterHostInResponse: the real gateway sets the backend's host name only, no port.
       const cookies = headers['set-cookie'] ?? [];
-      headers['set-cookie'] = [...(Array.isArray(cookies) ? cookies : [cookies]), `trinoClusterHost=${new URL(target.proxyTo).hostname}`];
+      headers['set-cookie'] = [...(Array.isArray(cookies) ? cookies : [cookies]), `trinoClusterHost=${new URL(target.proxyTo).hostname};Version=1`];
       headers['content-length'] = String(reply.length);
       res.writeHead(upstream.statusCode, headers);
       res.end(reply);

@@ -1,6 +1,6 @@
 /** One submission as `/trino-gateway/api/queryHistory` returns it (QueryHistoryManager.QueryDetail). */
 export interface QueryDetail {
-  /** Null when the backend did not answer the POST with a query id, as in the real history. */
+  /** Null when the backend did not answer the POST with a query id; such rows are not kept (see `add`). */
   queryId: string | null;
   queryText: string;
   user: string | null;
@@ -21,8 +21,13 @@ export class QueryHistory {
 
   constructor(private readonly limit: number) {}
 
-  /** Records a submission. */
+  /**
+   * Records a submission. Like the real gateway (HaQueryHistoryManager.submitQueryDetail, found
+   * with the real-stack test), a submission without a query id (the backend refused the POST,
+   * e.g. 401 without a user) is not recorded.
+   */
   add(detail: QueryDetail): void {
+    if (!detail.queryId) return;
     this.rows.push(detail);
     if (this.rows.length > this.limit) this.rows.splice(0, this.rows.length - this.limit);
   }

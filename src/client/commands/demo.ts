@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { WorkflowHandle } from '@temporalio/client';
-import { startLocalStack, type LocalStack } from '../../devserver/local-stack';
+import { SANDBOX_RULES_REFRESH_MS, startLocalStack, type LocalStack } from '../../devserver/local-stack';
 import { validatePlan } from '../../plan/load';
 import type { UpgradePlan } from '../../plan/schema';
 import { startQueryLoad, type LoadReport } from '../../sandbox/load';
@@ -16,6 +16,7 @@ import { parseClusters, stackOptions, type StackFlags } from './stack-flags';
 interface DemoFlags extends StackFlags {
   exit?: boolean;
   bake: string;
+  strategy: 'blue-green' | 'canary';
 }
 
 /** `cutover demo`: the embedded stack plus a real upgrade under query load, approved from the CLI. */
@@ -23,8 +24,9 @@ export function registerDemo(program: Command): void {
   stackOptions(
     program
       .command('demo')
-      .description('run `cutover dev` plus a real blue/green upgrade under query load, approved from the CLI, and print what clients saw')
+      .description('run `cutover dev` plus a real upgrade (blue/green or canary) under query load, approved from the CLI, and print what clients saw')
       .option('--exit', 'stop everything when the upgrade ends (default: keep the Temporal UI up until Ctrl-C)')
+      .addOption(new Option('--strategy <strategy>', 'upgrade strategy').choices(['blue-green', 'canary']).default('blue-green'))
       .option('--bake <duration>', 'bake time after the flip', '10s'),
   ).action(async (flags: DemoFlags) => {
     process.exitCode = await runDemo(flags);
@@ -40,13 +42,13 @@ async function runDemo(flags: DemoFlags): Promise<number> {
     stack = await startLocalStack({ ...flags, clusters: parseClusters(flags.clusters), say });
     const plan = demoPlan(stack.fleet.gatewayUrl, flags);
     const namespace = stack.env.namespace ?? 'default';
-    const load = startQueryLoad({ gatewayUrl: stack.fleet.gatewayUrl, users: 24, concurrency: 6, durationMs: [200, 4000] });
+    const load = startQueryLoad({ gatewayUrl: stack.fleet.gatewayUrl, users: DEMO_USERS, concurrency: 6, durationMs: [200, 4000] });
     const handle = await startUpgrade(stack.env.client, plan, { startedBy: 'cutover demo' });
     printLines(
       '',
       `upgrade ${handle.workflowId} started: ${plan.routingGroup} ${plan.blue?.backends.join(', ') ?? 'blue'} -> ${plan.green.name} ${plan.green.version}`,
       `watch it in the Temporal UI: ${uiLink(namespace, handle.workflowId).replace('http://localhost:8233', stack.uiUrl)}`,
-      `query load: 24 users, 6 at a time, through ${stack.fleet.gatewayUrl}`,
+      `query load: ${DEMO_USERS} users, 6 at a time, through ${stack.fleet.gatewayUrl}`,
       '',
     );
     const result = await follow(handle, stack);
@@ -67,10 +69,19 @@ async function runDemo(flags: DemoFlags): Promise<number> {
   }
 }
 
+const DEMO_USERS = 60;
+
 function demoPlan(gatewayUrl: string, flags: DemoFlags): UpgradePlan {
+  const canary = {
+    traffic: 'routing-rule',
+    steps: [{ weight: 10, bake: '10s' }, { weight: 50, bake: '10s' }, { weight: 100 }],
+    rulesRefresh: `${SANDBOX_RULES_REFRESH_MS}ms`,
+    analysis: { interval: '2s' },
+  };
   return validatePlan(
     {
-      strategy: 'blue-green',
+      strategy: flags.strategy,
+      ...(flags.strategy === 'canary' ? { canary } : {}),
       gateway: { url: gatewayUrl },
       routingGroup: flags.routingGroup,
       green: { name: 'trino-green', version: '480', provisioner: { type: 'sandbox', startupDelay: '3s' } },

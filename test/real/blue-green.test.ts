@@ -1,0 +1,257 @@
+/**
+ * End to end on real things: PostgreSQL, Trino Gateway (jar) and two Trino coordinators of
+ * different releases, a Temporal dev server and a cutover worker with its real integrations.
+ * `npm run test:real`; docs/real-stack.md.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { startUpgrade } from '../../src/client/upgrades';
+import { TrinoGatewayClient } from '../../src/integrations/gateway/client';
+import { startQueryLoad, type LoadReport } from '../../src/sandbox/load';
+import { integrationsFromEnv } from '../../src/worker/integrations';
+import { installRuntime } from '../../src/worker/logging';
+import { createCutoverWorker } from '../../src/worker/worker';
+import { approveUpdate, rollbackSignal } from '../../src/workflows/messages';
+import { progress, startRealStack, type RealStack } from '../../scripts/real-stack/stack';
+import { startTestServer, waitForPhase, workflowBundle } from '../support/temporal';
+import {
+  BLUE,
+  coordinatorIdOf,
+  coordinatorQueries,
+  deactivatedAt,
+  describeLoad,
+  failures,
+  GREEN,
+  GROUP,
+  realPlan,
+  variedSql,
+  versionThrough,
+  watchGateway,
+  type GatewaySample,
+} from './support';
+
+/** After a backend is deactivated, how long the gateway may still route a new query to it. */
+const ROUTING_SETTLE_MS = 1_000;
+
+describe('real stack: Trino Gateway + two Trino releases, blue/green through cutover', { timeout: 15 * 60_000 }, () => {
+  let stack: RealStack;
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  let gateway: TrinoGatewayClient;
+  const deps = integrationsFromEnv({});
+  /** Coordinator id (query-id suffix) → blue or green: tells where a query ran without asking the gateway. */
+  const coordinatorOf = new Map<string, string>();
+  let failed = false;
+  const testStarted = Date.now();
+
+  before(async () => {
+    try {
+      await setUp();
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+
+  async function setUp(): Promise<void> {
+    installRuntime({ level: 'WARN' });
+    // Both start in parallel; whichever started is stopped in `after` even when the other failed.
+    const [started, temporal] = await Promise.allSettled([startRealStack(), startTestServer()]);
+    if (started.status === 'fulfilled') stack = started.value;
+    if (temporal.status === 'fulfilled') env = temporal.value;
+    for (const outcome of [started, temporal]) if (outcome.status === 'rejected') throw outcome.reason;
+    worker = await createCutoverWorker({ connection: env.nativeConnection, deps, workflowBundle: await workflowBundle() });
+    running = worker.run();
+    gateway = new TrinoGatewayClient({ url: stack.gateway.url });
+    for (const [name, component] of [
+      [BLUE, stack.blue],
+      [GREEN, stack.green],
+    ] as const) {
+      const { version, queryId } = await versionThrough(component.url);
+      assert.equal(version, component.version, `${name} runs Trino ${component.version}`);
+      coordinatorOf.set(coordinatorIdOf(queryId), name);
+    }
+    // Warm both coordinators up (JIT) so that query times under load are representative.
+    await Promise.all([stack.blue.url, stack.green.url].map((url) => warmUp(url)));
+  }
+
+  after(async () => {
+    const stops: Promise<unknown>[] = [];
+    if (worker) {
+      worker.shutdown();
+      stops.push(running.catch(() => undefined));
+    }
+    await Promise.all(stops);
+    await deps.close();
+    await gateway?.close();
+    await env?.teardown().catch(() => undefined);
+    await stack?.stop({ keepDir: failed });
+    progress(`test file done in ${((Date.now() - testStarted) / 1000).toFixed(1)} s`);
+  });
+
+  /** Blue registered ACTIVE and HEALTHY in the group, green unknown to the gateway: the state before an upgrade. */
+  async function blueOnly(): Promise<void> {
+    await gateway.upsertBackend({ name: BLUE, proxyTo: stack.blue.url, active: true, routingGroup: GROUP });
+    await until(async () => (await gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 'blue HEALTHY in the gateway', 30_000);
+    await gateway.deleteBackend(GREEN);
+    assert.deepEqual(await groupBackends(), [[BLUE, true]]);
+  }
+
+  async function groupBackends(): Promise<[string, boolean][]> {
+    return (await gateway.listBackends())
+      .filter((b) => b.routingGroup === GROUP)
+      .map((b): [string, boolean] => [b.name, b.active])
+      .sort((a, b) => a[0].localeCompare(b[0]));
+  }
+
+  function load() {
+    return startQueryLoad({ gatewayUrl: stack.gateway.url, users: 10, concurrency: 4, durationMs: [0, 0], sqlFor: variedSql, routingGroup: GROUP });
+  }
+
+  /** Every query the gateway attributes to a backend ran on that backend's coordinator (query-id suffix) and finished there. */
+  async function assertWhereQueriesRan(report: LoadReport): Promise<void> {
+    const unknown = report.queries.filter((q) => !q.queryId || !coordinatorOf.has(coordinatorIdOf(q.queryId)));
+    assert.deepEqual(unknown, [], 'every query id comes from blue or green');
+    const mismatched = report.queries.filter((q) => coordinatorOf.get(coordinatorIdOf(q.queryId!)) !== q.backend);
+    assert.deepEqual(mismatched.slice(0, 5), [], "the gateway's query history names the coordinator that made the query id");
+    const lists = { [BLUE]: await coordinatorQueries(stack.blue.url), [GREEN]: await coordinatorQueries(stack.green.url) };
+    for (const query of report.queries) {
+      const state = lists[query.backend as typeof BLUE]?.get(query.queryId!);
+      assert.equal(state, 'FINISHED', `${query.queryId} is FINISHED in ${query.backend}'s own /v1/query`);
+    }
+  }
+
+  function summary(label: string, report: LoadReport, samples: GatewaySample[]): void {
+    const lengths = report.queries.map((q) => q.endedAt - q.startedAt).sort((a, b) => a - b);
+    const pct = (p: number) => lengths[Math.min(lengths.length - 1, Math.floor(p * lengths.length))];
+    progress(
+      `${label}: ${report.submitted} queries, ${report.finished} finished, ${report.failed} failed; per backend (submitted/finished/failed) ${describeLoad(report.byBackend)}; ` +
+        `query time p0 ${lengths[0]} ms, p50 ${pct(0.5)} ms, p100 ${lengths.at(-1)} ms; ${samples.length} gateway samples`,
+    );
+  }
+
+  it('upgrades blue (470) to green (476) under query load: 0 failed, blue queries finish on blue, new queries on green', async () => {
+    try {
+      await blueOnly();
+      const watcher = watchGateway(stack.gateway.url, GROUP);
+      const queries = load();
+      const upgradeStarted = Date.now();
+      const handle = await startUpgrade(env.client, realPlan(stack.gateway.url, stack.green.url, stack.green.version), { startedBy: 'test:real' });
+
+      await waitForPhase(handle, 'AWAITING_APPROVAL', 5 * 60_000);
+      assert.deepEqual(await groupBackends(), [[BLUE, true], [GREEN, false]], 'green registered inactive while awaiting approval');
+      assert.equal((await gateway.backendState(GREEN))?.trinoStatus, 'HEALTHY', 'the gateway health-checks inactive green');
+      assert.equal((await versionThrough(stack.green.url)).version, stack.green.version, 'green answers at its own address');
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const ack = await handle.executeUpdate(approveUpdate, { args: [{ by: 'test:real' }] });
+      assert.match(ack.message, /approved by test:real/);
+
+      const result = await handle.result();
+      // Queries keep running a little after the end: they must all go to green.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const report = await queries.stop();
+      const samples = await watcher.stop();
+      summary(`upgrade (${((Date.now() - upgradeStarted) / 1000).toFixed(1)} s)`, report, samples);
+
+      assert.equal(result.outcome, 'SUCCEEDED', result.reason);
+      assert.ok(report.submitted >= 20, `the load ran (${report.submitted} queries)`);
+      assert.equal(report.failed, 0, `no query failed: ${failures(report.queries)}`);
+      assert.equal(report.byBackend.unknown, undefined, 'every query attributed by the gateway query history');
+      assert.ok(report.byBackend[BLUE]?.finished > 0 && report.byBackend[GREEN]?.finished > 0, `both served: ${describeLoad(report.byBackend)}`);
+      await assertWhereQueriesRan(report);
+
+      const flipAt = deactivatedAt(samples, BLUE);
+      assert.ok(flipAt, 'the gateway showed blue going inactive');
+      assert.ok(
+        report.queries.some((q) => q.backend === BLUE && q.startedAt < flipAt && q.endedAt > flipAt),
+        'queries running on blue at the flip finished there',
+      );
+      const lateOnBlue = report.queries.filter((q) => q.backend === BLUE && q.startedAt > flipAt + ROUTING_SETTLE_MS);
+      assert.deepEqual(lateOnBlue, [], 'after the flip new queries run on green');
+      const lastBlueStart = Math.max(...report.queries.filter((q) => q.backend === BLUE).map((q) => q.startedAt));
+      progress(`last query started on blue ${lastBlueStart - flipAt} ms relative to the sampled deactivation`);
+      assert.ok(
+        report.queries.some((q) => q.backend === GREEN && q.startedAt > flipAt),
+        'queries started after the flip ran on green',
+      );
+      assert.ok(
+        samples.every((s) => s.healthyActive.length > 0),
+        `the group always had an active HEALTHY backend: ${JSON.stringify(samples.find((s) => s.healthyActive.length === 0))}`,
+      );
+
+      assert.deepEqual(await groupBackends(), [[GREEN, true]], "the gateway's own API shows only green, active, in the group");
+      assert.equal((await versionThrough(stack.gateway.url)).version, stack.green.version, 'SELECT version() through the gateway answers green');
+      const events = (await handle.fetchHistory()).events?.length ?? 0;
+      progress(`upgrade workflow: ${events} history events`);
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+
+  it('rolls back while baking under query load: blue serves again, nothing failed', async () => {
+    try {
+      await blueOnly();
+      const watcher = watchGateway(stack.gateway.url, GROUP);
+      const queries = load();
+      const started = Date.now();
+      const handle = await startUpgrade(
+        env.client,
+        realPlan(stack.gateway.url, stack.green.url, stack.green.version, { approval: { required: false }, bake: '10m' }),
+        { startedBy: 'test:real' },
+      );
+      await waitForPhase(handle, 'BAKING', 5 * 60_000);
+      // Let green serve a while before rolling back.
+      await until(async () => queries.report().finished > 0, 'queries during the bake', 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      await handle.signal(rollbackSignal, { by: 'test:real', reason: 'real-stack rollback drill' });
+      const result = await handle.result();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const report = await queries.stop();
+      const samples = await watcher.stop();
+      summary(`rollback (${((Date.now() - started) / 1000).toFixed(1)} s)`, report, samples);
+
+      assert.equal(result.outcome, 'ROLLED_BACK');
+      assert.match(result.reason ?? '', /rollback drill/);
+      assert.equal(report.failed, 0, `no query failed: ${failures(report.queries)}`);
+      assert.equal(report.byBackend.unknown, undefined, 'every query attributed');
+      assert.ok(report.byBackend[GREEN]?.finished > 0, `green served before the rollback: ${describeLoad(report.byBackend)}`);
+      await assertWhereQueriesRan(report);
+
+      const greenOff = deactivatedAt(samples, GREEN) ?? samples.find((s, i) => i > 0 && samples[i - 1].active.includes(GREEN) && !s.active.includes(GREEN))?.at;
+      assert.ok(greenOff, 'the gateway showed green leaving the active set');
+      const lateOnGreen = report.queries.filter((q) => q.backend === GREEN && q.startedAt > greenOff + ROUTING_SETTLE_MS);
+      assert.deepEqual(lateOnGreen, [], 'after the rollback new queries run on blue');
+      assert.ok(report.queries.some((q) => q.backend === BLUE && q.startedAt > greenOff), 'blue serves again');
+      assert.ok(samples.every((s) => s.healthyActive.length > 0), 'the group always had an active HEALTHY backend');
+
+      assert.deepEqual(await groupBackends(), [[BLUE, true]], 'only blue remains, active');
+      assert.equal((await gateway.backendState(BLUE))?.trinoStatus, 'HEALTHY');
+      assert.equal((await versionThrough(stack.gateway.url)).version, stack.blue.version, 'SELECT version() through the gateway answers blue');
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+});
+
+async function warmUp(url: string): Promise<void> {
+  const { TrinoHttpClient } = await import('../../src/integrations/trino/client');
+  const client = new TrinoHttpClient({ url, user: 'warm-up' });
+  try {
+    for (let i = 0; i < 8; i++) await client.execute(variedSql('warm-up', i));
+  } finally {
+    await client.close();
+  }
+}
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

@@ -1,0 +1,125 @@
+import type { LoadQuery } from '../../src/sandbox/load';
+import { validatePlan } from '../../src/plan/load';
+import type { UpgradePlan } from '../../src/plan/schema';
+
+/** Backend names of the real-stack test. */
+export const BLUE = 'trino-blue';
+export const GREEN = 'trino-green';
+export const GROUP = 'adhoc';
+
+/**
+ * CPU-bound SQL of varied length for the system catalog only (trino-server-core has no
+ * connectors). Measured on a 2-core machine, one at a time: version() ~20 ms, 2000x2000 ~0.3 s,
+ * 4000x4000 ~0.5 s, 8000x8000 ~1.5 s (sequence() is capped at 10000 entries). Under the load's
+ * concurrency (4 in flight, both coordinators and the gateway on the same 2 cores) they take
+ * 0.2-3 s.
+ */
+export function variedSql(_user: string, i: number): string {
+  const sizes = [0, 1500, 3000, 2000, 5000, 1000, 6000, 2500];
+  const n = sizes[i % sizes.length];
+  if (n === 0) return 'SELECT version()';
+  return `SELECT sum((x * y) % 7) FROM UNNEST(sequence(1, ${n})) a(x) CROSS JOIN UNNEST(sequence(1, ${n})) b(y)`;
+}
+
+/** A blue/green plan for the real stack: static provisioner, green already runs at `greenUrl`. */
+export function realPlan(gatewayUrl: string, greenUrl: string, greenVersion: string, overrides: Record<string, unknown> = {}): UpgradePlan {
+  return validatePlan(
+    {
+      strategy: 'blue-green',
+      gateway: { url: gatewayUrl, requestTimeout: '10s' },
+      routingGroup: GROUP,
+      blue: { backends: [BLUE] },
+      green: { name: GREEN, version: greenVersion, url: greenUrl, provisioner: { type: 'static' } },
+      health: { interval: '1s', timeout: '3m', smokeQueries: ['SELECT 1', 'SELECT version()'] },
+      approval: { required: true, timeout: '1h' },
+      bake: '8s',
+      drain: { timeout: '5m', interval: '1s' },
+      retire: { keepBlueFor: '2s', teardown: true },
+      ...overrides,
+    },
+    'real-stack plan',
+  );
+}
+
+/** The coordinator part of a Trino query id (`20260101_120000_00001_abcde` → `abcde`): which coordinator made it. */
+export function coordinatorIdOf(queryId: string): string {
+  return queryId.split('_').at(-1) ?? '';
+}
+
+/** One observation of the gateway's backends in the group. */
+export interface GatewaySample {
+  at: number;
+  active: string[];
+  healthyActive: string[];
+}
+
+/** Samples the real gateway's view of the group every `intervalMs` until stopped. */
+export function watchGateway(gatewayUrl: string, group: string, intervalMs = 200): { stop(): Promise<GatewaySample[]> } {
+  const samples: GatewaySample[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const all = (await (await fetch(`${gatewayUrl}/gateway/backend/all`)).json()) as { name: string; active: boolean; routingGroup: string }[];
+        const active = all.filter((b) => b.active && b.routingGroup === group).map((b) => b.name);
+        const healthyActive: string[] = [];
+        for (const name of active) {
+          const state = (await (await fetch(`${gatewayUrl}/api/public/backends/${name}/state`)).json()) as { trinoStatus?: string };
+          if (state.trinoStatus === 'HEALTHY') healthyActive.push(name);
+        }
+        samples.push({ at: Date.now(), active, healthyActive });
+      } catch {
+        // a failed sample is skipped
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** When `name` was last seen going from active to inactive (the first sample without it after one with it). */
+export function deactivatedAt(samples: GatewaySample[], name: string): number | undefined {
+  let at: number | undefined;
+  for (let i = 1; i < samples.length; i++) {
+    if (samples[i - 1].active.includes(name) && !samples[i].active.includes(name)) at = samples[i].at;
+  }
+  return at;
+}
+
+/** A compact line per backend: submitted/finished/failed. */
+export function describeLoad(byBackend: Record<string, { submitted: number; finished: number; failed: number }>): string {
+  return Object.entries(byBackend)
+    .map(([name, c]) => `${name} ${c.submitted}/${c.finished}/${c.failed}`)
+    .join(', ');
+}
+
+/** Queries that failed, for assertion messages. */
+export function failures(queries: LoadQuery[]): string {
+  return JSON.stringify(queries.filter((q) => q.state === 'FAILED').slice(0, 5));
+}
+
+/** `SELECT version()` through `url` (gateway or coordinator) with the real client protocol. */
+export async function versionThrough(url: string, user = 'probe'): Promise<{ version: string; queryId: string }> {
+  const { TrinoHttpClient } = await import('../../src/integrations/trino/client');
+  const client = new TrinoHttpClient({ url, user });
+  try {
+    const result = await client.execute('SELECT version()');
+    if (result.state !== 'FINISHED') throw new Error(`SELECT version() through ${url} ${result.state}: ${result.error?.message}`);
+    return { version: String(result.rows[0][0]), queryId: result.id };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Every query a coordinator still lists (`/v1/query`), by id. */
+export async function coordinatorQueries(url: string): Promise<Map<string, string>> {
+  const response = await fetch(`${url}/v1/query`, { headers: { 'x-trino-user': 'cutover' } });
+  const list = (await response.json()) as { queryId: string; state: string }[];
+  return new Map(list.map((q) => [q.queryId, q.state]));
+}
