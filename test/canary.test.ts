@@ -16,6 +16,7 @@ import { fastPlan } from './support/plans';
 import { startTestServer, waitForPhase, waitForStatus, workflowBundle } from './support/temporal';
 
 const RULES_REFRESH_MS = 200;
+const SUGGEST_CONTINUE_AS_NEW_AT = 200;
 
 describe('canary upgrade on a real Temporal dev server and the sandbox fleet', () => {
   let env: TestWorkflowEnvironment;
@@ -26,7 +27,8 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
 
   before(async () => {
     installRuntime({ level: 'WARN' });
-    env = await startTestServer();
+    // Temporal suggests continue-as-new early here, so every canary below also survives a change of run.
+    env = await startTestServer({ extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${SUGGEST_CONTINUE_AS_NEW_AT}`] });
     worker = await createCutoverWorker({ connection: env.nativeConnection, deps, workflowBundle: await workflowBundle() });
     running = worker.run();
   });
@@ -125,6 +127,46 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     assert.equal(onBlue.filter((q) => q.state === 'FAILED').length, 0, 'no query failed for users on blue');
     assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-blue`, true]]);
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green torn down');
+  });
+
+  it('a long canary continues as new when Temporal suggests it and keeps its state', async () => {
+    const group = 'longbake';
+    const fleet = await canaryFleet(group);
+    const handle = await startUpgrade(
+      env.client,
+      canaryPlan(fleet, group, { steps: [{ weight: 10, bake: '1h' }, { weight: 100, bake: '1s' }], analysis: { interval: '100ms' } }, { retire: { keepBlueFor: '0s' } }),
+    );
+    const continued = await waitForStatus(handle, (s) => s.timeline.some((e) => e.message.startsWith('continued as a new run')), 'a continue-as-new', 90_000);
+    assert.equal(continued.trafficPercent, 10, 'the new run still holds the canary at 10%');
+    assert.equal(continued.phase, 'BAKING');
+    assert.ok((continued.analysis?.samples ?? 0) > 10, 'analysis samples carried over');
+    await handle.executeUpdate(promoteUpdate, { args: [{ by: 'test', full: true }] });
+    const result = (await handle.result()) as UpgradeResult;
+    assert.equal(result.outcome, 'SUCCEEDED');
+    const runs: string[] = [];
+    for await (const run of env.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push(run.runId);
+    assert.ok(runs.length >= 2, `the upgrade ran as ${runs.length} runs`);
+    const events = (await env.client.workflow.getHandle(handle.workflowId).fetchHistory()).events?.length ?? 0;
+    assert.ok(events <= SUGGEST_CONTINUE_AS_NEW_AT + 60, `the last run's history stays small (${events} events)`);
+    assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-green`, true]]);
+  });
+
+  it('backend-pool traffic: green joins the group and takes its 1/(n+1) share, then everything', async () => {
+    const group = 'pool';
+    const fleet = await canaryFleet(group);
+    const handle = await startUpgrade(
+      env.client,
+      canaryPlan(fleet, group, { traffic: 'backend-pool', steps: [{ weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }] }, { retire: { keepBlueFor: '0s' } }),
+    );
+    await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 50, 'baking at 50%');
+    const queries = await burst(fleet.gatewayUrl, group, 1000);
+    const share = (100 * queries.filter((q) => q.backend === `${group}-green`).length) / queries.length;
+    process.stderr.write(`backend-pool step 50%: observed ${share.toFixed(1)}% of ${queries.length} queries on green\n`);
+    assert.ok(Math.abs(share - 50) <= 7, `observed ${share.toFixed(1)}%`);
+    await handle.executeUpdate(promoteUpdate, { args: [{ by: 'test' }] });
+    const result = (await handle.result()) as UpgradeResult;
+    assert.equal(result.outcome, 'SUCCEEDED');
+    assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-green`, true]]);
   });
 
   it('a manual gate waits for approve, pause freezes the bake, promote --full skips the rest', async () => {

@@ -10,6 +10,8 @@ export interface DevServerOptions {
   /** Persist to this SQLite file so a restarted server keeps its workflows. */
   dbFilename?: string;
   log?: (line: string) => void;
+  /** More `temporal server start-dev` flags, e.g. `--dynamic-config-value KEY=VALUE`. */
+  extraArgs?: string[];
 }
 
 /**
@@ -28,6 +30,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       dbFilename: options.dbFilename,
       searchAttributes: [...CUTOVER_SEARCH_ATTRIBUTES],
       log: { format: 'json', level: 'error' },
+      extraArgs: options.extraArgs,
     },
   });
 }

@@ -6,7 +6,7 @@ import { WORKFLOWS_PATH } from '../../src/worker/worker';
 import { statusQuery, type Phase, type UpgradeStatus } from '../../src/workflows/messages';
 
 /** One real Temporal dev server per test file, shared by its tests. */
-export async function startTestServer(options: { dbFilename?: string; port?: number } = {}): Promise<TestWorkflowEnvironment> {
+export async function startTestServer(options: { dbFilename?: string; port?: number; extraArgs?: string[] } = {}): Promise<TestWorkflowEnvironment> {
   return startDevServer({ ...options, log: (line) => process.stderr.write(`${line}\n`) });
 }
 
