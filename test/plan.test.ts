@@ -61,4 +61,24 @@ describe('upgrade plan', () => {
     assert.ok(problems.includes('green.provisioner.status: is required'), problems.join('\n'));
     assert.ok(problems.includes('green.provisioner.timeout: must be longer than 0'), problems.join('\n'));
   });
+
+  it('fills a canary plan from the standard preset and validates its steps', () => {
+    const plan = parsePlan(`${MINIMAL}strategy: canary\n`);
+    assert.deepEqual(plan.canary?.steps.map((step) => step.weight), [5, 25, 50, 100]);
+    assert.equal(plan.canary?.traffic, 'routing-rule');
+    assert.equal(parsePlan(`${MINIMAL}strategy: canary\ncanary: {preset: linear-10}\n`).canary?.steps.length, 10);
+    const problems = problemsOf(`${MINIMAL}strategy: canary\ncanary: {steps: [{weight: 0}, {weight: 30, approval: true}, {weight: 20}, {approval: true, bake: 1m}]}\n`);
+    assert.ok(problems.includes('canary.steps[0].weight: must be between 1 and 100'), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('canary.steps[1]: must have either a weight')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('canary.steps[2].weight: must be larger than the weight before it')), problems.join('\n'));
+    assert.ok(problems.includes('canary.steps[3].bake: belongs to a weight step, not to an approval gate'), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('canary.steps: must end with a step of weight 100')), problems.join('\n'));
+  });
+
+  it('says which backend-pool weights are reachable, and refuses canary settings on a blue/green plan', () => {
+    const pool = problemsOf(`${MINIMAL}strategy: canary\nblue: {backends: [b1, b2, b3]}\ncanary: {traffic: backend-pool, steps: [{weight: 10}, {weight: 100}]}\n`);
+    assert.ok(pool.some((p) => /^canary\.steps\[0\]\.weight: is not reachable with backend-pool traffic and 3 blue backend\(s\).*\(25%\)/.test(p)), pool.join('\n'));
+    assert.doesNotThrow(() => parsePlan(`${MINIMAL}strategy: canary\nblue: {backends: [b1, b2, b3]}\ncanary: {traffic: backend-pool, steps: [{weight: 25}, {weight: 100}]}\n`));
+    assert.ok(problemsOf(`${MINIMAL}canary: {preset: standard}\n`).includes('canary: only applies to strategy: canary'));
+  });
 });

@@ -62,6 +62,15 @@ function renderStatus(status: UpgradeStatus, ended: string): string[] {
   ];
   const health = healthText(status);
   if (health) lines.push(`  health:    ${health}`);
+  const sample = status.analysis?.last;
+  if (sample) {
+    lines.push(
+      `  analysis:  ${status.analysis!.samples} samples, ${status.analysis!.consecutiveFailures} bad in a row; last ${clock(sample.at)}: ` +
+        `${sample.finished} finished / ${sample.failed} failed (${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued} queued` +
+        (sample.problem ? ` - ${sample.problem}` : ''),
+    );
+  }
+  if (status.strategy === 'canary' && status.phase === 'BAKING') lines.push(`  promote:   \`cutover promote ${status.id}\` ends this bake (--full: straight to 100%)`);
   if (status.awaitingApproval) lines.push(`  AWAITING APPROVAL: test green, then ${approveHint(status.id)}`);
   if (status.error) lines.push(`  error:     ${status.error}`);
   return lines;
