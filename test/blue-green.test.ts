@@ -1,56 +1,32 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { startUpgrade } from '../src/client/upgrades';
 import { findTemporalCli } from '../src/devserver/temporal-cli';
 import type { UpgradePlan } from '../src/plan/schema';
-import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
+import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad } from '../src/sandbox/load';
-import { integrationsFromEnv } from '../src/worker/integrations';
-import { installRuntime } from '../src/worker/logging';
-import { createCutoverWorker } from '../src/worker/worker';
 import { approveUpdate, rollbackSignal, type Phase, type UpgradeResult } from '../src/workflows/messages';
 import { CutoverPhase, CutoverTrafficPercent } from '../src/workflows/search-attributes';
 import { fastPlan } from './support/plans';
-import { startTestServer, waitForPhase, workflowBundle } from './support/temporal';
+import { waitForPhase } from './support/temporal';
+import { useTestbed } from './support/testbed';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<(input: { plan: UpgradePlan }) => Promise<UpgradeResult>>;
 
 describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
-  const deps = integrationsFromEnv({});
-  const fleets: SandboxFleet[] = [];
-
-  before(async () => {
-    installRuntime({ level: 'WARN' });
-    env = await startTestServer();
-    worker = await createCutoverWorker({ connection: env.nativeConnection, deps, workflowBundle: await workflowBundle() });
-    running = worker.run();
-  });
-
-  after(async () => {
-    worker.shutdown();
-    await running;
-    await deps.close();
-    await Promise.all(fleets.map((fleet) => fleet.stop()));
-    await env.teardown();
-  });
+  const testbed = useTestbed();
 
   async function fleetWithBlue(group: string): Promise<SandboxFleet> {
-    const fleet = await startSandboxFleet({ healthIntervalMs: 100, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
-    fleets.push(fleet);
+    const fleet = await testbed.fleet({ healthIntervalMs: 100, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
     await waitUntil(async () => (await backendState(fleet, `${group}-blue`)) === 'HEALTHY', 'blue HEALTHY');
     return fleet;
   }
 
   function start(plan: UpgradePlan): Promise<Handle> {
-    return startUpgrade(env.client, plan, { startedBy: 'test' }) as Promise<Handle>;
+    return startUpgrade(testbed.env.client, plan, { startedBy: 'test' }) as Promise<Handle>;
   }
 
   it('happy path under query load: green serves, blue drains then is deleted, no query fails, group never unserved', async () => {
@@ -206,9 +182,9 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     const cli = await findTemporalCli();
     assert.ok(cli, 'a temporal CLI is available');
     await waitForPhase(handle, 'PROVISIONING');
-    await promisify(execFile)(cli.path, ['workflow', 'signal', '--address', env.address, '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '{"by":"early"}']);
+    await promisify(execFile)(cli.path, ['workflow', 'signal', '--address', testbed.env.address, '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '{"by":"early"}']);
     await waitForPhase(handle, 'AWAITING_APPROVAL');
-    await promisify(execFile)(cli.path, ['workflow', 'signal', '--address', env.address, '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '{"by":"x"}']);
+    await promisify(execFile)(cli.path, ['workflow', 'signal', '--address', testbed.env.address, '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '{"by":"x"}']);
     const result = await handle.result();
     assert.equal(result.outcome, 'SUCCEEDED');
     const messages = result.status.timeline.map((entry) => entry.message);

@@ -1,49 +1,26 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { startUpgrade } from '../src/client/upgrades';
 import { canaryAction, canaryCondition } from '../src/integrations/traffic/routing-rule';
 import { javaFloorMod, javaStringHashCode } from '../src/sandbox/routing-rules';
-import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
+import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad, type LoadQuery } from '../src/sandbox/load';
-import { integrationsFromEnv } from '../src/worker/integrations';
-import { installRuntime } from '../src/worker/logging';
-import { createCutoverWorker } from '../src/worker/worker';
 import { approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, type UpgradeResult } from '../src/workflows/messages';
 import { fastPlan } from './support/plans';
-import { startTestServer, waitForPhase, waitForStatus, workflowBundle } from './support/temporal';
+import { waitForPhase, waitForStatus } from './support/temporal';
+import { useTestbed } from './support/testbed';
 
 const RULES_REFRESH_MS = 200;
 const SUGGEST_CONTINUE_AS_NEW_AT = 200;
 
 describe('canary upgrade on a real Temporal dev server and the sandbox fleet', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
-  const deps = integrationsFromEnv({});
-  const fleets: SandboxFleet[] = [];
-
-  before(async () => {
-    installRuntime({ level: 'WARN' });
-    // Temporal suggests continue-as-new early here, so every canary below also survives a change of run.
-    env = await startTestServer({ extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${SUGGEST_CONTINUE_AS_NEW_AT}`] });
-    worker = await createCutoverWorker({ connection: env.nativeConnection, deps, workflowBundle: await workflowBundle() });
-    running = worker.run();
-  });
-
-  after(async () => {
-    worker.shutdown();
-    await running;
-    await deps.close();
-    await Promise.all(fleets.map((fleet) => fleet.stop()));
-    await env.teardown();
-  });
+  // Temporal suggests continue-as-new early here, so every canary below also survives a change of run.
+  const testbed = useTestbed({ extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${SUGGEST_CONTINUE_AS_NEW_AT}`] });
 
   /** A fleet whose gateway routes by FILE rules: the routing-group header, then cutover's canary rule at 0%. */
   async function canaryFleet(group: string): Promise<SandboxFleet> {
-    const fleet = await startSandboxFleet({
+    return testbed.fleet({
       healthIntervalMs: 100,
       rulesRefreshMs: RULES_REFRESH_MS,
       rules: [
@@ -57,8 +34,6 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
       ],
       clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
     });
-    fleets.push(fleet);
-    return fleet;
   }
 
   function canaryPlan(fleet: SandboxFleet, group: string, canary: Record<string, unknown>, extra: Record<string, unknown> = {}) {
@@ -74,7 +49,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     const group = 'share';
     const fleet = await canaryFleet(group);
     const handle = await startUpgrade(
-      env.client,
+      testbed.env.client,
       canaryPlan(fleet, group, { steps: [{ weight: 10, bake: '10m' }, { weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }] }),
     );
     const isGreen = (backend: string) => backend.startsWith(`${group}-green`);
@@ -107,7 +82,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     const fleet = await canaryFleet(group);
     const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 200, concurrency: 8, durationMs: [0, 50], routingGroup: group });
     const handle = await startUpgrade(
-      env.client,
+      testbed.env.client,
       canaryPlan(fleet, group, { steps: [{ weight: 10, bake: '1s' }, { weight: 50, bake: '1m' }, { weight: 100 }] }),
     );
     await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 50, 'baking at 50%', 60_000);
@@ -133,7 +108,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     const group = 'longbake';
     const fleet = await canaryFleet(group);
     const handle = await startUpgrade(
-      env.client,
+      testbed.env.client,
       canaryPlan(fleet, group, { steps: [{ weight: 10, bake: '1h' }, { weight: 100, bake: '1s' }], analysis: { interval: '100ms' } }, { retire: { keepBlueFor: '0s' } }),
     );
     const continued = await waitForStatus(handle, (s) => s.timeline.some((e) => e.message.startsWith('continued as a new run')), 'a continue-as-new', 90_000);
@@ -144,9 +119,9 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     const result = (await handle.result()) as UpgradeResult;
     assert.equal(result.outcome, 'SUCCEEDED');
     const runs: string[] = [];
-    for await (const run of env.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push(run.runId);
+    for await (const run of testbed.env.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push(run.runId);
     assert.ok(runs.length >= 2, `the upgrade ran as ${runs.length} runs`);
-    const events = (await env.client.workflow.getHandle(handle.workflowId).fetchHistory()).events?.length ?? 0;
+    const events = (await testbed.env.client.workflow.getHandle(handle.workflowId).fetchHistory()).events?.length ?? 0;
     assert.ok(events <= SUGGEST_CONTINUE_AS_NEW_AT + 60, `the last run's history stays small (${events} events)`);
     assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-green`, true]]);
   });
@@ -155,7 +130,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     const group = 'pool';
     const fleet = await canaryFleet(group);
     const handle = await startUpgrade(
-      env.client,
+      testbed.env.client,
       canaryPlan(fleet, group, { traffic: 'backend-pool', steps: [{ weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }] }, { retire: { keepBlueFor: '0s' } }),
     );
     await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 50, 'baking at 50%');
@@ -173,7 +148,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     const group = 'gates';
     const fleet = await canaryFleet(group);
     const handle = await startUpgrade(
-      env.client,
+      testbed.env.client,
       canaryPlan(fleet, group, { steps: [{ weight: 10, bake: '2s' }, { approval: true }, { weight: 50, bake: '1h' }, { weight: 100, bake: '1h' }] }, { retire: { keepBlueFor: '0s' } }),
     );
     await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 10, 'baking at 10%');

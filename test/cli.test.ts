@@ -22,7 +22,7 @@ function cutover(...args: string[]): Promise<CliRun> {
     execFile(
       process.execPath,
       ['--import', 'tsx', CLI, ...args],
-      { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: UNREACHABLE_TEMPORAL, TEMPORAL_PROFILE: '', NO_COLOR: '1' }, timeout: 20_000 },
+      { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: UNREACHABLE_TEMPORAL, TEMPORAL_PROFILE: '', NO_COLOR: '1' }, timeout: 90_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });
@@ -150,7 +150,7 @@ describe('cutover CLI', () => {
   test(`start refuses ${INVALID_PLANS.length} invalid plans with exit 2, naming the field, before connecting to Temporal`, async () => {
     const runs = await inBatches(
       INVALID_PLANS.map((plan, index) => ({ plan, path: join(dir, `invalid-${index}.yaml`) })),
-      8,
+      4,
       async ({ plan, path }) => ({ plan, run: await cutover('start', path) }),
     );
     for (const { plan, run } of runs) {

@@ -1,0 +1,54 @@
+import { after, before } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../../src/sandbox/fleet';
+import { integrationsFromEnv } from '../../src/worker/integrations';
+import { installRuntime } from '../../src/worker/logging';
+import { createCutoverWorker } from '../../src/worker/worker';
+import { startTestServer, workflowBundle } from './temporal';
+
+/** What the workflow tests of one file share: a real dev server, the real worker, and the fleets they started. */
+export interface Testbed {
+  readonly env: TestWorkflowEnvironment;
+  /** A sandbox fleet stopped after the file's tests. */
+  fleet(options: SandboxFleetOptions): Promise<SandboxFleet>;
+}
+
+/**
+ * Registers before/after hooks (call it inside `describe`) that start one Temporal dev server and
+ * a worker with the real activities for the whole file, and stop everything afterwards.
+ */
+export function useTestbed(server: { extraArgs?: string[] } = {}): Testbed {
+  let env: TestWorkflowEnvironment | undefined;
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  const deps = integrationsFromEnv({});
+  const fleets: SandboxFleet[] = [];
+
+  before(async () => {
+    installRuntime({ level: 'WARN' });
+    env = await startTestServer(server);
+    worker = await createCutoverWorker({ connection: env.nativeConnection, deps, workflowBundle: await workflowBundle() });
+    running = worker.run();
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await deps.close();
+    await Promise.all(fleets.map((fleet) => fleet.stop()));
+    await env?.teardown();
+  });
+
+  return {
+    get env() {
+      if (!env) throw new Error('the testbed starts in before()');
+      return env;
+    },
+    async fleet(options) {
+      const fleet = await startSandboxFleet(options);
+      fleets.push(fleet);
+      return fleet;
+    },
+  };
+}
