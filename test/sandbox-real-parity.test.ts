@@ -4,8 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { RoutingRule } from '../src/integrations/gateway/types';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
+import { canaryAction, canaryCondition } from '../src/integrations/traffic/routing-rule';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
+import { CANARY_USERS, CANARY_USERS_AT_10_ON_REAL_GATEWAY } from './real/support';
 
 describe('sandbox behaves like the real gateway and Trino where the real-stack test saw a difference', () => {
   let fleet: SandboxFleet;
@@ -64,5 +70,66 @@ describe('sandbox behaves like the real gateway and Trino where the real-stack t
       'runningQueryCount',
       'trinoStatus',
     ]);
+  });
+});
+
+describe('sandbox canary rule routes users like the real gateway’s MVEL (test/real/canary.test.ts)', () => {
+  let fleet: SandboxFleet;
+  const RULES_REFRESH_MS = 300;
+
+  before(async () => {
+    // The rules file the real stack uses, as shipped: canary rule at 0% (priority 10), header rule (priority 20).
+    const rules = parseAllDocuments(readFileSync(join(__dirname, '..', 'deploy', 'gateway', 'routing-rules.yaml'), 'utf8'))
+      .map((doc) => doc.toJSON() as RoutingRule | null)
+      .filter((rule): rule is RoutingRule => rule !== null);
+    fleet = await startSandboxFleet({
+      healthIntervalMs: 100,
+      rules,
+      rulesRefreshMs: RULES_REFRESH_MS,
+      clusters: [
+        { name: 'parity-blue', version: '470', routingGroup: 'adhoc' },
+        { name: 'parity-green-canary', version: '476', routingGroup: 'adhoc-canary' },
+      ],
+    });
+    const deadline = Date.now() + 10_000;
+    for (const name of ['parity-blue', 'parity-green-canary']) {
+      for (;;) {
+        const state = await (await fetch(`${fleet.gatewayUrl}/api/public/backends/${name}/state`)).json().catch(() => ({}));
+        if ((state as { trinoStatus?: string }).trinoStatus === 'HEALTHY') break;
+        if (Date.now() > deadline) throw new Error(`${name} not HEALTHY`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  });
+
+  after(async () => {
+    await fleet.stop();
+  });
+
+  async function groupsOf(users: string[]): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    for (const user of users) {
+      const response = await fetch(`${fleet.gatewayUrl}/v1/statement`, { method: 'POST', body: 'SELECT 1', headers: { 'x-trino-user': user } });
+      ids.set(((await response.json()) as { id: string }).id, user);
+    }
+    const history = (await (await fetch(`${fleet.gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as { queryId: string; routingGroup: string }[];
+    return new Map(history.filter((row) => ids.has(row.queryId)).map((row) => [ids.get(row.queryId)!, row.routingGroup]));
+  }
+
+  it('at 10% exactly the users the real gateway sent to adhoc-canary go there (bianca: negative hash, floorMod 10, stays)', async () => {
+    const updated = await fetch(`${fleet.gatewayUrl}/webapp/updateRoutingRules`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'cutover-canary', description: 'cutover canary: 10%', priority: 10, condition: canaryCondition(10), actions: [canaryAction('adhoc-canary')] }),
+    });
+    const rules = ((await updated.json()) as { data: RoutingRule[] }).data;
+    assert.equal(rules.find((rule) => rule.name === 'cutover-canary')?.condition, canaryCondition(10), 'updateRoutingRules answers with the rule as written');
+    assert.deepEqual(rules.map((rule) => rule.name), ['cutover-canary', 'routing-group-header'], 'in file order, nothing added');
+    await new Promise((resolve) => setTimeout(resolve, RULES_REFRESH_MS + 100));
+    const groups = await groupsOf(CANARY_USERS);
+    const canary = [...groups].filter(([, group]) => group === 'adhoc-canary').map(([user]) => user).sort();
+    assert.deepEqual(canary, CANARY_USERS_AT_10_ON_REAL_GATEWAY);
+    assert.equal(groups.size, CANARY_USERS.length);
+    assert.ok([...groups].every(([user, group]) => group === (canary.includes(user) ? 'adhoc-canary' : 'adhoc')), 'everyone else: no rule fires, default group adhoc');
   });
 });

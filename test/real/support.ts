@@ -123,3 +123,89 @@ export async function coordinatorQueries(url: string): Promise<Map<string, strin
   const list = (await response.json()) as { queryId: string; state: string }[];
   return new Map(list.map((q) => [q.queryId, q.state]));
 }
+
+/** One observation of a routing rule in the real gateway (`/webapp/getRoutingRules`). */
+export interface RuleSample {
+  at: number;
+  condition?: string;
+}
+
+/** Samples the condition of routing rule `name` every `intervalMs` until stopped. */
+export function watchRule(gatewayUrl: string, name: string, intervalMs = 200): { stop(): Promise<RuleSample[]> } {
+  const samples: RuleSample[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const asked = Date.now();
+        const rules = (await (await fetch(`${gatewayUrl}/webapp/getRoutingRules`)).json()) as { data?: { name: string; condition: string }[] };
+        samples.push({ at: asked, condition: rules.data?.find((rule) => rule.name === name)?.condition });
+      } catch {
+        // a failed sample is skipped
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** When a sample first showed a condition matching `pattern` (the time the request was sent). */
+export function firstSeen(samples: RuleSample[], pattern: RegExp): number | undefined {
+  return samples.find((sample) => sample.condition !== undefined && pattern.test(sample.condition))?.at;
+}
+
+/** When `name` was first seen going from inactive (or absent) to active. */
+export function activatedAt(samples: GatewaySample[], name: string): number | undefined {
+  for (let i = 1; i < samples.length; i++) {
+    if (!samples[i - 1].active.includes(name) && samples[i].active.includes(name)) return samples[i].at;
+  }
+  return undefined;
+}
+
+/** The gateway's query history (the newest 2000 rows: the real DAO has `LIMIT 2000`), by query id. */
+export async function queryHistory(gatewayUrl: string): Promise<Map<string, { routingGroup?: string; user?: string; backendUrl?: string }>> {
+  const rows = (await (await fetch(`${gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as { queryId: string; routingGroup?: string; user?: string; backendUrl?: string }[];
+  return new Map(rows.map((row) => [row.queryId, row]));
+}
+
+/** Runs a few queries directly on a coordinator so that query times under load are representative (JIT). */
+export async function warmUp(url: string): Promise<void> {
+  const { TrinoHttpClient } = await import('../../src/integrations/trino/client');
+  const client = new TrinoHttpClient({ url, user: 'warm-up' });
+  try {
+    for (let i = 0; i < 8; i++) await client.execute(variedSql('warm-up', i));
+  } finally {
+    await client.close();
+  }
+}
+
+/** Polls `check` every 250 ms until it holds. */
+export async function until(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * Users of the real-stack canary test. Sequential names (`user-0` … `user-59`) are a bad sample
+ * for a 10% canary: String.hashCode of names differing only in the last character are
+ * consecutive, so user-0..59 fall in buckets 11-20, 42-58, 73-89 and not one is below 10. These 50
+ * spread over the buckets; 6 are below 10, erin and bianca sit at exactly 10, and 8 have a negative
+ * hashCode (bianca's -1389342190: `%` gives -90, Math.floorMod 10).
+ */
+export const CANARY_USERS = (
+  'alice bob carol dave erin frank grace heidi ivan judy mallory niaj olivia peggy rupert sybil trent victor walter xena ' +
+  'yusuf zoe amir bianca chen dmitri elena farid gita hana igor jamal kenji lena marta nadia oscar priya quinn rosa ' +
+  'sven tara uma vera wen xavier yara zane arjun beatrix'
+).split(' ');
+
+/** The users of CANARY_USERS the real Trino Gateway 20 (MVEL) sent to the canary group at 10% (test/real/canary.test.ts). */
+export const CANARY_USERS_AT_10_ON_REAL_GATEWAY = ['carol', 'judy', 'rosa', 'sven', 'tara', 'wen'];

@@ -42,7 +42,7 @@ async function runDemo(flags: DemoFlags): Promise<number> {
     stack = await startLocalStack({ ...flags, clusters: parseClusters(flags.clusters), say });
     const plan = demoPlan(stack.fleet.gatewayUrl, flags);
     const namespace = stack.env.namespace ?? 'default';
-    const load = startQueryLoad({ gatewayUrl: stack.fleet.gatewayUrl, users: DEMO_USERS, concurrency: 6, durationMs: [200, 4000] });
+    const load = startQueryLoad({ gatewayUrl: stack.fleet.gatewayUrl, users: DEMO_USER_NAMES, concurrency: 6, durationMs: [200, 4000] });
     const handle = await startUpgrade(stack.env.client, plan, { startedBy: 'cutover demo' });
     printLines(
       '',
@@ -70,6 +70,11 @@ async function runDemo(flags: DemoFlags): Promise<number> {
 }
 
 const DEMO_USERS = 60;
+/**
+ * User names whose Java hash codes spread over the buckets: names that differ only in their last
+ * character (user-0, user-1, ...) fall into neighbouring buckets, and a 10% canary would get none.
+ */
+const DEMO_USER_NAMES = Array.from({ length: DEMO_USERS }, (_, i) => `analyst-${((i * 2654435761) >>> 0).toString(36)}`);
 
 function demoPlan(gatewayUrl: string, flags: DemoFlags): UpgradePlan {
   const canary = {

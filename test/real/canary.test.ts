@@ -1,0 +1,258 @@
+/**
+ * Canary 10% -> 100% through a real Trino Gateway's FILE routing rules (MVEL), on its own real
+ * stack: PostgreSQL, Trino Gateway 20, Trino 470 (blue) and 476 (green), a Temporal dev server and
+ * a cutover worker with its real integrations. `npm run test:real`; docs/real-stack.md.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { parseAllDocuments } from 'yaml';
+import { startUpgrade } from '../../src/client/upgrades';
+import { TrinoGatewayClient } from '../../src/integrations/gateway/client';
+import { canaryAction, canaryCondition } from '../../src/integrations/traffic/routing-rule';
+import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
+import { startQueryLoad, type LoadQuery } from '../../src/sandbox/load';
+import { integrationsFromEnv } from '../../src/worker/integrations';
+import { installRuntime } from '../../src/worker/logging';
+import { createCutoverWorker } from '../../src/worker/worker';
+import type { UpgradeResult } from '../../src/workflows/messages';
+import { progress, startRealStack, type RealStack } from '../../scripts/real-stack/stack';
+import { startTestServer, waitForStatus, workflowBundle } from '../support/temporal';
+import {
+  activatedAt,
+  BLUE,
+  CANARY_USERS,
+  CANARY_USERS_AT_10_ON_REAL_GATEWAY,
+  coordinatorIdOf,
+  coordinatorQueries,
+  deactivatedAt,
+  describeLoad,
+  failures,
+  firstSeen,
+  GREEN,
+  GROUP,
+  queryHistory,
+  realPlan,
+  until,
+  versionThrough,
+  warmUp,
+  watchGateway,
+  watchRule,
+} from './support';
+
+/** The rule and group the rules copy of the stack (deploy/gateway/routing-rules.yaml) already has. */
+const RULE = 'cutover-canary';
+const CANARY_GROUP = `${GROUP}-canary`;
+/** The gateway's `routingRules.rulesRefreshPeriod` (deploy/real-stack/gateway-config.yaml). */
+const GATEWAY_RULES_REFRESH_MS = 2_000;
+/** After a backend or rule change is visible in the API, how long the router may still act on the old state. */
+const ROUTING_SETTLE_MS = 1_000;
+
+const bucketOf = (user: string) => javaFloorMod(javaStringHashCode(user), 100);
+
+/** Mostly short queries, so that every user runs several during the 10% step. */
+function lightSql(_user: string, i: number): string {
+  const sizes = [0, 500, 0, 1000, 0, 0, 300, 0];
+  const n = sizes[i % sizes.length];
+  if (n === 0) return 'SELECT version()';
+  return `SELECT sum((x * y) % 7) FROM UNNEST(sequence(1, ${n})) a(x) CROSS JOIN UNNEST(sequence(1, ${n})) b(y)`;
+}
+
+describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rules', { timeout: 15 * 60_000 }, () => {
+  let stack: RealStack;
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  let gateway: TrinoGatewayClient;
+  const deps = integrationsFromEnv({});
+  /** Coordinator id (query-id suffix) → blue or green. */
+  const coordinatorOf = new Map<string, string>();
+  let failed = false;
+  const testStarted = Date.now();
+
+  before(async () => {
+    try {
+      installRuntime({ level: 'WARN' });
+      const [started, temporal] = await Promise.allSettled([startRealStack(), startTestServer()]);
+      if (started.status === 'fulfilled') stack = started.value;
+      if (temporal.status === 'fulfilled') env = temporal.value;
+      for (const outcome of [started, temporal]) if (outcome.status === 'rejected') throw outcome.reason;
+      worker = await createCutoverWorker({ connection: env.nativeConnection, deps, workflowBundle: await workflowBundle() });
+      running = worker.run();
+      gateway = new TrinoGatewayClient({ url: stack.gateway.url });
+      for (const [name, component] of [
+        [BLUE, stack.blue],
+        [GREEN, stack.green],
+      ] as const) {
+        const { version, queryId } = await versionThrough(component.url);
+        assert.equal(version, component.version, `${name} runs Trino ${component.version}`);
+        coordinatorOf.set(coordinatorIdOf(queryId), name);
+      }
+      await Promise.all([stack.blue.url, stack.green.url].map((url) => warmUp(url)));
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+
+  after(async () => {
+    if (worker) {
+      worker.shutdown();
+      await running.catch(() => undefined);
+    }
+    await deps.close();
+    await gateway?.close();
+    await env?.teardown().catch(() => undefined);
+    await stack?.stop({ keepDir: failed });
+    progress(`test file done in ${((Date.now() - testStarted) / 1000).toFixed(1)} s`);
+  });
+
+  async function groupBackends(group: string): Promise<[string, boolean][]> {
+    return (await gateway.listBackends())
+      .filter((b) => b.routingGroup === group)
+      .map((b): [string, boolean] => [b.name, b.active])
+      .sort((a, b) => a[0].localeCompare(b[0]));
+  }
+
+  it('moves 10% of users (by X-Trino-User hash) to green, then 100%: 0 failed, the real MVEL rule agrees with the predicted buckets', async () => {
+    try {
+      const predicted = CANARY_USERS.filter((user) => bucketOf(user) < 10).sort();
+      assert.ok(predicted.length >= 3 && predicted.length <= 10, `the 10% bucket holds a few of the ${CANARY_USERS.length} users: ${predicted.join(', ')}`);
+
+      // The stack's rules file: the canary rule at 0% targeting adhoc-canary, before the header rule.
+      const initial = (await gateway.getRoutingRules()).find((rule) => rule.name === RULE);
+      assert.equal(initial?.condition, canaryCondition(0), 'the rules file starts with the canary rule at 0%');
+      assert.deepEqual(initial?.actions, [canaryAction(CANARY_GROUP)]);
+
+      await gateway.upsertBackend({ name: BLUE, proxyTo: stack.blue.url, active: true, routingGroup: GROUP });
+      await until(async () => (await gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 'blue HEALTHY in the gateway', 30_000);
+      assert.deepEqual(await groupBackends(GROUP), [[BLUE, true]]);
+
+      const backends = watchGateway(stack.gateway.url, GROUP);
+      const rule = watchRule(stack.gateway.url, RULE);
+      // No X-Trino-Routing-Group header: the header rule (priority 20) would override the canary rule.
+      const load = startQueryLoad({ gatewayUrl: stack.gateway.url, users: CANARY_USERS, concurrency: 8, durationMs: [0, 0], sqlFor: lightSql });
+      const started = Date.now();
+      const handle = await startUpgrade(
+        env.client,
+        realPlan(stack.gateway.url, stack.green.url, stack.green.version, {
+          strategy: 'canary',
+          approval: { required: false },
+          canary: {
+            traffic: 'routing-rule',
+            canaryGroup: CANARY_GROUP,
+            rulesRefresh: `${GATEWAY_RULES_REFRESH_MS + 1_000}ms`,
+            steps: [
+              { weight: 10, bake: '18s' },
+              { weight: 100, bake: '4s' },
+            ],
+            analysis: { interval: '2s' },
+          },
+        }),
+        { startedBy: 'test:real' },
+      );
+
+      const baking = await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 10, 'baking at 10%', 5 * 60_000);
+      const bakingSeenAt = Date.now();
+      assert.deepEqual(await groupBackends(CANARY_GROUP), [[`${GREEN}-canary`, true]], 'the canary entry is active in the canary group');
+      assert.ok(baking.timeline.some((e) => /10% of users/.test(e.message)), 'the timeline says 10% of users moved');
+
+      const result = (await handle.result()) as UpgradeResult;
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const report = await load.stop();
+      const samples = await backends.stop();
+      const ruleSamples = await rule.stop();
+      const totalSeconds = (Date.now() - started) / 1000;
+      assert.equal(result.outcome, 'SUCCEEDED', result.reason);
+
+      // Where every query ran: the coordinator that made its query id; the group the gateway's rules chose.
+      const history = await queryHistory(stack.gateway.url);
+      const sideOf = (q: LoadQuery) => coordinatorOf.get(coordinatorIdOf(q.queryId ?? ''));
+      const unknown = report.queries.filter((q) => !sideOf(q));
+      assert.deepEqual(unknown.slice(0, 5), [], 'every query id comes from blue or green');
+      const missing = report.queries.filter((q) => !history.has(q.queryId!));
+      assert.deepEqual(missing.slice(0, 5), [], `every query is in the gateway's query history (${history.size} rows)`);
+      const lists = { [BLUE]: await coordinatorQueries(stack.blue.url), [GREEN]: await coordinatorQueries(stack.green.url) };
+      for (const query of report.queries) assert.equal(lists[sideOf(query) as typeof BLUE].get(query.queryId!), 'FINISHED', `${query.queryId} FINISHED where it ran`);
+
+      // The 10% window: from the workflow's BAKING at 10% (cutover waited out the rules refresh) to the flip.
+      const ruleAt10 = firstSeen(ruleSamples, /< 10$/);
+      const greenJoined = activatedAt(samples, GREEN);
+      const blueLeft = deactivatedAt(samples, BLUE);
+      const ruleBackAt0 = ruleSamples.filter((s, i) => i > 0 && / < 0$/.test(s.condition ?? '') && !/ < 0$/.test(ruleSamples[i - 1].condition ?? '')).at(-1)?.at;
+      assert.ok(ruleAt10 && greenJoined && blueLeft && ruleBackAt0, `timeline seen: rule at 10% ${ruleAt10}, green joined ${greenJoined}, blue left ${blueLeft}, rule back ${ruleBackAt0}`);
+      const windowStart = bakingSeenAt;
+      const windowEnd = greenJoined - ROUTING_SETTLE_MS;
+      const inWindow = report.queries.filter((q) => q.startedAt >= windowStart && q.startedAt < windowEnd);
+      const before10 = report.queries.filter((q) => q.startedAt < ruleAt10);
+      const after100 = report.queries.filter((q) => q.startedAt > blueLeft + ROUTING_SETTLE_MS);
+
+      // How fast the router follows a rule change: canary-bucket users' group before and after the write.
+      const bucketUsers = report.queries.filter((q) => bucketOf(q.user) < 10);
+      const lastOldGroup = Math.max(...bucketUsers.filter((q) => q.startedAt < windowStart && history.get(q.queryId!)?.routingGroup === GROUP).map((q) => q.startedAt));
+      const firstNewGroup = Math.min(...bucketUsers.filter((q) => history.get(q.queryId!)?.routingGroup === CANARY_GROUP).map((q) => q.startedAt));
+      const lastCanaryGroup = Math.max(...bucketUsers.filter((q) => history.get(q.queryId!)?.routingGroup === CANARY_GROUP).map((q) => q.startedAt));
+      const sides = new Map<string, Set<string>>();
+      for (const query of inWindow) (sides.get(query.user) ?? sides.set(query.user, new Set()).get(query.user)!).add(sideOf(query)!);
+      const observed = [...sides].filter(([, set]) => set.has(GREEN)).map(([user]) => user).sort();
+      const onGreen = inWindow.filter((q) => sideOf(q) === GREEN).length;
+      const perUser = CANARY_USERS.map((user) => inWindow.filter((q) => q.user === user).length);
+      const count = (queries: LoadQuery[], side: string) => queries.filter((q) => sideOf(q) === side).length;
+      progress(
+        `canary (${totalSeconds.toFixed(1)} s): ${report.submitted} queries, ${report.failed} failed; blue ${count(report.queries, BLUE)}, green ${count(report.queries, GREEN)}; ` +
+          `gateway names ${describeLoad(report.byBackend)}; ` +
+          `10% window ${((windowEnd - windowStart) / 1000).toFixed(1)} s: ${inWindow.length} queries, ${onGreen} on green (${((100 * onGreen) / Math.max(1, inWindow.length)).toFixed(1)}%), ` +
+          `${Math.min(...perUser)}-${Math.max(...perUser)} per user; users on green ${observed.join(',')} vs predicted ${predicted.join(',')}; ` +
+          `rule at 10% seen ${ruleAt10 - started} ms after start, BAKING ${bakingSeenAt - ruleAt10} ms after that; ` +
+          `bucket users: last routed to ${GROUP} ${lastOldGroup - ruleAt10} ms, first to ${CANARY_GROUP} ${firstNewGroup - ruleAt10} ms after the rule was seen at 10%, ` +
+          `last to ${CANARY_GROUP} ${lastCanaryGroup - ruleBackAt0} ms after it was seen back at 0%; ` +
+          `green joined ${GROUP} ${greenJoined - started} ms, blue left ${blueLeft - greenJoined} ms later, rule back at 0% ${ruleBackAt0 - blueLeft} ms after that`,
+      );
+
+      assert.equal(report.failed, 0, `no query failed: ${failures(report.queries)}`);
+      assert.ok(report.queries.every((q) => q.state === 'FINISHED'));
+      // The load takes users in turn, so with ~8 queries/s each user runs 2-3 queries in the window.
+      assert.ok(perUser.every((n) => n >= 1), `every user ran a query in the 10% window (${perUser.join(' ')})`);
+      assert.ok(perUser.filter((n) => n >= 2).length >= 0.8 * CANARY_USERS.length, `most users ran 2+ queries in the 10% window (${perUser.join(' ')})`);
+
+      // The real gateway's MVEL evaluation matches the sandbox's Java hashCode / floorMod semantics.
+      assert.deepEqual(observed, predicted, 'the users on green during the 10% step are exactly those with floorMod(hashCode, 100) < 10');
+      assert.deepEqual(observed, CANARY_USERS_AT_10_ON_REAL_GATEWAY, 'as pinned for the sandbox in test/sandbox-real-parity.test.ts');
+      const switched = [...sides].filter(([, set]) => set.size > 1).map(([user]) => user);
+      assert.deepEqual(switched, [], 'each user stayed on one side during the 10% step');
+      assert.ok(onGreen > 0 && onGreen < inWindow.length / 2, `some queries on green, most on blue (${onGreen} of ${inWindow.length})`);
+      for (const query of inWindow) {
+        const wanted = bucketOf(query.user) < 10 ? CANARY_GROUP : GROUP;
+        assert.equal(history.get(query.queryId!)?.routingGroup, wanted, `${query.user} (bucket ${bucketOf(query.user)}) routed to ${wanted}`);
+      }
+      assert.ok(lastOldGroup - ruleAt10 <= GATEWAY_RULES_REFRESH_MS + ROUTING_SETTLE_MS, 'the router follows the rule within its refresh period');
+      assert.ok(lastCanaryGroup - ruleBackAt0 <= GATEWAY_RULES_REFRESH_MS + ROUTING_SETTLE_MS, 'and follows it back to 0% within its refresh period');
+      assert.deepEqual(before10.filter((q) => sideOf(q) !== BLUE).slice(0, 5), [], 'before the rule went to 10% every query ran on blue');
+      assert.ok(after100.length > 0, 'queries ran after the flip');
+      assert.deepEqual(after100.filter((q) => sideOf(q) !== GREEN).slice(0, 5), [], 'after blue left the group every query ran on green');
+      assert.ok(samples.every((s) => s.healthyActive.length > 0), 'the group always had an active HEALTHY backend');
+
+      // End state: the rule back at 0% (in the API and in the file), only green active in the group.
+      const final = (await gateway.getRoutingRules()).find((r) => r.name === RULE);
+      assert.equal(final?.condition, canaryCondition(0), `the gateway's ${RULE} rule is back at < 0`);
+      assert.deepEqual(final?.actions, [canaryAction(CANARY_GROUP)]);
+      const file = parseAllDocuments(readFileSync(stack.gateway.rulesPath, 'utf8'))
+        .map((doc) => doc.toJSON() as { name: string; condition: string } | null)
+        .filter((r) => r !== null);
+      assert.deepEqual(file.map((r) => r.name).sort(), ['cutover-canary', 'routing-group-header'], 'the rules file still holds both rules');
+      assert.equal(file.find((r) => r.name === RULE)?.condition, canaryCondition(0), 'the rules file has the rule at < 0');
+      // The flip activates green in the group, then deactivates blue; the rule goes back to 0% after that
+      // (the backend watcher stamps a sample after its requests, the rule watcher before, so allow the settle time).
+      assert.ok(ruleBackAt0 > greenJoined - ROUTING_SETTLE_MS, 'the rule went back to 0% after green joined the group');
+      assert.deepEqual(await groupBackends(GROUP), [[GREEN, true]], 'only green, active, in the group');
+      assert.deepEqual(await groupBackends(CANARY_GROUP), [], 'the canary entry is gone');
+      assert.equal((await versionThrough(stack.gateway.url, 'wen')).version, stack.green.version, 'a canary-bucket user reaches green');
+      assert.equal((await versionThrough(stack.gateway.url, 'bianca')).version, stack.green.version, 'any other user reaches green');
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+});
