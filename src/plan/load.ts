@@ -32,7 +32,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Validates an already parsed document; throws PlanError naming every bad field. */
 export function validatePlan(document: unknown, source = 'plan'): UpgradePlan {
-  const result = upgradePlanSchema.safeParse(document);
+  // reportInput: zod 4 leaves `issue.input` out otherwise, and every wrong type would read as "is required".
+  const result = upgradePlanSchema.safeParse(document, { reportInput: true });
   if (!result.success) throw new PlanError(source, result.error.issues.map(describeIssue));
   return result.data;
 }

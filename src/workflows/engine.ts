@@ -258,12 +258,13 @@ export class UpgradeEngine {
     return step ? describeStep(step, { green: this.plan.green.name, blue: this.status.blue }) : 'done';
   }
 
+  /** Reads blue before anything changes; inside the step scope, so a rollback or cancel ends it at once. */
   private async preflight(): Promise<void> {
-    const inspected = await runStep(this, { kind: 'inspect' });
+    const inspected = await this.runInStepScope({ kind: 'inspect' });
     if (inspected.kind === 'rollback') throw new Error(inspected.request.reason);
   }
 
-  private async runInStepScope(step: Step): Promise<StepOutcome> {
+  private async runInStepScope(step: Step | { kind: 'inspect' }): Promise<StepOutcome> {
     this.stepScope = new CancellationScope();
     try {
       return await this.stepScope.run(() => runStep(this, step));
@@ -274,7 +275,8 @@ export class UpgradeEngine {
         if (!this.rollbackRequest) this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' });
         return { kind: 'continue' };
       }
-      return { kind: 'rollback', request: { by: 'cutover', reason: `${this.describe(step)} failed: ${messageOf(error)}` } };
+      const reason = step.kind === 'inspect' ? messageOf(error) : `${this.describe(step)} failed: ${messageOf(error)}`;
+      return { kind: 'rollback', request: { by: 'cutover', reason } };
     } finally {
       this.stepScope = undefined;
     }

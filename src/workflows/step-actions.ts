@@ -19,6 +19,8 @@ export type Compensation =
   | { kind: 'teardownGreen' };
 
 const CONTINUE: StepOutcome = { kind: 'continue' };
+/** How long the preflight retries an unreachable gateway before the upgrade fails. */
+const PREFLIGHT_BUDGET = '1m';
 const automatic = (reason: string): StepOutcome => ({ kind: 'rollback', request: { by: 'cutover (automatic)', reason } });
 
 function gatewayOf(engine: UpgradeEngine): GatewayTarget {
@@ -61,7 +63,8 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
   const green = plan.green.name;
   switch (step.kind) {
     case 'inspect': {
-      const found = await quick.inspectGateway.executeWithOptions({ summary: `inspect routing group ${plan.routingGroup}` }, [
+      // Nothing has changed yet: an unreachable gateway fails the upgrade within a minute instead of hanging.
+      const found = await quick.inspectGateway.executeWithOptions({ summary: `inspect routing group ${plan.routingGroup}`, scheduleToCloseTimeout: PREFLIGHT_BUDGET }, [
         { gateway: gatewayOf(engine), routingGroup: plan.routingGroup, blue: plan.blue?.backends, green },
       ]);
       facts.blue = found.blue;

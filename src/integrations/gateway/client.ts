@@ -33,7 +33,9 @@ export class TrinoGatewayClient implements GatewayApi {
       statusError: (status, req) =>
         status === 401 || status === 403
           ? new IntegrationError(
-              `Trino Gateway refused the credentials for ${req.method} ${req.path} (HTTP ${status}): ${CREDENTIALS_HINT}`,
+              options.auth
+                ? `Trino Gateway refused the credentials for ${req.method} ${req.path} (HTTP ${status}): ${CREDENTIALS_HINT}`
+                : `Trino Gateway requires authentication for ${req.method} ${req.path} (HTTP ${status}) and the worker sent none: set CUTOVER_GATEWAY_USER and CUTOVER_GATEWAY_PASSWORD (or CUTOVER_GATEWAY_TOKEN) in the worker environment`,
               'GatewayAuthenticationFailed',
               false,
               status,
