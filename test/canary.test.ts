@@ -8,7 +8,7 @@ import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad, type LoadQuery } from '../src/sandbox/load';
 import { approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, type UpgradeResult } from '../src/workflows/messages';
 import { fastPlan } from './support/plans';
-import { waitForPhase, waitForStatus } from './support/temporal';
+import { assertReplays, waitForPhase, waitForStatus } from './support/temporal';
 import { useTestbed } from './support/testbed';
 
 const RULES_REFRESH_MS = 200;
@@ -166,6 +166,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     const result = (await handle.result()) as UpgradeResult;
     assert.equal(result.outcome, 'SUCCEEDED');
     assert.ok(result.status.timeline.some((e) => /1h bake skipped \(promoted with --full\)/.test(e.message)), 'the 100% bake was skipped');
+    await assertReplays(handle as WorkflowHandle);
     assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-green`, true]]);
   });
 });

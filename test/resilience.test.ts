@@ -7,7 +7,7 @@ import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
 import { installRuntime } from '../src/worker/logging';
 import type { UpgradeResult } from '../src/workflows/messages';
 import { fastPlan } from './support/plans';
-import { startTestServer, waitForPhase } from './support/temporal';
+import { assertReplays, startTestServer, waitForPhase } from './support/temporal';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
 
 describe('durability: real worker processes on a real Temporal dev server', () => {
@@ -69,6 +69,7 @@ describe('durability: real worker processes on a real Temporal dev server', () =
       (event) => String(event.activityTaskStartedEventAttributes?.scheduledEventId) === String(drainScheduled?.eventId),
     );
     assert.ok((drainStarted?.activityTaskStartedEventAttributes?.attempt ?? 0) >= 2, 'the drain was resumed by a second attempt on the new worker');
+    await assertReplays(handle);
   });
 });
 

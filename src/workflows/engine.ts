@@ -215,17 +215,17 @@ export class UpgradeEngine {
   }
 
   /**
-   * Waits up to `ms` of bake time; the clock stops while paused. Returns early on rollback or
-   * promote, and says how much bake time passed.
+   * Waits up to `ms` of bake time and says how much passed: all of it, or nothing when a pause,
+   * promote or rollback cut the slice short. Counting whole slices (not clock differences) keeps
+   * replays deterministic even when a workflow task timed out with a dead worker; a pause holds
+   * the bake at its last slice boundary until resume.
    */
   async bakeFor(ms: number, summary: string): Promise<number> {
-    const started = Date.now();
-    await condition(() => this.rollbackRequest !== undefined || this.promotion !== undefined || this.status.paused, ms, { summary });
-    const passed = Date.now() - started;
+    const interrupted = await condition(() => this.rollbackRequest !== undefined || this.promotion !== undefined || this.status.paused, ms, { summary });
     if (this.status.paused && !this.rollbackRequest) {
       await condition(() => !this.status.paused || this.rollbackRequest !== undefined);
     }
-    return passed;
+    return interrupted ? 0 : ms;
   }
 
   get rollingBack(): boolean {

@@ -1,6 +1,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startDevServer } from '../../src/devserver/dev-server';
 import { WORKFLOWS_PATH } from '../../src/worker/worker';
 import { statusQuery, type Phase, type UpgradeStatus } from '../../src/workflows/messages';
@@ -51,4 +51,10 @@ export async function waitForStatus(
 /** Waits until the upgrade reaches `phase`. */
 export function waitForPhase(handle: WorkflowHandle, phase: Phase, timeoutMs = 60_000): Promise<UpgradeStatus> {
   return waitForStatus(handle, (status) => status.phase === phase, `phase ${phase}`, timeoutMs);
+}
+
+/** Replays a finished run's history with the current workflow code: a nondeterministic workflow fails here. */
+export async function assertReplays(handle: WorkflowHandle): Promise<void> {
+  const history = await handle.fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, handle.workflowId);
 }

@@ -1,0 +1,116 @@
+import { statusQuery } from '../src/workflows/messages';
+import { integrationsFromEnv } from '../src/worker/integrations';
+import { runsOf } from './history';
+import { benchPlan, canaryRules } from './plans';
+import { out, table, type Row } from './report';
+import { progress, type Stack } from './stack';
+import { until } from './stats';
+
+interface Variant {
+  strategy: 'blue-green' | 'canary';
+  waitS: number;
+}
+
+interface Measured extends Variant {
+  runs: number;
+  totalEvents: number;
+  largestRun: number;
+  samples: number;
+  wallMs: number;
+}
+
+/**
+ * One upgrade whose bake(s) and drain last `waitS` seconds (a query of 2×waitS is started on blue
+ * when the final bake begins, so the drain waits for it), polling every 1 s.
+ */
+async function measure(stack: Stack, variant: Variant, trino: ReturnType<typeof integrationsFromEnv>): Promise<Measured> {
+  const { strategy, waitS } = variant;
+  const group = stack.group(strategy === 'canary' ? 'hc' : 'hb');
+  const fleet = await stack.fleet({
+    healthIntervalMs: 1000,
+    rulesRefreshMs: 1000,
+    defaultRoutingGroup: group,
+    ...(strategy === 'canary' ? { rules: canaryRules([group]) } : {}),
+    clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+  });
+  const blueUrl = fleet.cluster(`${group}-blue`)!.url;
+  const plan = benchPlan(fleet.gatewayUrl, group, {
+    health: { interval: '1s' },
+    bake: `${waitS}s`,
+    drain: { interval: '1s' },
+    ...(strategy === 'canary'
+      ? { strategy: 'canary', canary: { traffic: 'routing-rule', rulesRefresh: '1s', preset: 'standard', analysis: { interval: '1s' } } }
+      : {}),
+  });
+  const started = Date.now();
+  const handle = await stack.start(plan);
+  // Hold blue busy through the final bake and for waitS after it: the drain then lasts about waitS.
+  await until(async () => {
+    const status = await handle.query(statusQuery);
+    return status.phase === 'BAKING' && status.trafficPercent === 100;
+  }, `${strategy} ${waitS}s at 100%`, (5 * waitS + 120) * 1000, 200);
+  const longQuery = trino.trino(blueUrl).execute(`/* sandbox:duration=${2 * waitS}s */ SELECT 1`, { source: 'bench-drain' });
+  const result = await stack.result(handle);
+  await longQuery.catch(() => undefined);
+  if (result.outcome !== 'SUCCEEDED') throw new Error(`history ${strategy} ${waitS}s: ${result.outcome} ${result.reason ?? ''}`);
+  const runs = await runsOf(stack.client, handle.workflowId);
+  const measured: Measured = {
+    ...variant,
+    runs: runs.length,
+    totalEvents: runs.reduce((sum, run) => sum + run.events, 0),
+    largestRun: Math.max(...runs.map((run) => run.events)),
+    samples: result.status.analysis?.samples ?? 0,
+    wallMs: Date.now() - started,
+  };
+  progress(`history ${strategy} ${waitS}s: ${measured.totalEvents} events in ${measured.runs} run(s), wall ${(measured.wallMs / 1000).toFixed(0)} s`);
+  return measured;
+}
+
+/** Row 3: history events as the waits grow (all variants run concurrently). */
+export async function historySize(stack: Stack, waits: number[]): Promise<Row[]> {
+  const trino = integrationsFromEnv({});
+  const variants: Variant[] = waits.flatMap((waitS) => [{ strategy: 'blue-green' as const, waitS }, { strategy: 'canary' as const, waitS }]);
+  progress(`history: ${variants.length} upgrades concurrently; the longest (canary, 4 bakes + drain of ${Math.max(...waits)} s) takes about ${Math.round((5 * Math.max(...waits)) / 60)} min`);
+  let measured: Measured[];
+  try {
+    measured = await Promise.all(variants.map((variant) => measure(stack, variant, trino)));
+  } finally {
+    await trino.close();
+  }
+  const of = (strategy: Variant['strategy']) => measured.filter((m) => m.strategy === strategy).sort((a, b) => a.waitS - b.waitS);
+  const blueGreen = of('blue-green');
+  const canary = of('canary');
+  out('## 3. History size (events) vs. length of the waits, poll interval 1 s');
+  out('blue/green: bake = drain = W; canary: preset standard (5% → 25% → 50% → 100%), each step baking W, drain W, analysis every 1s');
+  out(
+    table(
+      ['strategy', 'W', 'wall', 'events (all runs)', 'runs (continue-as-new)', 'largest run', 'analysis samples'],
+      [...blueGreen, ...canary].map((m) => [m.strategy, `${m.waitS} s`, `${(m.wallMs / 1000).toFixed(0)} s`, String(m.totalEvents), String(m.runs), String(m.largestRun), m.strategy === 'canary' ? String(m.samples) : '-']),
+    ),
+  );
+  const counts = blueGreen.map((m) => m.totalEvents);
+  const flat = Math.max(...counts) === Math.min(...counts);
+  let perSample = NaN;
+  if (canary.length >= 2) {
+    const [first, last] = [canary[0], canary[canary.length - 1]];
+    perSample = (last.totalEvents - first.totalEvents) / Math.max(1, last.samples - first.samples);
+    out(`canary: about ${perSample.toFixed(1)} events per analysis sample (timer + workflow task + measureCanary activity); continue-as-new bounds each run at Temporal's suggestion (dev-server default history-count limit)`);
+  }
+  out();
+  return [
+    {
+      row: `3. history events, blue/green (bake+drain ${waits.join('/')} s)`,
+      measured: blueGreen.map((m) => `${m.waitS}s: ${m.totalEvents}`).join(', '),
+      target: 'does not grow with the waits',
+      met: flat,
+      note: flat ? undefined : `varies by ${Math.max(...counts) - Math.min(...counts)} events between wait lengths`,
+    },
+    {
+      row: `3. history events, 4-step canary (bakes+drain ${waits.join('/')} s)`,
+      measured: canary.map((m) => `${m.waitS}s: ${m.totalEvents}${m.runs > 1 ? ` in ${m.runs} runs (largest ${m.largestRun})` : ''}`).join(', '),
+      target: 'grows per sample; bounded per run by continue-as-new',
+      met: undefined,
+      note: Number.isFinite(perSample) ? `~${perSample.toFixed(1)} events per 1 s analysis sample` : undefined,
+    },
+  ];
+}

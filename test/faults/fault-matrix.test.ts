@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startUpgrade } from '../../src/client/upgrades';
+import { canaryAction, canaryCondition } from '../../src/integrations/traffic/routing-rule';
+import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
+import { startQueryLoad } from '../../src/sandbox/load';
+import { installRuntime } from '../../src/worker/logging';
+import { approveUpdate, statusQuery, type UpgradeResult, type UpgradeStatus } from '../../src/workflows/messages';
+import { fastPlan } from '../support/plans';
+import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+
+/** Where the worker dies: a predicate on the upgrade's status. */
+interface KillPoint {
+  name: string;
+  strategy: 'blue-green' | 'canary';
+  at: (status: UpgradeStatus) => boolean;
+  /** The worker dies at an approval gate: approve only after the kill. */
+  gate?: boolean;
+}
+
+const inPhase = (phase: string, extra: (s: UpgradeStatus) => boolean = () => true) => (s: UpgradeStatus) => s.phase === phase && extra(s);
+const lastNote = (pattern: RegExp) => (s: UpgradeStatus) => pattern.test(s.timeline.at(-1)?.message ?? '');
+
+// Each point is a window of seconds (start-up delay, bakes, drain, keep-warm, rules refresh), so the
+// status poll cannot miss it; the worker dies inside an activity or a timer there.
+const POINTS: KillPoint[] = [
+  { name: 'inside the readiness wait', strategy: 'blue-green', at: inPhase('VERIFYING', lastNote(/waiting until/)) },
+  { name: 'at the approval gate', strategy: 'blue-green', at: inPhase('AWAITING_APPROVAL'), gate: true },
+  { name: 'inside the bake', strategy: 'blue-green', at: inPhase('BAKING') },
+  { name: 'inside the drain', strategy: 'blue-green', at: inPhase('DRAINING', lastNote(/waiting for the queries/)) },
+  { name: 'while blue is kept warm', strategy: 'blue-green', at: lastNote(/warm for/) },
+  { name: 'inside a shift (rules refresh wait)', strategy: 'canary', at: inPhase('SHIFTING', (s) => s.trafficPercent === 0) },
+  { name: 'inside the 10% bake', strategy: 'canary', at: inPhase('BAKING', (s) => s.trafficPercent === 10) },
+  { name: 'at the manual gate', strategy: 'canary', at: (s) => s.awaitingApproval && s.trafficPercent === 10, gate: true },
+  { name: 'inside the canary clean-up after the flip', strategy: 'canary', at: inPhase('SHIFTING', (s) => s.trafficPercent === 100) },
+  { name: 'inside the 100% bake', strategy: 'canary', at: inPhase('BAKING', (s) => s.trafficPercent === 100) },
+];
+
+describe('fault matrix: the worker is killed with SIGKILL at each point, a new worker finishes the upgrade', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: WorkerProcess;
+  const fleets: SandboxFleet[] = [];
+
+  before(async () => {
+    installRuntime({ level: 'WARN' });
+    env = await startTestServer();
+    worker = startWorkerProcess(env.address);
+    await worker.ready;
+  });
+
+  after(async () => {
+    await worker.kill('SIGTERM');
+    await Promise.all(fleets.map((fleet) => fleet.stop()));
+    await env.teardown();
+  });
+
+  POINTS.forEach((point, index) => {
+    it(`${point.strategy}, killed ${point.name}`, async () => {
+      const group = `fm${index}`;
+      const fleet = await startSandboxFleet({
+        healthIntervalMs: 100,
+        rulesRefreshMs: 300,
+        rules: [
+          {
+            name: 'routing-group-header',
+            priority: 0,
+            condition: 'request.getHeader("X-Trino-Routing-Group") != null',
+            actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
+          },
+          { name: 'cutover-canary', priority: 10, condition: canaryCondition(0), actions: [canaryAction(`${group}-canary`)] },
+        ],
+        clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+      });
+      fleets.push(fleet);
+      await untilHealthy(fleet, `${group}-blue`);
+      const since = Date.now();
+      const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [500, 4000], routingGroup: group });
+      const plan = fastPlan(fleet.gatewayUrl, group, {
+        strategy: point.strategy,
+        green: { provisioner: { startupDelay: '3s' } },
+        health: { interval: '300ms' },
+        bake: '3s',
+        retire: { keepBlueFor: '3s' },
+        ...(point.strategy === 'canary'
+          ? {
+              approval: { required: false },
+              canary: { rulesRefresh: '3s', steps: [{ weight: 10, bake: '3s' }, { approval: true }, { weight: 100, bake: '3s' }], analysis: { interval: '500ms' } },
+            }
+          : {}),
+      });
+      const handle = await startUpgrade(env.client, plan);
+      let killed!: () => void;
+      const afterKill = new Promise<void>((resolve) => (killed = resolve));
+      const approver = approveWhenAsked(handle, point.gate ? afterKill : Promise.resolve());
+
+      await waitForStatus(handle, point.at, point.name, 60_000);
+      await worker.kill('SIGKILL');
+      killed();
+      worker = startWorkerProcess(env.address);
+      await worker.ready;
+      const result = (await handle.result()) as UpgradeResult;
+      await approver;
+      const report = await load.stop();
+
+      assert.equal(result.outcome, 'SUCCEEDED', `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`);
+      assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
+      const journal = fleet.journal(since);
+      const count = (kind: string, name: string) => journal.filter((e) => e.kind === kind && e.name === name).length;
+      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
+      assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 1, 'green registered once');
+      assert.equal(count('backend.activated', `${group}-green`), 1, 'green activated once');
+      assert.equal(count('backend.deactivated', `${group}-blue`), 1, 'blue deactivated once');
+      assert.equal(count('cluster.deleted', `${group}-blue`), 1, 'blue torn down once');
+      assert.deepEqual(journal.filter((e) => e.kind === 'group.unserved' && e.group === group), [], 'the group always had an active HEALTHY backend');
+      await assertReplays(handle);
+    });
+  });
+});
+
+/** Approves every gate the upgrade reaches until it ends (the new worker answers the update). */
+async function approveWhenAsked(handle: Awaited<ReturnType<typeof startUpgrade>>, notBefore: Promise<void>): Promise<void> {
+  let ended = false;
+  void handle.result().then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  while (!ended) {
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    if (status?.awaitingApproval) {
+      await notBefore;
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'fault-matrix' }] }).catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** A new backend is PENDING until the gateway's first health check; clients only start after that. */
+async function untilHealthy(fleet: SandboxFleet, name: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (fleet.gateway.backendState(name)?.trinoStatus !== 'HEALTHY') {
+    if (Date.now() > deadline) throw new Error(`${name} never became HEALTHY`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
