@@ -1,21 +1,8 @@
 import { validatePlan } from '../src/plan/load';
+import { merge, type Overrides } from '../test/support/plans';
 import type { UpgradePlan } from '../src/plan/schema';
 import type { RoutingRule } from '../src/integrations/gateway/types';
 import { canaryAction, canaryCondition } from '../src/integrations/traffic/routing-rule';
-
-type Overrides = Record<string, unknown>;
-
-function merge(base: Overrides, extra: Overrides): Overrides {
-  const out: Overrides = { ...base };
-  for (const [key, value] of Object.entries(extra)) {
-    const current = out[key];
-    out[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
-        ? merge(current as Overrides, value as Overrides)
-        : value;
-  }
-  return out;
-}
 
 /** A blue/green plan against a sandbox fleet (approval not required), validated like a user's plan. */
 export function benchPlan(gatewayUrl: string, routingGroup: string, overrides: Overrides = {}): UpgradePlan {

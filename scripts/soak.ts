@@ -17,7 +17,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { table } from '../src/client/output';
 import { startUpgrade } from '../src/client/upgrades';
 import { startDevServer } from '../src/devserver/dev-server';
-import { canaryAction, canaryCondition } from '../src/integrations/traffic/routing-rule';
+import { canaryReadyRules } from '../src/integrations/traffic/routing-rule';
 import { validatePlan } from '../src/plan/load';
 import type { UpgradePlan } from '../src/plan/schema';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
@@ -111,15 +111,7 @@ async function main(): Promise<number> {
       healthIntervalMs: HEALTH_INTERVAL_MS,
       rulesRefreshMs: RULES_REFRESH_MS,
       // FILE rules as a canary-ready gateway has them: the routing-group header, then cutover's canary rule at 0%.
-      rules: [
-        {
-          name: 'routing-group-header',
-          priority: 0,
-          condition: 'request.getHeader("X-Trino-Routing-Group") != null',
-          actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
-        },
-        { name: 'cutover-canary', priority: 10, condition: canaryCondition(0), actions: [canaryAction(`${GROUP}-canary`)] },
-      ],
+      rules: canaryReadyRules(`${GROUP}-canary`),
       clusters: [{ name: 'soak-470', version: '470', routingGroup: GROUP }],
     });
     say(`sandbox fleet: gateway ${fleet.gatewayUrl}, soak-470 (Trino 470) active in ${GROUP}`);

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import type { SandboxFleet } from '../src/sandbox/fleet';
 import { statusQuery, type UpgradeStatus } from '../src/workflows/messages';
 import { waitForPhase, waitForStatus } from './support/temporal';
 import { useTestbed } from './support/testbed';
+import { inBatches, runCli, UNREACHABLE_TEMPORAL, type CliRun } from './support/cli';
 
 /**
  * Bad input of every kind the CLI meets: invalid canary plans, unknown nested fields and wrong
@@ -17,34 +17,11 @@ import { useTestbed } from './support/testbed';
  * and a sandbox fleet (exit 1 or 2), each leaving the gateway unchanged.
  */
 
-const ROOT = join(__dirname, '..');
-const CLI = join(ROOT, 'src', 'client', 'cli.ts');
-/** Nothing listens there: a plan check that reached Temporal would fail with "cannot reach Temporal". */
-const UNREACHABLE_TEMPORAL = '127.0.0.1:1';
 /** Nothing listens there either: the gateway of the "unreachable gateway" plan. */
 const UNREACHABLE_GATEWAY = 'http://127.0.0.1:9';
 
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 function cutoverAt(address: string, args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
-      { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default', TEMPORAL_PROFILE: '', NO_COLOR: '1' }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function inBatches<T, R>(items: T[], size: number, run: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < items.length; i += size) results.push(...(await Promise.all(items.slice(i, i + size).map(run))));
-  return results;
+  return runCli(address, args);
 }
 
 const CANARY_PLAN = `strategy: canary

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
-import { canaryAction, canaryCondition } from '../src/integrations/traffic/routing-rule';
+import { canaryCondition, canaryReadyRules } from '../src/integrations/traffic/routing-rule';
 import { javaFloorMod, javaStringHashCode } from '../src/sandbox/routing-rules';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad, type LoadQuery } from '../src/sandbox/load';
@@ -23,15 +23,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     return testbed.fleet({
       healthIntervalMs: 100,
       rulesRefreshMs: RULES_REFRESH_MS,
-      rules: [
-        {
-          name: 'routing-group-header',
-          priority: 0,
-          condition: 'request.getHeader("X-Trino-Routing-Group") != null',
-          actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
-        },
-        { name: 'cutover-canary', priority: 10, condition: canaryCondition(0), actions: [canaryAction(`${group}-canary`)] },
-      ],
+      rules: canaryReadyRules(`${group}-canary`),
       clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
     });
   }

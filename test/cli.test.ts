@@ -1,41 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-
-const ROOT = join(__dirname, '..');
-const CLI = join(ROOT, 'src', 'client', 'cli.ts');
-/** Nothing listens there: any verb that reached Temporal would fail with "cannot reach Temporal". */
-const UNREACHABLE_TEMPORAL = '127.0.0.1:1';
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { inBatches, runCli, UNREACHABLE_TEMPORAL, type CliRun } from './support/cli';
 
 /** Runs the real CLI as an operator would, against an unreachable Temporal. */
 function cutover(...args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
-      { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: UNREACHABLE_TEMPORAL, TEMPORAL_PROFILE: '', NO_COLOR: '1' }, timeout: 90_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-/** Runs many CLI invocations a few at a time (each start-up costs about a second of CPU). */
-async function inBatches<T, R>(items: T[], size: number, run: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < items.length; i += size) results.push(...(await Promise.all(items.slice(i, i + size).map(run))));
-  return results;
+  return runCli(UNREACHABLE_TEMPORAL, args);
 }
 
 const VALID_PLAN = `strategy: blue-green

@@ -1,8 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import type { RoutingRule } from '../integrations/gateway/types';
-import { canaryAction, canaryCondition } from '../integrations/traffic/routing-rule';
+import { canaryReadyRules } from '../integrations/traffic/routing-rule';
 import { startSandboxFleet, type SandboxFleet } from '../sandbox/fleet';
 import { integrationsFromEnv } from '../worker/integrations';
 import { installRuntime } from '../worker/logging';
@@ -39,19 +38,6 @@ export interface LocalStack {
 /** How often the sandbox gateway re-reads its rules (the real default is 1 minute; plans say `rulesRefresh`). */
 export const SANDBOX_RULES_REFRESH_MS = 2_000;
 
-function sandboxRules(routingGroup: string): RoutingRule[] {
-  return [
-    {
-      name: 'routing-group-header',
-      description: 'honour X-Trino-Routing-Group',
-      priority: 0,
-      condition: 'request.getHeader("X-Trino-Routing-Group") != null',
-      actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
-    },
-    { name: 'cutover-canary', description: 'cutover canary share', priority: 10, condition: canaryCondition(0), actions: [canaryAction(`${routingGroup}-canary`)] },
-  ];
-}
-
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   // Quiet worker logs: the terminal shows the upgrade, the Temporal UI shows the rest.
   const logger = installRuntime({ level: 'WARN' });
@@ -66,7 +52,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       port: options.gatewayPort,
       healthIntervalMs: options.healthIntervalMs,
       // FILE rules as a real canary-ready gateway has them: the routing-group header, then cutover's canary rule at 0%.
-      rules: sandboxRules(options.routingGroup),
+      rules: canaryReadyRules(`${options.routingGroup}-canary`),
       rulesRefreshMs: SANDBOX_RULES_REFRESH_MS,
       clusters: options.clusters.map((cluster) => ({ ...cluster, routingGroup: options.routingGroup })),
     });

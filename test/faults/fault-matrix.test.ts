@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startUpgrade } from '../../src/client/upgrades';
-import { canaryAction, canaryCondition } from '../../src/integrations/traffic/routing-rule';
+import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
 import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad } from '../../src/sandbox/load';
 import { installRuntime } from '../../src/worker/logging';
@@ -62,15 +62,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
       const fleet = await startSandboxFleet({
         healthIntervalMs: 100,
         rulesRefreshMs: 300,
-        rules: [
-          {
-            name: 'routing-group-header',
-            priority: 0,
-            condition: 'request.getHeader("X-Trino-Routing-Group") != null',
-            actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
-          },
-          { name: 'cutover-canary', priority: 10, condition: canaryCondition(0), actions: [canaryAction(`${group}-canary`)] },
-        ],
+        rules: canaryReadyRules(`${group}-canary`),
         clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
       });
       fleets.push(fleet);

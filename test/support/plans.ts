@@ -1,9 +1,10 @@
 import { validatePlan } from '../../src/plan/load';
 import type { UpgradePlan } from '../../src/plan/schema';
 
-type Overrides = Record<string, unknown>;
+export type Overrides = Record<string, unknown>;
 
-function merge(base: Overrides, extra: Overrides): Overrides {
+/** `extra` laid over `base`, objects merged key by key (arrays and values replaced). */
+export function merge(base: Overrides, extra: Overrides): Overrides {
   const out: Overrides = { ...base };
   for (const [key, value] of Object.entries(extra)) {
     const current = out[key];
