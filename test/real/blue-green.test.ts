@@ -26,8 +26,10 @@ import {
   GREEN,
   GROUP,
   realPlan,
+  until,
   variedSql,
   versionThrough,
+  warmUp,
   watchGateway,
   type GatewaySample,
 } from './support';
@@ -237,21 +239,3 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
     }
   });
 });
-
-async function warmUp(url: string): Promise<void> {
-  const { TrinoHttpClient } = await import('../../src/integrations/trino/client');
-  const client = new TrinoHttpClient({ url, user: 'warm-up' });
-  try {
-    for (let i = 0; i < 8; i++) await client.execute(variedSql('warm-up', i));
-  } finally {
-    await client.close();
-  }
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
