@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startUpgrade } from '../../src/client/upgrades';
 import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
+import { TrinoHttpClient } from '../../src/integrations/trino/client';
 import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad } from '../../src/sandbox/load';
 import { installRuntime } from '../../src/worker/logging';
@@ -18,6 +19,8 @@ interface KillPoint {
   at: (status: UpgradeStatus) => boolean;
   /** The worker dies at an approval gate: approve only after the kill. */
   gate?: boolean;
+  /** Queries long enough to still run on blue when the drain starts. */
+  longQueries?: boolean;
 }
 
 const inPhase = (phase: string, extra: (s: UpgradeStatus) => boolean = () => true) => (s: UpgradeStatus) => s.phase === phase && extra(s);
@@ -29,7 +32,7 @@ const POINTS: KillPoint[] = [
   { name: 'inside the readiness wait', strategy: 'blue-green', at: inPhase('VERIFYING', lastNote(/waiting until/)) },
   { name: 'at the approval gate', strategy: 'blue-green', at: inPhase('AWAITING_APPROVAL'), gate: true },
   { name: 'inside the bake', strategy: 'blue-green', at: inPhase('BAKING') },
-  { name: 'inside the drain', strategy: 'blue-green', at: inPhase('DRAINING', lastNote(/waiting for the queries/)) },
+  { name: 'inside the drain', strategy: 'blue-green', at: inPhase('DRAINING', lastNote(/waiting for the queries/)), longQueries: true },
   { name: 'while blue is kept warm', strategy: 'blue-green', at: lastNote(/warm for/) },
   { name: 'inside a shift (rules refresh wait)', strategy: 'canary', at: inPhase('SHIFTING', (s) => s.trafficPercent === 0) },
   { name: 'inside the 10% bake', strategy: 'canary', at: inPhase('BAKING', (s) => s.trafficPercent === 10) },
@@ -82,6 +85,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
             }
           : {}),
       });
+      const longOnBlue = point.longQueries ? startLongQueries(fleet.gatewayUrl, group) : Promise.resolve([]);
       const handle = await startUpgrade(env.client, plan);
       let killed!: () => void;
       const afterKill = new Promise<void>((resolve) => (killed = resolve));
@@ -95,6 +99,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
       const result = (await handle.result()) as UpgradeResult;
       await approver;
       const report = await load.stop();
+      assert.ok((await longOnBlue).every((state) => state === 'FINISHED'), 'long queries on blue finished there');
 
       assert.equal(result.outcome, 'SUCCEEDED', `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`);
       assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
@@ -125,6 +130,19 @@ async function approveWhenAsked(handle: Awaited<ReturnType<typeof startUpgrade>>
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'fault-matrix' }] }).catch(() => undefined);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Queries of 12 s started on blue before the flip: the drain has to wait for them. */
+async function startLongQueries(gatewayUrl: string, group: string): Promise<string[]> {
+  const client = new TrinoHttpClient({ url: gatewayUrl, connections: 2 });
+  try {
+    const results = await Promise.all(
+      ['night-batch', 'etl-report'].map((user) => client.execute('/* sandbox:duration=12s */ SELECT 1', { user, headers: { 'X-Trino-Routing-Group': group } })),
+    );
+    return results.map((result) => result.state);
+  } finally {
+    await client.close();
   }
 }
 
