@@ -60,7 +60,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
   });
 
   POINTS.forEach((point, index) => {
-    it(`${point.strategy}, killed ${point.name}`, async () => {
+    it(`${point.strategy}, killed ${point.name}`, { timeout: 240_000 }, async () => {
       const group = `fm${index}`;
       const fleet = await startSandboxFleet({
         healthIntervalMs: 100,
@@ -89,36 +89,45 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
       const handle = await startUpgrade(env.client, plan);
       let killed!: () => void;
       const afterKill = new Promise<void>((resolve) => (killed = resolve));
-      const approver = approveWhenAsked(handle, point.gate ? afterKill : Promise.resolve());
+      const stopApproving = new AbortController();
+      const approver = approveWhenAsked(handle, point.gate ? afterKill : Promise.resolve(), stopApproving.signal);
+      let loadStopped = false;
+      try {
+        await waitForStatus(handle, point.at, point.name, 60_000);
+        await worker.kill('SIGKILL');
+        killed();
+        worker = startWorkerProcess(env.address);
+        await worker.ready;
+        const result = (await handle.result()) as UpgradeResult;
+        loadStopped = true;
+        const report = await load.stop();
+        assert.ok((await longOnBlue).every((state) => state === 'FINISHED'), 'long queries on blue finished there');
 
-      await waitForStatus(handle, point.at, point.name, 60_000);
-      await worker.kill('SIGKILL');
-      killed();
-      worker = startWorkerProcess(env.address);
-      await worker.ready;
-      const result = (await handle.result()) as UpgradeResult;
-      await approver;
-      const report = await load.stop();
-      assert.ok((await longOnBlue).every((state) => state === 'FINISHED'), 'long queries on blue finished there');
-
-      assert.equal(result.outcome, 'SUCCEEDED', `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`);
-      assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
-      const journal = fleet.journal(since);
-      const count = (kind: string, name: string) => journal.filter((e) => e.kind === kind && e.name === name).length;
-      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-      assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 1, 'green registered once');
-      assert.equal(count('backend.activated', `${group}-green`), 1, 'green activated once');
-      assert.equal(count('backend.deactivated', `${group}-blue`), 1, 'blue deactivated once');
-      assert.equal(count('cluster.deleted', `${group}-blue`), 1, 'blue torn down once');
-      assert.deepEqual(journal.filter((e) => e.kind === 'group.unserved' && e.group === group), [], 'the group always had an active HEALTHY backend');
-      await assertReplays(handle);
+        assert.equal(result.outcome, 'SUCCEEDED', `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`);
+        assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
+        const journal = fleet.journal(since);
+        const count = (kind: string, name: string) => journal.filter((e) => e.kind === kind && e.name === name).length;
+        assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
+        assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 1, 'green registered once');
+        assert.equal(count('backend.activated', `${group}-green`), 1, 'green activated once');
+        assert.equal(count('backend.deactivated', `${group}-blue`), 1, 'blue deactivated once');
+        assert.equal(count('cluster.deleted', `${group}-blue`), 1, 'blue torn down once');
+        assert.deepEqual(journal.filter((e) => e.kind === 'group.unserved' && e.group === group), [], 'the group always had an active HEALTHY backend');
+        await assertReplays(handle);
+      } finally {
+        // A failed case must not leave its load or approver running: they would keep the process alive.
+        stopApproving.abort();
+        await approver;
+        if (!loadStopped) await load.stop().catch(() => undefined);
+      }
     });
   });
 });
 
 /** Approves every gate the upgrade reaches until it ends (the new worker answers the update). */
-async function approveWhenAsked(handle: Awaited<ReturnType<typeof startUpgrade>>, notBefore: Promise<void>): Promise<void> {
+async function approveWhenAsked(handle: Awaited<ReturnType<typeof startUpgrade>>, notBefore: Promise<void>, stop: AbortSignal): Promise<void> {
   let ended = false;
+  stop.addEventListener('abort', () => (ended = true));
   void handle.result().then(
     () => (ended = true),
     () => (ended = true),
@@ -126,7 +135,8 @@ async function approveWhenAsked(handle: Awaited<ReturnType<typeof startUpgrade>>
   while (!ended) {
     const status = await handle.query(statusQuery).catch(() => undefined);
     if (status?.awaitingApproval) {
-      await notBefore;
+      await Promise.race([notBefore, new Promise((resolve) => stop.addEventListener('abort', resolve))]);
+      if (ended) return;
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'fault-matrix' }] }).catch(() => undefined);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -37,7 +37,12 @@ export function startWorkerProcess(address: string, env: NodeJS.ProcessEnv = {})
     kill: (signal) =>
       new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        // A graceful stop waits for running activities; past 10 s it is killed outright.
+        const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(force);
+          resolve();
+        });
         child.kill(signal);
       }),
   };
