@@ -4,18 +4,12 @@
  * `npm run test:real`; docs/real-stack.md.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
-import { TrinoGatewayClient } from '../../src/integrations/gateway/client';
 import { startQueryLoad, type LoadReport } from '../../src/sandbox/load';
-import { integrationsFromEnv } from '../../src/worker/integrations';
-import { installRuntime } from '../../src/worker/logging';
-import { createCutoverWorker } from '../../src/worker/worker';
 import { approveUpdate, rollbackSignal } from '../../src/workflows/messages';
-import { progress, startRealStack, type RealStack } from '../../scripts/real-stack/stack';
-import { startTestServer, waitForPhase, workflowBundle } from '../support/temporal';
+import { progress } from '../../scripts/real-stack/stack';
+import { waitForPhase } from '../support/temporal';
 import {
   BLUE,
   coordinatorIdOf,
@@ -29,97 +23,43 @@ import {
   until,
   variedSql,
   versionThrough,
-  warmUp,
   watchGateway,
   type GatewaySample,
 } from './support';
+import { useRealTestbed } from './testbed';
 
 /** After a backend is deactivated, how long the gateway may still route a new query to it. */
 const ROUTING_SETTLE_MS = 1_000;
 
 describe('real stack: Trino Gateway + two Trino releases, blue/green through cutover', { timeout: 15 * 60_000 }, () => {
-  let stack: RealStack;
-  let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
-  let gateway: TrinoGatewayClient;
-  const deps = integrationsFromEnv({});
-  /** Coordinator id (query-id suffix) → blue or green: tells where a query ran without asking the gateway. */
-  const coordinatorOf = new Map<string, string>();
-  let failed = false;
-  const testStarted = Date.now();
-
-  before(async () => {
-    try {
-      await setUp();
-    } catch (error) {
-      failed = true;
-      throw error;
-    }
-  });
-
-  async function setUp(): Promise<void> {
-    installRuntime({ level: 'WARN' });
-    // Both start in parallel; whichever started is stopped in `after` even when the other failed.
-    const [started, temporal] = await Promise.allSettled([startRealStack(), startTestServer()]);
-    if (started.status === 'fulfilled') stack = started.value;
-    if (temporal.status === 'fulfilled') env = temporal.value;
-    for (const outcome of [started, temporal]) if (outcome.status === 'rejected') throw outcome.reason;
-    worker = await createCutoverWorker({ connection: env.nativeConnection, deps, workflowBundle: await workflowBundle() });
-    running = worker.run();
-    gateway = new TrinoGatewayClient({ url: stack.gateway.url });
-    for (const [name, component] of [
-      [BLUE, stack.blue],
-      [GREEN, stack.green],
-    ] as const) {
-      const { version, queryId } = await versionThrough(component.url);
-      assert.equal(version, component.version, `${name} runs Trino ${component.version}`);
-      coordinatorOf.set(coordinatorIdOf(queryId), name);
-    }
-    // Warm both coordinators up (JIT) so that query times under load are representative.
-    await Promise.all([stack.blue.url, stack.green.url].map((url) => warmUp(url)));
-  }
-
-  after(async () => {
-    const stops: Promise<unknown>[] = [];
-    if (worker) {
-      worker.shutdown();
-      stops.push(running.catch(() => undefined));
-    }
-    await Promise.all(stops);
-    await deps.close();
-    await gateway?.close();
-    await env?.teardown().catch(() => undefined);
-    await stack?.stop({ keepDir: failed });
-    progress(`test file done in ${((Date.now() - testStarted) / 1000).toFixed(1)} s`);
-  });
+  const real = useRealTestbed();
 
   /** Blue registered ACTIVE and HEALTHY in the group, green unknown to the gateway: the state before an upgrade. */
   async function blueOnly(): Promise<void> {
-    await gateway.upsertBackend({ name: BLUE, proxyTo: stack.blue.url, active: true, routingGroup: GROUP });
-    await until(async () => (await gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 'blue HEALTHY in the gateway', 30_000);
-    await gateway.deleteBackend(GREEN);
+    await real.gateway.upsertBackend({ name: BLUE, proxyTo: real.stack.blue.url, active: true, routingGroup: GROUP });
+    await until(async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 'blue HEALTHY in the gateway', 30_000);
+    await real.gateway.deleteBackend(GREEN);
     assert.deepEqual(await groupBackends(), [[BLUE, true]]);
   }
 
   async function groupBackends(): Promise<[string, boolean][]> {
-    return (await gateway.listBackends())
+    return (await real.gateway.listBackends())
       .filter((b) => b.routingGroup === GROUP)
       .map((b): [string, boolean] => [b.name, b.active])
       .sort((a, b) => a[0].localeCompare(b[0]));
   }
 
   function load() {
-    return startQueryLoad({ gatewayUrl: stack.gateway.url, users: 10, concurrency: 4, durationMs: [0, 0], sqlFor: variedSql, routingGroup: GROUP });
+    return startQueryLoad({ gatewayUrl: real.stack.gateway.url, users: 10, concurrency: 4, durationMs: [0, 0], sqlFor: variedSql, routingGroup: GROUP });
   }
 
   /** Every query the gateway attributes to a backend ran on that backend's coordinator (query-id suffix) and finished there. */
   async function assertWhereQueriesRan(report: LoadReport): Promise<void> {
-    const unknown = report.queries.filter((q) => !q.queryId || !coordinatorOf.has(coordinatorIdOf(q.queryId)));
+    const unknown = report.queries.filter((q) => !q.queryId || !real.coordinatorOf.has(coordinatorIdOf(q.queryId)));
     assert.deepEqual(unknown, [], 'every query id comes from blue or green');
-    const mismatched = report.queries.filter((q) => coordinatorOf.get(coordinatorIdOf(q.queryId!)) !== q.backend);
+    const mismatched = report.queries.filter((q) => real.coordinatorOf.get(coordinatorIdOf(q.queryId!)) !== q.backend);
     assert.deepEqual(mismatched.slice(0, 5), [], "the gateway's query history names the coordinator that made the query id");
-    const lists = { [BLUE]: await coordinatorQueries(stack.blue.url), [GREEN]: await coordinatorQueries(stack.green.url) };
+    const lists = { [BLUE]: await coordinatorQueries(real.stack.blue.url), [GREEN]: await coordinatorQueries(real.stack.green.url) };
     for (const query of report.queries) {
       const state = lists[query.backend as typeof BLUE]?.get(query.queryId!);
       assert.equal(state, 'FINISHED', `${query.queryId} is FINISHED in ${query.backend}'s own /v1/query`);
@@ -138,15 +78,15 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
   it('upgrades blue (470) to green (476) under query load: 0 failed, blue queries finish on blue, new queries on green', async () => {
     try {
       await blueOnly();
-      const watcher = watchGateway(stack.gateway.url, GROUP);
+      const watcher = watchGateway(real.stack.gateway.url, GROUP);
       const queries = load();
       const upgradeStarted = Date.now();
-      const handle = await startUpgrade(env.client, realPlan(stack.gateway.url, stack.green.url, stack.green.version), { startedBy: 'test:real' });
+      const handle = await startUpgrade(real.env.client, realPlan(real.stack.gateway.url, real.stack.green.url, real.stack.green.version), { startedBy: 'test:real' });
 
       await waitForPhase(handle, 'AWAITING_APPROVAL', 5 * 60_000);
       assert.deepEqual(await groupBackends(), [[BLUE, true], [GREEN, false]], 'green registered inactive while awaiting approval');
-      assert.equal((await gateway.backendState(GREEN))?.trinoStatus, 'HEALTHY', 'the gateway health-checks inactive green');
-      assert.equal((await versionThrough(stack.green.url)).version, stack.green.version, 'green answers at its own address');
+      assert.equal((await real.gateway.backendState(GREEN))?.trinoStatus, 'HEALTHY', 'the gateway health-checks inactive green');
+      assert.equal((await versionThrough(real.stack.green.url)).version, real.stack.green.version, 'green answers at its own address');
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       const ack = await handle.executeUpdate(approveUpdate, { args: [{ by: 'test:real' }] });
       assert.match(ack.message, /approved by test:real/);
@@ -185,11 +125,11 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
       );
 
       assert.deepEqual(await groupBackends(), [[GREEN, true]], "the gateway's own API shows only green, active, in the group");
-      assert.equal((await versionThrough(stack.gateway.url)).version, stack.green.version, 'SELECT version() through the gateway answers green');
+      assert.equal((await versionThrough(real.stack.gateway.url)).version, real.stack.green.version, 'SELECT version() through the gateway answers green');
       const events = (await handle.fetchHistory()).events?.length ?? 0;
       progress(`upgrade workflow: ${events} history events`);
     } catch (error) {
-      failed = true;
+      real.markFailed();
       throw error;
     }
   });
@@ -197,12 +137,12 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
   it('rolls back while baking under query load: blue serves again, nothing failed', async () => {
     try {
       await blueOnly();
-      const watcher = watchGateway(stack.gateway.url, GROUP);
+      const watcher = watchGateway(real.stack.gateway.url, GROUP);
       const queries = load();
       const started = Date.now();
       const handle = await startUpgrade(
-        env.client,
-        realPlan(stack.gateway.url, stack.green.url, stack.green.version, { approval: { required: false }, bake: '10m' }),
+        real.env.client,
+        realPlan(real.stack.gateway.url, real.stack.green.url, real.stack.green.version, { approval: { required: false }, bake: '10m' }),
         { startedBy: 'test:real' },
       );
       await waitForPhase(handle, 'BAKING', 5 * 60_000);
@@ -231,10 +171,10 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
       assert.ok(samples.every((s) => s.healthyActive.length > 0), 'the group always had an active HEALTHY backend');
 
       assert.deepEqual(await groupBackends(), [[BLUE, true]], 'only blue remains, active');
-      assert.equal((await gateway.backendState(BLUE))?.trinoStatus, 'HEALTHY');
-      assert.equal((await versionThrough(stack.gateway.url)).version, stack.blue.version, 'SELECT version() through the gateway answers blue');
+      assert.equal((await real.gateway.backendState(BLUE))?.trinoStatus, 'HEALTHY');
+      assert.equal((await versionThrough(real.stack.gateway.url)).version, real.stack.blue.version, 'SELECT version() through the gateway answers blue');
     } catch (error) {
-      failed = true;
+      real.markFailed();
       throw error;
     }
   });

@@ -5,21 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { startUpgrade } from '../../src/client/upgrades';
-import { TrinoGatewayClient } from '../../src/integrations/gateway/client';
 import { canaryAction, canaryCondition } from '../../src/integrations/traffic/routing-rule';
 import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
 import { startQueryLoad, type LoadQuery } from '../../src/sandbox/load';
-import { integrationsFromEnv } from '../../src/worker/integrations';
-import { installRuntime } from '../../src/worker/logging';
-import { createCutoverWorker } from '../../src/worker/worker';
 import type { UpgradeResult } from '../../src/workflows/messages';
-import { progress, startRealStack, type RealStack } from '../../scripts/real-stack/stack';
-import { startTestServer, waitForStatus, workflowBundle } from '../support/temporal';
+import { progress } from '../../scripts/real-stack/stack';
+import { waitForStatus } from '../support/temporal';
 import {
   activatedAt,
   BLUE,
@@ -37,10 +31,10 @@ import {
   realPlan,
   until,
   versionThrough,
-  warmUp,
   watchGateway,
   watchRule,
 } from './support';
+import { useRealTestbed } from './testbed';
 
 /** The rule and group the rules copy of the stack (deploy/gateway/routing-rules.yaml) already has. */
 const RULE = 'cutover-canary';
@@ -61,56 +55,10 @@ function lightSql(_user: string, i: number): string {
 }
 
 describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rules', { timeout: 15 * 60_000 }, () => {
-  let stack: RealStack;
-  let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
-  let gateway: TrinoGatewayClient;
-  const deps = integrationsFromEnv({});
-  /** Coordinator id (query-id suffix) → blue or green. */
-  const coordinatorOf = new Map<string, string>();
-  let failed = false;
-  const testStarted = Date.now();
-
-  before(async () => {
-    try {
-      installRuntime({ level: 'WARN' });
-      const [started, temporal] = await Promise.allSettled([startRealStack(), startTestServer()]);
-      if (started.status === 'fulfilled') stack = started.value;
-      if (temporal.status === 'fulfilled') env = temporal.value;
-      for (const outcome of [started, temporal]) if (outcome.status === 'rejected') throw outcome.reason;
-      worker = await createCutoverWorker({ connection: env.nativeConnection, deps, workflowBundle: await workflowBundle() });
-      running = worker.run();
-      gateway = new TrinoGatewayClient({ url: stack.gateway.url });
-      for (const [name, component] of [
-        [BLUE, stack.blue],
-        [GREEN, stack.green],
-      ] as const) {
-        const { version, queryId } = await versionThrough(component.url);
-        assert.equal(version, component.version, `${name} runs Trino ${component.version}`);
-        coordinatorOf.set(coordinatorIdOf(queryId), name);
-      }
-      await Promise.all([stack.blue.url, stack.green.url].map((url) => warmUp(url)));
-    } catch (error) {
-      failed = true;
-      throw error;
-    }
-  });
-
-  after(async () => {
-    if (worker) {
-      worker.shutdown();
-      await running.catch(() => undefined);
-    }
-    await deps.close();
-    await gateway?.close();
-    await env?.teardown().catch(() => undefined);
-    await stack?.stop({ keepDir: failed });
-    progress(`test file done in ${((Date.now() - testStarted) / 1000).toFixed(1)} s`);
-  });
+  const real = useRealTestbed();
 
   async function groupBackends(group: string): Promise<[string, boolean][]> {
-    return (await gateway.listBackends())
+    return (await real.gateway.listBackends())
       .filter((b) => b.routingGroup === group)
       .map((b): [string, boolean] => [b.name, b.active])
       .sort((a, b) => a[0].localeCompare(b[0]));
@@ -122,22 +70,22 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       assert.ok(predicted.length >= 3 && predicted.length <= 10, `the 10% bucket holds a few of the ${CANARY_USERS.length} users: ${predicted.join(', ')}`);
 
       // The stack's rules file: the canary rule at 0% targeting adhoc-canary, before the header rule.
-      const initial = (await gateway.getRoutingRules()).find((rule) => rule.name === RULE);
+      const initial = (await real.gateway.getRoutingRules()).find((rule) => rule.name === RULE);
       assert.equal(initial?.condition, canaryCondition(0), 'the rules file starts with the canary rule at 0%');
       assert.deepEqual(initial?.actions, [canaryAction(CANARY_GROUP)]);
 
-      await gateway.upsertBackend({ name: BLUE, proxyTo: stack.blue.url, active: true, routingGroup: GROUP });
-      await until(async () => (await gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 'blue HEALTHY in the gateway', 30_000);
+      await real.gateway.upsertBackend({ name: BLUE, proxyTo: real.stack.blue.url, active: true, routingGroup: GROUP });
+      await until(async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 'blue HEALTHY in the gateway', 30_000);
       assert.deepEqual(await groupBackends(GROUP), [[BLUE, true]]);
 
-      const backends = watchGateway(stack.gateway.url, GROUP);
-      const rule = watchRule(stack.gateway.url, RULE);
+      const backends = watchGateway(real.stack.gateway.url, GROUP);
+      const rule = watchRule(real.stack.gateway.url, RULE);
       // No X-Trino-Routing-Group header: the header rule (priority 20) would override the canary rule.
-      const load = startQueryLoad({ gatewayUrl: stack.gateway.url, users: CANARY_USERS, concurrency: 8, durationMs: [0, 0], sqlFor: lightSql });
+      const load = startQueryLoad({ gatewayUrl: real.stack.gateway.url, users: CANARY_USERS, concurrency: 8, durationMs: [0, 0], sqlFor: lightSql });
       const started = Date.now();
       const handle = await startUpgrade(
-        env.client,
-        realPlan(stack.gateway.url, stack.green.url, stack.green.version, {
+        real.env.client,
+        realPlan(real.stack.gateway.url, real.stack.green.url, real.stack.green.version, {
           strategy: 'canary',
           approval: { required: false },
           canary: {
@@ -168,13 +116,13 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       assert.equal(result.outcome, 'SUCCEEDED', result.reason);
 
       // Where every query ran: the coordinator that made its query id; the group the gateway's rules chose.
-      const history = await queryHistory(stack.gateway.url);
-      const sideOf = (q: LoadQuery) => coordinatorOf.get(coordinatorIdOf(q.queryId ?? ''));
+      const history = await queryHistory(real.stack.gateway.url);
+      const sideOf = (q: LoadQuery) => real.coordinatorOf.get(coordinatorIdOf(q.queryId ?? ''));
       const unknown = report.queries.filter((q) => !sideOf(q));
       assert.deepEqual(unknown.slice(0, 5), [], 'every query id comes from blue or green');
       const missing = report.queries.filter((q) => !history.has(q.queryId!));
       assert.deepEqual(missing.slice(0, 5), [], `every query is in the gateway's query history (${history.size} rows)`);
-      const lists = { [BLUE]: await coordinatorQueries(stack.blue.url), [GREEN]: await coordinatorQueries(stack.green.url) };
+      const lists = { [BLUE]: await coordinatorQueries(real.stack.blue.url), [GREEN]: await coordinatorQueries(real.stack.green.url) };
       for (const query of report.queries) assert.equal(lists[sideOf(query) as typeof BLUE].get(query.queryId!), 'FINISHED', `${query.queryId} FINISHED where it ran`);
 
       // The 10% window: from the workflow's BAKING at 10% (cutover waited out the rules refresh) to the flip.
@@ -235,10 +183,10 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       assert.ok(samples.every((s) => s.healthyActive.length > 0), 'the group always had an active HEALTHY backend');
 
       // End state: the rule back at 0% (in the API and in the file), only green active in the group.
-      const final = (await gateway.getRoutingRules()).find((r) => r.name === RULE);
+      const final = (await real.gateway.getRoutingRules()).find((r) => r.name === RULE);
       assert.equal(final?.condition, canaryCondition(0), `the gateway's ${RULE} rule is back at < 0`);
       assert.deepEqual(final?.actions, [canaryAction(CANARY_GROUP)]);
-      const file = parseAllDocuments(readFileSync(stack.gateway.rulesPath, 'utf8'))
+      const file = parseAllDocuments(readFileSync(real.stack.gateway.rulesPath, 'utf8'))
         .map((doc) => doc.toJSON() as { name: string; condition: string } | null)
         .filter((r) => r !== null);
       assert.deepEqual(file.map((r) => r.name).sort(), ['cutover-canary', 'routing-group-header'], 'the rules file still holds both rules');
@@ -248,10 +196,10 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       assert.ok(ruleBackAt0 > greenJoined - ROUTING_SETTLE_MS, 'the rule went back to 0% after green joined the group');
       assert.deepEqual(await groupBackends(GROUP), [[GREEN, true]], 'only green, active, in the group');
       assert.deepEqual(await groupBackends(CANARY_GROUP), [], 'the canary entry is gone');
-      assert.equal((await versionThrough(stack.gateway.url, 'wen')).version, stack.green.version, 'a canary-bucket user reaches green');
-      assert.equal((await versionThrough(stack.gateway.url, 'bianca')).version, stack.green.version, 'any other user reaches green');
+      assert.equal((await versionThrough(real.stack.gateway.url, 'wen')).version, real.stack.green.version, 'a canary-bucket user reaches green');
+      assert.equal((await versionThrough(real.stack.gateway.url, 'bianca')).version, real.stack.green.version, 'any other user reaches green');
     } catch (error) {
-      failed = true;
+      real.markFailed();
       throw error;
     }
   });

@@ -53,24 +53,16 @@ export interface GatewaySample {
   healthyActive: string[];
 }
 
-/** Samples the real gateway's view of the group every `intervalMs` until stopped. */
-export function watchGateway(gatewayUrl: string, group: string, intervalMs = 200): { stop(): Promise<GatewaySample[]> } {
-  const samples: GatewaySample[] = [];
+/** Runs `sample` every `intervalMs` until stopped; a failed sample is skipped. */
+function sampleEvery<T>(intervalMs: number, sample: () => Promise<T>): { stop(): Promise<T[]> } {
+  const samples: T[] = [];
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      try {
-        const all = (await (await fetch(`${gatewayUrl}/gateway/backend/all`)).json()) as { name: string; active: boolean; routingGroup: string }[];
-        const active = all.filter((b) => b.active && b.routingGroup === group).map((b) => b.name);
-        const healthyActive: string[] = [];
-        for (const name of active) {
-          const state = (await (await fetch(`${gatewayUrl}/api/public/backends/${name}/state`)).json()) as { trinoStatus?: string };
-          if (state.trinoStatus === 'HEALTHY') healthyActive.push(name);
-        }
-        samples.push({ at: Date.now(), active, healthyActive });
-      } catch {
-        // a failed sample is skipped
-      }
+      await sample().then(
+        (value) => samples.push(value),
+        () => undefined,
+      );
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   })();
@@ -81,6 +73,20 @@ export function watchGateway(gatewayUrl: string, group: string, intervalMs = 200
       return samples;
     },
   };
+}
+
+/** Samples the real gateway's view of the group every `intervalMs` until stopped. */
+export function watchGateway(gatewayUrl: string, group: string, intervalMs = 200): { stop(): Promise<GatewaySample[]> } {
+  return sampleEvery(intervalMs, async () => {
+    const all = (await (await fetch(`${gatewayUrl}/gateway/backend/all`)).json()) as { name: string; active: boolean; routingGroup: string }[];
+    const active = all.filter((b) => b.active && b.routingGroup === group).map((b) => b.name);
+    const healthyActive: string[] = [];
+    for (const name of active) {
+      const state = (await (await fetch(`${gatewayUrl}/api/public/backends/${name}/state`)).json()) as { trinoStatus?: string };
+      if (state.trinoStatus === 'HEALTHY') healthyActive.push(name);
+    }
+    return { at: Date.now(), active, healthyActive };
+  });
 }
 
 /** When `name` was last seen going from active to inactive (the first sample without it after one with it). */
@@ -132,27 +138,11 @@ export interface RuleSample {
 
 /** Samples the condition of routing rule `name` every `intervalMs` until stopped. */
 export function watchRule(gatewayUrl: string, name: string, intervalMs = 200): { stop(): Promise<RuleSample[]> } {
-  const samples: RuleSample[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        const asked = Date.now();
-        const rules = (await (await fetch(`${gatewayUrl}/webapp/getRoutingRules`)).json()) as { data?: { name: string; condition: string }[] };
-        samples.push({ at: asked, condition: rules.data?.find((rule) => rule.name === name)?.condition });
-      } catch {
-        // a failed sample is skipped
-      }
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      return samples;
-    },
-  };
+  return sampleEvery(intervalMs, async () => {
+    const asked = Date.now();
+    const rules = (await (await fetch(`${gatewayUrl}/webapp/getRoutingRules`)).json()) as { data?: { name: string; condition: string }[] };
+    return { at: asked, condition: rules.data?.find((rule) => rule.name === name)?.condition };
+  });
 }
 
 /** When a sample first showed a condition matching `pattern` (the time the request was sent). */
