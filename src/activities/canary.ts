@@ -3,7 +3,7 @@ import { isReachable, poolShare } from '../integrations/traffic/backend-pool';
 import { RoutingRuleShifter } from '../integrations/traffic/routing-rule';
 import { durationMs } from '../plan/duration';
 import type { CanaryMeasurement } from '../workflows/messages';
-import { pollUntil, toFailure } from './poll';
+import { pollGatewayHealthy, toFailure } from './poll';
 import type { ActivityDeps, GatewayTarget } from './types';
 
 /** Where canary traffic goes; names only, the worker holds the credentials. */
@@ -39,17 +39,8 @@ export interface MeasureCanaryInput {
 /** Activities of the canary strategy: move a share of new queries to green, move it back, measure green. */
 export function canaryActivities(deps: ActivityDeps) {
   async function waitHealthy(target: CanaryTarget): Promise<void> {
-    const gateway = deps.gateway(target.gateway);
-    const outcome = await pollUntil<true>({
-      intervalMs: durationMs(target.interval),
-      timeoutMs: durationMs(target.timeout),
-      check: async () => {
-        const state = await gateway.backendState(target.entry);
-        if (state?.trinoStatus === 'HEALTHY') return { done: true, value: true };
-        return { done: false, observation: `gateway reports ${target.entry} ${state?.trinoStatus ?? 'UNKNOWN'}` };
-      },
-    });
-    if (!outcome.done) {
+    const outcome = await pollGatewayHealthy(deps.gateway(target.gateway), target.entry, durationMs(target.interval), durationMs(target.timeout));
+    if (!outcome.healthy) {
       throw ApplicationFailure.nonRetryable(`${target.entry} was not HEALTHY within ${target.timeout}: ${outcome.observation}`, 'CanaryUnhealthy');
     }
   }

@@ -1,7 +1,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { durationMs } from '../plan/duration';
 import type { HealthSnapshot } from '../workflows/messages';
-import { pollUntil, resumedProgress } from './poll';
+import { pollGatewayHealthy, pollUntil, resumedProgress } from './poll';
 import type {
   ActivityDeps,
   GatewayHealthResult,
@@ -66,19 +66,8 @@ export function healthActivities(deps: ActivityDeps) {
 
     /** Polls the gateway's health cache until it reports the backend HEALTHY. */
     async waitForGatewayHealthy(input: WaitForGatewayHealthyInput): Promise<GatewayHealthResult> {
-      const gateway = deps.gateway(input.gateway);
-      let lastStatus = 'UNKNOWN';
-      const outcome = await pollUntil<string>({
-        intervalMs: durationMs(input.interval),
-        timeoutMs: durationMs(input.timeout),
-        check: async () => {
-          const state = await gateway.backendState(input.name);
-          lastStatus = state?.trinoStatus ?? 'UNKNOWN';
-          if (lastStatus === 'HEALTHY') return { done: true, value: lastStatus };
-          return { done: false, observation: `gateway reports ${input.name} ${lastStatus}` };
-        },
-      });
-      if (outcome.done) return { status: outcome.value, monitored: true };
+      const { healthy, lastStatus } = await pollGatewayHealthy(deps.gateway(input.gateway), input.name, durationMs(input.interval), durationMs(input.timeout));
+      if (healthy) return { status: 'HEALTHY', monitored: true };
       if (lastStatus === 'UNKNOWN') {
         // Gateways before release 17 do not health-check inactive backends; the flip checks again.
         log.warn('gateway never health-checked the inactive backend; health is confirmed at the flip', { backend: input.name });

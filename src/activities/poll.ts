@@ -1,5 +1,6 @@
 import { activityInfo, ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import { IntegrationError } from '../integrations/errors';
+import type { GatewayApi } from '../integrations/gateway/types';
 
 /** Heartbeat details every polling activity records, so a retry resumes instead of starting over. */
 export interface PollProgress {
@@ -58,4 +59,24 @@ export function toFailure(error: unknown): unknown {
     return ApplicationFailure.nonRetryable(error.message, error.type);
   }
   return error;
+}
+
+/** Polls the gateway's health cache until it reports `name` HEALTHY; says the last status seen otherwise. */
+export async function pollGatewayHealthy(
+  gateway: GatewayApi,
+  name: string,
+  intervalMs: number,
+  timeoutMs: number,
+): Promise<{ healthy: boolean; lastStatus: string; observation: string }> {
+  let lastStatus = 'UNKNOWN';
+  const outcome = await pollUntil<true>({
+    intervalMs,
+    timeoutMs,
+    check: async () => {
+      lastStatus = (await gateway.backendState(name))?.trinoStatus ?? 'UNKNOWN';
+      if (lastStatus === 'HEALTHY') return { done: true, value: true };
+      return { done: false, observation: `gateway reports ${name} ${lastStatus}` };
+    },
+  });
+  return { healthy: outcome.done, lastStatus, observation: outcome.done ? `gateway reports ${name} HEALTHY` : outcome.observation };
 }
