@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
+import type { CanaryMeasurement, UpgradeStatus } from '../../workflows/messages';
 import { uiLink } from '../connection';
 import { approveHint, clock, printJson, printLines, runVerb, stepText, timelineLine, trafficSplit, withTemporal, type JsonOption } from '../output';
-import type { CanaryMeasurement, UpgradeStatus } from '../../workflows/messages';
 import { retryText, type LiveSample, type PendingActivityView } from '../pending-activity';
 import { readUpgrade, type UpgradeView } from './upgrade-handle';
 
@@ -107,7 +107,7 @@ export function sampleText(sample: CanaryMeasurement): string {
 function activityLines(activity: PendingActivityView | undefined, status: UpgradeStatus | undefined): string[] {
   if (!activity) return [];
   const retrying = retryText(activity, status);
-  if (retrying) return [`  RETRYING:  ${retrying.replace(/^retrying: /, '')}`];
+  if (retrying) return [`  activity:  ${retrying}`];
   const heartbeat = activity.summary && `last heartbeat${activity.lastHeartbeat ? ` ${clock(activity.lastHeartbeat)}` : ''}: ${activity.summary}`;
   return [`  activity:  ${activity.type}${heartbeat ? ` (${heartbeat})` : ''}`];
 }
