@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
 import { canaryCondition, canaryReadyRules } from '../src/integrations/traffic/routing-rule';
 import { javaFloorMod, javaStringHashCode } from '../src/sandbox/routing-rules';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad, type LoadQuery } from '../src/sandbox/load';
-import { approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, type UpgradeResult } from '../src/workflows/messages';
+import { renderView } from '../src/client/commands/status';
+import { readUpgrade, type UpgradeView } from '../src/client/commands/upgrade-handle';
+import { approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, type AnalysisProgress, type UpgradeResult, type UpgradeStatus } from '../src/workflows/messages';
 import { fastPlan } from './support/plans';
 import { assertReplays, waitForPhase, waitForStatus } from './support/temporal';
 import { useTestbed } from './support/testbed';
@@ -96,17 +98,32 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green torn down');
   });
 
-  it('a long canary continues as new when Temporal suggests it and keeps its state', async () => {
+  it('a canary that continues as new keeps its step, bake clock and analysis', async () => {
     const group = 'longbake';
     const fleet = await canaryFleet(group);
     const handle = await startUpgrade(
       testbed.env.client,
       canaryPlan(fleet, group, { steps: [{ weight: 10, bake: '1h' }, { weight: 100, bake: '1s' }], analysis: { interval: '100ms' } }, { retire: { keepBlueFor: '0s' } }),
     );
-    const continued = await waitForStatus(handle, (s) => s.timeline.some((e) => e.message.startsWith('continued as a new run')), 'a continue-as-new', 90_000);
+    await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 10, 'baking at 10%');
+    // A healthy bake adds no events; each pause/resume hands the analysis back to the workflow, which may then continue as new.
+    let continued: UpgradeStatus | undefined;
+    for (let cycle = 0; cycle < 30 && !continued; cycle++) {
+      await handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const status = await waitForStatus(handle, (s) => !s.paused, 'resumed');
+      if (status.timeline.some((e) => e.message.startsWith('continued as a new run'))) continued = status;
+    }
+    assert.ok(continued, 'Temporal suggested continue-as-new and the canary followed it');
     assert.equal(continued.trafficPercent, 10, 'the new run still holds the canary at 10%');
     assert.equal(continued.phase, 'BAKING');
-    assert.ok((continued.analysis?.samples ?? 0) > 10, 'analysis samples carried over');
+    assert.ok((continued.analysis?.samples ?? 0) > 10, `analysis samples carried over (${continued.analysis?.samples})`);
+    const carried = continued.analysis?.samples ?? 0;
+    const view = await waitForView(testbed.env.client, handle.workflowId, (v) => (v.liveSample?.samples ?? 0) > carried, `the new run's analysis counting on from ${carried} samples`);
+    const elapsedMs = (view.pendingActivity?.heartbeat as AnalysisProgress).elapsedMs;
+    assert.ok(elapsedMs >= carried * 100, `the bake clock carried over: ${elapsedMs} ms analysed, ${carried} samples of 100 ms before`);
     await handle.executeUpdate(promoteUpdate, { args: [{ by: 'test', full: true }] });
     const result = (await handle.result()) as UpgradeResult;
     assert.equal(result.outcome, 'SUCCEEDED');
@@ -116,6 +133,33 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     const events = (await testbed.env.client.workflow.getHandle(handle.workflowId).fetchHistory()).events?.length ?? 0;
     assert.ok(events <= SUGGEST_CONTINUE_AS_NEW_AT + 60, `the last run's history stays small (${events} events)`);
     assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-green`, true]]);
+  });
+
+  it('history does not grow with the bake: 2 s and 8 s bakes sampled every 250 ms have the same number of events', async () => {
+    const run = async (group: string, bake: string) => {
+      const fleet = await canaryFleet(group);
+      const plan = canaryPlan(fleet, group, { steps: [{ weight: 10, bake }, { weight: 50, bake }, { weight: 100, bake }], analysis: { interval: '250ms' } }, { retire: { keepBlueFor: '0s' } });
+      const handle = await startUpgrade(testbed.env.client, plan);
+      let live: UpgradeView | undefined;
+      if (bake === '8s') {
+        await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 10, 'baking at 10%');
+        live = await waitForView(testbed.env.client, handle.workflowId, (view) => (view.liveSample?.samples ?? 0) >= 3, 'a live sample in the heartbeat');
+      }
+      const result = (await handle.result()) as UpgradeResult;
+      assert.equal(result.outcome, 'SUCCEEDED', `${bake}: ${result.reason ?? ''}`);
+      const events = (await handle.fetchHistory()).events?.length ?? 0;
+      return { events, samples: result.status.analysis?.samples ?? 0, live, handle };
+    };
+    const [short, long] = await Promise.all([run('flat2', '2s'), run('flat8', '8s')]);
+    process.stderr.write(`canary history: 3 bakes of 2 s: ${short.events} events (${short.samples} samples); 3 bakes of 8 s: ${long.events} events (${long.samples} samples)\n`);
+    assert.ok(long.samples >= short.samples + 50, `the longer bakes took more samples (${short.samples} vs ${long.samples})`);
+    assert.ok(Math.abs(long.events - short.events) <= 2, `same history size: ${short.events} vs ${long.events} events`);
+    const view = long.live!;
+    assert.equal(view.pendingActivity?.type, 'analyseCanary');
+    assert.equal(view.pendingActivity?.attempt, 1);
+    assert.ok(view.liveSample?.at && view.liveSample.gatewayStatus === 'HEALTHY', `the heartbeat carries a sample: ${JSON.stringify(view.liveSample)}`);
+    assert.ok(renderView(view).some((line) => line.startsWith('  live:      sample ')), `status shows the live sample:\n${renderView(view).join('\n')}`);
+    await assertReplays(long.handle as WorkflowHandle);
   });
 
   it('backend-pool traffic: green joins the group and takes its 1/(n+1) share, then everything', async () => {
@@ -168,6 +212,18 @@ async function burst(gatewayUrl: string, group: string, count: number): Promise<
   const load = startQueryLoad({ gatewayUrl, users: 500, concurrency: 32, durationMs: [0, 0], routingGroup: group });
   while (load.report().submitted < count) await new Promise((resolve) => setTimeout(resolve, 50));
   return (await load.stop()).queries;
+}
+
+/** Polls the CLI's view of an upgrade (describe + status query) until `accept` holds. */
+async function waitForView(client: Client, id: string, accept: (view: UpgradeView) => boolean, what: string, timeoutMs = 20_000): Promise<UpgradeView> {
+  const deadline = Date.now() + timeoutMs;
+  let last: UpgradeView | undefined;
+  while (Date.now() < deadline) {
+    last = await readUpgrade(client, id, 5_000);
+    if (accept(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what}; last view: ${JSON.stringify(last?.pendingActivity)}`);
 }
 
 async function gatewayBackends(fleet: SandboxFleet): Promise<{ name: string; active: boolean }[]> {

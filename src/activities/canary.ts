@@ -2,7 +2,6 @@ import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import { isReachable, poolShare } from '../integrations/traffic/backend-pool';
 import { RoutingRuleShifter } from '../integrations/traffic/routing-rule';
 import { durationMs } from '../plan/duration';
-import type { CanaryMeasurement } from '../workflows/messages';
 import { pollGatewayHealthy, toFailure } from './poll';
 import type { ActivityDeps, GatewayTarget } from './types';
 
@@ -24,19 +23,7 @@ export interface ShiftCanaryInput extends CanaryTarget {
   blueCount: number;
 }
 
-export interface MeasureCanaryInput {
-  gateway: GatewayTarget;
-  entry: string;
-  url: string;
-  version: string;
-  /** Queries that ended before this (epoch ms) belong to an earlier window. */
-  since: number;
-  previousQueued?: number;
-  maxErrorRate: number;
-  maxQueuedGrowth: number;
-}
-
-/** Activities of the canary strategy: move a share of new queries to green, move it back, measure green. */
+/** Activities of the canary strategy: move a share of new queries to green, move it back (the bake's analysis is in canary-analysis.ts). */
 export function canaryActivities(deps: ActivityDeps) {
   async function waitHealthy(target: CanaryTarget): Promise<void> {
     const outcome = await pollGatewayHealthy(deps.gateway(target.gateway), target.entry, durationMs(target.interval), durationMs(target.timeout));
@@ -104,48 +91,6 @@ export function canaryActivities(deps: ActivityDeps) {
       } catch (error) {
         throw toFailure(error);
       }
-    },
-
-    /** One analysis sample of green: gateway health, version, error rate of the window, queued growth. */
-    async measureCanary(input: MeasureCanaryInput): Promise<CanaryMeasurement> {
-      const gateway = deps.gateway(input.gateway);
-      const trino = deps.trino(input.url);
-      const at = Date.now();
-      const problems: string[] = [];
-      const [state, info, queries] = await Promise.all([
-        gateway.backendState(input.entry).catch((error: Error) => {
-          problems.push(`gateway state unavailable: ${error.message}`);
-          return undefined;
-        }),
-        trino.info().catch((error: Error) => {
-          problems.push(`${input.url} did not answer: ${error.message}`);
-          return undefined;
-        }),
-        trino.listQueries().catch(() => []),
-      ]);
-      if (state && state.trinoStatus !== 'HEALTHY') problems.push(`gateway reports ${input.entry} ${state.trinoStatus}`);
-      if (info && info.nodeVersion.version !== input.version) problems.push(`green runs ${info.nodeVersion.version}, expected ${input.version}`);
-      const ended = queries.filter((query) => query.endTime && Date.parse(query.endTime) >= input.since);
-      const failed = ended.filter((query) => query.state === 'FAILED').length;
-      const finished = ended.length - failed;
-      const errorRate = ended.length ? failed / ended.length : 0;
-      if (errorRate > input.maxErrorRate) {
-        problems.push(`error rate ${(errorRate * 100).toFixed(1)}% (${failed} of ${ended.length}) above ${(input.maxErrorRate * 100).toFixed(1)}%`);
-      }
-      const queued = queries.filter((query) => query.state === 'QUEUED' || query.state === 'WAITING_FOR_RESOURCES').length;
-      if (input.previousQueued !== undefined && queued - input.previousQueued > input.maxQueuedGrowth) {
-        problems.push(`queued queries grew from ${input.previousQueued} to ${queued}`);
-      }
-      return {
-        at: new Date(at).toISOString(),
-        gatewayStatus: state?.trinoStatus,
-        version: info?.nodeVersion.version,
-        finished,
-        failed,
-        errorRate,
-        queued,
-        problem: problems.length ? problems.join('; ') : undefined,
-      };
     },
   };
 }

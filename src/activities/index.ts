@@ -1,4 +1,5 @@
 import { canaryActivities } from './canary';
+import { canaryAnalysisActivities } from './canary-analysis';
 import { drainActivities } from './drain';
 import { healthActivities } from './health';
 import { provisioningActivities } from './provisioning';
@@ -13,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     ...trafficActivities(deps),
     ...drainActivities(deps),
     ...canaryActivities(deps),
+    ...canaryAnalysisActivities(deps),
   };
 }
 

@@ -29,6 +29,8 @@ export async function createCutoverWorker(options: CutoverWorkerOptions): Promis
     activities: createActivities(options.deps ?? integrationsFromEnv()),
     // Polling activities mostly sleep: many can share the 2 cores.
     maxConcurrentActivityTaskExecutions: 200,
+    // A cancel reaches an activity only in a heartbeat's reply: send heartbeats promptly (polls heartbeat about once an interval anyway), so pause, promote and rollback stop a bake within a second.
+    maxHeartbeatThrottleInterval: '1s',
   });
 }
 

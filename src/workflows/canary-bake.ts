@@ -1,51 +1,52 @@
+import { ActivityFailure, CancellationScope, CancelledFailure, condition, isCancellation } from '@temporalio/workflow';
+import type { AnalyseCanaryInput, AnalysisVerdict } from '../activities/canary-analysis';
 import { durationMs } from '../plan/duration';
-import { quick } from './activity-options';
+import { long, pollingOptions } from './activity-options';
 import type { UpgradeEngine } from './engine';
+import type { AnalysisProgress } from './messages';
 import type { StepOutcome } from './step-actions';
 
 /**
- * A canary bake: every `analysis.interval` one measurement of green, shown in status and the UI.
- * The clock stops while paused; promote ends the bake; `maxConsecutiveFailures` failed samples in
- * a row roll back. The loop lives in the workflow so each sample is visible, and continue-as-new
- * keeps a long canary's history small.
+ * A canary bake: one heartbeating `analyseCanary` activity samples green every `analysis.interval`
+ * until the bake time is analysed, so history does not grow with the bake's length. It hands back
+ * on a breach (rollback), on each bad sample and on a recovery (recorded here, so every failure is
+ * in the timeline); healthy samples live only in its heartbeat, which `cutover status` and the UI
+ * show. Pause stops the bake clock and promote ends the bake: both cancel the activity; rollback
+ * cancels the whole step. Between hand-backs the run may continue as new, keeping the progress.
  */
 export async function canaryBake(engine: UpgradeEngine, duration: string, entry: string): Promise<StepOutcome> {
   const { plan, status } = engine;
   const analysis = plan.canary!.analysis;
-  const total = durationMs(duration);
-  const interval = durationMs(analysis.interval);
-  const progress = (engine.bakeProgress ??= { elapsedMs: 0, failures: 0, since: Date.now() });
+  const bakeMs = durationMs(duration);
+  const progress = (engine.bakeProgress ??= { elapsedMs: 0, failures: 0, since: Date.now(), samples: status.analysis?.samples ?? 0 });
   if (progress.elapsedMs === 0) engine.setPhase('BAKING', `${status.trafficPercent}% on ${plan.green.name}: baking ${duration}, a sample every ${analysis.interval}`);
   status.analysis ??= { samples: 0, consecutiveFailures: 0 };
   try {
-    while (progress.elapsedMs < total) {
-      progress.elapsedMs += await engine.bakeFor(Math.min(interval, total - progress.elapsedMs), `bake ${duration} at ${status.trafficPercent}%`);
+    while (progress.elapsedMs < bakeMs) {
+      const input: AnalyseCanaryInput = {
+        gateway: { url: plan.gateway.url, requestTimeout: plan.gateway.requestTimeout },
+        entry: status.trafficPercent === 100 ? plan.green.name : entry,
+        url: engine.facts.greenUrl ?? plan.green.url ?? '',
+        version: plan.green.version,
+        maxErrorRate: analysis.maxErrorRate,
+        maxQueuedGrowth: analysis.maxQueuedGrowth,
+        maxConsecutiveFailures: analysis.maxConsecutiveFailures,
+        bakeMs,
+        intervalMs: durationMs(analysis.interval),
+        progress: { ...progress },
+      };
+      const run = await analyseUntilInterrupted(engine, input, `bake ${duration} at ${status.trafficPercent}%: analyse ${plan.green.name}`);
+      Object.assign(progress, run.progress);
+      record(engine, run.verdict, progress);
+      if (run.verdict === 'breach') {
+        return { kind: 'rollback', request: { by: 'cutover (analysis)', reason: `canary analysis failed ${progress.failures} times in a row at ${status.trafficPercent}%: ${progress.last?.problem}` } };
+      }
+      if (status.paused) await condition(() => !status.paused || engine.rollingBack);
       if (engine.rollingBack) return { kind: 'continue' };
       const promotion = engine.takePromotion();
       if (promotion) {
         engine.note(`bake at ${status.trafficPercent}% ended early: promoted by ${promotion.by}`);
         return { kind: 'continue' };
-      }
-      const sample = await quick.measureCanary.executeWithOptions({ summary: `analyse ${plan.green.name}` }, [
-        {
-          gateway: { url: plan.gateway.url, requestTimeout: plan.gateway.requestTimeout },
-          entry: status.trafficPercent === 100 ? plan.green.name : entry,
-          url: engine.facts.greenUrl ?? plan.green.url ?? '',
-          version: plan.green.version,
-          since: progress.since,
-          previousQueued: progress.previousQueued,
-          maxErrorRate: analysis.maxErrorRate,
-          maxQueuedGrowth: analysis.maxQueuedGrowth,
-        },
-      ]);
-      progress.since = Date.parse(sample.at);
-      progress.previousQueued = sample.queued;
-      progress.failures = sample.problem ? progress.failures + 1 : 0;
-      status.analysis = { last: sample, samples: status.analysis.samples + 1, consecutiveFailures: progress.failures };
-      status.health = { ...status.health, gatewayStatus: sample.gatewayStatus, version: sample.version, message: sample.problem ?? `healthy: ${sample.finished} finished, ${sample.failed} failed` };
-      engine.refreshDetails();
-      if (sample.problem && progress.failures >= analysis.maxConsecutiveFailures) {
-        return { kind: 'rollback', request: { by: 'cutover (analysis)', reason: `canary analysis failed ${progress.failures} times in a row at ${status.trafficPercent}%: ${sample.problem}` } };
       }
       await engine.continueAsNewIfSuggested();
     }
@@ -54,4 +55,64 @@ export async function canaryBake(engine: UpgradeEngine, duration: string, entry:
   } finally {
     engine.bakeProgress = undefined;
   }
+}
+
+/**
+ * Runs the analysis activity until it hands back, or until a pause or promote cancels it (a
+ * rollback cancels the enclosing step scope, and that cancellation propagates from here).
+ */
+async function analyseUntilInterrupted(
+  engine: UpgradeEngine,
+  input: AnalyseCanaryInput,
+  summary: string,
+): Promise<{ verdict: AnalysisVerdict | 'interrupted'; progress: AnalysisProgress }> {
+  const scheduledAt = Date.now();
+  let interruptedAt: number | undefined;
+  const analysis = new CancellationScope();
+  const watcher = new CancellationScope();
+  void watcher.run(() => condition(() => engine.status.paused || engine.promotionPending)).then(
+    () => {
+      interruptedAt = Date.now();
+      analysis.cancel();
+    },
+    () => undefined,
+  );
+  const remaining = `${Math.max(0, input.bakeMs - input.progress.elapsedMs)}ms`;
+  try {
+    return await analysis.run(() => long.analyseCanary.executeWithOptions(pollingOptions(summary, `${input.intervalMs}ms`, remaining), [input]));
+  } catch (error) {
+    if (interruptedAt === undefined || engine.rollingBack || !isCancellation(error)) throw error;
+    // Both are in history, so replays agree: the activity's progress at the cancel, else workflow time since it was scheduled.
+    const progress = progressAtCancel(error) ?? { ...input.progress, elapsedMs: Math.min(input.bakeMs, input.progress.elapsedMs + interruptedAt - scheduledAt) };
+    return { verdict: 'interrupted', progress };
+  } finally {
+    watcher.cancel();
+  }
+}
+
+/** The progress the activity attached to its cancellation, if it was running when cancelled. */
+function progressAtCancel(error: unknown): AnalysisProgress | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  const details = cause instanceof CancelledFailure ? (cause.details[0] as AnalysisProgress | undefined) : undefined;
+  return details && typeof details.elapsedMs === 'number' ? details : undefined;
+}
+
+/** Puts what the analysis saw into the status (and the timeline, for bad samples and recoveries). */
+function record(engine: UpgradeEngine, verdict: AnalysisVerdict | 'interrupted', progress: AnalysisProgress): void {
+  const { status } = engine;
+  const sample = progress.last;
+  status.analysis = { last: sample, samples: progress.samples, consecutiveFailures: progress.failures };
+  if (sample) {
+    status.health = {
+      ...status.health,
+      gatewayStatus: sample.gatewayStatus,
+      version: sample.version,
+      message: sample.problem ?? `healthy: ${sample.finished} finished, ${sample.failed} failed`,
+      checkedAt: sample.at,
+    };
+  }
+  const max = engine.plan.canary!.analysis.maxConsecutiveFailures;
+  if (verdict === 'problem') engine.note(`analysis at ${status.trafficPercent}%: bad sample ${progress.failures} of ${max} in a row: ${sample?.problem}`);
+  else if (verdict === 'recovered') engine.note(`analysis at ${status.trafficPercent}%: green healthy again (${sample?.finished} finished, ${sample?.failed} failed)`);
+  else engine.refreshDetails();
 }

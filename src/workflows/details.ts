@@ -21,6 +21,8 @@ export function renderDetails(status: UpgradeStatus): string {
     );
   }
   if (status.strategy === 'canary' && status.phase === 'BAKING') {
+    // Healthy samples are not recorded in history; the running analysis activity heartbeats each one.
+    lines.push(`Live samples: the pending \`analyseCanary\` activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`; above is the last recorded one.  `);
     lines.push(`Skip this bake: \`cutover promote ${status.id}\` (\`--full\` skips every remaining step).  `);
   }
   if (status.awaitingApproval) {

@@ -28,6 +28,7 @@ import {
   rollbackUpdate,
   statusQuery,
   type Acknowledgement,
+  type AnalysisProgress,
   type ApproveInput,
   type Phase,
   type PromoteInput,
@@ -48,22 +49,14 @@ export interface UpgradeInput {
   resume?: EngineSnapshot;
 }
 
-/** Progress of a canary bake, kept across continue-as-new. */
-export interface BakeProgress {
-  elapsedMs: number;
-  failures: number;
-  /** Start of the current analysis window (epoch ms). */
-  since: number;
-  previousQueued?: number;
-}
-
 /** Everything the engine needs to go on in a new run. */
 export interface EngineSnapshot {
   stepIndex: number;
   status: UpgradeStatus;
   facts: RunFacts;
   compensations: Compensation[];
-  bake?: BakeProgress;
+  /** The canary bake under way. */
+  bake?: AnalysisProgress;
   promoteAll: boolean;
 }
 
@@ -87,7 +80,7 @@ export class UpgradeEngine {
   /** `promote --full`: every remaining gate, bake and partial shift is skipped. */
   promoteAll = false;
   /** Progress of the canary bake under way, for continue-as-new. */
-  bakeProgress?: BakeProgress;
+  bakeProgress?: AnalysisProgress;
   private stepScope?: CancellationScope;
   private retiring = false;
   private readonly firstStep: number;
@@ -214,18 +207,9 @@ export class UpgradeEngine {
     return promotion;
   }
 
-  /**
-   * Waits up to `ms` of bake time and says how much passed: all of it, or nothing when a pause,
-   * promote or rollback cut the slice short. Counting whole slices (not clock differences) keeps
-   * replays deterministic even when a workflow task timed out with a dead worker; a pause holds
-   * the bake at its last slice boundary until resume.
-   */
-  async bakeFor(ms: number, summary: string): Promise<number> {
-    const interrupted = await condition(() => this.rollbackRequest !== undefined || this.promotion !== undefined || this.status.paused, ms, { summary });
-    if (this.status.paused && !this.rollbackRequest) {
-      await condition(() => !this.status.paused || this.rollbackRequest !== undefined);
-    }
-    return interrupted ? 0 : ms;
+  /** True while a promote waits to end the bake under way. */
+  get promotionPending(): boolean {
+    return this.promotion !== undefined;
   }
 
   get rollingBack(): boolean {

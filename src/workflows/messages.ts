@@ -50,6 +50,23 @@ export interface CanaryMeasurement {
   problem?: string;
 }
 
+/**
+ * Progress of a canary bake's analysis: the analysis activity heartbeats it after every sample
+ * (so a retry resumes and the CLI and UI see the live sample), returns it to the workflow, and
+ * continue-as-new carries it.
+ */
+export interface AnalysisProgress {
+  /** Bake time analysed so far; the clock stops while paused. */
+  elapsedMs: number;
+  /** Bad samples in a row. */
+  failures: number;
+  /** Start of the current analysis window (epoch ms). */
+  since: number;
+  previousQueued?: number;
+  samples: number;
+  last?: CanaryMeasurement;
+}
+
 /** Answer of an update: what the workflow did with the request. */
 export interface Acknowledgement {
   accepted: true;

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import type { UpgradeStatus } from '../../workflows/messages';
+import type { CanaryMeasurement, UpgradeStatus } from '../../workflows/messages';
 import { uiLink } from '../connection';
 import { approveHint, clock, printJson, printLines, runVerb, stepText, timelineLine, trafficSplit, withTemporal, type JsonOption } from '../output';
-import { readUpgrade, type PendingActivityView, type UpgradeView } from './upgrade-handle';
+import { retryText, type LiveSample, type PendingActivityView } from '../pending-activity';
+import { readUpgrade, type UpgradeView } from './upgrade-handle';
 
 const STATUS_QUERY_TIMEOUT_MS = 10_000;
 const RECENT_TIMELINE_LINES = 8;
@@ -35,14 +36,20 @@ export function renderView(view: UpgradeView): string[] {
       `  phase:     ${view.phase ?? 'unknown'} (from search attributes)`,
       `  traffic:   ${view.trafficPercent === undefined ? 'unknown' : trafficSplit(view.trafficPercent)}`,
       `  started:   ${view.startTime}`,
-      ...activityLines(view.pendingActivity),
+      ...activityLines(view.pendingActivity, undefined),
       ...workflowTaskLines(view),
       view.workerPolling === false
         ? `  the worker is not running (${view.workerProblem}): start one with \`cutover worker\` (or \`cutover dev\`) for the full status and to act on the upgrade`
         : `  no status from the worker (${view.workerProblem}); check the worker's log and the run in the UI`,
     ];
   }
-  return [...renderStatus(view.status, ended), ...activityLines(view.pendingActivity), ...workflowTaskLines(view)].concat(recentLines(view.status));
+  return [
+    ...renderStatus(view.status, ended),
+    ...liveSampleLines(view.liveSample),
+    ...activityLines(view.pendingActivity, view.status),
+    ...workflowTaskLines(view),
+    ...recentLines(view.status),
+  ];
 }
 
 function workflowTaskLines(view: UpgradeView): string[] {
@@ -64,11 +71,7 @@ function renderStatus(status: UpgradeStatus, ended: string): string[] {
   if (health) lines.push(`  health:    ${health}`);
   const sample = status.analysis?.last;
   if (sample) {
-    lines.push(
-      `  analysis:  ${status.analysis!.samples} samples, ${status.analysis!.consecutiveFailures} bad in a row; last ${clock(sample.at)}: ` +
-        `${sample.finished} finished / ${sample.failed} failed (${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued} queued` +
-        (sample.problem ? ` - ${sample.problem}` : ''),
-    );
+    lines.push(`  analysis:  ${status.analysis!.samples} samples, ${status.analysis!.consecutiveFailures} bad in a row; last ${sampleText(sample)}`);
   }
   if (status.strategy === 'canary' && status.phase === 'BAKING') lines.push(`  promote:   \`cutover promote ${status.id}\` ends this bake (--full: straight to 100%)`);
   if (status.awaitingApproval) lines.push(`  AWAITING APPROVAL: test green, then ${approveHint(status.id)}`);
@@ -89,14 +92,24 @@ function healthText(status: UpgradeStatus): string | undefined {
   return `${facts.join(', ')}${h.checkedAt ? ` (checked ${clock(h.checkedAt)})` : ''}`;
 }
 
-function activityLines(activity: PendingActivityView | undefined): string[] {
+/** The latest sample from the canary analysis's heartbeat: healthy samples are not recorded in the workflow. */
+function liveSampleLines(sample: LiveSample | undefined): string[] {
+  return sample ? [`  live:      sample ${sample.samples} (analysis heartbeat) ${sampleText(sample)}`] : [];
+}
+
+export function sampleText(sample: CanaryMeasurement): string {
+  return (
+    `${clock(sample.at)}: ${sample.finished} finished / ${sample.failed} failed (${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued} queued` +
+    (sample.problem ? ` - ${sample.problem}` : '')
+  );
+}
+
+function activityLines(activity: PendingActivityView | undefined, status: UpgradeStatus | undefined): string[] {
   if (!activity) return [];
-  const details = [
-    activity.attempt > 1 && `attempt ${activity.attempt}`,
-    activity.observation && `last heartbeat${activity.lastHeartbeat ? ` ${clock(activity.lastHeartbeat)}` : ''}: ${activity.observation}`,
-    activity.lastFailure && `last failure: ${activity.lastFailure}`,
-  ].filter((detail): detail is string => typeof detail === 'string');
-  return [`  activity:  ${activity.type}${details.length ? ` (${details.join('; ')})` : ''}`];
+  const retrying = retryText(activity, status);
+  if (retrying) return [`  activity:  ${retrying}`];
+  const heartbeat = activity.summary && `last heartbeat${activity.lastHeartbeat ? ` ${clock(activity.lastHeartbeat)}` : ''}: ${activity.summary}`;
+  return [`  activity:  ${activity.type}${heartbeat ? ` (${heartbeat})` : ''}`];
 }
 
 function recentLines(status: UpgradeStatus): string[] {

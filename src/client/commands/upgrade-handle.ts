@@ -7,9 +7,10 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
-import { defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
+import type { UpdateDefinition } from '@temporalio/common';
 import { statusQuery, type Acknowledgement, type UpgradeStatus } from '../../workflows/messages';
 import { CutoverPhase, CutoverTrafficPercent } from '../../workflows/search-attributes';
+import { liveSample, pendingActivityOf, type LiveSample, type PendingActivityView } from '../pending-activity';
 import { RefusedError } from '../upgrades';
 
 /** Workflow types that are cutover upgrades. */
@@ -19,15 +20,6 @@ export const UPGRADE_WORKFLOW_TYPES = ['blueGreenUpgrade', 'canaryUpgrade'] as c
 const UPDATE_TIMEOUT_MS = 20_000;
 /** `describeTaskQueue`'s TASK_QUEUE_TYPE_WORKFLOW: pollers of workflow tasks answer queries. */
 const WORKFLOW_TASK_QUEUE_TYPE = 1;
-
-/** The activity an upgrade is running now, with what its last heartbeat observed. */
-export interface PendingActivityView {
-  type: string;
-  attempt: number;
-  observation?: string;
-  lastHeartbeat?: string;
-  lastFailure?: string;
-}
 
 /** Everything the CLI knows about one upgrade. */
 export interface UpgradeView {
@@ -48,7 +40,10 @@ export interface UpgradeView {
   workerPolling?: boolean;
   /** Attempt of a workflow task that keeps failing (a bug or non-determinism: see the worker's log). */
   failingWorkflowTaskAttempt?: number;
+  /** The activity running now (heartbeat, retries), from describe. */
   pendingActivity?: PendingActivityView;
+  /** The canary analysis's latest sample from its heartbeat, when newer than `status.analysis.last`. */
+  liveSample?: LiveSample;
 }
 
 /** Describes an upgrade; unknown ids and workflows that are not upgrades become clear refusals. */
@@ -102,6 +97,7 @@ export async function readUpgrade(client: Client, id: string, queryTimeoutMs: nu
   const answer = await queryStatus(client, id, queryTimeoutMs);
   if ('status' in answer) view.status = answer.status;
   else view.workerProblem = answer.problem;
+  view.liveSample = liveSample(view.pendingActivity, view.status);
   return view;
 }
 
@@ -129,35 +125,6 @@ async function hasWorker(client: Client, taskQueue: string): Promise<boolean> {
   } catch {
     // Not allowed to describe task queues: let the query decide.
     return true;
-  }
-}
-
-function pendingActivityOf(description: WorkflowExecutionDescription): PendingActivityView | undefined {
-  const pending = description.raw.pendingActivities?.[0];
-  if (!pending) return undefined;
-  const seconds = pending.lastHeartbeatTime?.seconds;
-  return {
-    type: pending.activityType?.name ?? 'activity',
-    attempt: pending.attempt ?? 1,
-    observation: observationOf(pending.heartbeatDetails?.payloads?.[0]),
-    lastHeartbeat: seconds == null ? undefined : new Date(Number(seconds) * 1000).toISOString(),
-    lastFailure: pending.lastFailure?.message ?? undefined,
-  };
-}
-
-/** Activities heartbeat `{observation}` (polling) or `{message}` (provisioning); anything else is shown as JSON. */
-function observationOf(payload: Parameters<typeof defaultPayloadConverter.fromPayload>[0] | undefined): string | undefined {
-  if (!payload) return undefined;
-  try {
-    const details = defaultPayloadConverter.fromPayload<unknown>(payload);
-    if (details === undefined || details === null) return undefined;
-    if (typeof details !== 'object') return String(details);
-    const { observation, message } = details as { observation?: unknown; message?: unknown };
-    if (typeof observation === 'string') return observation;
-    if (typeof message === 'string') return message;
-    return JSON.stringify(details);
-  } catch {
-    return undefined;
   }
 }
 

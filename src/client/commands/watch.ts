@@ -3,6 +3,8 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { FINAL_PHASES, type TimelineEntry } from '../../workflows/messages';
 import { EXIT_FAILED, EXIT_OK, approveHint, printJson, runVerb, stepText, timelineLine, trafficSplit, withTemporal, type JsonOption } from '../output';
+import { retryText } from '../pending-activity';
+import { sampleText } from './status';
 import { readUpgrade, type UpgradeView } from './upgrade-handle';
 
 const POLL_EVERY_MS = 1_000;
@@ -90,7 +92,7 @@ class HumanDisplay {
       this.line(`awaiting approval: test ${status.green.name} at ${status.green.url ?? 'its address'}, then ${approveHint(status.id)}`);
     }
     this.approvalShown = status.awaitingApproval;
-    const observation = FINAL_PHASES.has(status.phase) ? undefined : view.pendingActivity?.observation;
+    const observation = FINAL_PHASES.has(status.phase) ? undefined : activityText(view);
     this.setProgress(
       `[${stepText(status)}] ${trafficSplit(status.trafficPercent)} · ${status.phase}${status.paused ? ' · PAUSED' : ''}${observation ? ` · ${observation}` : ''}`,
     );
@@ -146,6 +148,14 @@ class JsonDisplay {
   }
 
   finish(): void {}
+}
+
+/** What the running activity is doing: a retry and its failure, a live canary sample, or its last heartbeat. */
+function activityText(view: UpgradeView): string | undefined {
+  const retrying = retryText(view.pendingActivity, view.status);
+  if (retrying) return retrying;
+  if (view.liveSample) return `live sample ${view.liveSample.samples} ${sampleText(view.liveSample)}`;
+  return view.pendingActivity?.summary;
 }
 
 function elapsed(view: UpgradeView): string | undefined {

@@ -1,0 +1,81 @@
+/** Reads an upgrade's running activity from `describe()`: what it is, its retries, and its last heartbeat (a canary's live sample). */
+import type { WorkflowExecutionDescription } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { AnalysisProgress, CanaryMeasurement, UpgradeStatus } from '../workflows/messages';
+
+/** The activity an upgrade is running now, as `describe()` reports it. */
+export interface PendingActivityView {
+  type: string;
+  attempt: number;
+  /** One line of what the last heartbeat says. */
+  summary?: string;
+  lastHeartbeat?: string;
+  /** Why the previous attempt failed, while it is retried. */
+  lastFailure?: string;
+  /** The last heartbeat's details, decoded. */
+  heartbeat?: unknown;
+}
+
+type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
+
+/** The pending activity worth showing: one that is retrying, else the first. */
+export function pendingActivityOf(description: WorkflowExecutionDescription): PendingActivityView | undefined {
+  const pending = description.raw.pendingActivities ?? [];
+  const shown = pending.find((activity) => (activity.attempt ?? 1) > 1) ?? pending[0];
+  if (!shown) return undefined;
+  const seconds = shown.lastHeartbeatTime?.seconds;
+  const heartbeat = decode(shown.heartbeatDetails?.payloads?.[0]);
+  return {
+    type: shown.activityType?.name ?? 'activity',
+    attempt: shown.attempt ?? 1,
+    summary: summaryOf(heartbeat),
+    lastHeartbeat: seconds == null ? undefined : new Date(Number(seconds) * 1000).toISOString(),
+    lastFailure: shown.lastFailure?.message ?? undefined,
+    heartbeat,
+  };
+}
+
+/** A canary sample read from the analysis activity's heartbeat, with the bake's sample count. */
+export type LiveSample = CanaryMeasurement & { samples: number };
+
+/** The canary analysis's latest sample from its heartbeat, when it is newer than the one the workflow recorded. */
+export function liveSample(activity: PendingActivityView | undefined, status: UpgradeStatus | undefined): LiveSample | undefined {
+  const progress = analysisProgress(activity);
+  const sample = progress?.last;
+  if (!progress || !sample) return undefined;
+  const recorded = status?.analysis?.last?.at;
+  return recorded && recorded >= sample.at ? undefined : { ...sample, samples: progress.samples };
+}
+
+/** `retrying: <what>, attempt N: <last failure>` for an activity past its first attempt. */
+export function retryText(activity: PendingActivityView | undefined, status: UpgradeStatus | undefined): string | undefined {
+  if (!activity || activity.attempt <= 1) return undefined;
+  const what = status ? `${activity.type} (${status.step.description})` : activity.type;
+  return `retrying: ${what}, attempt ${activity.attempt}${activity.lastFailure ? `: ${activity.lastFailure}` : ''}`;
+}
+
+function analysisProgress(activity: PendingActivityView | undefined): AnalysisProgress | undefined {
+  if (activity?.type !== 'analyseCanary') return undefined;
+  const progress = activity.heartbeat as AnalysisProgress | undefined;
+  return progress && typeof progress.elapsedMs === 'number' ? progress : undefined;
+}
+
+function decode(payload: Payload | undefined): unknown {
+  if (!payload) return undefined;
+  try {
+    return defaultPayloadConverter.fromPayload<unknown>(payload) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls heartbeat `{observation}`, provisioning `{message}`, the canary analysis its progress; anything else is shown as JSON. */
+function summaryOf(details: unknown): string | undefined {
+  if (details === undefined) return undefined;
+  if (typeof details !== 'object' || details === null) return String(details);
+  const { observation, message, elapsedMs, samples } = details as { observation?: unknown; message?: unknown; elapsedMs?: unknown; samples?: unknown };
+  if (typeof observation === 'string') return observation;
+  if (typeof message === 'string') return message;
+  if (typeof elapsedMs === 'number') return `${Math.round(elapsedMs / 1000)} s of the bake analysed, ${samples} samples`;
+  return JSON.stringify(details);
+}
