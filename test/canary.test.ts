@@ -44,12 +44,18 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     const fleet = await canaryFleet(group);
     const handle = await startUpgrade(
       testbed.env.client,
-      canaryPlan(fleet, group, { steps: [{ weight: 10, bake: '10m' }, { weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }] }),
+      canaryPlan(fleet, group, {
+        steps: [{ weight: 10, bake: '10m' }, { weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }],
+        // A 2,000-query burst queues on green by design: this test measures shares, not the queue analysis.
+        analysis: { interval: '500ms', maxConsecutiveFailures: 1, maxQueuedGrowth: 100_000 },
+      }),
     );
     const isGreen = (backend: string) => backend.startsWith(`${group}-green`);
     for (const weight of [10, 50]) {
       await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === weight, `baking at ${weight}%`, 60_000);
       const queries = await burst(fleet.gatewayUrl, group, 2000);
+      const during = await handle.query(statusQuery);
+      assert.ok(during.phase === 'BAKING' && during.trafficPercent === weight, `still baking at ${weight}% after the burst: ${JSON.stringify(during.timeline.slice(-3))}`);
       const onGreen = queries.filter((q) => isGreen(q.backend)).length;
       const share = (100 * onGreen) / queries.length;
       process.stderr.write(`canary step ${weight}%: observed ${share.toFixed(1)}% of ${queries.length} queries on green\n`);

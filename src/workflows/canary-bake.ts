@@ -50,7 +50,7 @@ export async function canaryBake(engine: UpgradeEngine, duration: string, entry:
       }
       await engine.continueAsNewIfSuggested();
     }
-    engine.note(`bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} samples)`);
+    engine.note(`bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} analysis samples since the first step)`);
     return { kind: 'continue' };
   } finally {
     engine.bakeProgress = undefined;
