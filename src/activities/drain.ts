@@ -4,7 +4,6 @@ import { durationMs } from '../plan/duration';
 import { pollUntil } from './poll';
 import type { ActivityDeps, BackendRef, DrainInput, DrainResult } from './types';
 
-
 /** Draining: the backends are already deactivated; their running and queued queries finish where they run. */
 export function drainActivities(deps: ActivityDeps) {
   return {
