@@ -108,6 +108,11 @@ export interface DrainInput {
   interval: string;
   /** Give up after this long and report what still runs; without it, wait until drained. */
   timeout?: string;
+  /**
+   * A backend whose coordinator cannot be reached at all for this long counts as drained: a crashed
+   * coordinator has no query left to finish. Without it, an unreachable backend is waited for.
+   */
+  unreachableFor?: string;
 }
 export interface DrainResult {
   drained: boolean;

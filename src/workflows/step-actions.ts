@@ -232,7 +232,7 @@ export async function runCompensation(engine: UpgradeEngine, compensation: Compe
       engine.note(`${namesWith(status.blue, 'serves', 'serve')} ${plan.routingGroup} again; draining ${green} (its queries finish, none is killed)`);
       if (facts.greenUrl) {
         await long.drainBackends.executeWithOptions(compensationOptions(`drain ${green}`, plan.drain.interval), [
-          { backends: [{ name: green, proxyTo: facts.greenUrl }], interval: plan.drain.interval },
+          { backends: [{ name: green, proxyTo: facts.greenUrl }], interval: plan.drain.interval, unreachableFor: plan.health.timeout },
         ]);
       }
       return;
@@ -244,7 +244,7 @@ export async function runCompensation(engine: UpgradeEngine, compensation: Compe
       engine.note(`canary traffic back on ${status.blue.join(', ')}; draining ${green} (its queries finish, none is killed)`);
       if (facts.greenUrl) {
         await long.drainBackends.executeWithOptions(compensationOptions(`drain ${green}`, plan.drain.interval), [
-          { backends: [{ name: green, proxyTo: facts.greenUrl }], interval: plan.drain.interval },
+          { backends: [{ name: green, proxyTo: facts.greenUrl }], interval: plan.drain.interval, unreachableFor: plan.health.timeout },
         ]);
       }
       return;

@@ -3,11 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startUpgrade } from '../../src/client/upgrades';
 import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
-import { TrinoHttpClient } from '../../src/integrations/trino/client';
 import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad } from '../../src/sandbox/load';
 import { installRuntime } from '../../src/worker/logging';
-import { approveUpdate, statusQuery, type UpgradeResult, type UpgradeStatus } from '../../src/workflows/messages';
+import type { UpgradeResult, UpgradeStatus } from '../../src/workflows/messages';
+import { approveWhenAsked, startLongQueries, untilHealthy } from '../support/faults';
 import { fastPlan } from '../support/plans';
 import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
@@ -123,44 +123,3 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
     });
   });
 });
-
-/** Approves every gate the upgrade reaches until it ends (the new worker answers the update). */
-async function approveWhenAsked(handle: Awaited<ReturnType<typeof startUpgrade>>, notBefore: Promise<void>, stop: AbortSignal): Promise<void> {
-  let ended = false;
-  stop.addEventListener('abort', () => (ended = true));
-  void handle.result().then(
-    () => (ended = true),
-    () => (ended = true),
-  );
-  while (!ended) {
-    const status = await handle.query(statusQuery).catch(() => undefined);
-    if (status?.awaitingApproval) {
-      await Promise.race([notBefore, new Promise((resolve) => stop.addEventListener('abort', resolve))]);
-      if (ended) return;
-      await handle.executeUpdate(approveUpdate, { args: [{ by: 'fault-matrix' }] }).catch(() => undefined);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** Queries of 12 s started on blue before the flip: the drain has to wait for them. */
-async function startLongQueries(gatewayUrl: string, group: string): Promise<string[]> {
-  const client = new TrinoHttpClient({ url: gatewayUrl, connections: 2 });
-  try {
-    const results = await Promise.all(
-      ['night-batch', 'etl-report'].map((user) => client.execute('/* sandbox:duration=12s */ SELECT 1', { user, headers: { 'X-Trino-Routing-Group': group } })),
-    );
-    return results.map((result) => result.state);
-  } finally {
-    await client.close();
-  }
-}
-
-/** A new backend is PENDING until the gateway's first health check; clients only start after that. */
-async function untilHealthy(fleet: SandboxFleet, name: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (fleet.gateway.backendState(name)?.trinoStatus !== 'HEALTHY') {
-    if (Date.now() > deadline) throw new Error(`${name} never became HEALTHY`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

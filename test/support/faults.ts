@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import type { WorkflowHandle } from '@temporalio/client';
+import { TrinoHttpClient } from '../../src/integrations/trino/client';
+import type { SandboxFleet } from '../../src/sandbox/fleet';
+import type { JournalEntry } from '../../src/sandbox/journal';
+import { approveUpdate, statusQuery } from '../../src/workflows/messages';
+
+/** Approves every gate the upgrade reaches, not before `notBefore`, until it ends or `stop` aborts. */
+export async function approveWhenAsked(handle: WorkflowHandle, notBefore: Promise<void>, stop: AbortSignal): Promise<void> {
+  let ended = false;
+  stop.addEventListener('abort', () => (ended = true));
+  void handle.result().then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  while (!ended) {
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    if (status?.awaitingApproval) {
+      await Promise.race([notBefore, new Promise((resolve) => stop.addEventListener('abort', resolve))]);
+      if (ended) return;
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'fault-matrix' }] }).catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Two queries of `seconds` started through the gateway in `group`: a drain has to wait for them. Resolves to their final states. */
+export async function startLongQueries(gatewayUrl: string, group: string, seconds = 12): Promise<string[]> {
+  const client = new TrinoHttpClient({ url: gatewayUrl, connections: 2 });
+  try {
+    const results = await Promise.all(
+      ['night-batch', 'etl-report'].map((user) =>
+        client.execute(`/* sandbox:duration=${seconds}s */ SELECT 1`, { user, headers: { 'X-Trino-Routing-Group': group } }),
+      ),
+    );
+    return results.map((result) => result.state);
+  } finally {
+    await client.close();
+  }
+}
+
+/** A new backend is PENDING until the gateway's first health check; clients only start after that. */
+export async function untilHealthy(fleet: SandboxFleet, name: string, timeoutMs = 10_000): Promise<void> {
+  await until(() => fleet.gateway.backendState(name)?.trinoStatus === 'HEALTHY', `${name} HEALTHY in the gateway`, timeoutMs);
+}
+
+/** Polls `check` every 50 ms until it holds. */
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** `[name, active]` of every gateway backend, sorted by name, as the gateway's API lists them. */
+export async function gatewayBackends(fleet: SandboxFleet): Promise<[string, boolean][]> {
+  const backends = (await (await fetch(`${fleet.gatewayUrl}/gateway/backend/all`)).json()) as { name: string; active: boolean }[];
+  return backends.sort((a, b) => a.name.localeCompare(b.name)).map((backend) => [backend.name, backend.active]);
+}
+
+/** Counts journal entries of one kind for one name. */
+export function counter(journal: JournalEntry[]): (kind: JournalEntry['kind'], name: string) => number {
+  return (kind, name) => journal.filter((entry) => entry.kind === kind && entry.name === name).length;
+}
+
+/** The routing group always had an active HEALTHY backend: the gateway never journaled it unserved. */
+export function assertGroupAlwaysServed(journal: JournalEntry[], group: string): void {
+  assert.deepEqual(
+    journal.filter((entry) => entry.kind === 'group.unserved' && entry.group === group),
+    [],
+    `routing group ${group} always had an active HEALTHY backend`,
+  );
+}
+
+/** Asserts no change was made twice: each effect on green at most once, and blue never torn down by a rollback. */
+export function assertNothingTwice(journal: JournalEntry[], group: string): void {
+  const count = counter(journal);
+  const green = `${group}-green`;
+  assert.ok(count('cluster.created', green) <= 1, `green provisioned at most once (${count('cluster.created', green)})`);
+  assert.ok(count('backend.added', green) + count('backend.updated', green) <= 1, 'green registered at most once');
+  assert.ok(count('backend.activated', green) <= 1, 'green activated at most once');
+  assert.ok(count('backend.deleted', green) <= 1, 'green removed from the gateway at most once');
+  assert.ok(count('cluster.deleted', green) <= 1, 'green torn down at most once');
+}
+
+/** Runs one `SELECT version()` through the gateway in `group` and returns the version that answered. */
+export async function versionThroughGateway(gatewayUrl: string, group: string): Promise<string> {
+  const client = new TrinoHttpClient({ url: gatewayUrl, connections: 1 });
+  try {
+    const result = await client.execute('SELECT version()', { user: 'probe', headers: { 'X-Trino-Routing-Group': group } });
+    assert.equal(result.state, 'FINISHED', `a query through the gateway finished: ${result.error?.message ?? ''}`);
+    return String(result.rows?.[0]?.[0]);
+  } finally {
+    await client.close();
+  }
+}
