@@ -113,9 +113,9 @@ export function canaryActivities(deps: ActivityDeps) {
       const at = Date.now();
       const problems: string[] = [];
       const [state, info, queries] = await Promise.all([
-        gateway.backendState(input.entry).catch((error: Error) => {
-          problems.push(`gateway state unavailable: ${error.message}`);
-          return undefined;
+        // An unreachable gateway API says nothing about green: the sample fails and is retried within the retry budget.
+        gateway.backendState(input.entry).catch((error: unknown) => {
+          throw toFailure(error);
         }),
         trino.info().catch((error: Error) => {
           problems.push(`${input.url} did not answer: ${error.message}`);
