@@ -3,11 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startUpgrade } from '../../src/client/upgrades';
 import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
-import { TrinoHttpClient } from '../../src/integrations/trino/client';
 import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad } from '../../src/sandbox/load';
 import { installRuntime } from '../../src/worker/logging';
-import { approveUpdate, statusQuery, type UpgradeResult, type UpgradeStatus } from '../../src/workflows/messages';
+import type { UpgradeResult, UpgradeStatus } from '../../src/workflows/messages';
+import { approveWhenAsked, assertUpgradedOnce, inPhase, lastNote, startLongQueries, untilHealthy } from '../support/fault-cases';
 import { fastPlan } from '../support/plans';
 import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
@@ -22,9 +22,6 @@ interface KillPoint {
   /** Queries long enough to still run on blue when the drain starts. */
   longQueries?: boolean;
 }
-
-const inPhase = (phase: string, extra: (s: UpgradeStatus) => boolean = () => true) => (s: UpgradeStatus) => s.phase === phase && extra(s);
-const lastNote = (pattern: RegExp) => (s: UpgradeStatus) => pattern.test(s.timeline.at(-1)?.message ?? '');
 
 // Each point is a window of seconds (start-up delay, bakes, drain, keep-warm, rules refresh), so the
 // status poll cannot miss it; the worker dies inside an activity or a timer there.
@@ -90,7 +87,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
       let killed!: () => void;
       const afterKill = new Promise<void>((resolve) => (killed = resolve));
       const stopApproving = new AbortController();
-      const approver = approveWhenAsked(handle, point.gate ? afterKill : Promise.resolve(), stopApproving.signal);
+      const approver = approveWhenAsked(() => handle, point.gate ? afterKill : Promise.resolve(), stopApproving.signal);
       let loadStopped = false;
       try {
         await waitForStatus(handle, point.at, point.name, 60_000);
@@ -105,14 +102,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
 
         assert.equal(result.outcome, 'SUCCEEDED', `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`);
         assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
-        const journal = fleet.journal(since);
-        const count = (kind: string, name: string) => journal.filter((e) => e.kind === kind && e.name === name).length;
-        assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-        assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 1, 'green registered once');
-        assert.equal(count('backend.activated', `${group}-green`), 1, 'green activated once');
-        assert.equal(count('backend.deactivated', `${group}-blue`), 1, 'blue deactivated once');
-        assert.equal(count('cluster.deleted', `${group}-blue`), 1, 'blue torn down once');
-        assert.deepEqual(journal.filter((e) => e.kind === 'group.unserved' && e.group === group), [], 'the group always had an active HEALTHY backend');
+        assertUpgradedOnce(fleet, since, group);
         await assertReplays(handle);
       } finally {
         // A failed case must not leave its load or approver running: they would keep the process alive.
@@ -123,44 +113,3 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
     });
   });
 });
-
-/** Approves every gate the upgrade reaches until it ends (the new worker answers the update). */
-async function approveWhenAsked(handle: Awaited<ReturnType<typeof startUpgrade>>, notBefore: Promise<void>, stop: AbortSignal): Promise<void> {
-  let ended = false;
-  stop.addEventListener('abort', () => (ended = true));
-  void handle.result().then(
-    () => (ended = true),
-    () => (ended = true),
-  );
-  while (!ended) {
-    const status = await handle.query(statusQuery).catch(() => undefined);
-    if (status?.awaitingApproval) {
-      await Promise.race([notBefore, new Promise((resolve) => stop.addEventListener('abort', resolve))]);
-      if (ended) return;
-      await handle.executeUpdate(approveUpdate, { args: [{ by: 'fault-matrix' }] }).catch(() => undefined);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** Queries of 12 s started on blue before the flip: the drain has to wait for them. */
-async function startLongQueries(gatewayUrl: string, group: string): Promise<string[]> {
-  const client = new TrinoHttpClient({ url: gatewayUrl, connections: 2 });
-  try {
-    const results = await Promise.all(
-      ['night-batch', 'etl-report'].map((user) => client.execute('/* sandbox:duration=12s */ SELECT 1', { user, headers: { 'X-Trino-Routing-Group': group } })),
-    );
-    return results.map((result) => result.state);
-  } finally {
-    await client.close();
-  }
-}
-
-/** A new backend is PENDING until the gateway's first health check; clients only start after that. */
-async function untilHealthy(fleet: SandboxFleet, name: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (fleet.gateway.backendState(name)?.trinoStatus !== 'HEALTHY') {
-    if (Date.now() > deadline) throw new Error(`${name} never became HEALTHY`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
