@@ -11,24 +11,22 @@ export const lastNote = (pattern: RegExp) => (s: UpgradeStatus) => pattern.test(
 
 /**
  * Approves every gate the upgrade reaches, not before `notBefore`, until it ends or `stop` aborts.
- * Errors are ignored and retried: the worker or the Temporal server may be away for a while.
+ * Each call is bounded and its errors ignored: the worker or the Temporal server may be away, and
+ * a call on a client whose server was stopped may never settle.
  */
 export async function approveWhenAsked(handle: () => WorkflowHandle, notBefore: Promise<void>, stop: AbortSignal): Promise<void> {
-  let ended = false;
-  stop.addEventListener('abort', () => (ended = true));
-  while (!ended) {
-    const status = await handle()
-      .query(statusQuery)
-      .catch(() => undefined);
+  const stopped = new Promise<undefined>((resolve) => stop.addEventListener('abort', () => resolve(undefined)));
+  const bounded = <T>(call: () => Promise<T>): Promise<T | undefined> =>
+    Promise.race([call().catch(() => undefined), stopped, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000))]);
+  while (!stop.aborted) {
+    const status = await bounded(() => handle().query(statusQuery));
     if (status && (status.phase === 'SUCCEEDED' || status.phase === 'ROLLED_BACK' || status.phase === 'FAILED')) return;
     if (status?.awaitingApproval) {
-      await Promise.race([notBefore, new Promise((resolve) => stop.addEventListener('abort', resolve))]);
-      if (ended) return;
-      await handle()
-        .executeUpdate(approveUpdate, { args: [{ by: 'fault-tests' }] })
-        .catch(() => undefined);
+      await Promise.race([notBefore, stopped]);
+      if (stop.aborted) return;
+      await bounded(() => handle().executeUpdate(approveUpdate, { args: [{ by: 'fault-tests' }] }));
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 200))]);
   }
 }
 
