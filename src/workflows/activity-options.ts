@@ -1,6 +1,7 @@
 import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CutoverActivities } from '../activities';
 import { durationMs } from '../plan/duration';
+import type { UpgradePlan } from '../plan/schema';
 
 /** Timing of every activity call, in one place so the runbook code stays free of it. */
 
@@ -28,6 +29,11 @@ export const long = proxyActivities<CutoverActivities>({
   retry: RETRY_FORWARD,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
+
+/** The plan's `gateway.retryBudget`; plans of upgrades started before the setting existed keep the former 10 minutes. */
+export function retryBudgetOf(plan: UpgradePlan): string {
+  return plan.gateway.retryBudget ?? '10m';
+}
 
 /**
  * Options of one quick forward call: retried for the plan's `gateway.retryBudget`, then the step

@@ -1,5 +1,5 @@
 import { durationMs } from '../plan/duration';
-import { forwardOptions, quick } from './activity-options';
+import { forwardOptions, quick, retryBudgetOf } from './activity-options';
 import type { UpgradeEngine } from './engine';
 import type { StepOutcome } from './step-actions';
 
@@ -26,7 +26,7 @@ export async function canaryBake(engine: UpgradeEngine, duration: string, entry:
         engine.note(`bake at ${status.trafficPercent}% ended early: promoted by ${promotion.by}`);
         return { kind: 'continue' };
       }
-      const sample = await quick.measureCanary.executeWithOptions(forwardOptions(`analyse ${plan.green.name}`, plan.gateway.retryBudget), [
+      const sample = await quick.measureCanary.executeWithOptions(forwardOptions(`analyse ${plan.green.name}`, retryBudgetOf(plan)), [
         {
           gateway: { url: plan.gateway.url, requestTimeout: plan.gateway.requestTimeout },
           entry: status.trafficPercent === 100 ? plan.green.name : entry,

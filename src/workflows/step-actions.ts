@@ -1,7 +1,7 @@
 import type { CanaryTarget } from '../activities/canary';
 import type { GatewayTarget, ProvisionerTarget } from '../activities/types';
 import { durationMs } from '../plan/duration';
-import { compensationOptions, forwardOptions, long, pollingOptions, quick } from './activity-options';
+import { compensationOptions, forwardOptions, long, pollingOptions, quick, retryBudgetOf } from './activity-options';
 import { canaryBake } from './canary-bake';
 import type { UpgradeEngine } from './engine';
 import type { RollbackInput } from './messages';
@@ -61,7 +61,7 @@ function greenUrl(engine: UpgradeEngine): string {
 export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspect' }): Promise<StepOutcome> {
   const { plan, facts, status } = engine;
   const green = plan.green.name;
-  const budget = plan.gateway.retryBudget;
+  const budget = retryBudgetOf(plan);
   switch (step.kind) {
     case 'inspect': {
       // Nothing has changed yet: an unreachable gateway fails the upgrade within a minute instead of hanging.
@@ -278,7 +278,7 @@ async function shiftCanary(engine: UpgradeEngine, percent: number): Promise<Step
   engine.setPhase('SHIFTING', `moving ${percent}% of new queries to ${engine.plan.green.name} (${canary.mode})`);
   engine.registerCompensation({ kind: 'resetCanary' });
   const wait = durationMs(canary.rulesRefresh) + durationMs(canary.timeout);
-  const shifted = await long.shiftCanary.executeWithOptions(pollingOptions(`shift ${percent}% to ${canary.entry}`, canary.interval, `${wait}ms`, engine.plan.gateway.retryBudget), [
+  const shifted = await long.shiftCanary.executeWithOptions(pollingOptions(`shift ${percent}% to ${canary.entry}`, canary.interval, `${wait}ms`, retryBudgetOf(engine.plan)), [
     { ...canary, percent, blueCount: engine.facts.blue.length },
   ]);
   engine.setTraffic(shifted.appliedPercent);
