@@ -107,7 +107,7 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
 
   const timelineOf = (result: UpgradeResult) => `${result.reason ?? ''}\n${result.status.timeline.map((entry) => entry.message).join('\n')}`;
 
-  /** A short outage in `mode` starting at a chosen moment, lasting until cutover retried at least once and `atLeastMs` passed. */
+  /** Short outages, one per mode, each starting at a chosen moment and lasting 3 s and at least until cutover retried once. */
   const SHORT: Array<{ title: string; mode: OutageMode; activity: string; failure: RegExp; start: (group: string, proxy: GatewayOutageProxy, handle: UpgradeHandle) => Promise<void> }> = [
     {
       title: 'gateway refuses connections for 3 s from the flip on: the upgrade goes on, nothing fails',
