@@ -30,6 +30,15 @@ describe('upgrade plan', () => {
     assert.deepEqual(plan.green.provisioner, { type: 'sandbox', startupDelay: '2s' });
   });
 
+  it('gives the gateway 10 minutes of retries by default, and refuses a retry budget that is not a positive duration', () => {
+    assert.deepEqual(parsePlan(MINIMAL).gateway, { url: 'http://127.0.0.1:8080', requestTimeout: '10s', retryBudget: '10m' });
+    assert.equal(parsePlan(MINIMAL.replace('"http://127.0.0.1:8080/"', '"http://127.0.0.1:8080/", retryBudget: 45s')).gateway.retryBudget, '45s');
+    const problems = problemsOf(MINIMAL.replace('"http://127.0.0.1:8080/"', '"http://127.0.0.1:8080/", retryBudget: forever'));
+    assert.ok(problems.some((p) => p.startsWith('gateway.retryBudget: must be a duration')), problems.join('\n'));
+    const zero = problemsOf(MINIMAL.replace('"http://127.0.0.1:8080/"', '"http://127.0.0.1:8080/", retryBudget: 0s'));
+    assert.ok(zero.some((p) => p.startsWith('gateway.retryBudget: must be longer than 0')), zero.join('\n'));
+  });
+
   it('accepts JSON as well as YAML', () => {
     const plan = parsePlan(JSON.stringify({ gateway: { url: 'https://gw.example:8443' }, routingGroup: 'etl', green: { name: 'g', version: '481', url: 'https://g:8443', provisioner: { type: 'static' } } }));
     assert.equal(plan.green.url, 'https://g:8443');

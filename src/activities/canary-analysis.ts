@@ -1,5 +1,6 @@
 import { activityInfo, CancelledFailure, heartbeat, sleep } from '@temporalio/activity';
 import type { AnalysisProgress, CanaryMeasurement } from '../workflows/messages';
+import { toFailure } from './poll';
 import type { ActivityDeps, GatewayTarget } from './types';
 
 /** What a sample of green looks at and the limits it judges by. */
@@ -93,9 +94,10 @@ export async function sampleCanary(deps: ActivityDeps, input: SampleTarget & { s
   const at = Date.now();
   const problems: string[] = [];
   const [state, info, queries] = await Promise.all([
-    gateway.backendState(input.entry).catch((error: Error) => {
-      problems.push(`gateway state unavailable: ${error.message}`);
-      return undefined;
+    // An unreachable gateway API says nothing about green: the attempt fails and is retried (resuming
+    // from the heartbeat) within the retry budget, instead of counting against green.
+    gateway.backendState(input.entry).catch((error: unknown) => {
+      throw toFailure(error);
     }),
     trino.info().catch((error: Error) => {
       problems.push(`${input.url} did not answer: ${error.message}`);

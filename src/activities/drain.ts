@@ -33,6 +33,8 @@ export function drainActivities(deps: ActivityDeps) {
       const outcome = await pollUntil<true>({
         intervalMs: durationMs(input.interval),
         timeoutMs: input.timeout === undefined ? undefined : durationMs(input.timeout),
+        // Deactivated backends are polled on their own coordinators, not through the gateway.
+        unreachableMeansNotYet: true,
         check: async () => {
           const counts = await Promise.all(input.backends.map(async (backend) => ({ name: backend.name, active: await activeOn(backend) })));
           remaining = counts.reduce((sum, count) => sum + count.active, 0);

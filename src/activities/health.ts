@@ -1,4 +1,5 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
+import type { BackendState } from '../integrations/gateway/types';
 import { durationMs } from '../plan/duration';
 import type { HealthSnapshot } from '../workflows/messages';
 import { pollGatewayHealthy, pollUntil, resumedProgress } from './poll';
@@ -24,6 +25,7 @@ export function healthActivities(deps: ActivityDeps) {
       const outcome = await pollUntil<HealthSnapshot>({
         intervalMs: durationMs(input.interval),
         timeoutMs: durationMs(input.timeout),
+        unreachableMeansNotYet: true,
         check: async () => {
           const info = await trino.info();
           const version = info.nodeVersion.version;
@@ -89,7 +91,10 @@ export function healthActivities(deps: ActivityDeps) {
         intervalMs: durationMs(input.interval),
         timeoutMs: durationMs(input.duration),
         check: async () => {
-          const problem = await checkGreen(input, gateway, trino).then(
+          // An unreachable gateway API says nothing about green: it fails the attempt (retried within
+          // the plan's retry budget) instead of counting as a failed check that would roll back.
+          const state = await gateway.backendState(input.name);
+          const problem = await checkGreen(input, state, trino).then(
             (observed) => {
               snapshot = observed.snapshot;
               return observed.problem;
@@ -111,10 +116,10 @@ export function healthActivities(deps: ActivityDeps) {
 
 async function checkGreen(
   input: WatchGreenInput,
-  gateway: ReturnType<ActivityDeps['gateway']>,
+  state: BackendState | undefined,
   trino: ReturnType<ActivityDeps['trino']>,
 ): Promise<{ problem?: string; snapshot: HealthSnapshot }> {
-  const [state, info] = await Promise.all([gateway.backendState(input.name), trino.info()]);
+  const info = await trino.info();
   const snapshot: HealthSnapshot = {
     gatewayStatus: state?.trinoStatus,
     version: info.nodeVersion.version,

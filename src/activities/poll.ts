@@ -24,15 +24,22 @@ export interface PollOptions<T> {
   /** Undefined: poll until done or cancelled. */
   timeoutMs?: number;
   check: PollCheck<T>;
+  /**
+   * The polled service may be unreachable while it starts (a coordinator booting): its transient
+   * errors count as "not yet". Otherwise they fail the attempt, so an outage shows as retries in
+   * the UI and Temporal's retry policy bounds it by the plan's retry budget.
+   */
+  unreachableMeansNotYet?: boolean;
 }
 
 export type PollOutcome<T> = { done: true; value: T; waitedMs: number } | { done: false; observation: string; waitedMs: number };
 
 /**
- * Polls inside one heartbeating activity: history does not grow with the wait. Transient
- * integration errors count as "not yet"; refusals (non-retryable) end the activity at once.
+ * Polls inside one heartbeating activity: history does not grow with the wait. Refusals
+ * (non-retryable) end the activity at once; see `unreachableMeansNotYet` for transient errors.
+ * A retried attempt resumes the deadline from the last heartbeat.
  */
-export async function pollUntil<T>({ intervalMs, timeoutMs, check }: PollOptions<T>): Promise<PollOutcome<T>> {
+export async function pollUntil<T>({ intervalMs, timeoutMs, check, unreachableMeansNotYet = false }: PollOptions<T>): Promise<PollOutcome<T>> {
   const startedAt = resumedProgress()?.startedAt ?? Date.now();
   let observation = 'not checked yet';
   for (;;) {
@@ -42,7 +49,7 @@ export async function pollUntil<T>({ intervalMs, timeoutMs, check }: PollOptions
       observation = result.observation;
       heartbeat({ startedAt, observation, state: result.state } satisfies PollProgress);
     } catch (error) {
-      if (!(error instanceof IntegrationError && error.retryable)) throw toFailure(error);
+      if (!(unreachableMeansNotYet && error instanceof IntegrationError && error.retryable)) throw toFailure(error);
       observation = error.message;
       heartbeat({ startedAt, observation } satisfies PollProgress);
     }

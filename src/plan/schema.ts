@@ -121,6 +121,8 @@ const blueGreenPlan = z
       url: httpUrl,
       /** Timeout of one request to the gateway. */
       requestTimeout: positiveDuration.default('10s'),
+      /** How long a forward step retries an unreachable or failing gateway before the upgrade rolls back. */
+      retryBudget: positiveDuration.default('10m'),
     }),
     routingGroup: name,
     blue: z

@@ -1,7 +1,7 @@
 import { ActivityFailure, CancellationScope, CancelledFailure, condition, isCancellation } from '@temporalio/workflow';
 import type { AnalyseCanaryInput, AnalysisVerdict } from '../activities/canary-analysis';
 import { durationMs } from '../plan/duration';
-import { long, pollingOptions } from './activity-options';
+import { long, pollingOptions, retryBudgetOf } from './activity-options';
 import type { UpgradeEngine } from './engine';
 import type { AnalysisProgress } from './messages';
 import type { StepOutcome } from './step-actions';
@@ -79,7 +79,7 @@ async function analyseUntilInterrupted(
   );
   const remaining = `${Math.max(0, input.bakeMs - input.progress.elapsedMs)}ms`;
   try {
-    return await analysis.run(() => long.analyseCanary.executeWithOptions(pollingOptions(summary, `${input.intervalMs}ms`, remaining), [input]));
+    return await analysis.run(() => long.analyseCanary.executeWithOptions(pollingOptions(summary, `${input.intervalMs}ms`, remaining, retryBudgetOf(engine.plan)), [input]));
   } catch (error) {
     if (interruptedAt === undefined || engine.rollingBack || !isCancellation(error)) throw error;
     // Both are in history, so replays agree: the activity's progress at the cancel, else workflow time since it was scheduled.

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -430,9 +431,9 @@ export class UpgradeEngine {
 }
 
 export function messageOf(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = (error as { cause?: unknown }).cause;
-    return cause instanceof Error && cause.message && cause.message !== error.message ? cause.message : error.message;
-  }
-  return String(error);
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  const message = cause instanceof Error && cause.message && cause.message !== error.message ? cause.message : error.message;
+  // The last error alone would read like one failure; say that the step kept failing until it gave up.
+  return error instanceof ActivityFailure && error.retryState === 'TIMEOUT' ? `${message} (still failing when its retry budget ran out)` : message;
 }

@@ -1,7 +1,7 @@
 import type { CanaryTarget } from '../activities/canary';
 import type { GatewayTarget, ProvisionerTarget } from '../activities/types';
 import { durationMs } from '../plan/duration';
-import { compensationOptions, long, pollingOptions, quick } from './activity-options';
+import { compensationOptions, forwardOptions, long, pollingOptions, quick, retryBudgetOf } from './activity-options';
 import { canaryBake } from './canary-bake';
 import type { UpgradeEngine } from './engine';
 import type { RollbackInput } from './messages';
@@ -61,6 +61,7 @@ function greenUrl(engine: UpgradeEngine): string {
 export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspect' }): Promise<StepOutcome> {
   const { plan, facts, status } = engine;
   const green = plan.green.name;
+  const budget = retryBudgetOf(plan);
   switch (step.kind) {
     case 'inspect': {
       // Nothing has changed yet: an unreachable gateway fails the upgrade within a minute instead of hanging.
@@ -76,7 +77,7 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
     }
     case 'provision': {
       engine.setPhase('PROVISIONING', `provisioning ${green} (Trino ${plan.green.version}) with the ${plan.green.provisioner.type} provisioner`);
-      const before = await quick.inspectGreen.executeWithOptions({ summary: `look for ${green}` }, [
+      const before = await quick.inspectGreen.executeWithOptions(forwardOptions(`look for ${green}`, budget), [
         { provisioner: provisionerOf(engine), name: green, url: plan.green.url },
       ]);
       // Registered before creating, so a rollback during creation still removes what this run made.
@@ -92,7 +93,7 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
     case 'verify': {
       engine.setPhase('VERIFYING', `waiting until ${green} runs ${plan.green.version} with ${plan.health.minActiveWorkers} workers and passes ${plan.health.smokeQueries.length} smoke queries`);
       status.health = await long.waitForGreenReady.executeWithOptions(
-        pollingOptions(`wait until ${green} is ready`, plan.health.interval, plan.health.timeout),
+        pollingOptions(`wait until ${green} is ready`, plan.health.interval, plan.health.timeout, budget),
         [{ url: greenUrl(engine), version: plan.green.version, ...pick(plan.health, 'interval', 'timeout', 'smokeQueries', 'minActiveWorkers') }],
       );
       engine.note(`${green} is ready: ${status.health.message}`);
@@ -100,18 +101,18 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
     }
     case 'register': {
       engine.registerCompensation({ kind: 'removeGreenBackend' });
-      await quick.registerGreen.executeWithOptions({ summary: `register ${green} inactive` }, [
+      await quick.registerGreen.executeWithOptions(forwardOptions(`register ${green} inactive`, budget), [
         { gateway: gatewayOf(engine), name: green, url: greenUrl(engine), routingGroup: plan.routingGroup },
       ]);
       const health = await long.waitForGatewayHealthy.executeWithOptions(
-        pollingOptions(`wait until the gateway reports ${green} HEALTHY`, plan.health.interval, plan.health.timeout),
+        pollingOptions(`wait until the gateway reports ${green} HEALTHY`, plan.health.interval, plan.health.timeout, budget),
         [{ gateway: gatewayOf(engine), name: green, interval: plan.health.interval, timeout: plan.health.timeout }],
       );
       status.health = { ...status.health, gatewayStatus: health.status };
       if (isRoutingRuleCanary(engine)) {
         const canary = canaryOf(engine);
         engine.registerCompensation({ kind: 'removeCanaryEntry' });
-        await quick.registerCanary.executeWithOptions({ summary: `register ${canary.entry} inactive in ${canary.canaryGroup}` }, [
+        await quick.registerCanary.executeWithOptions(forwardOptions(`register ${canary.entry} inactive in ${canary.canaryGroup}`, budget), [
           { ...canary, url: greenUrl(engine) },
         ]);
         engine.note(`${canary.entry} registered inactive in canary group ${canary.canaryGroup}`);
@@ -137,15 +138,15 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
       if (step.percent < 100) return shiftCanary(engine, step.percent);
       engine.setPhase('SHIFTING', `activating ${green}, then deactivating ${status.blue.join(', ')} once the gateway reports ${green} HEALTHY`);
       engine.registerCompensation({ kind: 'restoreBlue' });
-      await long.flip.executeWithOptions(pollingOptions(`flip ${plan.routingGroup} to ${green}`, plan.health.interval, plan.health.timeout), [
+      await long.flip.executeWithOptions(pollingOptions(`flip ${plan.routingGroup} to ${green}`, plan.health.interval, plan.health.timeout, budget), [
         { gateway: gatewayOf(engine), to: green, from: status.blue, interval: plan.health.interval, timeout: plan.health.timeout },
       ]);
       engine.setTraffic(100);
       engine.note(`${green} takes every new query of ${plan.routingGroup}; queries running on blue finish there`);
       if (isRoutingRuleCanary(engine)) {
         const canary = canaryOf(engine);
-        await long.resetCanary.executeWithOptions(pollingOptions(`set rule ${canary.ruleName} to 0%`, plan.health.interval, canary.rulesRefresh), [canary]);
-        await quick.removeBackend.executeWithOptions({ summary: `remove ${canary.entry}` }, [{ gateway: gatewayOf(engine), name: canary.entry }]);
+        await long.resetCanary.executeWithOptions(pollingOptions(`set rule ${canary.ruleName} to 0%`, plan.health.interval, canary.rulesRefresh, budget), [canary]);
+        await quick.removeBackend.executeWithOptions(forwardOptions(`remove ${canary.entry}`, budget), [{ gateway: gatewayOf(engine), name: canary.entry }]);
         engine.note(`canary rule ${canary.ruleName} back to 0% and ${canary.entry} removed: ${green} serves ${plan.routingGroup} directly`);
       }
       return CONTINUE;
@@ -156,7 +157,7 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
         return canaryBake(engine, step.duration, canaryOf(engine).entry);
       }
       engine.setPhase('BAKING', `watching ${green} for ${step.duration}`);
-      const watched = await long.watchGreen.executeWithOptions(pollingOptions(`bake ${step.duration}`, plan.health.interval, step.duration), [
+      const watched = await long.watchGreen.executeWithOptions(pollingOptions(`bake ${step.duration}`, plan.health.interval, step.duration, budget), [
         {
           gateway: gatewayOf(engine),
           name: green,
@@ -176,7 +177,7 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
       const names = status.blue.join(', ');
       engine.setPhase('DRAINING', `waiting for the queries still running on ${names} to finish`);
       const drainInput = { backends: facts.blue, interval: plan.drain.interval };
-      const first = await long.drainBackends.executeWithOptions(pollingOptions(`drain ${names}`, plan.drain.interval, plan.drain.timeout), [
+      const first = await long.drainBackends.executeWithOptions(pollingOptions(`drain ${names}`, plan.drain.interval, plan.drain.timeout, budget), [
         { ...drainInput, timeout: plan.drain.timeout },
       ]);
       if (first.drained) {
@@ -191,7 +192,7 @@ export async function runStep(engine: UpgradeEngine, step: Step | { kind: 'inspe
       if (plan.drain.onTimeout === 'rollback') return automatic(late);
       status.health = { ...status.health, message: `ALERT: ${late}; still waiting (drain.onTimeout: wait)` };
       engine.note(`ALERT: ${late}; waiting until they finish (drain.onTimeout: wait)`);
-      await long.drainBackends.executeWithOptions(pollingOptions(`drain ${names} (past timeout)`, plan.drain.interval), [drainInput]);
+      await long.drainBackends.executeWithOptions(pollingOptions(`drain ${names} (past timeout)`, plan.drain.interval, undefined, budget), [drainInput]);
       engine.note(`${names} drained`);
       return CONTINUE;
     }
@@ -277,7 +278,7 @@ async function shiftCanary(engine: UpgradeEngine, percent: number): Promise<Step
   engine.setPhase('SHIFTING', `moving ${percent}% of new queries to ${engine.plan.green.name} (${canary.mode})`);
   engine.registerCompensation({ kind: 'resetCanary' });
   const wait = durationMs(canary.rulesRefresh) + durationMs(canary.timeout);
-  const shifted = await long.shiftCanary.executeWithOptions(pollingOptions(`shift ${percent}% to ${canary.entry}`, canary.interval, `${wait}ms`), [
+  const shifted = await long.shiftCanary.executeWithOptions(pollingOptions(`shift ${percent}% to ${canary.entry}`, canary.interval, `${wait}ms`, retryBudgetOf(engine.plan)), [
     { ...canary, percent, blueCount: engine.facts.blue.length },
   ]);
   engine.setTraffic(shifted.appliedPercent);

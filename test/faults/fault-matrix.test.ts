@@ -7,7 +7,7 @@ import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad } from '../../src/sandbox/load';
 import { installRuntime } from '../../src/worker/logging';
 import type { UpgradeResult, UpgradeStatus } from '../../src/workflows/messages';
-import { approveWhenAsked, startLongQueries, untilHealthy } from '../support/faults';
+import { approveWhenAsked, assertUpgradedOnce, inPhase, lastNote, startLongQueries, untilHealthy } from '../support/faults';
 import { fastPlan } from '../support/plans';
 import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
@@ -22,9 +22,6 @@ interface KillPoint {
   /** Queries long enough to still run on blue when the drain starts. */
   longQueries?: boolean;
 }
-
-const inPhase = (phase: string, extra: (s: UpgradeStatus) => boolean = () => true) => (s: UpgradeStatus) => s.phase === phase && extra(s);
-const lastNote = (pattern: RegExp) => (s: UpgradeStatus) => pattern.test(s.timeline.at(-1)?.message ?? '');
 
 // Each point is a window of seconds (start-up delay, bakes, drain, keep-warm, rules refresh), so the
 // status poll cannot miss it; the worker dies inside an activity or a timer there.
@@ -90,7 +87,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
       let killed!: () => void;
       const afterKill = new Promise<void>((resolve) => (killed = resolve));
       const stopApproving = new AbortController();
-      const approver = approveWhenAsked(handle, point.gate ? afterKill : Promise.resolve(), stopApproving.signal);
+      const approver = approveWhenAsked(() => handle, point.gate ? afterKill : Promise.resolve(), stopApproving.signal);
       let loadStopped = false;
       try {
         await waitForStatus(handle, point.at, point.name, 60_000);
@@ -105,14 +102,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
 
         assert.equal(result.outcome, 'SUCCEEDED', `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`);
         assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
-        const journal = fleet.journal(since);
-        const count = (kind: string, name: string) => journal.filter((e) => e.kind === kind && e.name === name).length;
-        assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-        assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 1, 'green registered once');
-        assert.equal(count('backend.activated', `${group}-green`), 1, 'green activated once');
-        assert.equal(count('backend.deactivated', `${group}-blue`), 1, 'blue deactivated once');
-        assert.equal(count('cluster.deleted', `${group}-blue`), 1, 'blue torn down once');
-        assert.deepEqual(journal.filter((e) => e.kind === 'group.unserved' && e.group === group), [], 'the group always had an active HEALTHY backend');
+        assertUpgradedOnce(fleet, since, group);
         await assertReplays(handle);
       } finally {
         // A failed case must not leave its load or approver running: they would keep the process alive.

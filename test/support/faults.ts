@@ -3,24 +3,33 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { TrinoHttpClient } from '../../src/integrations/trino/client';
 import type { SandboxFleet } from '../../src/sandbox/fleet';
 import type { JournalEntry } from '../../src/sandbox/journal';
-import { approveUpdate, statusQuery } from '../../src/workflows/messages';
+import { approveUpdate, statusQuery, type UpgradeStatus } from '../../src/workflows/messages';
 
-/** Approves every gate the upgrade reaches, not before `notBefore`, until it ends or `stop` aborts. */
-export async function approveWhenAsked(handle: WorkflowHandle, notBefore: Promise<void>, stop: AbortSignal): Promise<void> {
-  let ended = false;
-  stop.addEventListener('abort', () => (ended = true));
-  void handle.result().then(
-    () => (ended = true),
-    () => (ended = true),
-  );
-  while (!ended) {
-    const status = await handle.query(statusQuery).catch(() => undefined);
+/** What the fault tests share: status predicates, approving, long queries on blue, and the journal checks. */
+
+export const inPhase = (phase: string, extra: (s: UpgradeStatus) => boolean = () => true) => (s: UpgradeStatus) => s.phase === phase && extra(s);
+export const lastNote = (pattern: RegExp) => (s: UpgradeStatus) => pattern.test(s.timeline.at(-1)?.message ?? '');
+
+/**
+ * Approves every gate the upgrade reaches, not before `notBefore`, until it ends or `stop` aborts.
+ * `handle` is a function so a test can hand out the handle of a reconnected client. Each call is
+ * bounded and its errors ignored: the worker or the Temporal server may be away, and a call on a
+ * client whose server was stopped may never settle.
+ */
+export async function approveWhenAsked(handle: WorkflowHandle | (() => WorkflowHandle), notBefore: Promise<void>, stop: AbortSignal): Promise<void> {
+  const current = typeof handle === 'function' ? handle : () => handle;
+  const stopped = new Promise<undefined>((resolve) => stop.addEventListener('abort', () => resolve(undefined)));
+  const bounded = <T>(call: () => Promise<T>): Promise<T | undefined> =>
+    Promise.race([call().catch(() => undefined), stopped, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000))]);
+  while (!stop.aborted) {
+    const status = await bounded(() => current().query(statusQuery));
+    if (status && (status.phase === 'SUCCEEDED' || status.phase === 'ROLLED_BACK' || status.phase === 'FAILED')) return;
     if (status?.awaitingApproval) {
-      await Promise.race([notBefore, new Promise((resolve) => stop.addEventListener('abort', resolve))]);
-      if (ended) return;
-      await handle.executeUpdate(approveUpdate, { args: [{ by: 'fault-matrix' }] }).catch(() => undefined);
+      await Promise.race([notBefore, stopped]);
+      if (stop.aborted) return;
+      await bounded(() => current().executeUpdate(approveUpdate, { args: [{ by: 'fault-tests' }] }));
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 200))]);
   }
 }
 
@@ -94,4 +103,16 @@ export async function versionThroughGateway(gatewayUrl: string, group: string): 
   } finally {
     await client.close();
   }
+}
+
+/** A finished upgrade of `group` (`<group>-blue` to `<group>-green`) changed everything exactly once and never left the group unserved. */
+export function assertUpgradedOnce(fleet: SandboxFleet, since: number, group: string): void {
+  const journal = fleet.journal(since);
+  const count = counter(journal);
+  assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
+  assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 1, 'green registered once');
+  assert.equal(count('backend.activated', `${group}-green`), 1, 'green activated once');
+  assert.equal(count('backend.deactivated', `${group}-blue`), 1, 'blue deactivated once');
+  assert.equal(count('cluster.deleted', `${group}-blue`), 1, 'blue torn down once');
+  assertGroupAlwaysServed(journal, group);
 }

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startUpgrade } from '../../src/client/upgrades';
+import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
+import { startQueryLoad, type QueryLoad } from '../../src/sandbox/load';
+import { installRuntime } from '../../src/worker/logging';
+import type { UpgradeResult } from '../../src/workflows/messages';
+import { approveWhenAsked, assertGroupAlwaysServed, assertUpgradedOnce, counter, inPhase, untilHealthy } from '../support/faults';
+import { GatewayOutageProxy, type OutageMode } from '../support/gateway-outage-proxy';
+import { fastPlan, type Overrides } from '../support/plans';
+import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+
+type UpgradeHandle = Awaited<ReturnType<typeof startUpgrade>>;
+
+/** A pending activity as `describe()` (and the Temporal UI) shows it. */
+interface PendingActivity {
+  name: string;
+  attempt: number;
+  lastFailure: string;
+}
+
+async function pendingActivities(handle: UpgradeHandle): Promise<PendingActivity[]> {
+  const { raw } = await handle.describe();
+  return (raw.pendingActivities ?? []).map((activity) => ({
+    name: activity.activityType?.name ?? '',
+    attempt: activity.attempt ?? 0,
+    lastFailure: activity.lastFailure?.message ?? '',
+  }));
+}
+
+/** Waits until `describe()` shows `activity` retried after a failure matching `failure`: what an operator sees in the UI. */
+async function untilRetrying(handle: UpgradeHandle, activity: string, failure: RegExp, minAttempt = 2, timeoutMs = 60_000): Promise<PendingActivity> {
+  const deadline = Date.now() + timeoutMs;
+  let seen: PendingActivity[] = [];
+  while (Date.now() < deadline) {
+    seen = await pendingActivities(handle).catch(() => seen);
+    const retrying = seen.find((pending) => pending.name === activity && pending.attempt >= minAttempt && failure.test(pending.lastFailure));
+    if (retrying) return retrying;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${activity} was not seen retrying after ${failure}; pending: ${JSON.stringify(seen)}`);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('gateway unavailable for cutover: the worker cannot reach the gateway API while clients keep being served', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: WorkerProcess;
+  const stops: Array<() => Promise<unknown>> = [];
+
+  before(async () => {
+    installRuntime({ level: 'WARN' });
+    env = await startTestServer();
+    worker = startWorkerProcess(env.address);
+    await worker.ready;
+  });
+
+  after(async () => {
+    await worker.kill('SIGTERM');
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await env.teardown();
+  });
+
+  /** A fleet with blue serving, a proxy on cutover's path to its gateway, and query load straight to the fleet. */
+  async function scenario(group: string, overrides: Overrides = {}) {
+    const fleet: SandboxFleet = await startSandboxFleet({
+      healthIntervalMs: 100,
+      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+    });
+    stops.push(() => fleet.stop());
+    const proxy = await GatewayOutageProxy.start(fleet.gatewayUrl);
+    stops.push(() => proxy.stop());
+    await untilHealthy(fleet, `${group}-blue`);
+    const since = Date.now();
+    const load: QueryLoad = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [300, 2000], routingGroup: group });
+    stops.push(() => load.stop());
+    const plan = fastPlan(proxy.url, group, {
+      gateway: { requestTimeout: '1s' },
+      green: { provisioner: { controlUrl: fleet.gatewayUrl } },
+      bake: '3s',
+      ...overrides,
+    });
+    return { fleet, proxy, since, load, plan };
+  }
+
+  /** Starts the upgrade with an approver; `finish` waits for the result and stops load and approver. */
+  async function run(plan: Parameters<typeof startUpgrade>[1], load: QueryLoad) {
+    const handle = await startUpgrade(env.client, plan);
+    const stopApproving = new AbortController();
+    const approver = approveWhenAsked(() => handle, Promise.resolve(), stopApproving.signal);
+    stops.push(async () => {
+      stopApproving.abort();
+      await approver;
+    });
+    return {
+      handle,
+      async finish() {
+        const result = (await handle.result()) as UpgradeResult;
+        stopApproving.abort();
+        await approver;
+        return { result, report: await load.stop() };
+      },
+    };
+  }
+
+  const timelineOf = (result: UpgradeResult) => `${result.reason ?? ''}\n${result.status.timeline.map((entry) => entry.message).join('\n')}`;
+
+  /** Short outages, one per mode, each starting at a chosen moment and lasting 3 s and at least until cutover retried once. */
+  const SHORT: Array<{ title: string; mode: OutageMode; activity: string; failure: RegExp; start: (group: string, proxy: GatewayOutageProxy, handle: UpgradeHandle) => Promise<void> }> = [
+    {
+      title: 'gateway refuses connections for 3 s from the flip on: the upgrade goes on, nothing fails',
+      mode: 'refuse',
+      activity: 'flip',
+      failure: /unreachable/,
+      start: (group, proxy) => proxy.outageFrom((method, path) => method === 'POST' && path === `/gateway/backend/activate/${group}-green`, 'refuse'),
+    },
+    {
+      title: "gateway answers 503 for 3 s from green's registration on: the upgrade goes on, nothing fails",
+      mode: 'unavailable',
+      activity: 'registerGreen',
+      failure: /HTTP 503/,
+      start: (_group, proxy) => proxy.outageFrom((method, path) => method === 'POST' && path === '/gateway/backend/modify/update', 'unavailable'),
+    },
+    {
+      title: 'gateway hangs past the request timeout for 3 s in the middle of the bake: the bake goes on, nothing fails',
+      mode: 'hang',
+      activity: 'watchGreen',
+      failure: /no answer within 1000 ms/,
+      start: async (_group, proxy, handle) => {
+        await waitForStatus(handle, inPhase('BAKING'), 'the bake', 90_000);
+        proxy.begin('hang');
+      },
+    },
+  ];
+
+  SHORT.forEach((outage, index) => {
+    it(outage.title, { timeout: 240_000 }, async () => {
+      const group = `go${index}`;
+      const { fleet, proxy, since, load, plan } = await scenario(group);
+      const upgrade = await run(plan, load);
+      await outage.start(group, proxy, upgrade.handle);
+      const startedAt = Date.now();
+      const retrying = await untilRetrying(upgrade.handle, outage.activity, outage.failure);
+      await sleep(Math.max(0, 3000 - (Date.now() - startedAt)));
+      await proxy.end();
+      const { result, report } = await upgrade.finish();
+
+      assert.ok(proxy.faulted > 0, `cutover met the ${outage.mode} outage`);
+      assert.ok(retrying.attempt >= 2, 'the UI showed the retries while the gateway was away');
+      assert.equal(result.outcome, 'SUCCEEDED', timelineOf(result));
+      assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
+      assert.deepEqual(
+        fleet.gateway.backends().filter((backend) => backend.routingGroup === group).map((backend) => [backend.name, backend.active]),
+        [[`${group}-green`, true]],
+        'green alone serves the group',
+      );
+      assertUpgradedOnce(fleet, since, group);
+      await assertReplays(upgrade.handle);
+    });
+  });
+
+  it('gateway answers 503 between activating green and deactivating blue for longer than the retry budget: the upgrade rolls back, blue alone serves once the gateway is back', { timeout: 240_000 }, async () => {
+    const group = 'go-long';
+    const { fleet, proxy, since, load, plan } = await scenario(group, { gateway: { retryBudget: '6s' }, health: { timeout: '5s' } });
+    const upgrade = await run(plan, load);
+    await proxy.outageFrom((method, path) => method === 'POST' && path === `/gateway/backend/deactivate/${group}-blue`, 'unavailable');
+
+    // While the budget lasts, the forward flip retries in plain sight.
+    const forward = await untilRetrying(upgrade.handle, 'flip', /HTTP 503/);
+    assert.match(forward.lastFailure, /^Trino Gateway answered (GET|POST) \/\S+ with HTTP 503/);
+    // Then the upgrade rolls back; the compensation retries until the gateway is back.
+    const rollingBack = await waitForStatus(upgrade.handle, inPhase('ROLLING_BACK'), 'the rollback', 90_000);
+    assert.match(rollingBack.timeline.map((entry) => entry.message).join('\n'), /rollback requested by cutover: shift 100% to go-long-green failed: Trino Gateway answered .* with HTTP 503.* \(still failing when its retry budget ran out\)/);
+    await untilRetrying(upgrade.handle, 'flip', /HTTP 503/, 3);
+    const stuck = await waitForStatus(upgrade.handle, inPhase('ROLLING_BACK'), 'still rolling back');
+    assert.equal(stuck.phase, 'ROLLING_BACK', 'the rollback waits for the gateway, it does not give up');
+    assert.deepEqual(
+      fleet.gateway.backends().filter((backend) => backend.active && backend.routingGroup === group).map((backend) => backend.name).sort(),
+      [`${group}-blue`, `${group}-green`],
+      'the outage froze the gateway mid-flip: both serve, so clients still do',
+    );
+    await proxy.end();
+    const { result, report } = await upgrade.finish();
+
+    assert.equal(result.outcome, 'ROLLED_BACK', timelineOf(result));
+    assert.match(result.reason ?? '', /HTTP 503/, 'the reason names the gateway failure');
+    assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
+    assert.deepEqual(
+      fleet.gateway.backends().filter((backend) => backend.routingGroup === group).map((backend) => [backend.name, backend.active]),
+      [[`${group}-blue`, true]],
+      'blue alone serves the group; green is removed',
+    );
+    assert.equal(fleet.gateway.backendState(`${group}-blue`)?.trinoStatus, 'HEALTHY');
+    const count = counter(fleet.journal(since));
+    assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
+    assert.equal(count('backend.activated', `${group}-green`), 1, 'green activated once');
+    assert.equal(count('backend.deactivated', `${group}-green`), 1, 'green deactivated once');
+    assert.equal(count('backend.deactivated', `${group}-blue`), 0, 'blue never deactivated');
+    assert.equal(count('cluster.deleted', `${group}-green`), 1, 'green torn down once');
+    assertGroupAlwaysServed(fleet.journal(since), group);
+    await assertReplays(upgrade.handle);
+  });
+});
