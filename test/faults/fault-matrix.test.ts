@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startUpgrade } from '../../src/client/upgrades';
-import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
-import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
+import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad } from '../../src/sandbox/load';
 import { installRuntime } from '../../src/worker/logging';
 import type { UpgradeResult, UpgradeStatus } from '../../src/workflows/messages';
-import { approveWhenAsked, assertUpgradedOnce, inPhase, lastNote, startLongQueries, untilHealthy } from '../support/faults';
+import { approveWhenAsked, assertUpgradedOnce, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
 import { fastPlan } from '../support/plans';
 import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
@@ -59,14 +58,8 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
   POINTS.forEach((point, index) => {
     it(`${point.strategy}, killed ${point.name}`, { timeout: 240_000 }, async () => {
       const group = `fm${index}`;
-      const fleet = await startSandboxFleet({
-        healthIntervalMs: 100,
-        rulesRefreshMs: 300,
-        rules: canaryReadyRules(`${group}-canary`),
-        clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
-      });
+      const fleet = await startBlueFleet(group);
       fleets.push(fleet);
-      await untilHealthy(fleet, `${group}-blue`);
       const since = Date.now();
       const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [500, 4000], routingGroup: group });
       const plan = fastPlan(fleet.gatewayUrl, group, {

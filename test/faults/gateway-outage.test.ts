@@ -6,7 +6,7 @@ import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad, type QueryLoad } from '../../src/sandbox/load';
 import { installRuntime } from '../../src/worker/logging';
 import type { UpgradeResult } from '../../src/workflows/messages';
-import { approveWhenAsked, assertGroupAlwaysServed, assertUpgradedOnce, counter, inPhase, untilHealthy } from '../support/faults';
+import { approveWhenAsked, assertGroupAlwaysServed, assertGreenAlone, assertUpgradedOnce, counter, inPhase, untilHealthy } from '../support/faults';
 import { GatewayOutageProxy, type OutageMode } from '../support/gateway-outage-proxy';
 import { fastPlan, type Overrides } from '../support/plans';
 import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
@@ -151,11 +151,7 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
       assert.ok(retrying.attempt >= 2, 'the UI showed the retries while the gateway was away');
       assert.equal(result.outcome, 'SUCCEEDED', timelineOf(result));
       assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
-      assert.deepEqual(
-        fleet.gateway.backends().filter((backend) => backend.routingGroup === group).map((backend) => [backend.name, backend.active]),
-        [[`${group}-green`, true]],
-        'green alone serves the group',
-      );
+      assertGreenAlone(fleet, group);
       assertUpgradedOnce(fleet, since, group);
       await assertReplays(upgrade.handle);
     });

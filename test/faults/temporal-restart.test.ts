@@ -6,11 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { defaultWorkflowId, startUpgrade } from '../../src/client/upgrades';
-import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
+import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad } from '../../src/sandbox/load';
 import { installRuntime } from '../../src/worker/logging';
 import { statusQuery, type UpgradeResult, type UpgradeStatus } from '../../src/workflows/messages';
-import { approveWhenAsked, assertUpgradedOnce, inPhase, lastNote, startLongQueries, untilHealthy } from '../support/faults';
+import { approveWhenAsked, assertGreenAlone, assertUpgradedOnce, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
 import { fastPlan } from '../support/plans';
 import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
@@ -66,9 +66,8 @@ describe('Temporal server stopped and restarted on its persisted database: the u
   POINTS.forEach((point, index) => {
     it(`server stopped ${point.name} for ${DOWN_MS / 1000} s: the upgrade ends SUCCEEDED once it is back, nothing done twice`, { timeout: 300_000 }, async () => {
       const group = `tr${index}`;
-      const fleet = await startSandboxFleet({ healthIntervalMs: 100, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
+      const fleet = await startBlueFleet(group);
       fleets.push(fleet);
-      await untilHealthy(fleet, `${group}-blue`);
       const since = Date.now();
       const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [300, 3000], routingGroup: group });
       const plan = fastPlan(fleet.gatewayUrl, group, { bake: '6s', drain: { timeout: '2m' } });
@@ -94,11 +93,7 @@ describe('Temporal server stopped and restarted on its persisted database: the u
 
         assert.equal(result.outcome, 'SUCCEEDED', `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`);
         assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
-        assert.deepEqual(
-          fleet.gateway.backends().filter((backend) => backend.routingGroup === group).map((backend) => [backend.name, backend.active]),
-          [[`${group}-green`, true]],
-          'green alone serves the group',
-        );
+        assertGreenAlone(fleet, group);
         assertUpgradedOnce(fleet, since, group);
         await assertReplays(handle());
       } finally {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TrinoHttpClient } from '../../src/integrations/trino/client';
-import type { SandboxFleet } from '../../src/sandbox/fleet';
+import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
+import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
 import type { JournalEntry } from '../../src/sandbox/journal';
 import { approveUpdate, statusQuery, type UpgradeStatus } from '../../src/workflows/messages';
 
@@ -113,6 +114,36 @@ export function assertUpgradedOnce(fleet: SandboxFleet, since: number, group: st
   assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 1, 'green registered once');
   assert.equal(count('backend.activated', `${group}-green`), 1, 'green activated once');
   assert.equal(count('backend.deactivated', `${group}-blue`), 1, 'blue deactivated once');
+  assert.equal(count('backend.deleted', `${group}-blue`), 1, 'blue removed from the gateway once');
   assert.equal(count('cluster.deleted', `${group}-blue`), 1, 'blue torn down once');
   assertGroupAlwaysServed(journal, group);
+}
+
+/** The gateway lists `<group>-green` alone in `group`, and active. */
+export function assertGreenAlone(fleet: SandboxFleet, group: string): void {
+  assert.deepEqual(
+    fleet.gateway.backends().filter((backend) => backend.routingGroup === group).map((backend) => [backend.name, backend.active]),
+    [[`${group}-green`, true]],
+    'green alone serves the group',
+  );
+}
+
+/**
+ * A fleet for one fault case: `<group>-blue` (470) active and HEALTHY in `group`, gateway health
+ * every 100 ms and FILE rules ready for a routing-rule canary into `<group>-canary`.
+ */
+export async function startBlueFleet(group: string): Promise<SandboxFleet> {
+  const fleet = await startSandboxFleet({
+    healthIntervalMs: 100,
+    rulesRefreshMs: 300,
+    rules: canaryReadyRules(`${group}-canary`),
+    clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+  });
+  try {
+    await untilHealthy(fleet, `${group}-blue`);
+  } catch (error) {
+    await fleet.stop();
+    throw error;
+  }
+  return fleet;
 }
