@@ -183,12 +183,15 @@ ${extra}`;
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       status = await cutover('status', `cutover-${group}`);
-      if (/last failure: Trino Gateway at http:\/\/127\.0\.0\.1:9 is unreachable/.test(status.stdout)) break;
+      if (/attempt \d+: Trino Gateway at http:\/\/127\.0\.0\.1:9 is unreachable/.test(status.stdout)) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     assert.equal(status?.code, 0, status?.stderr);
     assert.match(status!.stdout, /phase:\s+PROVISIONING/);
-    assert.match(status!.stdout, /activity:\s+inspectGateway \(attempt \d+; last failure: Trino Gateway at http:\/\/127\.0\.0\.1:9 is unreachable: GET \/gateway\/backend\/all failed: connect ECONNREFUSED/);
+    assert.match(
+      status!.stdout,
+      /activity:\s+retrying: inspectGateway \(preflight: read routing group unreachable from the gateway\), attempt \d+: Trino Gateway at http:\/\/127\.0\.0\.1:9 is unreachable: GET \/gateway\/backend\/all failed: connect ECONNREFUSED/,
+    );
     const rollback = await cutover('rollback', `cutover-${group}`, '--reason', 'gateway address is wrong');
     assert.equal(rollback.code, 0, rollback.stderr);
     const result = (await handle.result()) as { outcome: string; reason?: string; status: { timeline: { phase: string }[] } };

@@ -124,6 +124,7 @@ export class UpgradeEngine {
       this.note(`continued as a new run (history of the previous run was ${workflowInfo().continuedFromExecutionRunId ?? 'closed'})`);
     } else {
       this.setPhase('PROVISIONING', `upgrade of ${this.plan.routingGroup} to ${this.plan.green.version} started${this.startedBy ? ` by ${this.startedBy}` : ''}`);
+      this.status.step.description = `preflight: read routing group ${this.plan.routingGroup} from the gateway`;
       try {
         await this.preflight();
       } catch (error) {
