@@ -75,15 +75,19 @@ describe('Temporal server stopped and restarted on its persisted database: the u
       // The handle of the client of the current server: the one from before the restart is closed with it.
       const handle = () => env.client.workflow.getHandle(defaultWorkflowId(plan));
       await startUpgrade(env.client, plan);
-      let restarted!: () => void;
-      const afterRestart = new Promise<void>((resolve) => (restarted = resolve));
-      const stopApproving = new AbortController();
-      const approver = approveWhenAsked(handle, point.gate ? afterRestart : Promise.resolve(), stopApproving.signal);
+      // No call of the test may go to the server while it is down: a call on the closed client can
+      // surface as an uncaught "Channel has been shut down". So the approver runs before the stop
+      // (the gate is passed by then) or, for the stop at the gate, only after the restart.
+      let stopApproving = new AbortController();
+      let approver = point.gate ? Promise.resolve() : approveWhenAsked(handle, Promise.resolve(), stopApproving.signal);
       let loadStopped = false;
       try {
         await waitForStatus(handle(), point.at, point.name, 90_000);
+        stopApproving.abort();
+        await approver;
         await restartServer();
-        restarted();
+        stopApproving = new AbortController();
+        approver = approveWhenAsked(handle, Promise.resolve(), stopApproving.signal);
         // The worker process outlives the server: Core keeps retrying its polls and reconnects by itself.
         assert.equal(worker.child.exitCode, null, `the worker kept running while the server was down:\n${worker.output().slice(-2000)}`);
         const result = await resultWithin(handle(), 90_000, worker);

@@ -21,7 +21,7 @@ export async function approveWhenAsked(handle: WorkflowHandle | (() => WorkflowH
   const current = typeof handle === 'function' ? handle : () => handle;
   const stopped = new Promise<undefined>((resolve) => stop.addEventListener('abort', () => resolve(undefined)));
   const bounded = <T>(call: () => Promise<T>): Promise<T | undefined> =>
-    Promise.race([call().catch(() => undefined), stopped, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000))]);
+    Promise.race([Promise.resolve().then(call).catch(() => undefined), stopped, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000))]);
   while (!stop.aborted) {
     const status = await bounded(() => current().query(statusQuery));
     if (status && (status.phase === 'SUCCEEDED' || status.phase === 'ROLLED_BACK' || status.phase === 'FAILED')) return;
