@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { PlanError } from '../plan/load';
-import type { Acknowledgement, Phase, TimelineEntry, UpgradeStatus } from '../workflows/messages';
+import type { Acknowledgement, CanaryMeasurement, Phase, TimelineEntry, UpgradeStatus } from '../workflows/messages';
 import { connectFromEnv } from './connection';
 import { RefusedError } from './upgrades';
 
@@ -134,4 +134,12 @@ export function printAcknowledgement(id: string, verb: string, acknowledgement: 
   else if (ignored) process.stderr.write(`cutover: ${verb} ${id} was ${acknowledgement.message}; see \`cutover status ${id}\`\n`);
   else printLines(`${id}: ${acknowledgement.message}`, `  follow it with \`cutover watch ${id}\``);
   return ignored ? EXIT_FAILED : EXIT_OK;
+}
+
+/** One canary analysis sample on a line: when, finished / failed and queued queries, and the problem if any. */
+export function sampleText(sample: CanaryMeasurement): string {
+  return (
+    `${clock(sample.at)}: ${sample.finished} finished / ${sample.failed} failed (${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued} queued` +
+    (sample.problem ? ` - ${sample.problem}` : '')
+  );
 }

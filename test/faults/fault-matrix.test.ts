@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
-import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad } from '../../src/sandbox/load';
-import { installRuntime } from '../../src/worker/logging';
 import type { UpgradeResult, UpgradeStatus } from '../../src/workflows/messages';
 import { approveWhenAsked, assertUpgradedOnce, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
 import { fastPlan } from '../support/plans';
-import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { useProcessTestbed } from '../support/process-testbed';
+import { assertReplays, waitForStatus } from '../support/temporal';
 
 /** Where the worker dies: a predicate on the upgrade's status. */
 interface KillPoint {
@@ -38,28 +35,13 @@ const POINTS: KillPoint[] = [
 ];
 
 describe('fault matrix: the worker is killed with SIGKILL at each point, a new worker finishes the upgrade', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: WorkerProcess;
-  const fleets: SandboxFleet[] = [];
-
-  before(async () => {
-    installRuntime({ level: 'WARN' });
-    env = await startTestServer();
-    worker = startWorkerProcess(env.address);
-    await worker.ready;
-  });
-
-  after(async () => {
-    await worker.kill('SIGTERM');
-    await Promise.all(fleets.map((fleet) => fleet.stop()));
-    await env.teardown();
-  });
+  const testbed = useProcessTestbed();
 
   POINTS.forEach((point, index) => {
     it(`${point.strategy}, killed ${point.name}`, { timeout: 240_000 }, async () => {
       const group = `fm${index}`;
       const fleet = await startBlueFleet(group);
-      fleets.push(fleet);
+      testbed.onStop(() => fleet.stop());
       const since = Date.now();
       const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [500, 4000], routingGroup: group });
       const plan = fastPlan(fleet.gatewayUrl, group, {
@@ -76,7 +58,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
           : {}),
       });
       const longOnBlue = point.longQueries ? startLongQueries(fleet.gatewayUrl, group) : Promise.resolve([]);
-      const handle = await startUpgrade(env.client, plan);
+      const handle = await startUpgrade(testbed.env.client, plan);
       let killed!: () => void;
       const afterKill = new Promise<void>((resolve) => (killed = resolve));
       const stopApproving = new AbortController();
@@ -84,10 +66,8 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
       let loadStopped = false;
       try {
         await waitForStatus(handle, point.at, point.name, 60_000);
-        await worker.kill('SIGKILL');
+        await testbed.replaceWorker('SIGKILL');
         killed();
-        worker = startWorkerProcess(env.address);
-        await worker.ready;
         const result = (await handle.result()) as UpgradeResult;
         loadStopped = true;
         const report = await load.stop();

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
 import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad, type QueryLoad } from '../../src/sandbox/load';
-import { installRuntime } from '../../src/worker/logging';
 import type { UpgradeResult } from '../../src/workflows/messages';
 import { approveWhenAsked, assertGroupAlwaysServed, assertGreenAlone, assertUpgradedOnce, counter, inPhase, untilHealthy } from '../support/faults';
 import { GatewayOutageProxy, type OutageMode } from '../support/gateway-outage-proxy';
 import { fastPlan, type Overrides } from '../support/plans';
-import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { useProcessTestbed } from '../support/process-testbed';
+import { assertReplays, waitForStatus } from '../support/temporal';
 
 type UpgradeHandle = Awaited<ReturnType<typeof startUpgrade>>;
 
@@ -46,22 +44,7 @@ async function untilRetrying(handle: UpgradeHandle, activity: string, failure: R
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('gateway unavailable for cutover: the worker cannot reach the gateway API while clients keep being served', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: WorkerProcess;
-  const stops: Array<() => Promise<unknown>> = [];
-
-  before(async () => {
-    installRuntime({ level: 'WARN' });
-    env = await startTestServer();
-    worker = startWorkerProcess(env.address);
-    await worker.ready;
-  });
-
-  after(async () => {
-    await worker.kill('SIGTERM');
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    await env.teardown();
-  });
+  const testbed = useProcessTestbed();
 
   /** A fleet with blue serving, a proxy on cutover's path to its gateway, and query load straight to the fleet. */
   async function scenario(group: string, overrides: Overrides = {}) {
@@ -69,13 +52,13 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
       healthIntervalMs: 100,
       clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
     });
-    stops.push(() => fleet.stop());
+    testbed.onStop(() => fleet.stop());
     const proxy = await GatewayOutageProxy.start(fleet.gatewayUrl);
-    stops.push(() => proxy.stop());
+    testbed.onStop(() => proxy.stop());
     await untilHealthy(fleet, `${group}-blue`);
     const since = Date.now();
     const load: QueryLoad = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [300, 2000], routingGroup: group });
-    stops.push(() => load.stop());
+    testbed.onStop(() => load.stop());
     const plan = fastPlan(proxy.url, group, {
       gateway: { requestTimeout: '1s' },
       green: { provisioner: { controlUrl: fleet.gatewayUrl } },
@@ -87,10 +70,10 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
 
   /** Starts the upgrade with an approver; `finish` waits for the result and stops load and approver. */
   async function run(plan: Parameters<typeof startUpgrade>[1], load: QueryLoad) {
-    const handle = await startUpgrade(env.client, plan);
+    const handle = await startUpgrade(testbed.env.client, plan);
     const stopApproving = new AbortController();
     const approver = approveWhenAsked(() => handle, Promise.resolve(), stopApproving.signal);
-    stops.push(async () => {
+    testbed.onStop(async () => {
       stopApproving.abort();
       await approver;
     });

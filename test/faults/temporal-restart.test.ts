@@ -2,18 +2,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { defaultWorkflowId, startUpgrade } from '../../src/client/upgrades';
-import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad } from '../../src/sandbox/load';
-import { installRuntime } from '../../src/worker/logging';
 import { statusQuery, type UpgradeResult, type UpgradeStatus } from '../../src/workflows/messages';
 import { approveWhenAsked, assertGreenAlone, assertUpgradedOnce, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
 import { fastPlan } from '../support/plans';
-import { assertReplays, startTestServer, waitForStatus } from '../support/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { useProcessTestbed } from '../support/process-testbed';
+import { assertReplays, waitForStatus } from '../support/temporal';
+import type { WorkerProcess } from '../support/worker-process';
 
 /** Long enough for the worker's polls, the activities' heartbeats and the test's queries to fail. */
 const DOWN_MS = 5_000;
@@ -36,45 +34,21 @@ const POINTS: StopPoint[] = [
 describe('Temporal server stopped and restarted on its persisted database: the upgrade goes on where it was', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-temporal-restart-'));
   const dbFilename = join(dir, 'temporal.db');
-  let env: TestWorkflowEnvironment;
-  let port: number;
-  let worker: WorkerProcess;
-  const fleets: SandboxFleet[] = [];
-
-  before(async () => {
-    installRuntime({ level: 'WARN' });
-    env = await startTestServer({ dbFilename });
-    port = Number(env.address.split(':').at(-1));
-    worker = startWorkerProcess(env.address);
-    await worker.ready;
-  });
-
-  after(async () => {
-    await worker.kill('SIGTERM');
-    await Promise.all(fleets.map((fleet) => fleet.stop()));
-    await env.teardown();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** Stops the server, leaves it down for DOWN_MS, starts it again on the same port and database file. */
-  async function restartServer(): Promise<void> {
-    await env.teardown();
-    await new Promise((resolve) => setTimeout(resolve, DOWN_MS));
-    env = await startTestServer({ dbFilename, port });
-  }
+  const testbed = useProcessTestbed({ dbFilename });
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   POINTS.forEach((point, index) => {
     it(`server stopped ${point.name} for ${DOWN_MS / 1000} s: the upgrade ends SUCCEEDED once it is back, nothing done twice`, { timeout: 300_000 }, async () => {
       const group = `tr${index}`;
       const fleet = await startBlueFleet(group);
-      fleets.push(fleet);
+      testbed.onStop(() => fleet.stop());
       const since = Date.now();
       const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [300, 3000], routingGroup: group });
       const plan = fastPlan(fleet.gatewayUrl, group, { bake: '6s', drain: { timeout: '2m' } });
       const longOnBlue = point.longQueries ? startLongQueries(fleet.gatewayUrl, group) : Promise.resolve([]);
       // The handle of the client of the current server: the one from before the restart is closed with it.
-      const handle = () => env.client.workflow.getHandle(defaultWorkflowId(plan));
-      await startUpgrade(env.client, plan);
+      const handle = () => testbed.env.client.workflow.getHandle(defaultWorkflowId(plan));
+      await startUpgrade(testbed.env.client, plan);
       // No call of the test may go to the server while it is down: a call on the closed client can
       // surface as an uncaught "Channel has been shut down". So the approver runs before the stop
       // (the gate is passed by then) or, for the stop at the gate, only after the restart.
@@ -85,12 +59,12 @@ describe('Temporal server stopped and restarted on its persisted database: the u
         await waitForStatus(handle(), point.at, point.name, 90_000);
         stopApproving.abort();
         await approver;
-        await restartServer();
+        await testbed.restartServer(DOWN_MS);
         stopApproving = new AbortController();
         approver = approveWhenAsked(handle, Promise.resolve(), stopApproving.signal);
         // The worker process outlives the server: Core keeps retrying its polls and reconnects by itself.
-        assert.equal(worker.child.exitCode, null, `the worker kept running while the server was down:\n${worker.output().slice(-2000)}`);
-        const result = await resultWithin(handle(), 90_000, worker);
+        assert.equal(testbed.worker.child.exitCode, null, `the worker kept running while the server was down:\n${testbed.worker.output().slice(-2000)}`);
+        const result = await resultWithin(handle(), 90_000, testbed.worker);
         loadStopped = true;
         const report = await load.stop();
         assert.ok((await longOnBlue).every((state) => state === 'FINISHED'), 'long queries on blue finished there');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { CanaryMeasurement, UpgradeStatus } from '../../workflows/messages';
+import type { UpgradeStatus } from '../../workflows/messages';
 import { uiLink } from '../connection';
-import { approveHint, clock, printJson, printLines, runVerb, stepText, timelineLine, trafficSplit, withTemporal, type JsonOption } from '../output';
+import { approveHint, clock, printJson, printLines, runVerb, sampleText, stepText, timelineLine, trafficSplit, withTemporal, type JsonOption } from '../output';
 import { retryText, type LiveSample, type PendingActivityView } from '../pending-activity';
 import { readUpgrade, type UpgradeView } from './upgrade-handle';
 
@@ -95,13 +95,6 @@ function healthText(status: UpgradeStatus): string | undefined {
 /** The latest sample from the canary analysis's heartbeat: healthy samples are not recorded in the workflow. */
 function liveSampleLines(sample: LiveSample | undefined): string[] {
   return sample ? [`  live:      sample ${sample.samples} (analysis heartbeat) ${sampleText(sample)}`] : [];
-}
-
-export function sampleText(sample: CanaryMeasurement): string {
-  return (
-    `${clock(sample.at)}: ${sample.finished} finished / ${sample.failed} failed (${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued} queued` +
-    (sample.problem ? ` - ${sample.problem}` : '')
-  );
 }
 
 function activityLines(activity: PendingActivityView | undefined, status: UpgradeStatus | undefined): string[] {

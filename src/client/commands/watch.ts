@@ -2,9 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { FINAL_PHASES, type TimelineEntry } from '../../workflows/messages';
-import { EXIT_FAILED, EXIT_OK, approveHint, printJson, runVerb, stepText, timelineLine, trafficSplit, withTemporal, type JsonOption } from '../output';
+import { EXIT_FAILED, EXIT_OK, approveHint, printJson, runVerb, sampleText, stepText, timelineLine, trafficSplit, withTemporal, type JsonOption } from '../output';
 import { retryText } from '../pending-activity';
-import { sampleText } from './status';
 import { readUpgrade, type UpgradeView } from './upgrade-handle';
 
 const POLL_EVERY_MS = 1_000;
