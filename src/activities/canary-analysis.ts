@@ -1,5 +1,5 @@
 import { activityInfo, CancelledFailure, heartbeat, sleep } from '@temporalio/activity';
-import type { AnalysisProgress, CanaryMeasurement } from '../workflows/messages';
+import type { AnalysisProgress, CanaryMeasurement } from '../observations';
 import { toFailure } from './poll';
 import type { ActivityDeps, GatewayTarget } from './types';
 

@@ -1,7 +1,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { BackendState } from '../integrations/gateway/types';
 import { durationMs } from '../plan/duration';
-import type { HealthSnapshot } from '../workflows/messages';
+import type { HealthSnapshot } from '../observations';
 import { pollGatewayHealthy, pollUntil, resumedProgress } from './poll';
 import type {
   ActivityDeps,

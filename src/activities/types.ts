@@ -2,7 +2,7 @@ import type { ProvisionerConfig } from '../plan/schema';
 import type { GatewayApi } from '../integrations/gateway/types';
 import type { ClosableProvisioner } from '../integrations/provisioners';
 import type { TrinoClusterApi } from '../integrations/trino/types';
-import type { HealthSnapshot } from '../workflows/messages';
+import type { HealthSnapshot } from '../observations';
 
 /** Where the gateway is; credentials are the worker's, never part of an activity input. */
 export interface GatewayTarget {

@@ -5,6 +5,7 @@ import type { UpgradePlan } from '../plan/schema';
 
 /** Timing of every activity call, in one place so the runbook code stays free of it. */
 
+/** Forward steps retry like this within their schedule-to-close budget (the plan's `gateway.retryBudget`). */
 const RETRY_FORWARD = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
 /** Compensations never give up: blue must serve again, whatever it takes. */

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AnalysisProgress, CanaryMeasurement, HealthSnapshot } from '../observations';
 import type { Step } from './steps';
 
 /** Task queue every cutover worker polls. */
@@ -36,37 +37,6 @@ export interface PromoteInput {
   full?: boolean;
 }
 
-/** One analysis sample of green during a canary bake. */
-export interface CanaryMeasurement {
-  at: string;
-  gatewayStatus?: string;
-  version?: string;
-  /** Queries green finished (and failed) since the previous sample. */
-  finished: number;
-  failed: number;
-  errorRate: number;
-  queued: number;
-  /** Why this sample counts as a failure; undefined when green looked healthy. */
-  problem?: string;
-}
-
-/**
- * Progress of a canary bake's analysis: the analysis activity heartbeats it after every sample
- * (so a retry resumes and the CLI and UI see the live sample), returns it to the workflow, and
- * continue-as-new carries it.
- */
-export interface AnalysisProgress {
-  /** Bake time analysed so far; the clock stops while paused. */
-  elapsedMs: number;
-  /** Bad samples in a row. */
-  failures: number;
-  /** Start of the current analysis window (epoch ms). */
-  since: number;
-  previousQueued?: number;
-  samples: number;
-  last?: CanaryMeasurement;
-}
-
 /** Answer of an update: what the workflow did with the request. */
 export interface Acknowledgement {
   accepted: true;
@@ -78,17 +48,6 @@ export interface TimelineEntry {
   at: string;
   phase: Phase;
   message: string;
-}
-
-/** Last health observation of green (and of blue while draining). */
-export interface HealthSnapshot {
-  gatewayStatus?: string;
-  version?: string;
-  activeWorkers?: number;
-  runningQueries?: number;
-  queuedQueries?: number;
-  message?: string;
-  checkedAt?: string;
 }
 
 /** The `status` query: everything `cutover status` and the UI show. */
@@ -135,4 +94,4 @@ export const promoteUpdate = defineUpdate<Acknowledgement, [PromoteInput]>('prom
 
 export const statusQuery = defineQuery<UpgradeStatus>('status');
 
-export type { Step };
+export type { AnalysisProgress, CanaryMeasurement, HealthSnapshot, Step };

@@ -1,0 +1,46 @@
+/**
+ * Shapes that activities measure and workflows record: both import them from here, so types flow
+ * one way (activities never import from src/workflows/).
+ */
+
+/** Last health observation of green (and of blue while draining). */
+export interface HealthSnapshot {
+  gatewayStatus?: string;
+  version?: string;
+  activeWorkers?: number;
+  runningQueries?: number;
+  queuedQueries?: number;
+  message?: string;
+  checkedAt?: string;
+}
+
+/** One analysis sample of green during a canary bake. */
+export interface CanaryMeasurement {
+  at: string;
+  gatewayStatus?: string;
+  version?: string;
+  /** Queries green finished (and failed) since the previous sample. */
+  finished: number;
+  failed: number;
+  errorRate: number;
+  queued: number;
+  /** Why this sample counts as a failure; undefined when green looked healthy. */
+  problem?: string;
+}
+
+/**
+ * Progress of a canary bake's analysis: the analysis activity heartbeats it after every sample
+ * (so a retry resumes and the CLI and UI see the live sample), returns it to the workflow, and
+ * continue-as-new carries it.
+ */
+export interface AnalysisProgress {
+  /** Bake time analysed so far; the clock stops while paused. */
+  elapsedMs: number;
+  /** Bad samples in a row. */
+  failures: number;
+  /** Start of the current analysis window (epoch ms). */
+  since: number;
+  previousQueued?: number;
+  samples: number;
+  last?: CanaryMeasurement;
+}
