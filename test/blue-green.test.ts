@@ -11,7 +11,7 @@ import { startQueryLoad } from '../src/sandbox/load';
 import { approveUpdate, rollbackSignal, type Phase, type UpgradeResult } from '../src/workflows/messages';
 import { CutoverPhase, CutoverTrafficPercent } from '../src/workflows/search-attributes';
 import { fastPlan } from './support/plans';
-import { waitForPhase } from './support/temporal';
+import { assertReplays, waitForPhase } from './support/temporal';
 import { useTestbed } from './support/testbed';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<(input: { plan: UpgradePlan }) => Promise<UpgradeResult>>;
@@ -89,6 +89,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     const events = (await handle.fetchHistory()).events?.length ?? 0;
     process.stderr.write(`history events of one blue/green upgrade: ${events}\n`);
     assert.ok(events < 150, `history stays small (${events} events)`);
+    await assertReplays(handle);
   });
 
   it('rollback while awaiting approval: blue keeps serving, green is removed and torn down', async () => {
@@ -128,6 +129,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     const onGreen = report.queries.filter((q) => q.backend === `${group}-green`);
     const greenDeleted = journal.find((e) => e.kind === 'cluster.deleted' && e.name === `${group}-green`)!.at;
     assert.ok(onGreen.every((q) => q.endedAt <= greenDeleted), 'green queries finished before green was torn down');
+    await assertReplays(handle);
   });
 
   it('cancelling the workflow from Temporal rolls back instead of leaving green half-done', async () => {
@@ -141,6 +143,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     assert.match(result.reason ?? '', /cancelled/);
     await assertBlueOnly(fleet, group);
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green torn down');
+    await assertReplays(handle);
   });
 
   it('green never becomes healthy: automatic rollback after health.timeout', async () => {

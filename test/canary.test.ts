@@ -102,6 +102,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     assert.equal(onBlue.filter((q) => q.state === 'FAILED').length, 0, 'no query failed for users on blue');
     assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-blue`, true]]);
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green torn down');
+    await assertReplays(handle as WorkflowHandle);
   });
 
   it('a canary that continues as new keeps its step, bake clock and analysis', async () => {
@@ -138,6 +139,8 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     assert.ok(runs.length >= 2, `the upgrade ran as ${runs.length} runs`);
     const events = (await testbed.env.client.workflow.getHandle(handle.workflowId).fetchHistory()).events?.length ?? 0;
     assert.ok(events <= SUGGEST_CONTINUE_AS_NEW_AT + 60, `the last run's history stays small (${events} events)`);
+    await assertReplays(testbed.env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId), 'canaryUpgrade-cutover-longbake-first-run');
+    await assertReplays(testbed.env.client.workflow.getHandle(handle.workflowId), 'canaryUpgrade-cutover-longbake-last-run');
     assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-green`, true]]);
   });
 

@@ -1,9 +1,12 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startDevServer } from '../../src/devserver/dev-server';
 import { WORKFLOWS_PATH } from '../../src/worker/worker';
 import { statusQuery, type Phase, type UpgradeStatus } from '../../src/workflows/messages';
+import { historyToJson } from './history-json';
 
 /** One real Temporal dev server per test file, shared by its tests. */
 export async function startTestServer(options: { dbFilename?: string; port?: number; extraArgs?: string[] } = {}): Promise<TestWorkflowEnvironment> {
@@ -53,8 +56,22 @@ export function waitForPhase(handle: WorkflowHandle, phase: Phase, timeoutMs = 6
   return waitForStatus(handle, (status) => status.phase === phase, `phase ${phase}`, timeoutMs);
 }
 
-/** Replays a finished run's history with the current workflow code: a nondeterministic workflow fails here. */
-export async function assertReplays(handle: WorkflowHandle): Promise<void> {
+/** Where recorded histories live; test/replay.test.ts replays every file there. */
+export const HISTORIES_DIR = join(__dirname, '..', 'fixtures', 'histories');
+
+/**
+ * Replays a finished run's history with the current workflow code: a nondeterministic workflow fails here.
+ * With CUTOVER_RECORD_HISTORIES=1 it also writes the history to test/fixtures/histories/<name>.json
+ * (default name: workflow type + workflow id).
+ */
+export async function assertReplays(handle: WorkflowHandle, name?: string): Promise<void> {
   const history = await handle.fetchHistory();
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, handle.workflowId);
+  if (process.env.CUTOVER_RECORD_HISTORIES === '1') {
+    const type = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'workflow';
+    const file = join(HISTORIES_DIR, `${(name ?? `${type}-${handle.workflowId}`).replace(/[^A-Za-z0-9._-]+/g, '_')}.json`);
+    await mkdir(HISTORIES_DIR, { recursive: true });
+    await writeFile(file, `${historyToJson(history)}\n`);
+    process.stderr.write(`recorded ${history.events?.length ?? 0} history events to ${file}\n`);
+  }
 }

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Worker } from '@temporalio/worker';
+import { installRuntime } from '../src/worker/logging';
+import { historyFromJson } from './support/history-json';
+import { HISTORIES_DIR, workflowBundle } from './support/temporal';
+
+/**
+ * Safe worker upgrades: histories of finished runs recorded with earlier workflow code (see
+ * test/fixtures/histories/README.md) must replay with today's code, or a worker deployed while
+ * upgrades are in flight would fail them. No dev server needed.
+ */
+describe('recorded histories replay with the current workflow code', () => {
+  it('every history in test/fixtures/histories replays without non-determinism', async () => {
+    installRuntime({ level: 'ERROR' }); // the failures below say it all; core's WARN lines would repeat them
+    const files = (await readdir(HISTORIES_DIR)).filter((file) => file.endsWith('.json')).sort();
+    assert.ok(files.length > 0, `no recorded histories in ${HISTORIES_DIR}`);
+    const histories = await Promise.all(
+      files.map(async (file) => ({ workflowId: file, history: historyFromJson(await readFile(join(HISTORIES_DIR, file), 'utf8')) })),
+    );
+    for (const { workflowId, history } of histories) assert.ok((history.events?.length ?? 0) > 0, `${workflowId} has no events`);
+    const failures: string[] = [];
+    let replayed = 0;
+    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+      replayed++;
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.name}: ${result.error.message}`);
+    }
+    assert.equal(replayed, files.length, 'every history was replayed');
+    if (failures.length > 0) {
+      assert.fail(`${failures.length} of ${files.length} recorded histories no longer replay; guard the change with patched() or Worker Versioning, never re-record to pass:\n${failures.join('\n')}`);
+    }
+  });
+});
