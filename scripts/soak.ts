@@ -17,7 +17,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { table } from '../src/client/output';
 import { startUpgrade } from '../src/client/upgrades';
 import { startDevServer } from '../src/devserver/dev-server';
-import { canaryReadyRules } from '../src/integrations/traffic/routing-rule';
+import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import { validatePlan } from '../src/plan/load';
 import type { UpgradePlan } from '../src/plan/schema';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';

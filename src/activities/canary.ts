@@ -1,15 +1,14 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
-import { isReachable, poolShare } from '../integrations/traffic/backend-pool';
-import { RoutingRuleShifter } from '../integrations/traffic/routing-rule';
+import { trafficMode, type TrafficModeName } from '../integrations/traffic';
 import { durationMs } from '../plan/duration';
-import { pollGatewayHealthy, toFailure } from './poll';
+import { pollGatewayHealthy } from './poll';
 import type { ActivityDeps, GatewayTarget } from './types';
 
 /** Where canary traffic goes; names only, the worker holds the credentials. */
 export interface CanaryTarget {
   gateway: GatewayTarget;
-  mode: 'routing-rule' | 'backend-pool';
-  /** The backend that takes canary traffic: `<green>-canary` in the canary group, or green itself in the pool. */
+  mode: TrafficModeName;
+  /** The backend that takes canary traffic (the mode's canary entry: `<green>-canary`, or green itself). */
   entry: string;
   ruleName: string;
   canaryGroup: string;
@@ -23,8 +22,14 @@ export interface ShiftCanaryInput extends CanaryTarget {
   blueCount: number;
 }
 
-/** Activities of the canary strategy: move a share of new queries to green, move it back (the bake's analysis is in canary-analysis.ts). */
+/**
+ * Activities of the canary strategy: move a share of new queries to green, move it back. They hold
+ * the traffic router of the plan's mode and never branch on the mode (the bake's analysis is in
+ * canary-analysis.ts).
+ */
 export function canaryActivities(deps: ActivityDeps) {
+  const routerOf = (target: CanaryTarget) => trafficMode(target.mode).router(deps.gateway(target.gateway), target);
+
   async function waitHealthy(target: CanaryTarget): Promise<void> {
     const outcome = await pollGatewayHealthy(deps.gateway(target.gateway), target.entry, durationMs(target.interval), durationMs(target.timeout));
     if (!outcome.healthy) {
@@ -32,65 +37,38 @@ export function canaryActivities(deps: ActivityDeps) {
     }
   }
 
-  /** Waits out the gateway's rules refresh period, heartbeating, so a step counts only once the router sees it. */
-  async function waitForRulesRefresh(target: CanaryTarget): Promise<void> {
-    const until = Date.now() + durationMs(target.rulesRefresh);
+  /** Waits until the gateway's router acts on a change, heartbeating, so a step counts only once it does. */
+  async function waitUntilApplied(appliedAfterMs: number): Promise<void> {
+    const until = Date.now() + appliedAfterMs;
     while (Date.now() < until) {
-      heartbeat({ waitingForRulesRefresh: until - Date.now() });
+      heartbeat({ observation: `waiting ${Math.ceil((until - Date.now()) / 1000)} s for the gateway to re-read its routing rules` });
       await sleep(Math.min(1000, Math.max(0, until - Date.now())));
     }
   }
 
   return {
-    /** Registers the canary entry (routing-rule mode) inactive in the canary group, so it is health-checked. */
+    /** Registers the canary entry inactive, so the gateway health-checks it (nothing to do when green is the entry). */
     async registerCanary(input: CanaryTarget & { url: string }): Promise<void> {
-      if (input.mode !== 'routing-rule') return;
-      const gateway = deps.gateway(input.gateway);
-      try {
-        const existing = await gateway.getBackend(input.entry);
-        if (existing && existing.proxyTo === input.url && existing.routingGroup === input.canaryGroup) return;
-        await gateway.upsertBackend({ name: input.entry, proxyTo: input.url, externalUrl: input.url, routingGroup: input.canaryGroup, active: false });
-      } catch (error) {
-        throw toFailure(error);
-      }
+      await routerOf(input).register(input.entry, input.url);
     },
 
     /** Gives green `percent` (< 100) of new queries and returns the share really applied. */
     async shiftCanary(input: ShiftCanaryInput): Promise<{ appliedPercent: number }> {
-      const gateway = deps.gateway(input.gateway);
-      try {
-        if (input.mode === 'backend-pool' && !isReachable(input.percent, input.blueCount)) {
-          throw ApplicationFailure.nonRetryable(
-            `${input.percent}% is not reachable with backend-pool traffic and ${input.blueCount} blue backend(s): green gets ${Math.round(poolShare(input.blueCount))}% of new queries, then 100%`,
-            'WeightNotReachable',
-          );
-        }
-        await gateway.activateBackend(input.entry);
-        await waitHealthy(input);
-        if (input.mode === 'backend-pool') return { appliedPercent: Math.round(poolShare(input.blueCount)) };
-        await new RoutingRuleShifter(gateway, input).setWeight(input.percent);
-        await waitForRulesRefresh(input);
-        return { appliedPercent: input.percent };
-      } catch (error) {
-        throw toFailure(error);
-      }
+      const unreachable = trafficMode(input.mode).unreachableWeight(input.percent, input.blueCount);
+      if (unreachable) throw ApplicationFailure.nonRetryable(`${input.percent}% ${unreachable}`, 'WeightNotReachable');
+      await deps.gateway(input.gateway).activateBackend(input.entry);
+      await waitHealthy(input);
+      const applied = await routerOf(input).setWeight(input.percent, input.blueCount);
+      await waitUntilApplied(applied.appliedAfterMs);
+      return { appliedPercent: applied.percent };
     },
 
     /** Sends every new canary query back to blue; green's running queries finish where they run. */
     async resetCanary(input: CanaryTarget): Promise<void> {
+      const reset = await routerOf(input).reset();
+      await waitUntilApplied(reset.appliedAfterMs);
       const gateway = deps.gateway(input.gateway);
-      try {
-        if (input.mode === 'routing-rule') {
-          const shifter = new RoutingRuleShifter(gateway, input);
-          if ((await shifter.currentWeight()) > 0) {
-            await shifter.setWeight(0);
-            await waitForRulesRefresh(input);
-          }
-        }
-        if ((await gateway.getBackend(input.entry))?.active) await gateway.deactivateBackend(input.entry);
-      } catch (error) {
-        throw toFailure(error);
-      }
+      if ((await gateway.getBackend(input.entry))?.active) await gateway.deactivateBackend(input.entry);
     },
   };
 }

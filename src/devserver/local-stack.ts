@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { canaryReadyRules } from '../integrations/traffic/routing-rule';
+import { canaryReadyRules } from '../sandbox/canary-rules';
 import { startSandboxFleet, type SandboxFleet } from '../sandbox/fleet';
 import { integrationsFromEnv } from '../worker/integrations';
 import { installRuntime } from '../worker/logging';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TRAFFIC_MODE_NAMES, trafficMode } from '../integrations/traffic';
 import { durationMs } from './duration';
 
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
@@ -80,8 +81,8 @@ export const CANARY_PRESETS: Record<'standard' | 'ten-then-full' | 'linear-10', 
 
 const canarySection = z
   .strictObject({
-    /** routing-rule: precise and sticky per user; backend-pool: green joins the group, share 1/(n+1). */
-    traffic: z.enum(['routing-rule', 'backend-pool'], { error: 'must be "routing-rule" or "backend-pool"' }).default('routing-rule'),
+    /** How the share moves (src/integrations/traffic): routing-rule, precise and sticky per user; backend-pool, green joins the group. */
+    traffic: z.enum(TRAFFIC_MODE_NAMES, { error: `must be one of ${TRAFFIC_MODE_NAMES.map((mode) => `"${mode}"`).join(', ')}` }).default(TRAFFIC_MODE_NAMES[0]),
     preset: z.enum(['standard', 'ten-then-full', 'linear-10'], { error: 'must be one of standard, ten-then-full, linear-10' }).optional(),
     steps: z.array(canaryStep).min(1, { error: 'must have at least one step' }).optional(),
     /** routing-rule: the routing group green serves canary users in (default `<routingGroup>-canary`). */
@@ -174,16 +175,12 @@ const blueGreenPlan = z
     if (plan.strategy === 'blue-green' && plan.canary) {
       ctx.addIssue({ code: 'custom', path: ['canary'], message: 'only applies to strategy: canary' });
     }
-    if (plan.canary?.traffic === 'backend-pool' && plan.blue) {
-      const share = 100 / (plan.blue.backends.length + 1);
+    if (plan.canary && plan.blue) {
+      const mode = trafficMode(plan.canary.traffic);
+      const blueBackends = plan.blue.backends.length;
       plan.canary.steps.forEach((step, index) => {
-        if (step.weight !== undefined && step.weight !== 100 && Math.abs(step.weight - share) > 5) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['canary', 'steps', index, 'weight'],
-            message: `is not reachable with backend-pool traffic and ${plan.blue!.backends.length} blue backend(s): green gets 1/${plan.blue!.backends.length + 1} of new queries (${Math.round(share)}%), then 100; use those weights or traffic: routing-rule`,
-          });
-        }
+        const unreachable = step.weight === undefined ? undefined : mode.unreachableWeight(step.weight, blueBackends);
+        if (unreachable) ctx.addIssue({ code: 'custom', path: ['canary', 'steps', index, 'weight'], message: unreachable });
       });
     }
     if (plan.green.provisioner.type === 'static' && !plan.green.url) {

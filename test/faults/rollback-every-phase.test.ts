@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../../src/client/upgrades';
-import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
+import { canaryReadyRules } from '../../src/sandbox/canary-rules';
 import type { UpgradePlan } from '../../src/plan/schema';
 import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad, type LoadReport } from '../../src/sandbox/load';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TrinoHttpClient } from '../../src/integrations/trino/client';
-import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
+import { canaryReadyRules } from '../../src/sandbox/canary-rules';
 import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
 import type { JournalEntry } from '../../src/sandbox/journal';
 import { approveUpdate, statusQuery, type UpgradeStatus } from '../../src/workflows/messages';

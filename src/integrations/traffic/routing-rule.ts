@@ -1,5 +1,7 @@
+import { durationMs } from '../../plan/duration';
 import { IntegrationError } from '../errors';
 import type { GatewayApi, RoutingRule } from '../gateway/types';
+import type { AppliedWeight, CanarySettings, TrafficMode, TrafficRouter } from './types';
 
 /**
  * Canary share through one FILE routing rule of Trino Gateway: users whose
@@ -20,35 +22,60 @@ export function weightOfRule(rule: RoutingRule): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** Rewrites the canary rule through `/webapp/updateRoutingRules` and checks that the write took. */
-export class RoutingRuleShifter {
+export const routingRule: TrafficMode = {
+  summary: 'one FILE routing rule sends a sticky share of users (hash of X-Trino-User) to a canary group',
+  canaryEntry: (green) => `${green}-canary`,
+  separateEntry: true,
+  unreachableWeight: () => undefined,
+  describeShift: ({ percent, canaryGroup }) => `${percent}% of users (by X-Trino-User) go to ${canaryGroup}; the gateway has re-read its rules`,
+  router: (gateway, settings) => new RoutingRuleRouter(gateway, settings),
+};
+
+/**
+ * The gateway side of the routing-rule mode: the canary entry lives in the canary group, and the
+ * rule, rewritten through `/webapp/updateRoutingRules`, picks the users sent there.
+ */
+class RoutingRuleRouter implements TrafficRouter {
   constructor(
     private readonly gateway: GatewayApi,
-    private readonly options: { ruleName: string; canaryGroup: string },
+    private readonly settings: CanarySettings,
   ) {}
 
-  /** The weight the rule sends now. */
-  async currentWeight(): Promise<number> {
-    const rule = await this.findRule();
-    return weightOfRule(rule) ?? 0;
+  async register(entry: string, url: string): Promise<void> {
+    const existing = await this.gateway.getBackend(entry);
+    if (existing && existing.proxyTo === url && existing.routingGroup === this.settings.canaryGroup) return;
+    await this.gateway.upsertBackend({ name: entry, proxyTo: url, externalUrl: url, routingGroup: this.settings.canaryGroup, active: false });
   }
 
-  /** Sets the rule's weight; a no-op when it already has it. */
-  async setWeight(percent: number): Promise<void> {
+  async setWeight(percent: number): Promise<AppliedWeight> {
+    await this.writeWeight(percent);
+    // Even an unchanged rule may have been written by an attempt that died before the refresh passed.
+    return { percent, appliedAfterMs: durationMs(this.settings.rulesRefresh) };
+  }
+
+  async reset(): Promise<AppliedWeight> {
+    if ((weightOfRule(await this.findRule()) ?? 0) === 0) return { percent: 0, appliedAfterMs: 0 };
+    await this.writeWeight(0);
+    return { percent: 0, appliedAfterMs: durationMs(this.settings.rulesRefresh) };
+  }
+
+  /** Sets the rule's weight and checks that the write took; a no-op when it already has it. */
+  private async writeWeight(percent: number): Promise<void> {
+    const { ruleName, canaryGroup } = this.settings;
     const existing = await this.findRule();
     const wanted: RoutingRule = {
-      name: this.options.ruleName,
-      description: `cutover canary: ${percent}% of users to ${this.options.canaryGroup}`,
+      name: ruleName,
+      description: `cutover canary: ${percent}% of users to ${canaryGroup}`,
       priority: existing.priority ?? 10,
       condition: canaryCondition(percent),
-      actions: [canaryAction(this.options.canaryGroup)],
+      actions: [canaryAction(canaryGroup)],
     };
     if (existing.condition === wanted.condition && existing.actions.join('\n') === wanted.actions.join('\n')) return;
     const after = await this.gateway.updateRoutingRule(wanted);
-    const written = after.find((rule) => rule.name === this.options.ruleName);
+    const written = after.find((rule) => rule.name === ruleName);
     if (!written || written.condition !== wanted.condition) {
       throw new IntegrationError(
-        `the gateway did not store routing rule ${this.options.ruleName} as written (it answered ${written ? `condition ${written.condition}` : 'without the rule'})`,
+        `the gateway did not store routing rule ${ruleName} as written (it answered ${written ? `condition ${written.condition}` : 'without the rule'})`,
         'RoutingRuleNotApplied',
         true,
       );
@@ -56,34 +83,18 @@ export class RoutingRuleShifter {
   }
 
   private async findRule(): Promise<RoutingRule> {
+    const { ruleName, canaryGroup } = this.settings;
     const rules = await this.gateway.getRoutingRules();
-    const rule = rules.find((candidate) => candidate.name === this.options.ruleName);
+    const rule = rules.find((candidate) => candidate.name === ruleName);
     if (!rule) {
       // The API replaces rules by name and silently ignores unknown names: the rule must exist in the file.
       throw new IntegrationError(
-        `routing rule ${this.options.ruleName} does not exist in the gateway's rules file (rules: ${rules.map((r) => r.name).join(', ') || 'none'}); ` +
-          `add it once with condition '${canaryCondition(0)}' and action '${canaryAction(this.options.canaryGroup)}'`,
+        `routing rule ${ruleName} does not exist in the gateway's rules file (rules: ${rules.map((r) => r.name).join(', ') || 'none'}); ` +
+          `add it once with condition '${canaryCondition(0)}' and action '${canaryAction(canaryGroup)}'`,
         'RoutingRuleNotFound',
         false,
       );
     }
     return rule;
   }
-}
-
-/**
- * The FILE rules of a canary-ready gateway as the sandbox runs them: honour `X-Trino-Routing-Group`
- * first, then cutover's canary rule (at 0%) for `canaryGroup`, which a later rule overrides.
- */
-export function canaryReadyRules(canaryGroup: string): RoutingRule[] {
-  return [
-    {
-      name: 'routing-group-header',
-      description: 'honour X-Trino-Routing-Group',
-      priority: 0,
-      condition: 'request.getHeader("X-Trino-Routing-Group") != null',
-      actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
-    },
-    { name: 'cutover-canary', description: 'cutover canary share', priority: 10, condition: canaryCondition(0), actions: [canaryAction(canaryGroup)] },
-  ];
 }

@@ -1,0 +1,19 @@
+import type { RoutingRule } from '../integrations/gateway/types';
+import { canaryAction, canaryCondition } from '../integrations/traffic/routing-rule';
+
+/**
+ * The FILE rules of a canary-ready gateway as the sandbox runs them: honour `X-Trino-Routing-Group`
+ * first, then cutover's canary rule (at 0%) for `canaryGroup`, which a later rule overrides.
+ */
+export function canaryReadyRules(canaryGroup: string): RoutingRule[] {
+  return [
+    {
+      name: 'routing-group-header',
+      description: 'honour X-Trino-Routing-Group',
+      priority: 0,
+      condition: 'request.getHeader("X-Trino-Routing-Group") != null',
+      actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
+    },
+    { name: 'cutover-canary', description: 'cutover canary share', priority: 10, condition: canaryCondition(0), actions: [canaryAction(canaryGroup)] },
+  ];
+}
