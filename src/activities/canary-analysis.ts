@@ -1,6 +1,5 @@
 import { activityInfo, CancelledFailure, heartbeat, sleep } from '@temporalio/activity';
 import type { AnalysisProgress, CanaryMeasurement } from '../observations';
-import { toFailure } from './poll';
 import type { ActivityDeps, GatewayTarget } from './types';
 
 /** What a sample of green looks at and the limits it judges by. */
@@ -88,7 +87,7 @@ async function waitForNextSample(progress: AnalysisProgress, input: AnalyseCanar
 }
 
 /** One sample of green: gateway health, version, error rate of the queries it ended since `since`, queued growth. */
-export async function sampleCanary(deps: ActivityDeps, input: SampleTarget & { since: number; previousQueued?: number }): Promise<CanaryMeasurement> {
+async function sampleCanary(deps: ActivityDeps, input: SampleTarget & { since: number; previousQueued?: number }): Promise<CanaryMeasurement> {
   const gateway = deps.gateway(input.gateway);
   const trino = deps.trino(input.url);
   const at = Date.now();
@@ -96,9 +95,7 @@ export async function sampleCanary(deps: ActivityDeps, input: SampleTarget & { s
   const [state, info, queries] = await Promise.all([
     // An unreachable gateway API says nothing about green: the attempt fails and is retried (resuming
     // from the heartbeat) within the retry budget, instead of counting against green.
-    gateway.backendState(input.entry).catch((error: unknown) => {
-      throw toFailure(error);
-    }),
+    gateway.backendState(input.entry),
     trino.info().catch((error: Error) => {
       problems.push(`${input.url} did not answer: ${error.message}`);
       return undefined;

@@ -7,9 +7,9 @@ import type {
   ActivityDeps,
   GatewayHealthResult,
   WaitForGatewayHealthyInput,
-  WaitForGreenReadyInput,
-  WatchGreenInput,
-  WatchGreenResult,
+  VerifyGreenInput,
+  BakeGreenInput,
+  BakeGreenResult,
 } from './types';
 
 /** Smoke queries failing this many times in a row mean green is broken, not warming up. */
@@ -19,7 +19,7 @@ const SMOKE_FAILURES_BEFORE_GIVING_UP = 3;
 export function healthActivities(deps: ActivityDeps) {
   return {
     /** Polls green's coordinator until it runs the expected version, has its workers and passes the smoke queries. */
-    async waitForGreenReady(input: WaitForGreenReadyInput): Promise<HealthSnapshot> {
+    async verifyGreen(input: VerifyGreenInput): Promise<HealthSnapshot> {
       const trino = deps.trino(input.url);
       let smokeFailures = (resumedProgress()?.state as { smokeFailures?: number } | undefined)?.smokeFailures ?? 0;
       const outcome = await pollUntil<HealthSnapshot>({
@@ -82,7 +82,7 @@ export function healthActivities(deps: ActivityDeps) {
     },
 
     /** Watches green for a bake; returns unhealthy after maxConsecutiveFailures failed checks in a row. */
-    async watchGreen(input: WatchGreenInput): Promise<WatchGreenResult> {
+    async bakeGreen(input: BakeGreenInput): Promise<BakeGreenResult> {
       const gateway = deps.gateway(input.gateway);
       const trino = deps.trino(input.url);
       let failures = (resumedProgress()?.state as { failures?: number } | undefined)?.failures ?? 0;
@@ -115,7 +115,7 @@ export function healthActivities(deps: ActivityDeps) {
 }
 
 async function checkGreen(
-  input: WatchGreenInput,
+  input: BakeGreenInput,
   state: BackendState | undefined,
   trino: ReturnType<ActivityDeps['trino']>,
 ): Promise<{ problem?: string; snapshot: HealthSnapshot }> {

@@ -1,3 +1,5 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { IntegrationError } from '../integrations/errors';
 import { canaryActivities } from './canary';
 import { canaryAnalysisActivities } from './canary-analysis';
 import { drainActivities } from './drain';
@@ -6,17 +8,49 @@ import { provisioningActivities } from './provisioning';
 import { trafficActivities } from './traffic';
 import type { ActivityDeps } from './types';
 
-/** Every activity of cutover, bound to the integrations the worker built. */
+/** Every activity of cutover, bound to the integrations the worker built, each wrapped once with the error mapping. */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const activities = withFailureMapping({
     ...provisioningActivities(deps),
     ...healthActivities(deps),
     ...trafficActivities(deps),
     ...drainActivities(deps),
     ...canaryActivities(deps),
     ...canaryAnalysisActivities(deps),
+  });
+  return {
+    ...activities,
+    // The names these had before they took their step's name (patch `one-name-per-step`): upgrades
+    // started by an older worker replay with them and may still have one scheduled. They go with
+    // the patch's old branch, once no upgrade started before it runs (README: changing a running workflow).
+    flip: activities.shiftTraffic,
+    waitForGreenReady: activities.verifyGreen,
+    watchGreen: activities.bakeGreen,
   };
 }
 
 export type CutoverActivities = ReturnType<typeof createActivities>;
 export type { ActivityDeps } from './types';
+
+/**
+ * A refusal an integration says the same request will meet again (a 4xx, a missing rule) becomes a
+ * non-retryable failure of the same type name; everything else is retried by Temporal's policy.
+ */
+function toFailure(error: unknown): unknown {
+  if (error instanceof IntegrationError && !error.retryable) return ApplicationFailure.nonRetryable(error.message, error.type);
+  return error;
+}
+
+function withFailureMapping<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
+  const wrapped = Object.entries(activities).map(([name, activity]) => [
+    name,
+    async (input: never) => {
+      try {
+        return await activity(input);
+      } catch (error) {
+        throw toFailure(error);
+      }
+    },
+  ]);
+  return Object.fromEntries(wrapped) as T;
+}

@@ -1,4 +1,4 @@
-import { activityInfo, ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
+import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
 import { IntegrationError } from '../integrations/errors';
 import type { GatewayApi } from '../integrations/gateway/types';
 
@@ -49,7 +49,7 @@ export async function pollUntil<T>({ intervalMs, timeoutMs, check, unreachableMe
       observation = result.observation;
       heartbeat({ startedAt, observation, state: result.state } satisfies PollProgress);
     } catch (error) {
-      if (!(unreachableMeansNotYet && error instanceof IntegrationError && error.retryable)) throw toFailure(error);
+      if (!(unreachableMeansNotYet && error instanceof IntegrationError && error.retryable)) throw error;
       observation = error.message;
       heartbeat({ startedAt, observation } satisfies PollProgress);
     }
@@ -58,14 +58,6 @@ export async function pollUntil<T>({ intervalMs, timeoutMs, check, unreachableMe
     }
     await sleep(intervalMs);
   }
-}
-
-/** Maps an integration error to the failure Temporal should see. */
-export function toFailure(error: unknown): unknown {
-  if (error instanceof IntegrationError && !error.retryable) {
-    return ApplicationFailure.nonRetryable(error.message, error.type);
-  }
-  return error;
 }
 
 /** Polls the gateway's health cache until it reports `name` HEALTHY; says the last status seen otherwise. */

@@ -1,6 +1,5 @@
 import { cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import type { Provisioner, ProvisionedCluster } from '../integrations/provisioners/types';
-import { toFailure } from './poll';
 import type { ActivityDeps, InspectGreenInput, ProvisionerTarget, ProvisionGreenInput, TeardownInput } from './types';
 
 /** Heartbeats while a provisioner works quietly (a terraform apply can print nothing for minutes). */
@@ -17,8 +16,6 @@ export async function withProvisioner<T>(
   const ticker = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
   try {
     return await use(provisioner);
-  } catch (error) {
-    throw toFailure(error);
   } finally {
     clearInterval(ticker);
     await provisioner.close();

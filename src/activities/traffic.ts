@@ -1,8 +1,8 @@
 import { ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { durationMs } from '../plan/duration';
-import { pollUntil, toFailure } from './poll';
+import { pollUntil } from './poll';
 import { progressFor, withProvisioner } from './provisioning';
-import type { ActivityDeps, FlipInput, InspectGatewayInput, InspectGatewayResult, RegisterGreenInput, RemoveBackendInput, RetireInput } from './types';
+import type { ActivityDeps, ShiftTrafficInput, InspectGatewayInput, InspectGatewayResult, RegisterGreenInput, RemoveBackendInput, RetireInput } from './types';
 
 /** Activities that change what the gateway routes. Each one is idempotent: re-running it changes nothing twice. */
 export function trafficActivities(deps: ActivityDeps) {
@@ -10,129 +10,109 @@ export function trafficActivities(deps: ActivityDeps) {
     /** Reads blue from the gateway before anything changes: the plan's backends, or every active one of the group. */
     async inspectGateway(input: InspectGatewayInput): Promise<InspectGatewayResult> {
       const gateway = deps.gateway(input.gateway);
-      try {
-        const all = await gateway.listBackends();
-        const inGroup = all.filter((backend) => backend.routingGroup === input.routingGroup);
-        const blue = input.blue
-          ? input.blue.map((name) => {
-              const backend = all.find((candidate) => candidate.name === name);
-              if (!backend) throw ApplicationFailure.nonRetryable(`blue backend ${name} is not registered in the gateway at ${input.gateway.url}`, 'BlueNotFound');
-              if (backend.routingGroup !== input.routingGroup) {
-                throw ApplicationFailure.nonRetryable(
-                  `blue backend ${name} is in routing group ${backend.routingGroup}, not ${input.routingGroup}`,
-                  'BlueNotInGroup',
-                );
-              }
-              return backend;
-            })
-          : inGroup.filter((backend) => backend.active && backend.name !== input.green);
-        if (!blue.some((backend) => backend.active)) {
-          throw ApplicationFailure.nonRetryable(
-            `routing group ${input.routingGroup} has no active backend to upgrade (backends: ${inGroup.map((b) => b.name).join(', ') || 'none'})`,
-            'NoActiveBlue',
-          );
-        }
-        const version = await deps
-          .trino(blue[0].proxyTo)
-          .info()
-          .then(
-            (info) => info.nodeVersion.version,
-            () => undefined,
-          );
-        return { blue: blue.map(({ name, proxyTo }) => ({ name, proxyTo })), blueVersion: version };
-      } catch (error) {
-        throw toFailure(error);
+      const all = await gateway.listBackends();
+      const inGroup = all.filter((backend) => backend.routingGroup === input.routingGroup);
+      const blue = input.blue
+        ? input.blue.map((name) => {
+            const backend = all.find((candidate) => candidate.name === name);
+            if (!backend) throw ApplicationFailure.nonRetryable(`blue backend ${name} is not registered in the gateway at ${input.gateway.url}`, 'BlueNotFound');
+            if (backend.routingGroup !== input.routingGroup) {
+              throw ApplicationFailure.nonRetryable(
+                `blue backend ${name} is in routing group ${backend.routingGroup}, not ${input.routingGroup}`,
+                'BlueNotInGroup',
+              );
+            }
+            return backend;
+          })
+        : inGroup.filter((backend) => backend.active && backend.name !== input.green);
+      if (!blue.some((backend) => backend.active)) {
+        throw ApplicationFailure.nonRetryable(
+          `routing group ${input.routingGroup} has no active backend to upgrade (backends: ${inGroup.map((b) => b.name).join(', ') || 'none'})`,
+          'NoActiveBlue',
+        );
       }
+      const version = await deps
+        .trino(blue[0].proxyTo)
+        .info()
+        .then(
+          (info) => info.nodeVersion.version,
+          () => undefined,
+        );
+      return { blue: blue.map(({ name, proxyTo }) => ({ name, proxyTo })), blueVersion: version };
     },
 
     /** Registers green inactive in the routing group, so the gateway health-checks it before it gets traffic. */
     async registerGreen(input: RegisterGreenInput): Promise<void> {
       const gateway = deps.gateway(input.gateway);
-      try {
-        const existing = await gateway.getBackend(input.name);
-        if (existing && existing.proxyTo === input.url && existing.routingGroup === input.routingGroup && !existing.active) return;
-        if (existing?.active) {
-          throw ApplicationFailure.nonRetryable(
-            `backend ${input.name} is already active in routing group ${existing.routingGroup}; pick another green name`,
-            'GreenAlreadyActive',
-          );
-        }
-        await gateway.upsertBackend({ name: input.name, proxyTo: input.url, externalUrl: input.url, routingGroup: input.routingGroup, active: false });
-      } catch (error) {
-        throw toFailure(error);
+      const existing = await gateway.getBackend(input.name);
+      if (existing && existing.proxyTo === input.url && existing.routingGroup === input.routingGroup && !existing.active) return;
+      if (existing?.active) {
+        throw ApplicationFailure.nonRetryable(
+          `backend ${input.name} is already active in routing group ${existing.routingGroup}; pick another green name`,
+          'GreenAlreadyActive',
+        );
       }
+      await gateway.upsertBackend({ name: input.name, proxyTo: input.url, externalUrl: input.url, routingGroup: input.routingGroup, active: false });
     },
 
     /**
      * Moves all new queries of the group: activate `to`, wait until the gateway lists it active and
      * HEALTHY, then deactivate `from`. The group always has an active HEALTHY backend.
      */
-    async flip(input: FlipInput): Promise<void> {
+    async shiftTraffic(input: ShiftTrafficInput): Promise<void> {
       const gateway = deps.gateway(input.gateway);
-      try {
-        await gateway.activateBackend(input.to);
-        heartbeat({ stage: 'activated', backend: input.to });
-        const outcome = await pollUntil<true>({
-          intervalMs: durationMs(input.interval),
-          timeoutMs: durationMs(input.timeout),
-          check: async () => {
-            const [backend, state] = await Promise.all([gateway.getBackend(input.to), gateway.backendState(input.to)]);
-            if (backend?.active && state?.trinoStatus === 'HEALTHY') return { done: true, value: true };
-            return { done: false, observation: `${input.to} is ${backend?.active ? 'active' : 'inactive'} and ${state?.trinoStatus ?? 'UNKNOWN'}` };
-          },
-        });
-        if (!outcome.done) {
-          throw ApplicationFailure.nonRetryable(
-            `${input.to} was not active and HEALTHY in the gateway within ${input.timeout} (${outcome.observation}); ${input.from.join(', ')} kept serving`,
-            'FlipTargetUnhealthy',
-          );
-        }
-        for (const name of input.from) {
-          cancellationSignal().throwIfAborted();
-          await gateway.deactivateBackend(name);
-        }
-        log.info('traffic moved', { to: input.to, from: input.from });
-      } catch (error) {
-        throw toFailure(error);
+      await gateway.activateBackend(input.to);
+      heartbeat({ stage: 'activated', backend: input.to });
+      const outcome = await pollUntil<true>({
+        intervalMs: durationMs(input.interval),
+        timeoutMs: durationMs(input.timeout),
+        check: async () => {
+          const [backend, state] = await Promise.all([gateway.getBackend(input.to), gateway.backendState(input.to)]);
+          if (backend?.active && state?.trinoStatus === 'HEALTHY') return { done: true, value: true };
+          return { done: false, observation: `${input.to} is ${backend?.active ? 'active' : 'inactive'} and ${state?.trinoStatus ?? 'UNKNOWN'}` };
+        },
+      });
+      if (!outcome.done) {
+        throw ApplicationFailure.nonRetryable(
+          `${input.to} was not active and HEALTHY in the gateway within ${input.timeout} (${outcome.observation}); ${input.from.join(', ')} kept serving`,
+          'ShiftTargetUnhealthy',
+        );
       }
+      for (const name of input.from) {
+        cancellationSignal().throwIfAborted();
+        await gateway.deactivateBackend(name);
+      }
+      log.info('traffic moved', { to: input.to, from: input.from });
     },
 
     /** Deactivates and deletes a backend from the gateway; a missing one is already removed. */
     async removeBackend(input: RemoveBackendInput): Promise<void> {
       const gateway = deps.gateway(input.gateway);
-      try {
-        const existing = await gateway.getBackend(input.name);
-        if (!existing) return;
-        if (existing.active) await gateway.deactivateBackend(input.name);
-        await gateway.deleteBackend(input.name);
-      } catch (error) {
-        throw toFailure(error);
-      }
+      const existing = await gateway.getBackend(input.name);
+      if (!existing) return;
+      if (existing.active) await gateway.deactivateBackend(input.name);
+      await gateway.deleteBackend(input.name);
     },
 
     /** Removes blue from the gateway and, when the plan says so, deletes its clusters. */
     async retireBlue(input: RetireInput): Promise<{ deleted: string[] }> {
       const gateway = deps.gateway(input.gateway);
       const deleted: string[] = [];
-      try {
-        for (const backend of input.backends) {
-          const existing = await gateway.getBackend(backend.name);
-          if (existing?.active) {
-            throw ApplicationFailure.nonRetryable(`${backend.name} is active again; refusing to retire a serving backend`, 'BlueStillActive');
-          }
-          if (existing) await gateway.deleteBackend(backend.name);
-          if (input.teardown) {
-            const gone = await withProvisioner(deps, input.provisioner, backend.proxyTo, (provisioner) =>
-              provisioner.deleteCluster(backend.name, progressFor(backend.name)),
-            );
-            if (gone) deleted.push(backend.name);
-          }
-          heartbeat({ retired: backend.name });
+      for (const backend of input.backends) {
+        const existing = await gateway.getBackend(backend.name);
+        if (existing?.active) {
+          throw ApplicationFailure.nonRetryable(`${backend.name} is active again; refusing to retire a serving backend`, 'BlueStillActive');
         }
-        return { deleted };
-      } catch (error) {
-        throw toFailure(error);
+        if (existing) await gateway.deleteBackend(backend.name);
+        if (input.teardown) {
+          const gone = await withProvisioner(deps, input.provisioner, backend.proxyTo, (provisioner) =>
+            provisioner.deleteCluster(backend.name, progressFor(backend.name)),
+          );
+          if (gone) deleted.push(backend.name);
+        }
+        heartbeat({ retired: backend.name });
       }
+      return { deleted };
     },
   };
 }

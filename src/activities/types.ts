@@ -54,7 +54,7 @@ export interface ProvisionGreenInput {
   routingGroup: string;
 }
 
-export interface WaitForGreenReadyInput {
+export interface VerifyGreenInput {
   url: string;
   version: string;
   interval: string;
@@ -82,7 +82,7 @@ export interface GatewayHealthResult {
   monitored: boolean;
 }
 
-export interface FlipInput {
+export interface ShiftTrafficInput {
   gateway: GatewayTarget;
   /** Backend that takes the traffic. */
   to: string;
@@ -92,7 +92,7 @@ export interface FlipInput {
   timeout: string;
 }
 
-export interface WatchGreenInput {
+export interface BakeGreenInput {
   gateway: GatewayTarget;
   name: string;
   url: string;
@@ -101,7 +101,7 @@ export interface WatchGreenInput {
   interval: string;
   maxConsecutiveFailures: number;
 }
-export type WatchGreenResult = { healthy: true; snapshot: HealthSnapshot } | { healthy: false; reason: string; snapshot: HealthSnapshot };
+export type BakeGreenResult = { healthy: true; snapshot: HealthSnapshot } | { healthy: false; reason: string; snapshot: HealthSnapshot };
 
 export interface DrainInput {
   backends: BackendRef[];
