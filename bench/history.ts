@@ -28,7 +28,7 @@ const id = (value: unknown): string => String(value);
  * rules-refresh waits. Their started→closed time is "external wait"; everything else
  * (workflow tasks, queueing of tasks, quick gateway calls) is orchestration overhead.
  */
-export const WAIT_ACTIVITIES = new Set(['provisionGreen', 'waitForGreenReady', 'waitForGatewayHealthy', 'flip', 'watchGreen', 'drainBackends', 'shiftCanary', 'resetCanary']);
+export const WAIT_ACTIVITIES = new Set(['provisionGreen', 'verifyGreen', 'waitForGatewayHealthy', 'shiftTraffic', 'bakeGreen', 'drainBackends', 'shiftCanary', 'resetCanary']);
 
 export interface HistoryBreakdown {
   events: number;

@@ -44,7 +44,7 @@ export async function overhead(stack: Stack, runs: number): Promise<Row[]> {
   out(`median external waits by kind: ${waitNames.map((name) => `${name} ${seconds(median(samples.map((s) => s.waits[name] ?? 0)))}`).join(', ')}`);
   out(
     'method: wall = WorkflowExecutionStarted → WorkflowExecutionCompleted event times; external waits = started→closed of the waiting activities ' +
-      '(provisionGreen, waitForGreenReady, waitForGatewayHealthy, flip, watchGreen, drainBackends) plus started→fired of timers (keep-warm); ' +
+      '(provisionGreen, verifyGreen, waitForGatewayHealthy, shiftTraffic, bakeGreen, drainBackends) plus started→fired of timers (keep-warm); ' +
       'overhead = the rest: workflow tasks, task queueing (scheduled→started) and the quick gateway/provisioner calls (inspect, register, retire).',
   );
   out();

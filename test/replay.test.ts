@@ -15,7 +15,8 @@ import { HISTORIES_DIR, workflowBundle } from './support/temporal';
 describe('recorded histories replay with the current workflow code', () => {
   it('every history in test/fixtures/histories replays without non-determinism', async () => {
     installRuntime({ level: 'ERROR' }); // the failures below say it all; core's WARN lines would repeat them
-    const files = (await readdir(HISTORIES_DIR)).filter((file) => file.endsWith('.json')).sort();
+    // One folder per version of the workflow code the histories were recorded with.
+    const files = (await readdir(HISTORIES_DIR, { recursive: true })).filter((file) => file.endsWith('.json')).sort();
     assert.ok(files.length > 0, `no recorded histories in ${HISTORIES_DIR}`);
     const histories = await Promise.all(
       files.map(async (file) => ({ workflowId: file, history: historyFromJson(await readFile(join(HISTORIES_DIR, file), 'utf8')) })),

@@ -1,15 +1,28 @@
-import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CutoverActivities } from '../activities';
 import { durationMs } from '../plan/duration';
 import type { UpgradePlan } from '../plan/schema';
 
 /** Timing of every activity call, in one place so the runbook code stays free of it. */
 
-/** Forward steps retry like this within their schedule-to-close budget (the plan's `gateway.retryBudget`). */
-const RETRY_FORWARD = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
+/**
+ * How every activity retries: back off from 1 s to 30 s, with no limit on attempts. What bounds it
+ * is the call's schedule-to-close timeout: a forward step has the plan's `gateway.retryBudget` and
+ * then rolls back; a compensation has none, so it retries until blue serves again.
+ */
+const RETRY_WITH_BACKOFF = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
-/** Compensations never give up: blue must serve again, whatever it takes. */
-const RETRY_FOREVER = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
+/**
+ * Patch id of the change that gave the activities of `shift`, `verify` and `bake` their step's
+ * name (`shiftTraffic`, `verifyGreen`, `bakeGreen`; formerly `flip`, `waitForGreenReady`,
+ * `watchGreen`). Upgrades whose history was written before it keep the former names on replay.
+ */
+export const ONE_NAME_PER_STEP = 'one-name-per-step';
+
+/** True unless this upgrade's history predates ONE_NAME_PER_STEP (then its former activity names are used). */
+export function stepNamed(): boolean {
+  return patched(ONE_NAME_PER_STEP);
+}
 
 /** A worker that died is noticed after this long: a few poll intervals, within sane bounds. */
 export function heartbeatTimeoutFor(pollInterval: string): number {
@@ -19,7 +32,7 @@ export function heartbeatTimeoutFor(pollInterval: string): number {
 /** Activities that do one quick thing (gateway reads and writes); call them with forwardOptions. */
 export const quick = proxyActivities<CutoverActivities>({
   startToCloseTimeout: '1m',
-  retry: RETRY_FORWARD,
+  retry: RETRY_WITH_BACKOFF,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
@@ -27,7 +40,7 @@ export const quick = proxyActivities<CutoverActivities>({
 export const long = proxyActivities<CutoverActivities>({
   startToCloseTimeout: '1h',
   heartbeatTimeout: '2m',
-  retry: RETRY_FORWARD,
+  retry: RETRY_WITH_BACKOFF,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
@@ -56,7 +69,7 @@ export function pollingOptions(summary: string, pollInterval: string, waitFor: s
     heartbeatTimeout,
     startToCloseTimeout: wait + 5 * 60_000,
     scheduleToCloseTimeout: waitFor === undefined ? undefined : wait + durationMs(retryBudget),
-    retry: RETRY_FORWARD,
+    retry: RETRY_WITH_BACKOFF,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   };
 }
@@ -67,7 +80,7 @@ export function compensationOptions(summary: string, pollInterval: string): Acti
     summary,
     heartbeatTimeout: heartbeatTimeoutFor(pollInterval),
     startToCloseTimeout: '1h',
-    retry: RETRY_FOREVER,
+    retry: RETRY_WITH_BACKOFF,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   };
 }

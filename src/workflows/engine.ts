@@ -16,19 +16,8 @@ import type { Duration } from '@temporalio/common';
 import type { UpgradePlan } from '../plan/schema';
 import { renderDetails } from './details';
 import {
-  approveSignal,
-  approveUpdate,
   FINAL_PHASES,
-  pauseSignal,
-  pauseUpdate,
-  promoteSignal,
-  promoteUpdate,
-  resumeSignal,
-  resumeUpdate,
-  rollbackSignal,
-  rollbackUpdate,
   statusQuery,
-  type Acknowledgement,
   type AnalysisProgress,
   type ApproveInput,
   type Phase,
@@ -37,9 +26,10 @@ import {
   type UpgradeResult,
   type UpgradeStatus,
 } from './messages';
+import { installOperatorActions, type OperatorTarget } from './operator-actions';
 import { CutoverPhase, CutoverRoutingGroup, CutoverStrategy, CutoverTargetVersion, CutoverTrafficPercent } from './search-attributes';
-import { runCompensation, runStep, type Compensation, type StepOutcome } from './step-actions';
-import { describeStep, namesWith, type Step } from './steps';
+import { describeStep, preflight, runCompensation, runStep, type Compensation, type RunFacts, type Step } from './steps';
+import { namesWith, type ApprovalDecision, type StepContext, type StepOutcome } from './steps/context';
 
 /** Input of every upgrade workflow: the validated plan (no secrets: the worker holds those). */
 export interface UpgradeInput {
@@ -61,27 +51,20 @@ export interface EngineSnapshot {
   promoteAll: boolean;
 }
 
-/** Mutable facts the steps learn and the compensations need. */
-export interface RunFacts {
-  blue: { name: string; proxyTo: string }[];
-  greenUrl?: string;
-}
-
 /**
- * The one step engine: runs a strategy's list of steps in order, answers messages, records what
- * each step changed, and undoes it in reverse order when the upgrade rolls back.
+ * The one step engine: runs a strategy's list of steps in order, answers operator messages,
+ * records what each step changed, and undoes it in reverse order when the upgrade rolls back. It
+ * knows no step by name: each step's work and undo live in src/workflows/steps/.
  */
-export class UpgradeEngine {
+export class UpgradeEngine implements StepContext, OperatorTarget {
   readonly facts: RunFacts = { blue: [] };
   readonly status: UpgradeStatus;
+  promoteAll = false;
+  bakeProgress?: AnalysisProgress;
   private readonly compensations: Compensation[] = [];
   private rollbackRequest?: RollbackInput;
   private approval?: ApproveInput;
   private promotion?: PromoteInput;
-  /** `promote --full`: every remaining gate, bake and partial shift is skipped. */
-  promoteAll = false;
-  /** Progress of the canary bake under way, for continue-as-new. */
-  bakeProgress?: AnalysisProgress;
   private stepScope?: CancellationScope;
   private retiring = false;
   private readonly firstStep: number;
@@ -115,7 +98,8 @@ export class UpgradeEngine {
       timeline: [],
     };
     this.refreshStepDescriptions();
-    this.installHandlers();
+    setHandler(statusQuery, () => this.status);
+    installOperatorActions(this);
   }
 
   /** Runs the plan to SUCCEEDED or ROLLED_BACK; throws (phase FAILED) only when even the rollback could not finish. */
@@ -124,20 +108,17 @@ export class UpgradeEngine {
       this.note(`continued as a new run (history of the previous run was ${workflowInfo().continuedFromExecutionRunId ?? 'closed'})`);
     } else {
       this.setPhase('PROVISIONING', `upgrade of ${this.plan.routingGroup} to ${this.plan.green.version} started${this.startedBy ? ` by ${this.startedBy}` : ''}`);
-      this.status.step.description = `preflight: read routing group ${this.plan.routingGroup} from the gateway`;
-      try {
-        await this.preflight();
-      } catch (error) {
-        return this.fail(`preflight failed, nothing was changed: ${messageOf(error)}`, error);
-      }
+      this.status.step.description = preflight.describe(this);
+      const inspected = await this.runInStepScope(() => preflight.run(this), (error) => messageOf(error));
+      if (inspected.kind === 'rollback') return this.fail(`preflight failed, nothing was changed: ${inspected.request.reason}`, new Error(inspected.request.reason));
     }
     for (let index = this.firstStep; index < this.steps.length && !this.rollbackRequest; index++) {
       await this.holdWhilePaused();
       if (this.rollbackRequest) break;
       const step = this.steps[index];
-      this.status.step = { index, total: this.steps.length, description: this.describe(step) };
-      if (step.kind === 'retire') this.retiring = true;
-      const outcome = await this.runInStepScope(step);
+      const description = this.describe(step);
+      this.status.step = { index, total: this.steps.length, description };
+      const outcome = await this.runInStepScope(() => runStep(this, step), (error) => `${description} failed: ${messageOf(error)}`);
       if (outcome.kind === 'rollback') this.requestRollback(outcome.request);
     }
     if (this.rollbackRequest) return this.rollBack(this.rollbackRequest);
@@ -145,14 +126,17 @@ export class UpgradeEngine {
     return { outcome: 'SUCCEEDED', status: this.status };
   }
 
-  /** Registers the undo of a change a step is about to make (saga). */
   registerCompensation(compensation: Compensation): void {
     if (!this.compensations.some((existing) => existing.kind === compensation.kind)) this.compensations.push(compensation);
   }
 
-  /** Drops every compensation: after this point the upgrade can only go forward. */
-  clearCompensations(): void {
+  pointOfNoReturn(): void {
+    this.retiring = true;
     this.compensations.length = 0;
+  }
+
+  get pastPointOfNoReturn(): boolean {
+    return this.retiring;
   }
 
   setPhase(phase: Phase, message: string): void {
@@ -168,7 +152,6 @@ export class UpgradeEngine {
     this.refreshDetails();
   }
 
-  /** Adds a timeline line in the current phase. */
   note(message: string): void {
     this.status.timeline.push({ at: new Date().toISOString(), phase: this.status.phase, message });
     this.refreshDetails();
@@ -180,36 +163,45 @@ export class UpgradeEngine {
     this.refreshDetails();
   }
 
-  /** Waits for approve or rollback, up to the plan's approval timeout. */
-  async awaitApproval(): Promise<'approved' | 'rollback' | 'timeout'> {
-    this.approval = undefined;
-    this.status.awaitingApproval = true;
-    this.setPhase('AWAITING_APPROVAL', `${this.plan.green.name} is ready for testing at ${this.facts.greenUrl}; approve with: cutover approve ${this.status.id}`);
-    const decided = await condition(() => this.approval !== undefined || this.rollbackRequest !== undefined, this.plan.approval.timeout as Duration, {
-      summary: `await approval (${this.plan.approval.timeout})`,
-    });
-    this.status.awaitingApproval = false;
-    this.refreshDetails();
-    if (this.rollbackRequest) return 'rollback';
-    if (!decided) return 'timeout';
-    const approval = this.approval as ApproveInput | undefined;
-    this.note(`approved by ${approval?.by}${approval?.comment ? `: ${approval.comment}` : ''}`);
-    return 'approved';
+  refreshDetails(): void {
+    setCurrentDetails(renderDetails(this.status));
   }
 
-  /** Waits out a duration unless a rollback arrives first. */
+  refreshStepDescriptions(): void {
+    this.status.steps = this.steps.map((step) => this.describe(step));
+    this.status.step.description = this.describe(this.steps[this.status.step.index]);
+  }
+
+  async awaitApproval(timeout: string, summary: string): Promise<ApprovalDecision> {
+    this.approval = undefined;
+    const decided = await condition(() => this.approval !== undefined || this.rollbackRequest !== undefined, timeout as Duration, { summary });
+    this.status.awaitingApproval = false;
+    this.refreshDetails();
+    if (this.rollbackRequest) return { kind: 'rollback' };
+    if (!decided || !this.approval) return { kind: 'timeout' };
+    return { kind: 'approved', approval: this.approval };
+  }
+
   async waitUnlessRollback(duration: string, summary: string): Promise<boolean> {
     return !(await condition(() => this.rollbackRequest !== undefined, duration as Duration, { summary }));
   }
 
-  /** A promote request for the bake under way, consumed once. */
+  async holdWhilePaused(): Promise<void> {
+    if (!this.status.paused) return;
+    try {
+      await condition(() => !this.status.paused || this.rollbackRequest !== undefined);
+    } catch (error) {
+      if (!isCancellation(error)) throw error;
+      this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' });
+    }
+  }
+
   takePromotion(): PromoteInput | undefined {
     const promotion = this.promotion;
     this.promotion = undefined;
     return promotion;
   }
 
-  /** True while a promote waits to end the bake under way. */
   get promotionPending(): boolean {
     return this.promotion !== undefined;
   }
@@ -218,7 +210,6 @@ export class UpgradeEngine {
     return this.rollbackRequest !== undefined;
   }
 
-  /** Starts a new run with the same state when Temporal suggests it, so long canaries keep a small history. */
   async continueAsNewIfSuggested(): Promise<void> {
     if (!workflowInfo().continueAsNewSuggested || this.rollbackRequest) return;
     await condition(allHandlersFinished);
@@ -234,26 +225,37 @@ export class UpgradeEngine {
     await continueAsNew<(input: UpgradeInput) => Promise<UpgradeResult>>({ plan: this.plan, startedBy: this.startedBy, resume: snapshot });
   }
 
-  /** Re-reads step descriptions once blue's names are known. */
-  refreshStepDescriptions(): void {
-    this.status.steps = this.steps.map((step) => this.describe(step));
-    this.status.step.description = this.describe(this.steps[this.status.step.index]);
+  approve(input: ApproveInput): void {
+    this.approval = input;
+  }
+
+  promote(input: PromoteInput): void {
+    this.promotion = input;
+    if (input.full) this.promoteAll = true;
+  }
+
+  requestRollback(request: RollbackInput): void {
+    if (this.rollbackRequest || FINAL_PHASES.has(this.status.phase)) return;
+    this.rollbackRequest = request;
+    this.note(`rollback requested by ${request.by}: ${request.reason}`);
+    this.stepScope?.cancel();
   }
 
   private describe(step: Step | undefined): string {
     return step ? describeStep(step, { green: this.plan.green.name, blue: this.status.blue }) : 'done';
   }
 
-  /** Reads blue before anything changes; inside the step scope, so a rollback or cancel ends it at once. */
-  private async preflight(): Promise<void> {
-    const inspected = await this.runInStepScope({ kind: 'inspect' });
-    if (inspected.kind === 'rollback') throw new Error(inspected.request.reason);
-  }
-
-  private async runInStepScope(step: Step | { kind: 'inspect' }): Promise<StepOutcome> {
+  /**
+   * Runs a step in its own cancellation scope, so a rollback (or a cancel of the workflow) ends it
+   * at once; a failure becomes a rollback request whose reason `reasonOf` words.
+   */
+  private async runInStepScope(
+    work: () => Promise<StepOutcome>,
+    reasonOf: (error: unknown) => string,
+  ): Promise<StepOutcome> {
     this.stepScope = new CancellationScope();
     try {
-      return await this.stepScope.run(() => runStep(this, step));
+      return await this.stepScope.run(work);
     } catch (error) {
       if (error instanceof ContinueAsNew) throw error;
       if (isCancellation(error)) {
@@ -261,18 +263,10 @@ export class UpgradeEngine {
         if (!this.rollbackRequest) this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' });
         return { kind: 'continue' };
       }
-      const reason = step.kind === 'inspect' ? messageOf(error) : `${this.describe(step)} failed: ${messageOf(error)}`;
-      return { kind: 'rollback', request: { by: 'cutover', reason } };
+      return { kind: 'rollback', request: { by: 'cutover', reason: reasonOf(error) } };
     } finally {
       this.stepScope = undefined;
     }
-  }
-
-  private requestRollback(request: RollbackInput): void {
-    if (this.rollbackRequest || FINAL_PHASES.has(this.status.phase)) return;
-    this.rollbackRequest = request;
-    this.note(`rollback requested by ${request.by}: ${request.reason}`);
-    this.stepScope?.cancel();
   }
 
   private async rollBack(request: RollbackInput): Promise<UpgradeResult> {
@@ -286,7 +280,7 @@ export class UpgradeEngine {
     } catch (error) {
       return this.fail(`rollback could not finish: ${messageOf(error)}`, error);
     }
-    this.clearCompensations();
+    this.compensations.length = 0;
     this.setTraffic(0);
     this.setPhase('ROLLED_BACK', `${namesWith(this.status.blue, 'serves', 'serve')} ${this.plan.routingGroup}; ${request.reason}`);
     return { outcome: 'ROLLED_BACK', reason: request.reason, status: this.status };
@@ -296,138 +290,6 @@ export class UpgradeEngine {
     this.status.error = message;
     this.setPhase('FAILED', message);
     throw ApplicationFailure.create({ message, type: 'UpgradeFailed', nonRetryable: true, cause: cause instanceof Error ? cause : undefined });
-  }
-
-  private async holdWhilePaused(): Promise<void> {
-    if (!this.status.paused) return;
-    try {
-      await condition(() => !this.status.paused || this.rollbackRequest !== undefined);
-    } catch (error) {
-      if (!isCancellation(error)) throw error;
-      this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' });
-    }
-  }
-
-  /** Re-renders the UI's current details from the status. */
-  refreshDetails(): void {
-    setCurrentDetails(renderDetails(this.status));
-  }
-
-  private installHandlers(): void {
-    setHandler(statusQuery, () => this.status);
-    setHandler(approveSignal, (input) => void this.approve(input));
-    setHandler(rollbackSignal, (input) => void this.rollback(input));
-    setHandler(pauseSignal, (input) => void this.pause(input));
-    setHandler(resumeSignal, (input) => void this.resume(input));
-    setHandler(approveUpdate, (input) => this.approve(input), { validator: (input) => this.validateApprove(input) });
-    setHandler(rollbackUpdate, (input) => this.rollback(input), { validator: (input) => this.validateRollback(input) });
-    setHandler(pauseUpdate, (input) => this.pause(input), { validator: (_input) => this.validatePause() });
-    setHandler(resumeUpdate, (input) => this.resume(input), { validator: (_input) => this.validateResume() });
-    setHandler(promoteSignal, (input) => void this.promote(input));
-    setHandler(promoteUpdate, (input) => this.promote(input), { validator: (input) => this.validatePromote(input) });
-  }
-
-  private approve(input: ApproveInput): Acknowledgement {
-    const refusal = this.approvalRefusal(input);
-    if (refusal) {
-      // A stray approve is recorded and dropped, never carried to a later gate.
-      this.note(`approve from ${input?.by ?? 'unknown'} ignored: ${refusal}`);
-      return { accepted: true, message: `ignored: ${refusal}` };
-    }
-    this.approval = input;
-    return { accepted: true, message: `approved by ${input.by}; shifting traffic to ${this.plan.green.name}` };
-  }
-
-  private approvalRefusal(input: ApproveInput | undefined): string | undefined {
-    if (!input || typeof input.by !== 'string' || !input.by) return 'an approval must say who approves ({"by": "name"})';
-    if (!this.status.awaitingApproval) return `nothing awaits approval (phase ${this.status.phase})`;
-    const approvers = this.plan.approval.approvers;
-    if (approvers && !approvers.includes(input.by)) return `${input.by} is not an approver (approvers: ${approvers.join(', ')})`;
-    return undefined;
-  }
-
-  private validateApprove(input: ApproveInput): void {
-    const refusal = this.approvalRefusal(input);
-    if (refusal) throw new Error(refusal);
-  }
-
-  private rollback(input: RollbackInput): Acknowledgement {
-    const refusal = this.rollbackRefusal(input);
-    if (refusal) {
-      this.note(`rollback from ${input?.by ?? 'unknown'} ignored: ${refusal}`);
-      return { accepted: true, message: `ignored: ${refusal}` };
-    }
-    this.requestRollback({ by: input.by, reason: input.reason || 'no reason given' });
-    return { accepted: true, message: `rolling back ${this.plan.routingGroup} to ${this.status.blue.join(', ')}` };
-  }
-
-  private rollbackRefusal(input: RollbackInput | undefined): string | undefined {
-    if (!input || typeof input.by !== 'string' || !input.by) return 'a rollback must say who asks ({"by": "name", "reason": "..."})';
-    if (FINAL_PHASES.has(this.status.phase)) return `the upgrade already ended (${this.status.phase})`;
-    if (this.rollbackRequest) return 'a rollback is already under way';
-    if (this.retiring) return 'blue is being retired; a rollback is no longer possible, start a new upgrade instead';
-    return undefined;
-  }
-
-  private validateRollback(input: RollbackInput): void {
-    const refusal = this.rollbackRefusal(input);
-    if (refusal) throw new Error(refusal);
-    if (!input.reason) throw new Error('a rollback needs a reason');
-  }
-
-  private pause(input: { by: string }): Acknowledgement {
-    if (this.validatePauseMessage()) return { accepted: true, message: `ignored: ${this.validatePauseMessage()}` };
-    this.status.paused = true;
-    this.note(`paused by ${input?.by ?? 'unknown'}: the next step waits for resume`);
-    return { accepted: true, message: `paused before: ${this.status.step.description}` };
-  }
-
-  private validatePauseMessage(): string | undefined {
-    if (FINAL_PHASES.has(this.status.phase) || this.rollbackRequest) return `the upgrade is ${this.rollbackRequest ? 'rolling back' : 'over'}`;
-    if (this.status.paused) return 'already paused';
-    return undefined;
-  }
-
-  private validatePause(): void {
-    const refusal = this.validatePauseMessage();
-    if (refusal) throw new Error(refusal);
-  }
-
-  private resume(input: { by: string }): Acknowledgement {
-    if (!this.status.paused) return { accepted: true, message: 'ignored: not paused' };
-    this.status.paused = false;
-    this.note(`resumed by ${input?.by ?? 'unknown'}`);
-    return { accepted: true, message: `resumed: ${this.status.step.description}` };
-  }
-
-  private promote(input: PromoteInput): Acknowledgement {
-    const refusal = this.promoteRefusal(input);
-    if (refusal) {
-      this.note(`promote from ${input?.by ?? 'unknown'} ignored: ${refusal}`);
-      return { accepted: true, message: `ignored: ${refusal}` };
-    }
-    this.promotion = input;
-    if (input.full) this.promoteAll = true;
-    this.note(`promoted by ${input.by}: ${input.full ? 'skipping every remaining step up to 100%' : 'skipping the current bake'}`);
-    return { accepted: true, message: input.full ? 'promoting: green takes 100% next' : 'promoting: the current bake ends now' };
-  }
-
-  private promoteRefusal(input: PromoteInput | undefined): string | undefined {
-    if (!input || typeof input.by !== 'string' || !input.by) return 'a promote must say who asks ({"by": "name"})';
-    if (this.plan.strategy !== 'canary') return 'promote applies to canary upgrades only';
-    if (FINAL_PHASES.has(this.status.phase) || this.rollbackRequest) return `the upgrade is ${this.rollbackRequest ? 'rolling back' : 'over'}`;
-    if (this.retiring || this.status.phase === 'DRAINING') return 'green already takes all traffic';
-    if (!input.full && this.status.phase !== 'BAKING') return `nothing bakes now (phase ${this.status.phase}); use --full to skip the remaining steps`;
-    return undefined;
-  }
-
-  private validatePromote(input: PromoteInput): void {
-    const refusal = this.promoteRefusal(input);
-    if (refusal) throw new Error(refusal);
-  }
-
-  private validateResume(): void {
-    if (!this.status.paused) throw new Error('the upgrade is not paused');
   }
 }
 

@@ -1,6 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AnalysisProgress, CanaryMeasurement, HealthSnapshot } from '../observations';
-import type { Step } from './steps';
 
 /** Task queue every cutover worker polls. */
 export const TASK_QUEUE = 'cutover';
@@ -29,6 +28,9 @@ export interface RollbackInput {
   reason: string;
 }
 export interface PauseInput {
+  by: string;
+}
+export interface ResumeInput {
   by: string;
 }
 /** Skip the current bake; with `full`, every remaining step up to 100%. */
@@ -78,20 +80,41 @@ export interface UpgradeResult {
   status: UpgradeStatus;
 }
 
-export const approveSignal = defineSignal<[ApproveInput]>('approve');
-export const rollbackSignal = defineSignal<[RollbackInput]>('rollback');
-export const pauseSignal = defineSignal<[PauseInput]>('pause');
-export const resumeSignal = defineSignal<[PauseInput]>('resume');
+/** One operator action's messages: a signal (fire and forget, e.g. from the Temporal UI) and its validated, acknowledged update twin of the same name. */
+function operatorMessage<I>(name: string) {
+  return { signal: defineSignal<[I]>(name), update: defineUpdate<Acknowledgement, [I]>(name) };
+}
 
-/** Update twins of the signals: same names, validated, acknowledged. */
-export const approveUpdate = defineUpdate<Acknowledgement, [ApproveInput]>('approve');
-export const rollbackUpdate = defineUpdate<Acknowledgement, [RollbackInput]>('rollback');
-export const pauseUpdate = defineUpdate<Acknowledgement, [PauseInput]>('pause');
-export const resumeUpdate = defineUpdate<Acknowledgement, [PauseInput]>('resume');
+/** The input of each operator action, by the action's message name. */
+export interface OperatorInputs {
+  approve: ApproveInput;
+  rollback: RollbackInput;
+  pause: PauseInput;
+  resume: ResumeInput;
+  promote: PromoteInput;
+}
+export type OperatorActionName = keyof OperatorInputs;
 
-export const promoteSignal = defineSignal<[PromoteInput]>('promote');
-export const promoteUpdate = defineUpdate<Acknowledgement, [PromoteInput]>('promote');
+/** Every operator action's messages; the workflow installs one handler pair per entry (operator-actions.ts). */
+export const OPERATOR_MESSAGES: { [K in OperatorActionName]: ReturnType<typeof operatorMessage<OperatorInputs[K]>> } = {
+  approve: operatorMessage<ApproveInput>('approve'),
+  rollback: operatorMessage<RollbackInput>('rollback'),
+  pause: operatorMessage<PauseInput>('pause'),
+  resume: operatorMessage<ResumeInput>('resume'),
+  promote: operatorMessage<PromoteInput>('promote'),
+};
+
+export const approveSignal = OPERATOR_MESSAGES.approve.signal;
+export const rollbackSignal = OPERATOR_MESSAGES.rollback.signal;
+export const pauseSignal = OPERATOR_MESSAGES.pause.signal;
+export const resumeSignal = OPERATOR_MESSAGES.resume.signal;
+export const promoteSignal = OPERATOR_MESSAGES.promote.signal;
+export const approveUpdate = OPERATOR_MESSAGES.approve.update;
+export const rollbackUpdate = OPERATOR_MESSAGES.rollback.update;
+export const pauseUpdate = OPERATOR_MESSAGES.pause.update;
+export const resumeUpdate = OPERATOR_MESSAGES.resume.update;
+export const promoteUpdate = OPERATOR_MESSAGES.promote.update;
 
 export const statusQuery = defineQuery<UpgradeStatus>('status');
 
-export type { AnalysisProgress, CanaryMeasurement, HealthSnapshot, Step };
+export type { AnalysisProgress, CanaryMeasurement, HealthSnapshot };

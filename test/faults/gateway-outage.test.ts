@@ -95,7 +95,7 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
     {
       title: 'gateway refuses connections for 3 s from the flip on: the upgrade goes on, nothing fails',
       mode: 'refuse',
-      activity: 'flip',
+      activity: 'shiftTraffic',
       failure: /unreachable/,
       start: (group, proxy) => proxy.outageFrom((method, path) => method === 'POST' && path === `/gateway/backend/activate/${group}-green`, 'refuse'),
     },
@@ -109,7 +109,7 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
     {
       title: 'gateway hangs past the request timeout for 3 s in the middle of the bake: the bake goes on, nothing fails',
       mode: 'hang',
-      activity: 'watchGreen',
+      activity: 'bakeGreen',
       failure: /no answer within 1000 ms/,
       start: async (_group, proxy, handle) => {
         await waitForStatus(handle, inPhase('BAKING'), 'the bake', 90_000);
@@ -147,12 +147,12 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
     await proxy.outageFrom((method, path) => method === 'POST' && path === `/gateway/backend/deactivate/${group}-blue`, 'unavailable');
 
     // While the budget lasts, the forward flip retries in plain sight.
-    const forward = await untilRetrying(upgrade.handle, 'flip', /HTTP 503/);
+    const forward = await untilRetrying(upgrade.handle, 'shiftTraffic', /HTTP 503/);
     assert.match(forward.lastFailure, /^Trino Gateway answered (GET|POST) \/\S+ with HTTP 503/);
     // Then the upgrade rolls back; the compensation retries until the gateway is back.
     const rollingBack = await waitForStatus(upgrade.handle, inPhase('ROLLING_BACK'), 'the rollback', 90_000);
     assert.match(rollingBack.timeline.map((entry) => entry.message).join('\n'), /rollback requested by cutover: shift 100% to go-long-green failed: Trino Gateway answered .* with HTTP 503.* \(still failing when its retry budget ran out\)/);
-    await untilRetrying(upgrade.handle, 'flip', /HTTP 503/, 3);
+    await untilRetrying(upgrade.handle, 'shiftTraffic', /HTTP 503/, 3);
     const stuck = await waitForStatus(upgrade.handle, inPhase('ROLLING_BACK'), 'still rolling back');
     assert.equal(stuck.phase, 'ROLLING_BACK', 'the rollback waits for the gateway, it does not give up');
     assert.deepEqual(

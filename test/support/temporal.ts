@@ -61,16 +61,19 @@ export const HISTORIES_DIR = join(__dirname, '..', 'fixtures', 'histories');
 
 /**
  * Replays a finished run's history with the current workflow code: a nondeterministic workflow fails here.
- * With CUTOVER_RECORD_HISTORIES=1 it also writes the history to test/fixtures/histories/<name>.json
- * (default name: workflow type + workflow id).
+ * With CUTOVER_RECORD_HISTORIES=<set> it also writes the history to test/fixtures/histories/<set>/<name>.json
+ * (default name: workflow type + workflow id); a set holds the histories of one version of the workflow code.
  */
 export async function assertReplays(handle: WorkflowHandle, name?: string): Promise<void> {
   const history = await handle.fetchHistory();
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, handle.workflowId);
-  if (process.env.CUTOVER_RECORD_HISTORIES === '1') {
+  const set = process.env.CUTOVER_RECORD_HISTORIES;
+  if (set) {
+    if (!/^[a-z0-9][a-z0-9.-]*$/.test(set)) throw new Error(`CUTOVER_RECORD_HISTORIES names a folder of test/fixtures/histories (such as "step-names"), not ${JSON.stringify(set)}`);
     const type = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'workflow';
-    const file = join(HISTORIES_DIR, `${(name ?? `${type}-${handle.workflowId}`).replace(/[^A-Za-z0-9._-]+/g, '_')}.json`);
-    await mkdir(HISTORIES_DIR, { recursive: true });
+    const dir = join(HISTORIES_DIR, set);
+    const file = join(dir, `${(name ?? `${type}-${handle.workflowId}`).replace(/[^A-Za-z0-9._-]+/g, '_')}.json`);
+    await mkdir(dir, { recursive: true });
     await writeFile(file, `${historyToJson(history)}\n`);
     process.stderr.write(`recorded ${history.events?.length ?? 0} history events to ${file}\n`);
   }

@@ -1,10 +1,10 @@
 import { ActivityFailure, CancellationScope, CancelledFailure, condition, isCancellation } from '@temporalio/workflow';
-import type { AnalyseCanaryInput, AnalysisVerdict } from '../activities/canary-analysis';
-import { durationMs } from '../plan/duration';
-import { long, pollingOptions, retryBudgetOf } from './activity-options';
-import type { UpgradeEngine } from './engine';
-import type { AnalysisProgress } from './messages';
-import type { StepOutcome } from './step-actions';
+import type { AnalyseCanaryInput, AnalysisVerdict } from '../../activities/canary-analysis';
+import { durationMs } from '../../plan/duration';
+import { long, pollingOptions, retryBudgetOf } from '../activity-options';
+import type { AnalysisProgress } from '../messages';
+import { automaticRollback, CONTINUE, type StepContext, type StepOutcome } from './context';
+import { gatewayOf } from './targets';
 
 /**
  * A canary bake: one heartbeating `analyseCanary` activity samples green every `analysis.interval`
@@ -14,19 +14,19 @@ import type { StepOutcome } from './step-actions';
  * show. Pause stops the bake clock and promote ends the bake: both cancel the activity; rollback
  * cancels the whole step. Between hand-backs the run may continue as new, keeping the progress.
  */
-export async function canaryBake(engine: UpgradeEngine, duration: string, entry: string): Promise<StepOutcome> {
-  const { plan, status } = engine;
+export async function canaryBake(ctx: StepContext, duration: string, entry: string): Promise<StepOutcome> {
+  const { plan, status } = ctx;
   const analysis = plan.canary!.analysis;
   const bakeMs = durationMs(duration);
-  const progress = (engine.bakeProgress ??= { elapsedMs: 0, failures: 0, since: Date.now(), samples: status.analysis?.samples ?? 0 });
-  if (progress.elapsedMs === 0) engine.setPhase('BAKING', `${status.trafficPercent}% on ${plan.green.name}: baking ${duration}, a sample every ${analysis.interval}`);
+  const progress = (ctx.bakeProgress ??= { elapsedMs: 0, failures: 0, since: Date.now(), samples: status.analysis?.samples ?? 0 });
+  if (progress.elapsedMs === 0) ctx.setPhase('BAKING', `${status.trafficPercent}% on ${plan.green.name}: baking ${duration}, a sample every ${analysis.interval}`);
   status.analysis ??= { samples: 0, consecutiveFailures: 0 };
   try {
     while (progress.elapsedMs < bakeMs) {
       const input: AnalyseCanaryInput = {
-        gateway: { url: plan.gateway.url, requestTimeout: plan.gateway.requestTimeout },
+        gateway: gatewayOf(ctx),
         entry: status.trafficPercent === 100 ? plan.green.name : entry,
-        url: engine.facts.greenUrl ?? plan.green.url ?? '',
+        url: ctx.facts.greenUrl ?? plan.green.url ?? '',
         version: plan.green.version,
         maxErrorRate: analysis.maxErrorRate,
         maxQueuedGrowth: analysis.maxQueuedGrowth,
@@ -35,25 +35,25 @@ export async function canaryBake(engine: UpgradeEngine, duration: string, entry:
         intervalMs: durationMs(analysis.interval),
         progress: { ...progress },
       };
-      const run = await analyseUntilInterrupted(engine, input, `bake ${duration} at ${status.trafficPercent}%: analyse ${plan.green.name}`);
+      const run = await analyseUntilInterrupted(ctx, input, `bake ${duration} at ${status.trafficPercent}%: analyse ${plan.green.name}`);
       Object.assign(progress, run.progress);
-      record(engine, run.verdict, progress);
+      record(ctx, run.verdict, progress);
       if (run.verdict === 'breach') {
-        return { kind: 'rollback', request: { by: 'cutover (analysis)', reason: `canary analysis failed ${progress.failures} times in a row at ${status.trafficPercent}%: ${progress.last?.problem}` } };
+        return automaticRollback(`canary analysis failed ${progress.failures} times in a row at ${status.trafficPercent}%: ${progress.last?.problem}`, 'cutover (analysis)');
       }
-      if (status.paused) await condition(() => !status.paused || engine.rollingBack);
-      if (engine.rollingBack) return { kind: 'continue' };
-      const promotion = engine.takePromotion();
+      await ctx.holdWhilePaused();
+      if (ctx.rollingBack) return CONTINUE;
+      const promotion = ctx.takePromotion();
       if (promotion) {
-        engine.note(`bake at ${status.trafficPercent}% ended early: promoted by ${promotion.by}`);
-        return { kind: 'continue' };
+        ctx.note(`bake at ${status.trafficPercent}% ended early: promoted by ${promotion.by}`);
+        return CONTINUE;
       }
-      await engine.continueAsNewIfSuggested();
+      await ctx.continueAsNewIfSuggested();
     }
-    engine.note(`bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} analysis samples since the first step)`);
-    return { kind: 'continue' };
+    ctx.note(`bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} analysis samples since the first step)`);
+    return CONTINUE;
   } finally {
-    engine.bakeProgress = undefined;
+    ctx.bakeProgress = undefined;
   }
 }
 
@@ -62,7 +62,7 @@ export async function canaryBake(engine: UpgradeEngine, duration: string, entry:
  * rollback cancels the enclosing step scope, and that cancellation propagates from here).
  */
 async function analyseUntilInterrupted(
-  engine: UpgradeEngine,
+  ctx: StepContext,
   input: AnalyseCanaryInput,
   summary: string,
 ): Promise<{ verdict: AnalysisVerdict | 'interrupted'; progress: AnalysisProgress }> {
@@ -70,7 +70,7 @@ async function analyseUntilInterrupted(
   let interruptedAt: number | undefined;
   const analysis = new CancellationScope();
   const watcher = new CancellationScope();
-  void watcher.run(() => condition(() => engine.status.paused || engine.promotionPending)).then(
+  void watcher.run(() => condition(() => ctx.status.paused || ctx.promotionPending)).then(
     () => {
       interruptedAt = Date.now();
       analysis.cancel();
@@ -79,9 +79,9 @@ async function analyseUntilInterrupted(
   );
   const remaining = `${Math.max(0, input.bakeMs - input.progress.elapsedMs)}ms`;
   try {
-    return await analysis.run(() => long.analyseCanary.executeWithOptions(pollingOptions(summary, `${input.intervalMs}ms`, remaining, retryBudgetOf(engine.plan)), [input]));
+    return await analysis.run(() => long.analyseCanary.executeWithOptions(pollingOptions(summary, `${input.intervalMs}ms`, remaining, retryBudgetOf(ctx.plan)), [input]));
   } catch (error) {
-    if (interruptedAt === undefined || engine.rollingBack || !isCancellation(error)) throw error;
+    if (interruptedAt === undefined || ctx.rollingBack || !isCancellation(error)) throw error;
     // Both are in history, so replays agree: the activity's progress at the cancel, else workflow time since it was scheduled.
     const progress = progressAtCancel(error) ?? { ...input.progress, elapsedMs: Math.min(input.bakeMs, input.progress.elapsedMs + interruptedAt - scheduledAt) };
     return { verdict: 'interrupted', progress };
@@ -98,8 +98,8 @@ function progressAtCancel(error: unknown): AnalysisProgress | undefined {
 }
 
 /** Puts what the analysis saw into the status (and the timeline, for bad samples and recoveries). */
-function record(engine: UpgradeEngine, verdict: AnalysisVerdict | 'interrupted', progress: AnalysisProgress): void {
-  const { status } = engine;
+function record(ctx: StepContext, verdict: AnalysisVerdict | 'interrupted', progress: AnalysisProgress): void {
+  const { status } = ctx;
   const sample = progress.last;
   status.analysis = { last: sample, samples: progress.samples, consecutiveFailures: progress.failures };
   if (sample) {
@@ -111,8 +111,8 @@ function record(engine: UpgradeEngine, verdict: AnalysisVerdict | 'interrupted',
       checkedAt: sample.at,
     };
   }
-  const max = engine.plan.canary!.analysis.maxConsecutiveFailures;
-  if (verdict === 'problem') engine.note(`analysis at ${status.trafficPercent}%: bad sample ${progress.failures} of ${max} in a row: ${sample?.problem}`);
-  else if (verdict === 'recovered') engine.note(`analysis at ${status.trafficPercent}%: green healthy again (${sample?.finished} finished, ${sample?.failed} failed)`);
-  else engine.refreshDetails();
+  const max = ctx.plan.canary!.analysis.maxConsecutiveFailures;
+  if (verdict === 'problem') ctx.note(`analysis at ${status.trafficPercent}%: bad sample ${progress.failures} of ${max} in a row: ${sample?.problem}`);
+  else if (verdict === 'recovered') ctx.note(`analysis at ${status.trafficPercent}%: green healthy again (${sample?.finished} finished, ${sample?.failed} failed)`);
+  else ctx.refreshDetails();
 }

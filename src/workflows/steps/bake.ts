@@ -1,0 +1,43 @@
+import { long, pollingOptions, retryBudgetOf, stepNamed } from '../activity-options';
+import { canaryBake } from './canary-bake';
+import { automaticRollback, CONTINUE, skipped, type StepKind } from './context';
+import { canaryOf, gatewayOf, greenUrl } from './targets';
+
+export type BakeStep = { kind: 'bake'; duration: string; analysis?: boolean };
+
+/**
+ * Green serves its share for a while under watch. Blue/green: green's health in the gateway, its
+ * version and its coordinator, rolled back after too many failed checks in a row. Canary: the
+ * analysis of canary-bake.ts, which a pause stops and a promote ends.
+ */
+export const bake: StepKind<BakeStep> = {
+  describe: (step) => (step.analysis ? `bake ${step.duration} with analysis` : `bake ${step.duration}`),
+
+  async run(ctx, step) {
+    if (step.analysis) {
+      if (ctx.promoteAll) return skipped(ctx, `${step.duration} bake`);
+      return canaryBake(ctx, step.duration, canaryOf(ctx).entry);
+    }
+    const { plan, status } = ctx;
+    const green = plan.green.name;
+    ctx.setPhase('BAKING', `watching ${green} for ${step.duration}`);
+    const bakeGreen = stepNamed() ? long.bakeGreen : long.watchGreen;
+    const watched = await bakeGreen.executeWithOptions(pollingOptions(`bake ${step.duration}`, plan.health.interval, step.duration, retryBudgetOf(plan)), [
+      {
+        gateway: gatewayOf(ctx),
+        name: green,
+        url: greenUrl(ctx),
+        version: plan.green.version,
+        duration: step.duration,
+        interval: plan.health.interval,
+        maxConsecutiveFailures: plan.health.maxConsecutiveFailures,
+      },
+    ]);
+    status.health = watched.snapshot;
+    if (!watched.healthy) return automaticRollback(`${green} failed while baking: ${watched.reason}`);
+    ctx.note(`bake of ${step.duration} passed`);
+    return CONTINUE;
+  },
+
+  compensations: {},
+};

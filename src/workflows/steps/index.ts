@@ -1,0 +1,65 @@
+import { approval } from './approval';
+import { bake } from './bake';
+import type { Compensation, CompensationKind, StepContext, StepKind, StepNames, StepOutcome } from './context';
+import { drain } from './drain';
+import { keepWarm } from './keep-warm';
+import { provision } from './provision';
+import { register } from './register';
+import { retire } from './retire';
+import { shift } from './shift';
+import { verify } from './verify';
+
+/**
+ * Every step kind by name: a step's file and one line here make it usable in a strategy. The key
+ * must be the kind the file's step type names, and its compensations must be gathered below.
+ */
+const STEP_KINDS = {
+  provision,
+  verify,
+  register,
+  approval,
+  shift,
+  bake,
+  drain,
+  keepWarm,
+  retire,
+};
+
+/** One step of an upgrade, as its step kind's file declares it. A strategy is a list of these; one engine runs any list. */
+export type Step = { [K in keyof typeof STEP_KINDS]: StepOf<(typeof STEP_KINDS)[K]> }[keyof typeof STEP_KINDS];
+type StepOf<K> = K extends { run(ctx: StepContext, step: infer S): unknown } ? S : never;
+
+/** How a step kind reads and runs (its compensations are gathered in COMPENSATIONS). */
+type StepRunner<S extends { kind: string }> = Pick<StepKind<S>, 'describe' | 'run'>;
+
+/** STEP_KINDS, checked: an entry under a key other than its step's kind does not compile. */
+const RUNNERS: { [K in Step['kind']]: StepRunner<Extract<Step, { kind: K }>> } = STEP_KINDS;
+
+/** Every compensation, from the step that registers it: one that no step implements does not compile. */
+const COMPENSATIONS: Record<CompensationKind, (ctx: StepContext) => Promise<void>> = {
+  ...provision.compensations,
+  ...register.compensations,
+  ...shift.compensations,
+};
+
+function kindOf<S extends Step>(step: S): StepRunner<S> {
+  return RUNNERS[step.kind] as StepRunner<S>;
+}
+
+/** Runs one step of the runbook; I/O happens in the activities it calls. */
+export function runStep(ctx: StepContext, step: Step): Promise<StepOutcome> {
+  return kindOf(step).run(ctx, step);
+}
+
+/** Undoes one change during a rollback; retried until it works. */
+export function runCompensation(ctx: StepContext, compensation: Compensation): Promise<void> {
+  return COMPENSATIONS[compensation.kind](ctx);
+}
+
+/** How a step reads in status, the timeline and the UI. */
+export function describeStep(step: Step, names: StepNames): string {
+  return kindOf(step).describe(step, names);
+}
+
+export { preflight } from './preflight';
+export type { Compensation, RunFacts, StepContext, StepOutcome } from './context';

@@ -1,0 +1,26 @@
+import { quick } from '../activity-options';
+import { CONTINUE, type StepContext, type StepOutcome } from './context';
+import { gatewayOf } from './targets';
+
+/** How long the preflight retries an unreachable gateway before the upgrade fails. */
+const PREFLIGHT_BUDGET = '1m';
+
+/** Reads blue from the gateway before anything changes; nothing to undo, so not a step of the list. */
+export const preflight = {
+  describe: (ctx: StepContext) => `preflight: read routing group ${ctx.plan.routingGroup} from the gateway`,
+
+  async run(ctx: StepContext): Promise<StepOutcome> {
+    const { plan, status, facts } = ctx;
+    // Nothing has changed yet: an unreachable gateway fails the upgrade within a minute instead of hanging.
+    const found = await quick.inspectGateway.executeWithOptions(
+      { summary: `inspect routing group ${plan.routingGroup}`, scheduleToCloseTimeout: PREFLIGHT_BUDGET },
+      [{ gateway: gatewayOf(ctx), routingGroup: plan.routingGroup, blue: plan.blue?.backends, green: plan.green.name }],
+    );
+    facts.blue = found.blue;
+    status.blue = found.blue.map((backend) => backend.name);
+    status.blueVersion = found.blueVersion;
+    ctx.refreshStepDescriptions();
+    ctx.note(`blue: ${status.blue.join(', ')}${found.blueVersion ? ` (Trino ${found.blueVersion})` : ''}`);
+    return CONTINUE;
+  },
+};

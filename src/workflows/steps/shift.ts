@@ -1,0 +1,94 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+import { trafficMode } from '../../integrations/traffic';
+import { durationMs } from '../../plan/duration';
+import { compensationOptions, forwardOptions, long, pollingOptions, quick, retryBudgetOf, stepNamed } from '../activity-options';
+import { CONTINUE, namesWith, skipped, type StepContext, type StepKind, type StepOutcome } from './context';
+import { canaryOf, gatewayOf, hasSeparateCanaryEntry } from './targets';
+
+export type ShiftStep = { kind: 'shift'; percent: number };
+
+/**
+ * Moves new queries to green. Below 100% through the plan's traffic mode (a rule or pool share);
+ * at 100% the flip: green is activated and blue deactivated once the gateway reports green HEALTHY,
+ * so the group always has an active HEALTHY backend. Queries running on blue finish there.
+ */
+export const shift: StepKind<ShiftStep, 'restoreBlue' | 'resetCanary'> = {
+  describe: (step, names) => `shift ${step.percent}% to ${names.green}`,
+
+  async run(ctx, step) {
+    if (step.percent < 100) return shiftShare(ctx, step.percent);
+    const { plan, status } = ctx;
+    const green = plan.green.name;
+    const budget = retryBudgetOf(plan);
+    ctx.setPhase('SHIFTING', `activating ${green}, then deactivating ${status.blue.join(', ')} once the gateway reports ${green} HEALTHY`);
+    ctx.registerCompensation({ kind: 'restoreBlue' });
+    const { interval, timeout } = plan.health;
+    await shiftTraffic(ctx, { to: green, from: status.blue }, pollingOptions(`shift ${plan.routingGroup} to ${green}`, interval, timeout, budget));
+    ctx.setTraffic(100);
+    ctx.note(`${green} takes every new query of ${plan.routingGroup}; queries running on blue finish there`);
+    if (hasSeparateCanaryEntry(ctx)) {
+      const canary = canaryOf(ctx);
+      await long.resetCanary.executeWithOptions(pollingOptions(`set rule ${canary.ruleName} to 0%`, plan.health.interval, canary.rulesRefresh, budget), [canary]);
+      await quick.removeBackend.executeWithOptions(forwardOptions(`remove ${canary.entry}`, budget), [{ gateway: gatewayOf(ctx), name: canary.entry }]);
+      ctx.note(`canary rule ${canary.ruleName} back to 0% and ${canary.entry} removed: ${green} serves ${plan.routingGroup} directly`);
+    }
+    return CONTINUE;
+  },
+
+  compensations: {
+    /** Blue serves every new query again (first blue backend first, green off once it does), then green drains. */
+    async restoreBlue(ctx) {
+      const { plan, status } = ctx;
+      const [first, ...others] = status.blue;
+      const back = (to: string) => compensationOptions(`shift ${plan.routingGroup} back to ${to}`, plan.health.interval);
+      await shiftTraffic(ctx, { to: first, from: [plan.green.name] }, back(first));
+      for (const other of others) await shiftTraffic(ctx, { to: other, from: [] }, back(other));
+      ctx.setTraffic(0);
+      ctx.note(`${namesWith(status.blue, 'serves', 'serve')} ${plan.routingGroup} again; draining ${plan.green.name} (its queries finish, none is killed)`);
+      await drainGreen(ctx);
+    },
+
+    /** The canary share goes back to blue, then green drains. */
+    async resetCanary(ctx) {
+      const { status } = ctx;
+      await long.resetCanary.executeWithOptions(compensationOptions(`send canary traffic back to ${status.blue.join(', ')}`, ctx.plan.health.interval), [
+        canaryOf(ctx),
+      ]);
+      ctx.setTraffic(0);
+      ctx.note(`canary traffic back on ${status.blue.join(', ')}; draining ${ctx.plan.green.name} (its queries finish, none is killed)`);
+      await drainGreen(ctx);
+    },
+  },
+};
+
+/** Moves a share (< 100%) of new queries to green through the plan's traffic mode. */
+async function shiftShare(ctx: StepContext, percent: number): Promise<StepOutcome> {
+  if (ctx.promoteAll) return skipped(ctx, `${percent}% step`);
+  const { plan } = ctx;
+  const canary = canaryOf(ctx);
+  ctx.setPhase('SHIFTING', `moving ${percent}% of new queries to ${plan.green.name} (${canary.mode})`);
+  ctx.registerCompensation({ kind: 'resetCanary' });
+  const wait = durationMs(canary.rulesRefresh) + durationMs(canary.timeout);
+  const shifted = await long.shiftCanary.executeWithOptions(pollingOptions(`shift ${percent}% to ${canary.entry}`, canary.interval, `${wait}ms`, retryBudgetOf(plan)), [
+    { ...canary, percent, blueCount: ctx.facts.blue.length },
+  ]);
+  ctx.setTraffic(shifted.appliedPercent);
+  ctx.note(trafficMode(canary.mode).describeShift({ percent, appliedPercent: shifted.appliedPercent, entry: canary.entry, routingGroup: plan.routingGroup, canaryGroup: canary.canaryGroup }));
+  return CONTINUE;
+}
+
+/** All new queries of the group to `to`; `from` stop getting new queries once `to` is active and HEALTHY. */
+async function shiftTraffic(ctx: StepContext, move: { to: string; from: string[] }, options: ActivityOptions): Promise<void> {
+  const { interval, timeout } = ctx.plan.health;
+  const activity = stepNamed() ? long.shiftTraffic : long.flip;
+  await activity.executeWithOptions(options, [{ gateway: gatewayOf(ctx), ...move, interval, timeout }]);
+}
+
+/** Green's running queries finish where they run; a coordinator unreachable for health.timeout has none left. */
+async function drainGreen(ctx: StepContext): Promise<void> {
+  const { plan, facts } = ctx;
+  if (!facts.greenUrl) return;
+  await long.drainBackends.executeWithOptions(compensationOptions(`drain ${plan.green.name}`, plan.drain.interval), [
+    { backends: [{ name: plan.green.name, proxyTo: facts.greenUrl }], interval: plan.drain.interval, unreachableFor: plan.health.timeout },
+  ]);
+}

@@ -1,0 +1,42 @@
+import type { CanaryTarget } from '../../activities/canary';
+import type { GatewayTarget, ProvisionerTarget } from '../../activities/types';
+import { trafficMode } from '../../integrations/traffic';
+import type { StepContext } from './context';
+
+/** What the activities are told about the gateway; the worker adds the credentials. */
+export function gatewayOf(ctx: StepContext): GatewayTarget {
+  return { url: ctx.plan.gateway.url, requestTimeout: ctx.plan.gateway.requestTimeout };
+}
+
+export function provisionerOf(ctx: StepContext): ProvisionerTarget {
+  return { config: ctx.plan.green.provisioner, gatewayUrl: ctx.plan.gateway.url };
+}
+
+/** Green's coordinator address, once provisioned (or as the plan gives it). */
+export function greenUrl(ctx: StepContext): string {
+  const url = ctx.facts.greenUrl ?? ctx.plan.green.url;
+  if (!url) throw new Error('green has no address yet (the provision step did not run)');
+  return url;
+}
+
+/** Where canary traffic goes, through the plan's traffic mode. */
+export function canaryOf(ctx: StepContext): CanaryTarget {
+  const { plan } = ctx;
+  const canary = plan.canary;
+  if (!canary) throw new Error('a canary step needs the plan\'s canary section');
+  return {
+    gateway: gatewayOf(ctx),
+    mode: canary.traffic,
+    entry: trafficMode(canary.traffic).canaryEntry(plan.green.name),
+    ruleName: canary.ruleName,
+    canaryGroup: canary.canaryGroup ?? `${plan.routingGroup}-canary`,
+    rulesRefresh: canary.rulesRefresh,
+    interval: plan.health.interval,
+    timeout: plan.health.timeout,
+  };
+}
+
+/** True when the plan's traffic mode sends canary traffic to an entry of its own beside green. */
+export function hasSeparateCanaryEntry(ctx: StepContext): boolean {
+  return ctx.plan.canary !== undefined && trafficMode(ctx.plan.canary.traffic).separateEntry;
+}
