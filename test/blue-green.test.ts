@@ -5,13 +5,13 @@ import { promisify } from 'node:util';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
 import { findTemporalCli } from '../src/devserver/temporal-cli';
+import { sleep, untilHealthy, waitForPhase } from '../src/devserver/wait';
 import type { UpgradePlan } from '../src/plan/schema';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad } from '../src/sandbox/load';
 import { approveUpdate, rollbackSignal, type Phase, type UpgradeResult } from '../src/workflows/messages';
 import { CutoverPhase, CutoverTrafficPercent } from '../src/workflows/search-attributes';
 import { fastPlan } from './support/plans';
-import { waitForPhase } from './support/temporal';
 import { useTestbed } from './support/testbed';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<(input: { plan: UpgradePlan }) => Promise<UpgradeResult>>;
@@ -21,7 +21,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
 
   async function fleetWithBlue(group: string): Promise<SandboxFleet> {
     const fleet = await testbed.fleet({ healthIntervalMs: 100, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
-    await waitUntil(async () => (await backendState(fleet, `${group}-blue`)) === 'HEALTHY', 'blue HEALTHY');
+    await untilHealthy(fleet, `${group}-blue`);
     return fleet;
   }
 
@@ -112,7 +112,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     const since = Date.now();
     const handle = await start(fastPlan(fleet.gatewayUrl, group, { approval: { required: false }, bake: '1m' }));
     await waitForPhase(handle, 'BAKING');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     await handle.signal(rollbackSignal, { by: 'carol', reason: 'dashboards look wrong' });
     const result = await handle.result();
     const report = await load.stop();
@@ -211,12 +211,4 @@ async function assertBlueOnly(fleet: SandboxFleet, group: string): Promise<void>
     'blue is the only backend, active',
   );
   assert.equal(await backendState(fleet, `${group}-blue`), 'HEALTHY');
-}
-
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

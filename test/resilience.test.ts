@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startUpgrade } from '../src/client/upgrades';
+import { untilHealthy, waitForPhase } from '../src/devserver/wait';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
 import { installRuntime } from '../src/worker/logging';
 import type { UpgradeResult } from '../src/workflows/messages';
 import { fastPlan } from './support/plans';
-import { assertReplays, startTestServer, waitForPhase } from './support/temporal';
+import { assertReplays, startTestServer } from './support/temporal';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
 
 describe('durability: real worker processes on a real Temporal dev server', () => {
@@ -37,7 +38,7 @@ describe('durability: real worker processes on a real Temporal dev server', () =
     const since = Date.now();
     // Long queries on blue keep the drain busy while the worker dies.
     const client = new TrinoHttpClient({ url: fleet.gatewayUrl, connections: 4 });
-    await waitForHealthy(fleet, `${group}-blue`);
+    await untilHealthy(fleet, `${group}-blue`);
     const longQueries = Array.from({ length: 3 }, (_, i) =>
       client.execute('/* sandbox:duration=12s */ SELECT 1', { user: `analyst-${i}`, headers: { 'X-Trino-Routing-Group': group } }),
     );
@@ -72,13 +73,3 @@ describe('durability: real worker processes on a real Temporal dev server', () =
     await assertReplays(handle);
   });
 });
-
-async function waitForHealthy(fleet: SandboxFleet, name: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const response = await fetch(`${fleet.gatewayUrl}/api/public/backends/${name}/state`);
-    if (response.ok && ((await response.json()) as { trinoStatus: string }).trinoStatus === 'HEALTHY') return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${name} never became HEALTHY`);
-}

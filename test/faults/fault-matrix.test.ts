@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
+import { waitForStatus } from '../../src/devserver/wait';
 import { startQueryLoad } from '../../src/sandbox/load';
 import type { UpgradeResult, UpgradeStatus } from '../../src/workflows/messages';
 import { approveWhenAsked, assertUpgradedOnce, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
 import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
-import { assertReplays, waitForStatus } from '../support/temporal';
+import { assertReplays } from '../support/temporal';
 
 /** Where the worker dies: a predicate on the upgrade's status. */
 interface KillPoint {

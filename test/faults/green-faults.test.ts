@@ -2,15 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../../src/client/upgrades';
+import { sleep, until, untilHealthy, waitForStatus } from '../../src/devserver/wait';
 import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
 import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { validatePlan } from '../../src/plan/load';
 import { startQueryLoad, type LoadReport, type QueryLoad } from '../../src/sandbox/load';
 import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
 import type { UpgradeResult } from '../../src/workflows/messages';
-import { assertGroupAlwaysServed, assertNothingTwice, counter, gatewayBackends, untilHealthy, until, versionThroughGateway } from '../support/faults';
+import { assertGroupAlwaysServed, assertNothingTwice, counter, gatewayBackends, versionThroughGateway } from '../support/faults';
 import { fastPlan, type Overrides } from '../support/plans';
-import { assertReplays, waitForStatus } from '../support/temporal';
+import { assertReplays } from '../support/temporal';
 import { useTestbed } from '../support/testbed';
 
 /** Fault matrix row 4: a fault of green rolls the upgrade back on its own; users served by blue never see a failure. */
@@ -54,7 +55,7 @@ describe('fault matrix: green faults roll back automatically, blue users never s
     try {
       const handle = await run(fleet, group, { bake: '1m', health: { maxConsecutiveFailures: 2, timeout: '8s' } });
       await waitForStatus(handle, (s) => s.phase === 'BAKING', 'baking at 100%');
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(500);
       const crashAt = Date.now();
       await fleet.applyFaults(`${group}-green`, { crash: true });
       const result = (await handle.result()) as UpgradeResult;
@@ -95,7 +96,7 @@ describe('fault matrix: green faults roll back automatically, blue users never s
         canary: { traffic: 'routing-rule', rulesRefresh: '300ms', steps: [{ weight: 10, bake: '1m' }, { weight: 100, bake: '1s' }], analysis: { interval: '300ms', maxConsecutiveFailures: 2 } },
       });
       await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 10, 'baking at 10%');
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(500);
       await fleet.applyFaults(`${group}-green`, { crash: true });
       const result = (await handle.result()) as UpgradeResult;
       report = await load.stop();
@@ -155,7 +156,7 @@ describe('fault matrix: green faults roll back automatically, blue users never s
     try {
       const handle = await run(fleet, group, { green: { provisioner: { startupDelay: '2s' } } });
       // Green exists but still starts: every query it runs from now on fails.
-      await until(() => fleet.cluster(`${group}-green`) !== undefined, 'green created');
+      await until('green created', () => fleet.cluster(`${group}-green`) !== undefined, 30_000);
       await fleet.applyFaults(`${group}-green`, { failRate: 1 });
       const result = (await handle.result()) as UpgradeResult;
       report = await load.stop();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../../src/client/upgrades';
+import { sleep, until, untilHealthy } from '../../src/devserver/wait';
 import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
 import type { UpgradePlan } from '../../src/plan/schema';
 import type { SandboxFleet } from '../../src/sandbox/fleet';
@@ -15,7 +16,7 @@ import {
   type UpgradeResult,
   type UpgradeStatus,
 } from '../../src/workflows/messages';
-import { assertGroupAlwaysServed, assertNothingTwice, counter, gatewayBackends, startLongQueries, untilHealthy, versionThroughGateway } from '../support/faults';
+import { assertGroupAlwaysServed, assertNothingTwice, counter, gatewayBackends, inPhase, lastNote, startLongQueries, versionThroughGateway } from '../support/faults';
 import { fastPlan, withSlowCommandProvisioner } from '../support/plans';
 import { assertReplays } from '../support/temporal';
 import { useTestbed } from '../support/testbed';
@@ -40,9 +41,6 @@ interface RollbackPoint {
   /** Blue/green bake (default 1s, so later points are reached); canary bakes are promoted instead. */
   bake?: string;
 }
-
-const inPhase = (phase: string, extra: (s: UpgradeStatus) => boolean = () => true) => (s: UpgradeStatus) => s.phase === phase && extra(s);
-const lastNote = (pattern: RegExp) => (s: UpgradeStatus) => pattern.test(s.timeline.at(-1)?.message ?? '');
 
 const POINTS: RollbackPoint[] = [
   { name: 'while provisioning green', strategy: 'blue-green', at: inPhase('PROVISIONING', lastNote(/^provisioning /)), slowProvisioner: true },
@@ -178,21 +176,13 @@ async function driveUntil(handle: WorkflowHandle, point: RollbackPoint, fleet: S
     if (last?.awaitingApproval) {
       if (point.unhealthyAtFlip) {
         await fleet.applyFaults(green, { unhealthy: true });
-        await untilStatus(fleet, green, 'UNHEALTHY');
+        await until(`${green} UNHEALTHY in the gateway`, () => fleet.gateway.backendState(green)?.trinoStatus === 'UNHEALTHY');
       }
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'oncall' }] }).catch(() => undefined);
     } else if (last?.phase === 'BAKING') {
       await handle.executeUpdate(promoteUpdate, { args: [{ by: 'oncall' }] }).catch(() => undefined);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`the upgrade never reached "${point.name}"; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, timeline: last.timeline.slice(-3) })}`);
-}
-
-async function untilStatus(fleet: SandboxFleet, name: string, status: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (fleet.gateway.backendState(name)?.trinoStatus !== status) {
-    if (Date.now() > deadline) throw new Error(`${name} never became ${status}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultWorkflowId, startUpgrade } from '../../src/client/upgrades';
+import { waitForStatus } from '../../src/devserver/wait';
 import { startQueryLoad } from '../../src/sandbox/load';
 import { statusQuery, type UpgradeResult, type UpgradeStatus } from '../../src/workflows/messages';
 import { approveWhenAsked, assertGreenAlone, assertUpgradedOnce, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
 import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
-import { assertReplays, waitForStatus } from '../support/temporal';
+import { assertReplays } from '../support/temporal';
 import type { WorkerProcess } from '../support/worker-process';
 
 /** Long enough for the worker's polls, the activities' heartbeats and the test's queries to fail. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startUpgrade } from '../../src/client/upgrades';
+import { sleep, waitForPhase, waitForStatus } from '../../src/devserver/wait';
 import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad, type LoadReport, type QueryLoad } from '../../src/sandbox/load';
 import { installRuntime } from '../../src/worker/logging';
@@ -9,7 +10,7 @@ import { approveSignal, rollbackSignal, type UpgradeResult } from '../../src/wor
 import { runCli } from '../support/cli';
 import { approveWhenAsked, assertGroupAlwaysServed, assertUpgradedOnce, counter, gatewayBackends, startBlueFleet, versionThroughGateway } from '../support/faults';
 import { fastPlan, type Overrides } from '../support/plans';
-import { assertReplays, startTestServer, waitForPhase, waitForStatus } from '../support/temporal';
+import { assertReplays, startTestServer } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 
 const CANARY: Overrides = {
@@ -103,7 +104,7 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
     let report: LoadReport | undefined;
     try {
       await handle.signal(approveSignal, { by: 'alice', comment: 'sent while the worker was down' });
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await sleep(1000);
       await worker();
       const result = (await handle.result()) as UpgradeResult;
       report = await load.stop();
@@ -125,7 +126,7 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
     let report: LoadReport | undefined;
     try {
       await handle.signal(rollbackSignal, { by: 'bob', reason: 'green misbehaves, sent while the worker was down' });
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await sleep(1000);
       await worker();
       const result = (await handle.result()) as UpgradeResult;
       report = await load.stop();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
+import { sleep, untilHealthy } from '../../src/devserver/wait';
 import { TrinoHttpClient } from '../../src/integrations/trino/client';
 import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
 import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
@@ -30,7 +31,7 @@ export async function approveWhenAsked(handle: WorkflowHandle | (() => WorkflowH
       if (stop.aborted) return;
       await bounded(() => current().executeUpdate(approveUpdate, { args: [{ by: 'fault-tests' }] }));
     }
-    await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 200))]);
+    await Promise.race([stopped, sleep(200)]);
   }
 }
 
@@ -46,20 +47,6 @@ export async function startLongQueries(gatewayUrl: string, group: string, second
     return results.map((result) => result.state);
   } finally {
     await client.close();
-  }
-}
-
-/** A new backend is PENDING until the gateway's first health check; clients only start after that. */
-export async function untilHealthy(fleet: SandboxFleet, name: string, timeoutMs = 10_000): Promise<void> {
-  await until(() => fleet.gateway.backendState(name)?.trinoStatus === 'HEALTHY', `${name} HEALTHY in the gateway`, timeoutMs);
-}
-
-/** Polls `check` every 50 ms until it holds. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
