@@ -11,6 +11,7 @@ import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad } from '../src/sandbox/load';
 import { approveUpdate, rollbackSignal, type Phase, type UpgradeResult } from '../src/workflows/messages';
 import { CutoverPhase, CutoverTrafficPercent } from '../src/workflows/search-attributes';
+import { assertJournal } from './support/journal';
 import { fastPlan } from './support/plans';
 import { useTestbed } from './support/testbed';
 
@@ -72,11 +73,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     assert.ok(report.byBackend[`${group}-blue`]?.finished > 0 && report.byBackend[`${group}-green`]?.finished > 0, `both clusters served queries: ${JSON.stringify(report.byBackend)}`);
 
     const journal = fleet.journal(since);
-    assert.deepEqual(
-      journal.filter((e) => e.kind === 'group.unserved' && e.group === group),
-      [],
-      'the routing group always had an active HEALTHY backend',
-    );
+    assertJournal(journal, { alwaysServed: group });
     const blueDeletedAt = journal.find((e) => e.kind === 'cluster.deleted' && e.name === `${group}-blue`)?.at;
     assert.ok(blueDeletedAt, 'blue deletion is journaled');
     const onBlue = report.queries.filter((q) => q.backend === `${group}-blue`);
@@ -124,7 +121,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     const blueBack = journal.find((e) => e.kind === 'backend.activated' && e.name === `${group}-blue`)!.at;
     const greenOff = journal.filter((e) => e.kind === 'backend.deactivated' && e.name === `${group}-green`).at(-1)!.at;
     assert.ok(blueBack <= greenOff, 'blue was active again before green was deactivated');
-    assert.deepEqual(journal.filter((e) => e.kind === 'group.unserved' && e.group === group), [], 'group never unserved');
+    assertJournal(journal, { alwaysServed: group });
     const onGreen = report.queries.filter((q) => q.backend === `${group}-green`);
     const greenDeleted = journal.find((e) => e.kind === 'cluster.deleted' && e.name === `${group}-green`)!.at;
     assert.ok(onGreen.every((q) => q.endedAt <= greenDeleted), 'green queries finished before green was torn down');

@@ -7,6 +7,7 @@ import { TrinoHttpClient } from '../src/integrations/trino/client';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
 import { installRuntime } from '../src/worker/logging';
 import type { UpgradeResult } from '../src/workflows/messages';
+import { assertJournal } from './support/journal';
 import { fastPlan } from './support/plans';
 import { assertReplays, startTestServer } from './support/temporal';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
@@ -57,11 +58,14 @@ describe('durability: real worker processes on a real Temporal dev server', () =
     assert.equal(result.outcome, 'SUCCEEDED', second.output());
     assert.deepEqual(outcomes.map((outcome) => outcome.state), ['FINISHED', 'FINISHED', 'FINISHED'], 'queries running on blue finished there');
     const journal = fleet.journal(since);
-    const count = (kind: string, name: string) => journal.filter((entry) => entry.kind === kind && entry.name === name).length;
-    assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-    assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 1, 'green registered once');
-    assert.equal(count('backend.activated', `${group}-green`), 1, 'green activated once');
-    assert.equal(count('cluster.deleted', `${group}-blue`), 1, 'blue torn down once');
+    assertJournal(journal, {
+      counts: [
+        ['cluster.created', `${group}-green`, 1, 'green provisioned once'],
+        [['backend.added', 'backend.updated'], `${group}-green`, 1, 'green registered once'],
+        ['backend.activated', `${group}-green`, 1, 'green activated once'],
+        ['cluster.deleted', `${group}-blue`, 1, 'blue torn down once'],
+      ],
+    });
     const blueDeleted = journal.find((entry) => entry.kind === 'cluster.deleted' && entry.name === `${group}-blue`)!.at;
     assert.ok(blueDeleted >= since + 12_000, 'blue was torn down only after its queries finished');
     const events = (await handle.fetchHistory()).events ?? [];

@@ -9,7 +9,8 @@ import { validatePlan } from '../../src/plan/load';
 import { startQueryLoad, type LoadReport, type QueryLoad } from '../../src/sandbox/load';
 import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
 import type { UpgradeResult } from '../../src/workflows/messages';
-import { assertGroupAlwaysServed, assertNothingTwice, counter, gatewayBackends, versionThroughGateway } from '../support/faults';
+import { gatewayBackends, versionThroughGateway } from '../support/faults';
+import { assertJournal, nothingTwice, rolledBackOnce } from '../support/journal';
 import { fastPlan, type Overrides } from '../support/plans';
 import { assertReplays } from '../support/temporal';
 import { useTestbed } from '../support/testbed';
@@ -74,11 +75,13 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       const unserved = journal.filter((e) => e.kind === 'group.unserved' && e.group === group);
       assert.ok(unserved.every((e) => e.at >= crashAt && e.at <= blueBack), 'the group was unserved only between the crash and the rollback');
       assert.equal(journal.filter((e) => e.group === group && /group\./.test(e.kind)).at(-1)?.kind ?? 'group.served', 'group.served', 'the group is served at the end');
-      const count = counter(journal);
-      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-      assert.equal(count('cluster.deleted', `${group}-green`), 1, 'green torn down once');
-      assert.equal(count('cluster.deleted', `${group}-blue`), 0, 'blue kept');
-      assertNothingTwice(journal, group);
+      assertJournal(journal, {
+        counts: [
+          ...rolledBackOnce(group),
+          ['cluster.deleted', `${group}-blue`, 0, 'blue kept'],
+          ...nothingTwice(group),
+        ],
+      });
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
@@ -107,12 +110,14 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       assert.deepEqual(failed(report, blueUsers), [], 'no query of a user outside the 10% canary bucket failed');
       assert.equal(failed(report, (q) => q.backend === `${group}-blue`).length, 0, 'no query on blue failed');
       const journal = fleet.journal(since);
-      assertGroupAlwaysServed(journal, group);
-      const count = counter(journal);
-      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-      assert.equal(count('cluster.deleted', `${group}-green`), 1, 'green torn down once');
-      assert.equal(count('backend.activated', `${group}-green`), 0, 'green never took blue\'s group');
-      assertNothingTwice(journal, group);
+      assertJournal(journal, {
+        alwaysServed: group,
+        counts: [
+          ...rolledBackOnce(group),
+          ['backend.activated', `${group}-green`, 0, "green never took blue's group"],
+          ...nothingTwice(group),
+        ],
+      });
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
@@ -138,11 +143,14 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       assert.ok(report.finished > 0 && report.byBackend[`${group}-blue`]?.finished === report.finished, 'every query ran on blue');
       assert.equal(result.status.trafficPercent, 0);
       const journal = fleet.journal(since);
-      const count = counter(journal);
-      assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 0, 'green was never registered');
-      assert.equal(count('cluster.deleted', `${group}-green`), 0, 'a cluster this run did not create is not torn down');
+      assertJournal(journal, {
+        alwaysServed: group,
+        counts: [
+          [['backend.added', 'backend.updated'], `${group}-green`, 0, 'green was never registered'],
+          ['cluster.deleted', `${group}-green`, 0, 'a cluster this run did not create is not torn down'],
+        ],
+      });
       assert.ok(fleet.cluster(`${group}-green`), 'the pre-existing cluster still runs');
-      assertGroupAlwaysServed(journal, group);
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
@@ -164,11 +172,13 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       assert.equal(report.failed, 0, 'no query failed');
       assert.equal(result.status.trafficPercent, 0);
       const journal = fleet.journal(since);
-      const count = counter(journal);
-      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-      assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 0, 'green was never registered');
-      assert.equal(count('cluster.deleted', `${group}-green`), 1, 'green torn down once');
-      assertGroupAlwaysServed(journal, group);
+      assertJournal(journal, {
+        alwaysServed: group,
+        counts: [
+          ...rolledBackOnce(group),
+          [['backend.added', 'backend.updated'], `${group}-green`, 0, 'green was never registered'],
+        ],
+      });
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
@@ -193,12 +203,14 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       assert.equal(report.byBackend[`${group}-blue`]?.failed ?? 0, 0, 'no query on blue failed');
       assert.deepEqual(failed(report, (q) => q.backend !== `${group}-green`), [], 'every failed query ran on green');
       const journal = fleet.journal(since);
-      assertGroupAlwaysServed(journal, group);
-      const count = counter(journal);
-      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-      assert.equal(count('cluster.deleted', `${group}-green`), 1, 'green torn down once');
-      assert.equal(count('backend.deactivated', `${group}-blue`), 0, 'blue was never deactivated');
-      assertNothingTwice(journal, group);
+      assertJournal(journal, {
+        alwaysServed: group,
+        counts: [
+          ...rolledBackOnce(group),
+          ['backend.deactivated', `${group}-blue`, 0, 'blue was never deactivated'],
+          ...nothingTwice(group),
+        ],
+      });
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);

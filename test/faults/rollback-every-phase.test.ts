@@ -16,7 +16,8 @@ import {
   type UpgradeResult,
   type UpgradeStatus,
 } from '../../src/workflows/messages';
-import { assertGroupAlwaysServed, assertNothingTwice, counter, gatewayBackends, inPhase, lastNote, startLongQueries, versionThroughGateway } from '../support/faults';
+import { gatewayBackends, inPhase, lastNote, startLongQueries, versionThroughGateway } from '../support/faults';
+import { assertJournal, countOf, nothingTwice } from '../support/journal';
 import { fastPlan, withSlowCommandProvisioner } from '../support/plans';
 import { assertReplays } from '../support/temporal';
 import { useTestbed } from '../support/testbed';
@@ -121,8 +122,7 @@ describe('fault matrix: rollback requested at every phase ends with blue serving
           assert.deepEqual(await gatewayBackends(fleet), [[green, true]], 'green alone serves the group');
           assert.equal(await versionThroughGateway(fleet.gatewayUrl, group), '480', 'a new query lands on green');
           assert.equal(report.failed, 0, 'no query failed');
-          assertGroupAlwaysServed(fleet.journal(since), group);
-          assertNothingTwice(fleet.journal(since), group);
+          assertJournal(fleet.journal(since), { alwaysServed: group, counts: nothingTwice(group) });
           return;
         }
 
@@ -144,16 +144,19 @@ describe('fault matrix: rollback requested at every phase ends with blue serving
         assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
         assert.ok((await longOnBlue).every((state) => state === 'FINISHED'), 'long queries on blue finished there');
         const journal = fleet.journal(since);
-        const count = counter(journal);
-        assert.equal(count('cluster.deleted', green), count('cluster.created', green), 'green torn down exactly when this run created it');
-        assert.equal(count('cluster.deleted', blue), 0, 'blue never torn down');
+        assertJournal(journal, {
+          alwaysServed: group,
+          counts: [
+            ['cluster.deleted', green, countOf(journal, 'cluster.created', green), 'green torn down exactly when this run created it'],
+            ['cluster.deleted', blue, 0, 'blue never torn down'],
+            ...nothingTwice(group),
+          ],
+        });
         const greenDeleted = journal.find((e) => e.kind === 'cluster.deleted' && e.name === green)?.at ?? Infinity;
         assert.ok(
           report.queries.filter((q) => q.backend.startsWith(green)).every((q) => q.state === 'FINISHED' && q.endedAt <= greenDeleted),
           'green was drained: its queries finished before it was torn down',
         );
-        assertGroupAlwaysServed(journal, group);
-        assertNothingTwice(journal, group);
         await assertReplays(handle);
       } finally {
         if (!report) await load.stop().catch(() => undefined);
