@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultWorkflowId, startUpgrade } from '../../src/client/upgrades';
 import { waitForStatus } from '../../src/devserver/wait';
+import type { WorkerProcess } from '../../src/devserver/worker-process';
 import { startQueryLoad } from '../../src/sandbox/load';
 import { statusQuery, type UpgradeResult, type UpgradeStatus } from '../../src/workflows/messages';
 import { approveWhenAsked, assertGreenAlone, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
@@ -13,7 +14,6 @@ import { assertJournal, upgradedOnce } from '../support/journal';
 import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
 import { assertReplays } from '../support/temporal';
-import type { WorkerProcess } from '../support/worker-process';
 
 /** Long enough for the worker's polls, the activities' heartbeats and the test's queries to fail. */
 const DOWN_MS = 5_000;
