@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
 import { sleep, until, untilHealthy, waitForStatus } from '../../src/devserver/wait';
+import type { Overrides } from '../../src/plan/merge';
 import { startSandboxFleet, type SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad, type QueryLoad } from '../../src/sandbox/load';
 import type { UpgradeResult } from '../../src/workflows/messages';
 import { approveWhenAsked, assertGreenAlone, inPhase } from '../support/faults';
 import { GatewayOutageProxy, type OutageMode } from '../support/gateway-outage-proxy';
 import { assertJournal, rolledBackOnce, upgradedOnce } from '../support/journal';
-import { fastPlan, type Overrides } from '../support/plans';
+import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
 import { assertReplays } from '../support/temporal';
 

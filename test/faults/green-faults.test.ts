@@ -6,12 +6,13 @@ import { sleep, until, untilHealthy, waitForStatus } from '../../src/devserver/w
 import { canaryReadyRules } from '../../src/integrations/traffic/routing-rule';
 import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { validatePlan } from '../../src/plan/load';
+import type { Overrides } from '../../src/plan/merge';
 import { startQueryLoad, type LoadReport, type QueryLoad } from '../../src/sandbox/load';
 import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
 import type { UpgradeResult } from '../../src/workflows/messages';
 import { gatewayBackends, versionThroughGateway } from '../support/faults';
 import { assertJournal, nothingTwice, rolledBackOnce } from '../support/journal';
-import { fastPlan, type Overrides } from '../support/plans';
+import { fastPlan } from '../support/plans';
 import { assertReplays } from '../support/temporal';
 import { useTestbed } from '../support/testbed';
 

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
 import { sleep, waitForPhase, waitForStatus } from '../../src/devserver/wait';
+import type { Overrides } from '../../src/plan/merge';
 import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad, type LoadReport, type QueryLoad } from '../../src/sandbox/load';
 import { approveSignal, rollbackSignal, type UpgradeResult } from '../../src/workflows/messages';
 import { runCli } from '../support/cli';
 import { approveWhenAsked, gatewayBackends, startBlueFleet, versionThroughGateway } from '../support/faults';
 import { assertJournal, rolledBackOnce, upgradedOnce } from '../support/journal';
-import { fastPlan, type Overrides } from '../support/plans';
+import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
 import { assertReplays } from '../support/temporal';
 
