@@ -1,10 +1,10 @@
-import { statusQuery } from '../src/workflows/messages';
 import { integrationsFromEnv } from '../src/worker/integrations';
+import { canaryReadyRules } from '../src/sandbox/canary-rules';
+import { waitForStatus } from '../src/devserver/wait';
 import { runsOf } from './history';
-import { benchPlan, canaryRules } from './plans';
+import { benchPlan } from './plans';
 import { out, table, type Row } from './report';
 import { progress, type Stack } from './stack';
-import { until } from './stats';
 
 interface Variant {
   strategy: 'blue-green' | 'canary';
@@ -30,7 +30,7 @@ async function measure(stack: Stack, variant: Variant, trino: ReturnType<typeof 
     healthIntervalMs: 1000,
     rulesRefreshMs: 1000,
     defaultRoutingGroup: group,
-    ...(strategy === 'canary' ? { rules: canaryRules([group]) } : {}),
+    ...(strategy === 'canary' ? { rules: canaryReadyRules(`${group}-canary`) } : {}),
     clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
   });
   const blueUrl = fleet.cluster(`${group}-blue`)!.url;
@@ -45,10 +45,7 @@ async function measure(stack: Stack, variant: Variant, trino: ReturnType<typeof 
   const started = Date.now();
   const handle = await stack.start(plan);
   // Hold blue busy through the final bake and for waitS after it: the drain then lasts about waitS.
-  await until(async () => {
-    const status = await handle.query(statusQuery);
-    return status.phase === 'BAKING' && status.trafficPercent === 100;
-  }, `${strategy} ${waitS}s at 100%`, (5 * waitS + 120) * 1000, 200);
+  await waitForStatus(handle, (status) => status.phase === 'BAKING' && status.trafficPercent === 100, `${strategy} ${waitS}s at 100%`, (5 * waitS + 120) * 1000);
   const longQuery = trino.trino(blueUrl).execute(`/* sandbox:duration=${2 * waitS}s */ SELECT 1`, { source: 'bench-drain' });
   const result = await stack.result(handle);
   await longQuery.catch(() => undefined);

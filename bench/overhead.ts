@@ -1,8 +1,9 @@
+import { untilHealthy } from '../src/devserver/wait';
 import { analyseHistory } from './history';
 import { benchPlan } from './plans';
 import { out, table, type Row } from './report';
 import { progress, type Stack } from './stack';
-import { median, seconds, until } from './stats';
+import { median, seconds } from './stats';
 
 /**
  * Row 1: wall time of a blue/green upgrade minus the external waits it was configured for, read
@@ -13,7 +14,7 @@ export async function overhead(stack: Stack, runs: number): Promise<Row[]> {
   for (let i = 0; i < runs; i++) {
     const group = stack.group('ovh');
     const fleet = await stack.fleet({ healthIntervalMs: 1000, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
-    await until(async () => (await (await fetch(`${fleet.gatewayUrl}/api/public/backends/${group}-blue/state`)).json() as { trinoStatus: string }).trinoStatus === 'HEALTHY', 'blue HEALTHY');
+    await untilHealthy(fleet, `${group}-blue`, 120_000);
     const plan = benchPlan(fleet.gatewayUrl, group, {
       green: { provisioner: { startupDelay: '2s' } },
       health: { interval: '1s' },

@@ -1,11 +1,11 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import { sleep, waitForStatus } from '../src/devserver/wait';
 import { javaFloorMod, javaStringHashCode } from '../src/sandbox/routing-rules';
 import { startQueryLoad } from '../src/sandbox/load';
-import { statusQuery, type UpgradeStatus } from '../src/workflows/messages';
-import { benchPlan, canaryRules } from './plans';
+import { canaryReadyRules } from '../src/sandbox/canary-rules';
+import { benchPlan } from './plans';
 import { out, table, type Row } from './report';
 import { progress, type Stack } from './stack';
-import { median, sleep, until } from './stats';
+import { median } from './stats';
 
 const ANALYSIS_INTERVAL_MS = 1000;
 const RULES_REFRESH_MS = 200;
@@ -26,10 +26,6 @@ interface Sample {
   failed: number;
 }
 
-async function statusOf(handle: WorkflowHandle, accept: (status: UpgradeStatus) => boolean, what: string): Promise<void> {
-  await until(async () => accept(await handle.query(statusQuery)), what, 120_000, 100);
-}
-
 /** Users whose hash bucket is below the canary weight: the ones the canary rule sends to green. */
 function canaryUsers(count: number): string[] {
   const users: string[] = [];
@@ -46,7 +42,7 @@ async function canaryRun(stack: Stack): Promise<Sample> {
     healthIntervalMs: 1000,
     rulesRefreshMs: RULES_REFRESH_MS,
     defaultRoutingGroup: group,
-    rules: canaryRules([group]),
+    rules: canaryReadyRules(`${group}-canary`),
     clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
   });
   const plan = benchPlan(fleet.gatewayUrl, group, {
@@ -60,7 +56,7 @@ async function canaryRun(stack: Stack): Promise<Sample> {
     },
   });
   const handle = await stack.start(plan);
-  await statusOf(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === CANARY_WEIGHT, `baking at ${CANARY_WEIGHT}%`);
+  await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === CANARY_WEIGHT, `baking at ${CANARY_WEIGHT}%`, 120_000);
   const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: canaryUsers(20), concurrency: 4, durationMs: [0, 20], routingGroup: group });
   await sleep(1000 + Math.random() * ANALYSIS_INTERVAL_MS); // a random phase against the analysis clock
   const faultAt = Date.now();
@@ -96,7 +92,7 @@ async function blueGreenRun(stack: Stack): Promise<Sample> {
     bake: '10m',
   });
   const handle = await stack.start(plan);
-  await statusOf(handle, (s) => s.phase === 'BAKING', 'baking');
+  await waitForStatus(handle, (s) => s.phase === 'BAKING', 'baking', 120_000);
   const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 4, durationMs: [0, 20], routingGroup: group });
   await sleep(1000 + Math.random() * ANALYSIS_INTERVAL_MS);
   const faultAt = Date.now();

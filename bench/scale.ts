@@ -1,9 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { sleep } from '../src/devserver/wait';
 import type { UpgradeResult } from '../src/workflows/messages';
 import { benchPlan } from './plans';
 import { out, table, type Row } from './report';
 import { progress, type Stack } from './stack';
-import { median, percentile, sleep } from './stats';
+import { median, percentile } from './stats';
 
 const CLUSTERS_PER_FLEET = 50;
 const DEADLINE_MS = 20 * 60_000;

@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startUpgrade } from '../src/client/upgrades';
 import { startDevServer } from '../src/devserver/dev-server';
+import { startWorkerProcess, type WorkerProcess } from '../src/devserver/worker-process';
 import type { UpgradePlan } from '../src/plan/schema';
 import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../src/sandbox/fleet';
 import type { UpgradeResult } from '../src/workflows/messages';
@@ -14,46 +13,25 @@ export function progress(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-const CLI = join(__dirname, '..', 'src', 'client', 'cli.ts');
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** A `cutover worker` child process, measured through /proc. */
-export class WorkerProcess {
-  private output = '';
+export class MeasuredWorker {
   private maxRssKb = 0;
   private sampler?: NodeJS.Timeout;
   private baselineTicks = 0;
 
-  private constructor(readonly child: ChildProcess) {}
+  private constructor(private readonly worker: WorkerProcess) {}
 
-  /** Starts `cutover worker` (sources through tsx, one node process) and waits until it logs that it polls. */
-  static async start(address: string): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker'], {
-      // Default log level (info), as an operator runs it.
-      env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default', CUTOVER_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const worker = new WorkerProcess(child);
-    await new Promise<void>((resolve, reject) => {
-      let started = false;
-      const collect = (chunk: Buffer) => {
-        worker.output = (worker.output + chunk.toString()).slice(-20_000);
-        if (!started && worker.output.includes('cutover worker started')) {
-          started = true;
-          resolve();
-        }
-      };
-      child.stdout!.on('data', collect);
-      child.stderr!.on('data', collect);
-      child.once('exit', (code, signal) => {
-        if (!started) reject(new Error(`worker exited (${code ?? signal}) before it started:\n${worker.output}`));
-      });
-    });
-    return worker;
+  /** Starts `cutover worker` (default log level info, as an operator runs it) and waits until it logs that it polls. */
+  static async start(address: string): Promise<MeasuredWorker> {
+    const worker = startWorkerProcess(address);
+    await worker.ready;
+    return new MeasuredWorker(worker);
   }
 
   get pid(): number {
-    return this.child.pid!;
+    return this.worker.child.pid!;
   }
 
   /** CPU seconds (user + system, all threads) since `resetCounters`. */
@@ -103,18 +81,12 @@ export class WorkerProcess {
   }
 
   logTail(): string {
-    return this.output.slice(-3000);
+    return this.worker.output().slice(-3000);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.sampler);
-    const { child } = this;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
+    await this.worker.kill('SIGTERM', 20_000);
   }
 }
 
@@ -127,7 +99,7 @@ type Handle = WorkflowHandle & { firstExecutionRunId?: string };
 export class Stack {
   private fleets: SandboxFleet[] = [];
   private readonly open = new Set<string>();
-  worker?: WorkerProcess;
+  worker?: MeasuredWorker;
   private workflowCount = 0;
 
   private constructor(readonly env: TestWorkflowEnvironment) {}
@@ -143,10 +115,10 @@ export class Stack {
   }
 
   /** A fresh `cutover worker` process (the previous one is stopped first, so one worker serves the queue). */
-  async startWorker(): Promise<WorkerProcess> {
+  async startWorker(): Promise<MeasuredWorker> {
     await this.stopWorker();
     progress('starting a `cutover worker` process (bundles the workflows: a few seconds)');
-    const worker = await WorkerProcess.start(this.env.address);
+    const worker = await MeasuredWorker.start(this.env.address);
     this.worker = worker;
     return worker;
   }

@@ -17,13 +17,15 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { table } from '../src/client/output';
 import { startUpgrade } from '../src/client/upgrades';
 import { startDevServer } from '../src/devserver/dev-server';
+import { sleep, untilHealthy, waitForStatus } from '../src/devserver/wait';
+import { startWorkerProcess, type WorkerProcess } from '../src/devserver/worker-process';
 import { canaryReadyRules } from '../src/sandbox/canary-rules';
-import { validatePlan } from '../src/plan/load';
+import { merge, type Overrides } from '../src/plan/merge';
 import type { UpgradePlan } from '../src/plan/schema';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
+import { sandboxPlan } from '../src/sandbox/plan';
 import { startQueryLoad, type LoadCounts, type LoadReport, type QueryLoad } from '../src/sandbox/load';
-import { rollbackUpdate, statusQuery, type UpgradeResult, type UpgradeStatus } from '../src/workflows/messages';
-import { startWorkerProcess, type WorkerProcess } from '../test/support/worker-process';
+import { rollbackUpdate, statusQuery, type UpgradeResult } from '../src/workflows/messages';
 
 const GROUP = 'soak';
 const RULES_REFRESH_MS = 500;
@@ -47,7 +49,6 @@ const USERS = flag('users', 400);
 const started = Date.now();
 const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s`;
 const say = (line: string): void => void process.stdout.write(`[${elapsed()}] ${line}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One upgrade of the sequence: how it is started, driven and what it must end as. */
 interface Stage {
@@ -66,22 +67,17 @@ interface StageResult {
   detail: string;
 }
 
-function plan(green: { name: string; version: string }, extra: Record<string, unknown>, gatewayUrl: string): UpgradePlan {
-  return validatePlan(
-    {
-      strategy: 'blue-green',
-      gateway: { url: gatewayUrl, requestTimeout: '5s' },
-      routingGroup: GROUP,
-      green: { name: green.name, version: green.version, provisioner: { type: 'sandbox', startupDelay: '1s' } },
-      health: { interval: '250ms', timeout: '1m', smokeQueries: ['SELECT 1', 'SELECT version()'] },
-      approval: { required: false },
-      bake: '5s',
-      drain: { timeout: '2m', interval: '250ms' },
-      retire: { keepBlueFor: '2s', teardown: true },
-      ...extra,
-    },
-    `soak plan for ${green.name}`,
-  );
+function plan(green: { name: string; version: string }, extra: Overrides, gatewayUrl: string): UpgradePlan {
+  const soak: Overrides = {
+    gateway: { requestTimeout: '5s' },
+    green: { name: green.name, version: green.version, provisioner: { startupDelay: '1s' } },
+    health: { interval: '250ms', timeout: '1m', smokeQueries: ['SELECT 1', 'SELECT version()'] },
+    approval: { required: false },
+    bake: '5s',
+    drain: { timeout: '2m', interval: '250ms' },
+    retire: { keepBlueFor: '2s' },
+  };
+  return sandboxPlan(gatewayUrl, GROUP, merge(soak, extra), `soak plan for ${green.name}`);
 }
 
 async function main(): Promise<number> {
@@ -116,7 +112,7 @@ async function main(): Promise<number> {
     });
     say(`sandbox fleet: gateway ${fleet.gatewayUrl}, soak-470 (Trino 470) active in ${GROUP}`);
     const gatewayUrl = fleet.gatewayUrl;
-    await waitHealthy(gatewayUrl, 'soak-470');
+    await untilHealthy(fleet, 'soak-470', 15_000);
 
     const first = startWorkerProcess(env.address);
     workers.push(first);
@@ -133,7 +129,7 @@ async function main(): Promise<number> {
         expect: 'SUCCEEDED',
         plan: plan({ name: 'soak-480', version: '480' }, { bake: '20s' }, gatewayUrl),
         drive: async (handle) => {
-          await waitForStatus(handle, (s) => s.phase === 'BAKING', 'BAKING');
+          await waitForStatus(handle, (s) => s.phase === 'BAKING', 'BAKING', 120_000);
           await sleep(3_000);
           const victim = workers.at(-1)!;
           say(`killing worker pid ${victim.child.pid} with SIGKILL while ${GROUP} bakes on soak-480`);
@@ -167,7 +163,7 @@ async function main(): Promise<number> {
         expect: 'ROLLED_BACK',
         plan: plan({ name: 'soak-482', version: '482' }, { bake: '10m' }, gatewayUrl),
         drive: async (handle) => {
-          await waitForStatus(handle, (s) => s.phase === 'BAKING', 'BAKING');
+          await waitForStatus(handle, (s) => s.phase === 'BAKING', 'BAKING', 120_000);
           await sleep(15_000);
           const ack = await handle.executeUpdate(rollbackUpdate, { args: [{ by: 'soak', reason: 'soak: rollback drill during the bake' }] });
           say(`rollback sent: ${ack.message}`);
@@ -283,35 +279,9 @@ function printSummary(report: LoadReport, results: StageResult[], groupUnserved:
   return ok;
 }
 
-async function waitForStatus(handle: WorkflowHandle, accept: (status: UpgradeStatus) => boolean, what: string, timeoutMs = 120_000): Promise<UpgradeStatus> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const status = await handle.query(statusQuery);
-      if (accept(status)) return status;
-      if (['SUCCEEDED', 'ROLLED_BACK', 'FAILED'].includes(status.phase)) throw new Error(`the upgrade ended (${status.phase}) before ${what}`);
-    } catch (error) {
-      if ((error as Error).message.startsWith('the upgrade ended')) throw error;
-      // No worker answers for a moment (first task, restart): ask again.
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 async function activeBackends(gatewayUrl: string): Promise<string[]> {
   const backends = (await (await fetch(`${gatewayUrl}/gateway/backend/active`)).json()) as { name: string; routingGroup: string }[];
   return backends.filter((backend) => backend.routingGroup === GROUP).map((backend) => backend.name);
-}
-
-async function waitHealthy(gatewayUrl: string, name: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const response = await fetch(`${gatewayUrl}/api/public/backends/${name}/state`);
-    if (response.ok && ((await response.json()) as { trinoStatus: string }).trinoStatus === 'HEALTHY') return;
-    await sleep(100);
-  }
-  throw new Error(`${name} never became HEALTHY`);
 }
 
 main().then(

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import { sleep, waitForPhase, waitForStatus } from '../src/devserver/wait';
 import type { JournalEntry } from '../src/sandbox/journal';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { statusQuery, type UpgradeStatus } from '../src/workflows/messages';
-import { waitForPhase, waitForStatus } from './support/temporal';
 import { useTestbed } from './support/testbed';
 import { inBatches, runCli, UNREACHABLE_TEMPORAL, type CliRun } from './support/cli';
 
@@ -184,7 +184,7 @@ ${extra}`;
     while (Date.now() < deadline) {
       status = await cutover('status', `cutover-${group}`);
       if (/attempt \d+: Trino Gateway at http:\/\/127\.0\.0\.1:9 is unreachable/.test(status.stdout)) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(500);
     }
     assert.equal(status?.code, 0, status?.stderr);
     assert.match(status!.stdout, /phase:\s+PROVISIONING/);

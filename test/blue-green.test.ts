@@ -5,13 +5,15 @@ import { promisify } from 'node:util';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
 import { findTemporalCli } from '../src/devserver/temporal-cli';
+import { sleep, untilHealthy, waitForPhase } from '../src/devserver/wait';
 import type { UpgradePlan } from '../src/plan/schema';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad } from '../src/sandbox/load';
 import { approveUpdate, rollbackSignal, type Phase, type UpgradeResult } from '../src/workflows/messages';
 import { CutoverPhase, CutoverTrafficPercent } from '../src/workflows/search-attributes';
+import { assertJournal } from './support/journal';
 import { fastPlan } from './support/plans';
-import { assertReplays, waitForPhase } from './support/temporal';
+import { assertReplays } from './support/temporal';
 import { useTestbed } from './support/testbed';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<(input: { plan: UpgradePlan }) => Promise<UpgradeResult>>;
@@ -21,7 +23,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
 
   async function fleetWithBlue(group: string): Promise<SandboxFleet> {
     const fleet = await testbed.fleet({ healthIntervalMs: 100, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
-    await waitUntil(async () => (await backendState(fleet, `${group}-blue`)) === 'HEALTHY', 'blue HEALTHY');
+    await untilHealthy(fleet, `${group}-blue`);
     return fleet;
   }
 
@@ -72,11 +74,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     assert.ok(report.byBackend[`${group}-blue`]?.finished > 0 && report.byBackend[`${group}-green`]?.finished > 0, `both clusters served queries: ${JSON.stringify(report.byBackend)}`);
 
     const journal = fleet.journal(since);
-    assert.deepEqual(
-      journal.filter((e) => e.kind === 'group.unserved' && e.group === group),
-      [],
-      'the routing group always had an active HEALTHY backend',
-    );
+    assertJournal(journal, { alwaysServed: group });
     const blueDeletedAt = journal.find((e) => e.kind === 'cluster.deleted' && e.name === `${group}-blue`)?.at;
     assert.ok(blueDeletedAt, 'blue deletion is journaled');
     const onBlue = report.queries.filter((q) => q.backend === `${group}-blue`);
@@ -113,7 +111,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     const since = Date.now();
     const handle = await start(fastPlan(fleet.gatewayUrl, group, { approval: { required: false }, bake: '1m' }));
     await waitForPhase(handle, 'BAKING');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     await handle.signal(rollbackSignal, { by: 'carol', reason: 'dashboards look wrong' });
     const result = await handle.result();
     const report = await load.stop();
@@ -125,7 +123,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     const blueBack = journal.find((e) => e.kind === 'backend.activated' && e.name === `${group}-blue`)!.at;
     const greenOff = journal.filter((e) => e.kind === 'backend.deactivated' && e.name === `${group}-green`).at(-1)!.at;
     assert.ok(blueBack <= greenOff, 'blue was active again before green was deactivated');
-    assert.deepEqual(journal.filter((e) => e.kind === 'group.unserved' && e.group === group), [], 'group never unserved');
+    assertJournal(journal, { alwaysServed: group });
     const onGreen = report.queries.filter((q) => q.backend === `${group}-green`);
     const greenDeleted = journal.find((e) => e.kind === 'cluster.deleted' && e.name === `${group}-green`)!.at;
     assert.ok(onGreen.every((q) => q.endedAt <= greenDeleted), 'green queries finished before green was torn down');
@@ -214,12 +212,4 @@ async function assertBlueOnly(fleet: SandboxFleet, group: string): Promise<void>
     'blue is the only backend, active',
   );
   assert.equal(await backendState(fleet, `${group}-blue`), 'HEALTHY');
-}
-
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

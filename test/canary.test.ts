@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
+import { sleep, until, waitForPhase, waitForStatus } from '../src/devserver/wait';
 import { canaryCondition } from '../src/integrations/traffic/routing-rule';
 import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import { javaFloorMod, javaStringHashCode } from '../src/sandbox/routing-rules';
@@ -10,8 +11,9 @@ import { startQueryLoad, type LoadQuery } from '../src/sandbox/load';
 import { renderView } from '../src/client/commands/status';
 import { readUpgrade, type UpgradeView } from '../src/client/commands/upgrade-handle';
 import { approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, type AnalysisProgress, type UpgradeResult, type UpgradeStatus } from '../src/workflows/messages';
+import { gatewayBackends } from './support/faults';
 import { fastPlan } from './support/plans';
-import { assertReplays, waitForPhase, waitForStatus } from './support/temporal';
+import { assertReplays } from './support/temporal';
 import { useTestbed } from './support/testbed';
 
 const RULES_REFRESH_MS = 200;
@@ -72,8 +74,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     }
     const result = (await handle.result()) as UpgradeResult;
     assert.equal(result.outcome, 'SUCCEEDED');
-    const backends = await gatewayBackends(fleet);
-    assert.deepEqual(backends.map((b) => [b.name, b.active]), [[`${group}-green`, true]], 'only green remains; the canary entry is gone');
+    assert.deepEqual(await gatewayBackends(fleet), [[`${group}-green`, true]], 'only green remains; the canary entry is gone');
     const rules = (await (await fetch(`${fleet.gatewayUrl}/webapp/getRoutingRules`)).json()) as { data: { name: string; condition: string }[] };
     assert.equal(rules.data.find((rule) => rule.name === 'cutover-canary')?.condition, canaryCondition(0), 'the canary rule is back at 0%');
   });
@@ -101,7 +102,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     const onBlue = report.queries.filter((q) => q.backend === `${group}-blue`);
     assert.ok(onBlue.length > 0);
     assert.equal(onBlue.filter((q) => q.state === 'FAILED').length, 0, 'no query failed for users on blue');
-    assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-blue`, true]]);
+    assert.deepEqual(await gatewayBackends(fleet), [[`${group}-blue`, true]]);
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green torn down');
     await assertReplays(handle as WorkflowHandle);
   });
@@ -118,9 +119,9 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     let continued: UpgradeStatus | undefined;
     for (let cycle = 0; cycle < 30 && !continued; cycle++) {
       await handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(500);
       const status = await waitForStatus(handle, (s) => !s.paused, 'resumed');
       if (status.timeline.some((e) => e.message.startsWith('continued as a new run'))) continued = status;
     }
@@ -142,7 +143,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     assert.ok(events <= SUGGEST_CONTINUE_AS_NEW_AT + 60, `the last run's history stays small (${events} events)`);
     await assertReplays(testbed.env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId), 'canaryUpgrade-cutover-longbake-first-run');
     await assertReplays(testbed.env.client.workflow.getHandle(handle.workflowId), 'canaryUpgrade-cutover-longbake-last-run');
-    assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-green`, true]]);
+    assert.deepEqual(await gatewayBackends(fleet), [[`${group}-green`, true]]);
   });
 
   it('history does not grow with the bake: 2 s and 8 s bakes sampled every 250 ms have the same number of events', async () => {
@@ -187,7 +188,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     await handle.executeUpdate(promoteUpdate, { args: [{ by: 'test' }] });
     const result = (await handle.result()) as UpgradeResult;
     assert.equal(result.outcome, 'SUCCEEDED');
-    assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-green`, true]]);
+    assert.deepEqual(await gatewayBackends(fleet), [[`${group}-green`, true]]);
   });
 
   it('a manual gate waits for approve, pause freezes the bake, promote --full skips the rest', async () => {
@@ -199,7 +200,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     );
     await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 10, 'baking at 10%');
     await handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
-    await new Promise((resolve) => setTimeout(resolve, 3500));
+    await sleep(3500);
     const paused = await handle.query(statusQuery);
     assert.equal(paused.phase, 'BAKING', 'a paused 2s bake is still baking after 3.5s');
     assert.equal(paused.paused, true);
@@ -213,30 +214,20 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
     assert.equal(result.outcome, 'SUCCEEDED');
     assert.ok(result.status.timeline.some((e) => /1h bake skipped \(promoted with --full\)/.test(e.message)), 'the 100% bake was skipped');
     await assertReplays(handle as WorkflowHandle);
-    assert.deepEqual((await gatewayBackends(fleet)).map((b) => [b.name, b.active]), [[`${group}-green`, true]]);
+    assert.deepEqual(await gatewayBackends(fleet), [[`${group}-green`, true]]);
   });
 });
 
 /** Runs `count` short queries over 500 users through the gateway and returns them, attributed. */
 async function burst(gatewayUrl: string, group: string, count: number): Promise<LoadQuery[]> {
   const load = startQueryLoad({ gatewayUrl, users: 500, concurrency: 32, durationMs: [0, 0], routingGroup: group });
-  while (load.report().submitted < count) await new Promise((resolve) => setTimeout(resolve, 50));
+  await until(`${count} queries submitted`, () => load.report().submitted >= count, 120_000);
   return (await load.stop()).queries;
 }
 
 /** Polls the CLI's view of an upgrade (describe + status query) until `accept` holds. */
 async function waitForView(client: Client, id: string, accept: (view: UpgradeView) => boolean, what: string, timeoutMs = 20_000): Promise<UpgradeView> {
-  const deadline = Date.now() + timeoutMs;
   let last: UpgradeView | undefined;
-  while (Date.now() < deadline) {
-    last = await readUpgrade(client, id, 5_000);
-    if (accept(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out waiting for ${what}; last view: ${JSON.stringify(last?.pendingActivity)}`);
-}
-
-async function gatewayBackends(fleet: SandboxFleet): Promise<{ name: string; active: boolean }[]> {
-  const backends = (await (await fetch(`${fleet.gatewayUrl}/gateway/backend/all`)).json()) as { name: string; active: boolean }[];
-  return backends.sort((a, b) => a.name.localeCompare(b.name));
+  await until(() => `${what}; last view: ${JSON.stringify(last?.pendingActivity)}`, async () => accept((last = await readUpgrade(client, id, 5_000))), timeoutMs, 200);
+  return last!;
 }

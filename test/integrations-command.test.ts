@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { until } from '../src/devserver/wait';
 import { IntegrationError } from '../src/integrations/errors';
 import { CommandProvisioner } from '../src/integrations/provisioners/command';
 import { createProvisioner } from '../src/integrations/provisioners';
@@ -51,15 +52,6 @@ function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-async function waitUntil(condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return condition();
 }
 
 describe('command provisioner', () => {
@@ -137,7 +129,7 @@ describe('command provisioner', () => {
     });
     assert.ok(Date.now() - started < 5_000, 'stopped promptly');
     const sleeper = Number(readFileSync(pidFile, 'utf8'));
-    assert.ok(await waitUntil(() => !processAlive(sleeper), 2_000), 'the background child was killed too');
+    await until('the background child to be killed too', () => !processAlive(sleeper), 2_000, 20);
   });
 
   test('aborting stops the running command and rejects with the abort reason', async () => {

@@ -1,28 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { IntegrationError } from '../src/integrations/errors';
+import { until } from '../src/devserver/wait';
+import type { IntegrationError } from '../src/integrations/errors';
 import { TrinoGatewayClient } from '../src/integrations/gateway/client';
 import { createProvisioner, type ClosableProvisioner } from '../src/integrations/provisioners';
+import { canaryCondition } from '../src/integrations/traffic/routing-rule';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
-
-async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (accept(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function rejectsWith(promise: Promise<unknown>, type: string, retryable: boolean): Promise<void> {
-  await assert.rejects(promise, (error: IntegrationError) => {
-    assert.ok(error instanceof IntegrationError, String(error));
-    assert.equal(error.type, type, error.message);
-    assert.equal(error.retryable, retryable);
-    return true;
-  });
-}
+import { rejectsWith } from './support/scripted-server';
 
 describe('integrations against the sandbox fleet', () => {
   let fleet: SandboxFleet;
@@ -46,12 +31,11 @@ describe('integrations against the sandbox fleet', () => {
   });
 
   test('the gateway lists blue active and, once checked, HEALTHY', async () => {
-    assert.equal(await eventually(() => gateway.isReady(), (ready) => ready), true);
+    await until('the gateway ready', () => gateway.isReady(), 5_000);
     const [blue] = await gateway.listActiveBackends();
     assert.equal(blue.name, 'trino-blue');
     assert.equal(blue.routingGroup, 'adhoc');
-    const state = await eventually(() => gateway.backendState('trino-blue'), (s) => s?.trinoStatus === 'HEALTHY');
-    assert.equal(state?.trinoStatus, 'HEALTHY');
+    await until('trino-blue HEALTHY', async () => (await gateway.backendState('trino-blue'))?.trinoStatus === 'HEALTHY', 5_000);
     assert.equal((await gateway.getBackend('trino-blue'))?.proxyTo, blue.proxyTo);
     assert.equal(await gateway.getBackend('trino-green'), undefined);
   });
@@ -68,8 +52,8 @@ describe('integrations against the sandbox fleet', () => {
     assert.match(progress.join('\n'), /created at http/);
 
     const green = trino(created.url);
-    const info = await eventually(() => green.info(), (i) => !i.starting);
-    assert.equal(info.nodeVersion.version, '480');
+    await until('green started', async () => !(await green.info()).starting, 5_000);
+    assert.equal((await green.info()).nodeVersion.version, '480');
     const result = await green.execute('SELECT version()');
     assert.deepEqual([result.state, result.rows], ['FINISHED', [['480']]]);
     assert.ok((await green.listQueries()).some((query) => query.queryId === result.id && query.user === 'cutover'));
@@ -79,12 +63,13 @@ describe('integrations against the sandbox fleet', () => {
   test('blue/green flip through the gateway while a query on blue runs to completion', async () => {
     const greenUrl = (await provisioner.describeCluster('trino-green')) as { state: 'present'; url: string };
     await gateway.upsertBackend({ name: 'trino-green', proxyTo: greenUrl.url, active: false, routingGroup: 'adhoc' });
-    assert.equal((await eventually(() => gateway.backendState('trino-green'), (s) => s?.trinoStatus === 'HEALTHY'))?.trinoStatus, 'HEALTHY');
+    await until('trino-green HEALTHY', async () => (await gateway.backendState('trino-green'))?.trinoStatus === 'HEALTHY', 5_000);
 
     const viaGateway = trino(fleet.gatewayUrl);
     const blueProxy = (await gateway.getBackend('trino-blue'))!.proxyTo;
     const longOnBlue = viaGateway.execute('/* sandbox:duration=1500ms */ SELECT 1', { headers: { 'X-Trino-Routing-Group': 'adhoc' } });
-    const blueQueries = await eventually(() => trino(blueProxy).activeQueries(), (queries) => queries.length > 0);
+    let blueQueries: unknown[] = [];
+    await until('a query running on blue', async () => (blueQueries = await trino(blueProxy).activeQueries()).length > 0, 5_000);
     assert.equal(blueQueries.length, 1);
 
     await gateway.activateBackend('trino-green');
@@ -112,11 +97,6 @@ describe('integrations against the sandbox fleet', () => {
     assert.equal(await provisioner.deleteCluster('trino-green'), false);
   });
 });
-
-/** The sticky per-user canary rule condition cutover writes. */
-function canaryCondition(percent: number): string {
-  return `request.getHeader("X-Trino-User") != null && Math.floorMod(request.getHeader("X-Trino-User").hashCode(), 100) < ${percent}`;
-}
 
 describe('gateway roles and credentials against the sandbox fleet', () => {
   let fleet: SandboxFleet;

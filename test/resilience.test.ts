@@ -1,53 +1,34 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, it } from 'node:test';
 import { startUpgrade } from '../src/client/upgrades';
+import { untilHealthy, waitForPhase } from '../src/devserver/wait';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
-import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
-import { installRuntime } from '../src/worker/logging';
+import { startSandboxFleet } from '../src/sandbox/fleet';
 import type { UpgradeResult } from '../src/workflows/messages';
+import { assertJournal } from './support/journal';
 import { fastPlan } from './support/plans';
-import { assertReplays, startTestServer, waitForPhase } from './support/temporal';
-import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
+import { useProcessTestbed } from './support/process-testbed';
+import { assertReplays } from './support/temporal';
 
 describe('durability: real worker processes on a real Temporal dev server', () => {
-  let env: TestWorkflowEnvironment;
-  const workers: WorkerProcess[] = [];
-  const fleets: SandboxFleet[] = [];
-
-  before(async () => {
-    installRuntime({ level: 'WARN' });
-    env = await startTestServer();
-  });
-
-  after(async () => {
-    await Promise.all(workers.map((worker) => worker.kill('SIGTERM')));
-    await Promise.all(fleets.map((fleet) => fleet.stop()));
-    await env.teardown();
-  });
+  const testbed = useProcessTestbed();
 
   it('worker killed with SIGKILL while draining: a new worker resumes and nothing is provisioned or registered twice', async () => {
     const group = 'sigkill';
     const fleet = await startSandboxFleet({ healthIntervalMs: 100, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
-    fleets.push(fleet);
-    const first = startWorkerProcess(env.address);
-    workers.push(first);
-    await first.ready;
+    testbed.onStop(() => fleet.stop());
 
     const since = Date.now();
     // Long queries on blue keep the drain busy while the worker dies.
     const client = new TrinoHttpClient({ url: fleet.gatewayUrl, connections: 4 });
-    await waitForHealthy(fleet, `${group}-blue`);
+    await untilHealthy(fleet, `${group}-blue`);
     const longQueries = Array.from({ length: 3 }, (_, i) =>
       client.execute('/* sandbox:duration=12s */ SELECT 1', { user: `analyst-${i}`, headers: { 'X-Trino-Routing-Group': group } }),
     );
-    const handle = await startUpgrade(env.client, fastPlan(fleet.gatewayUrl, group, { approval: { required: false }, bake: '200ms', retire: { keepBlueFor: '0s' } }));
+    const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group, { approval: { required: false }, bake: '200ms', retire: { keepBlueFor: '0s' } }));
 
     await waitForPhase(handle, 'DRAINING', 30_000);
-    await first.kill('SIGKILL');
-    const second = startWorkerProcess(env.address);
-    workers.push(second);
-    await second.ready;
+    const second = await testbed.replaceWorker('SIGKILL');
 
     const result = (await handle.result()) as UpgradeResult;
     const outcomes = await Promise.all(longQueries);
@@ -56,11 +37,14 @@ describe('durability: real worker processes on a real Temporal dev server', () =
     assert.equal(result.outcome, 'SUCCEEDED', second.output());
     assert.deepEqual(outcomes.map((outcome) => outcome.state), ['FINISHED', 'FINISHED', 'FINISHED'], 'queries running on blue finished there');
     const journal = fleet.journal(since);
-    const count = (kind: string, name: string) => journal.filter((entry) => entry.kind === kind && entry.name === name).length;
-    assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-    assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 1, 'green registered once');
-    assert.equal(count('backend.activated', `${group}-green`), 1, 'green activated once');
-    assert.equal(count('cluster.deleted', `${group}-blue`), 1, 'blue torn down once');
+    assertJournal(journal, {
+      counts: [
+        ['cluster.created', `${group}-green`, 1, 'green provisioned once'],
+        [['backend.added', 'backend.updated'], `${group}-green`, 1, 'green registered once'],
+        ['backend.activated', `${group}-green`, 1, 'green activated once'],
+        ['cluster.deleted', `${group}-blue`, 1, 'blue torn down once'],
+      ],
+    });
     const blueDeleted = journal.find((entry) => entry.kind === 'cluster.deleted' && entry.name === `${group}-blue`)!.at;
     assert.ok(blueDeleted >= since + 12_000, 'blue was torn down only after its queries finished');
     const events = (await handle.fetchHistory()).events ?? [];
@@ -72,13 +56,3 @@ describe('durability: real worker processes on a real Temporal dev server', () =
     await assertReplays(handle);
   });
 });
-
-async function waitForHealthy(fleet: SandboxFleet, name: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const response = await fetch(`${fleet.gatewayUrl}/api/public/backends/${name}/state`);
-    if (response.ok && ((await response.json()) as { trinoStatus: string }).trinoStatus === 'HEALTHY') return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${name} never became HEALTHY`);
-}

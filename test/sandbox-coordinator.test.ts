@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { sleep } from '../src/devserver/wait';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import { SimulatedCoordinator } from '../src/sandbox/coordinator';
 
@@ -54,7 +55,7 @@ describe('sandbox coordinator', () => {
     assert.equal(early.coordinator, true);
     assert.equal(early.state, 'ACTIVE');
     assert.match(early.uptime, /^\d+\.\d{2}(ms|s|m)$/);
-    await new Promise((resolve) => setTimeout(resolve, 320));
+    await sleep(320);
     assert.equal((await call(`${blue.url}/v1/info`)).json().starting, false);
   });
 
@@ -117,7 +118,7 @@ describe('sandbox coordinator', () => {
     const cookie = String(login.headers['set-cookie']).split(';')[0];
     assert.match(cookie, /^Trino-UI-Token=/);
     const running = await submit(blue.url, '/* sandbox:duration=1s */ SELECT 1');
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(30);
     const stats = (await call(`${blue.url}/ui/api/stats`, { headers: { cookie } })).json();
     assert.equal(stats.runningQueries, 1);
     assert.equal(stats.activeWorkers, 1);
@@ -169,7 +170,7 @@ describe('sandbox coordinator', () => {
     const first = await submit(url, '/* sandbox:duration=5s */ SELECT 1');
     const runningPage = (await call(first.nextUri ?? '')).json() as Page;
     const inFlight = call(runningPage.nextUri ?? '');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     await blue.crash();
     await assert.rejects(inFlight, 'the long poll in flight is cut');
     assert.equal(blue.faults.crashed, true);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { sleep, until, untilHealthy } from '../src/devserver/wait';
 import { SandboxProvisioner } from '../src/integrations/provisioners/sandbox';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad } from '../src/sandbox/load';
@@ -13,14 +14,6 @@ async function call(url: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE' = 'GE
   });
   const text = await response.body.text();
   return { status: response.statusCode, text, json: () => JSON.parse(text) };
-}
-
-async function until(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('sandbox fleet: control API', () => {
@@ -37,7 +30,7 @@ describe('sandbox fleet: control API', () => {
     assert.deepEqual(fleet.gateway.backends(), [
       { name: 'blue', proxyTo: fleet.cluster('blue')?.url, active: true, routingGroup: 'adhoc', externalUrl: fleet.cluster('blue')?.url },
     ]);
-    await until('blue is HEALTHY', () => fleet.gateway.backendState('blue')?.trinoStatus === 'HEALTHY');
+    await untilHealthy(fleet, 'blue');
     assert.deepEqual((await call(`${control}/clusters`)).json(), [
       { name: 'blue', version: '470', url: fleet.cluster('blue')?.url, starting: false, faults: { unhealthy: false, failRate: 0, queryDelayMs: 0, crashed: false } },
     ]);
@@ -102,7 +95,7 @@ describe('sandbox fleet: query load', () => {
 
   before(async () => {
     fleet = await startSandboxFleet({ healthIntervalMs: 30, clusters: [{ name: 'blue', version: '470' }] });
-    await until('blue is HEALTHY', () => fleet.gateway.backendState('blue')?.trinoStatus === 'HEALTHY');
+    await untilHealthy(fleet, 'blue');
   });
   after(() => fleet.stop());
 
@@ -110,11 +103,11 @@ describe('sandbox fleet: query load', () => {
     const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 8, concurrency: 6, durationMs: [20, 250] });
     const { cluster: green } = await fleet.createCluster({ name: 'green', version: '480', startupDelayMs: 100 });
     fleet.gateway.upsertBackend({ name: 'green', proxyTo: green.url, active: false, routingGroup: 'adhoc' });
-    await until('green is HEALTHY', () => fleet.gateway.backendState('green')?.trinoStatus === 'HEALTHY');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilHealthy(fleet, 'green');
+    await sleep(300);
     await call(`${fleet.gatewayUrl}/gateway/backend/activate/green`, 'POST');
     await call(`${fleet.gatewayUrl}/gateway/backend/deactivate/blue`, 'POST');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     assert.ok(load.report().submitted > 0);
     const report = await load.stop();
 
@@ -133,7 +126,7 @@ describe('sandbox fleet: query load', () => {
   it('counts queries that fail on the cluster as failed, with their message', async () => {
     await fleet.applyFaults('green', { failRate: 1 });
     const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: ['ann'], concurrency: 2, durationMs: [10, 20] });
-    await until('some queries ran', () => load.report().submitted >= 4);
+    await until('some queries to run', () => load.report().submitted >= 4);
     const report = await load.stop();
     assert.equal(report.failed, report.submitted);
     assert.match(report.queries[0].error ?? '', /Simulated failure on coordinator green/);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { until } from '../src/devserver/wait';
 import { TrinoGatewayClient } from '../src/integrations/gateway/client';
 import { SimulatedCoordinator } from '../src/sandbox/coordinator';
 import { SandboxGateway } from '../src/sandbox/gateway';
@@ -15,14 +16,6 @@ async function call(base: string, method: Method, path: string, options: { body?
 }
 
 const json = (value: unknown) => ({ body: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
-
-async function until(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('sandbox gateway: backend API', () => {
   const blue = new SimulatedCoordinator({ name: 'blue', version: '470' });
@@ -93,7 +86,7 @@ describe('sandbox gateway: backend API', () => {
   });
 
   it('serves public backend info and ClusterStats with counts from the coordinator', async () => {
-    await until('blue is HEALTHY', () => gateway.backendState('blue')?.trinoStatus === 'HEALTHY');
+    await until('blue HEALTHY', () => gateway.backendState('blue')?.trinoStatus === 'HEALTHY');
     assert.equal((await call(base, 'GET', '/api/public/backends/blue')).json().proxyTo, blue.url);
     assert.deepEqual((await call(base, 'GET', '/api/public/backends/blue/state')).json(), {
       clusterId: 'blue',
@@ -154,7 +147,7 @@ describe('sandbox gateway: health monitor', () => {
 
   it('is not ready until the first round finished, and a backend that never answers becomes UNHEALTHY', async () => {
     assert.equal((await call(gateway.url, 'GET', '/trino-gateway/readyz')).status, 503);
-    await until('the first round finished', async () => (await call(gateway.url, 'GET', '/trino-gateway/readyz')).status === 200);
+    await until('the end of the first health round', async () => (await call(gateway.url, 'GET', '/trino-gateway/readyz')).status === 200);
     assert.equal(gateway.backendState('silent')?.trinoStatus, 'UNHEALTHY');
     // Its slow checks would stretch every round past green's startup delay below.
     await call(gateway.url, 'POST', '/gateway/backend/modify/delete', { body: 'silent' });
@@ -168,7 +161,7 @@ describe('sandbox gateway: health monitor', () => {
     assert.equal(gateway.backendState('green')?.trinoStatus, 'PENDING', 'PENDING until the first check');
     await gateway.checkHealthNow();
     assert.equal(gateway.backendState('green')?.trinoStatus, 'PENDING', 'PENDING while /v1/info says starting');
-    await until('green is HEALTHY', () => gateway.backendState('green')?.trinoStatus === 'HEALTHY');
+    await until('green HEALTHY', () => gateway.backendState('green')?.trinoStatus === 'HEALTHY');
     assert.deepEqual(
       gateway.journal.entries(since).filter((entry) => entry.kind === 'backend.health').map((entry) => entry.detail),
       ['HEALTHY'],
@@ -178,22 +171,22 @@ describe('sandbox gateway: health monitor', () => {
 
   it('marks a backend UNHEALTHY on an unhealthy fault or a crash, and HEALTHY again after', async () => {
     green.setFaults({ unhealthy: true });
-    await until('green is UNHEALTHY', () => gateway.backendState('green')?.trinoStatus === 'UNHEALTHY');
+    await until('green UNHEALTHY', () => gateway.backendState('green')?.trinoStatus === 'UNHEALTHY');
     green.setFaults({ unhealthy: false });
-    await until('green is HEALTHY again', () => gateway.backendState('green')?.trinoStatus === 'HEALTHY');
+    await until('green HEALTHY again', () => gateway.backendState('green')?.trinoStatus === 'HEALTHY');
     await green.crash();
-    await until('crashed green is UNHEALTHY', () => gateway.backendState('green')?.trinoStatus === 'UNHEALTHY');
+    await until('crashed green UNHEALTHY', () => gateway.backendState('green')?.trinoStatus === 'UNHEALTHY');
     await green.recover();
-    await until('recovered green is HEALTHY', () => gateway.backendState('green')?.trinoStatus === 'HEALTHY');
+    await until('recovered green HEALTHY', () => gateway.backendState('green')?.trinoStatus === 'HEALTHY');
   });
 
   it('journals when a routing group loses its last active HEALTHY backend and when it gets one back', async () => {
     const since = Date.now();
     await call(gateway.url, 'POST', '/gateway/backend/activate/green');
     green.setFaults({ unhealthy: true });
-    await until('green is UNHEALTHY', () => gateway.backendState('green')?.trinoStatus === 'UNHEALTHY');
+    await until('green UNHEALTHY', () => gateway.backendState('green')?.trinoStatus === 'UNHEALTHY');
     green.setFaults({ unhealthy: false });
-    await until('green is HEALTHY', () => gateway.backendState('green')?.trinoStatus === 'HEALTHY');
+    await until('green HEALTHY', () => gateway.backendState('green')?.trinoStatus === 'HEALTHY');
     assert.deepEqual(
       gateway.journal
         .entries(since)

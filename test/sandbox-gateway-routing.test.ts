@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { sleep, until } from '../src/devserver/wait';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import type { RoutingRule } from '../src/integrations/gateway/types';
 import { SimulatedCoordinator } from '../src/sandbox/coordinator';
@@ -11,14 +12,6 @@ async function call(url: string, options: { method?: 'GET' | 'POST' | 'HEAD'; bo
   const response = await request(url, { method: options.method ?? 'GET', headers: options.headers, body: options.body });
   const text = await response.body.text();
   return { status: response.statusCode, headers: response.headers, text, json: () => JSON.parse(text) };
-}
-
-async function until(what: string, predicate: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** Versions that served `count` `SELECT version()` queries sent through the gateway. */
@@ -67,16 +60,16 @@ describe('sandbox gateway: proxy and routing', () => {
     await call(`${gateway.url}/gateway/backend/activate/green`, { method: 'POST' });
     assert.deepEqual(await versionsServing(client, 40), new Set(['470', '480']), 'random over both');
     blue.setFaults({ unhealthy: true });
-    await until('blue is UNHEALTHY', () => gateway.backendState('blue')?.trinoStatus === 'UNHEALTHY');
+    await until('blue UNHEALTHY', () => gateway.backendState('blue')?.trinoStatus === 'UNHEALTHY');
     assert.deepEqual(await versionsServing(client, 10), new Set(['480']), 'active but UNHEALTHY gets nothing');
     blue.setFaults({ unhealthy: false });
-    await until('blue is HEALTHY', () => gateway.backendState('blue')?.trinoStatus === 'HEALTHY');
+    await until('blue HEALTHY', () => gateway.backendState('blue')?.trinoStatus === 'HEALTHY');
     await call(`${gateway.url}/gateway/backend/deactivate/green`, { method: 'POST' });
   });
 
   it('keeps serving a running query from its backend after that backend is deactivated (drain)', async () => {
     const running = client.execute('/* sandbox:duration=600ms */ SELECT version()');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     await call(`${gateway.url}/gateway/backend/activate/green`, { method: 'POST' });
     await call(`${gateway.url}/gateway/backend/deactivate/blue`, { method: 'POST' });
     assert.deepEqual(await versionsServing(client, 5), new Set(['480']), 'new queries go to green');
@@ -172,7 +165,7 @@ describe('sandbox gateway: FILE routing rules', () => {
     const updated = (await update(canaryRule(55))).json();
     assert.equal(updated.data[1].condition, canaryRule(55).condition);
     assert.deepEqual(await versionsServing(client, 3, { user: 'abc' }), new Set(['470']), 'the router still has the old rules');
-    await new Promise((resolve) => setTimeout(resolve, 320));
+    await sleep(320);
     assert.deepEqual(await versionsServing(client, 3, { user: 'abc' }), new Set(['480']));
     assert.deepEqual(await versionsServing(client, 3, { user: 'Zoë' }), new Set(['470']), 'bucket 66 stays');
     assert.deepEqual(await versionsServing(client, 3, { user: 'Zoë', headers: { 'X-Trino-Routing-Group': 'canary' } }), new Set(['480']));

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { sleep, untilHealthy } from '../src/devserver/wait';
 import type { RoutingRule } from '../src/integrations/gateway/types';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import { canaryAction, canaryCondition } from '../src/integrations/traffic/routing-rule';
@@ -18,13 +19,7 @@ describe('sandbox behaves like the real gateway and Trino where the real-stack t
 
   before(async () => {
     fleet = await startSandboxFleet({ healthIntervalMs: 100, clusters: [{ name: 'parity-blue', version: '470', routingGroup: 'adhoc' }] });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const state = await (await fetch(`${fleet.gatewayUrl}/api/public/backends/parity-blue/state`)).json().catch(() => ({}));
-      if ((state as { trinoStatus?: string }).trinoStatus === 'HEALTHY') break;
-      if (Date.now() > deadline) throw new Error('parity-blue not HEALTHY');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await untilHealthy(fleet, 'parity-blue');
   });
 
   after(async () => {
@@ -91,15 +86,7 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
         { name: 'parity-green-canary', version: '476', routingGroup: 'adhoc-canary' },
       ],
     });
-    const deadline = Date.now() + 10_000;
-    for (const name of ['parity-blue', 'parity-green-canary']) {
-      for (;;) {
-        const state = await (await fetch(`${fleet.gatewayUrl}/api/public/backends/${name}/state`)).json().catch(() => ({}));
-        if ((state as { trinoStatus?: string }).trinoStatus === 'HEALTHY') break;
-        if (Date.now() > deadline) throw new Error(`${name} not HEALTHY`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
+    for (const name of ['parity-blue', 'parity-green-canary']) await untilHealthy(fleet, name);
   });
 
   after(async () => {
@@ -125,7 +112,7 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
     const rules = ((await updated.json()) as { data: RoutingRule[] }).data;
     assert.equal(rules.find((rule) => rule.name === 'cutover-canary')?.condition, canaryCondition(10), 'updateRoutingRules answers with the rule as written');
     assert.deepEqual(rules.map((rule) => rule.name), ['cutover-canary', 'routing-group-header'], 'in file order, nothing added');
-    await new Promise((resolve) => setTimeout(resolve, RULES_REFRESH_MS + 100));
+    await sleep(RULES_REFRESH_MS + 100);
     const groups = await groupsOf(CANARY_USERS);
     const canary = [...groups].filter(([, group]) => group === 'adhoc-canary').map(([user]) => user).sort();
     assert.deepEqual(canary, CANARY_USERS_AT_10_ON_REAL_GATEWAY);

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parseAllDocuments } from 'yaml';
+import { sleep } from '../../src/devserver/wait';
 import type { RoutingRule } from '../../src/integrations/gateway/types';
 import { startSandboxFleet } from '../../src/sandbox/fleet';
 import { REPO_ROOT } from './components';
@@ -64,7 +65,7 @@ async function scenario(gateway: string, blue: string, green: string): Promise<E
   await step('active', 'GET', '/gateway/backend/active');
   await step('public backend', 'GET', '/api/public/backends/trino-green');
   await step('public unknown backend', 'GET', '/api/public/backends/nope');
-  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  await sleep(5_000);
   await step('state of inactive green', 'GET', '/api/public/backends/trino-green/state');
   await step('state of unknown', 'GET', '/api/public/backends/nope/state');
   await step('activate unknown', 'POST', '/gateway/backend/activate/nope');
@@ -89,7 +90,7 @@ async function scenario(gateway: string, blue: string, green: string): Promise<E
   const everyone = { ...original, condition: original.condition.replace(/< 0$/, '< 100') };
   await step('update canary rule to 100%', 'POST', '/webapp/updateRoutingRules', JSON.stringify(everyone), json);
   await step('rules after update', 'GET', '/webapp/getRoutingRules');
-  await new Promise((resolve) => setTimeout(resolve, 4_000));
+  await sleep(4_000);
   await step('statement while canary group has no backend', 'POST', '/v1/statement', 'SELECT 2', { 'x-trino-user': 'bob', 'x-trino-source': 'compare' });
   await step('query history after canary statement', 'GET', '/trino-gateway/api/queryHistory');
   await step('restore canary rule', 'POST', '/webapp/updateRoutingRules', JSON.stringify(original), json);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { sleep } from '../../src/devserver/wait';
 
 /** Progress lines of the real stack, on stderr (the test runner keeps stdout for its report). */
 export function progress(message: string): void {
@@ -141,6 +142,6 @@ export async function waitFor(what: string, check: () => Promise<boolean>, optio
     if (Date.now() > deadline) {
       throw new Error(`timed out after ${options.timeoutMs / 1000} s waiting for ${what}${options.server ? `; ${options.server.logFile}:\n${options.server.tail()}` : ''}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
+    await sleep(options.intervalMs ?? 250);
   }
 }

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
+import { waitForStatus } from '../../src/devserver/wait';
 import { startQueryLoad } from '../../src/sandbox/load';
 import type { UpgradeResult, UpgradeStatus } from '../../src/workflows/messages';
-import { approveWhenAsked, assertUpgradedOnce, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
+import { approveWhenAsked, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
+import { assertJournal, upgradedOnce } from '../support/journal';
 import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
-import { assertReplays, waitForStatus } from '../support/temporal';
+import { assertReplays } from '../support/temporal';
 
 /** Where the worker dies: a predicate on the upgrade's status. */
 interface KillPoint {
@@ -75,7 +77,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
 
         assert.equal(result.outcome, 'SUCCEEDED', `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`);
         assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
-        assertUpgradedOnce(fleet, since, group);
+        assertJournal(fleet.journal(since), { alwaysServed: group, counts: upgradedOnce(group) });
         await assertReplays(handle);
       } finally {
         // A failed case must not leave its load or approver running: they would keep the process alive.

@@ -2,15 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../../src/client/upgrades';
+import { sleep, until, untilHealthy, waitForStatus } from '../../src/devserver/wait';
 import { canaryReadyRules } from '../../src/sandbox/canary-rules';
 import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { validatePlan } from '../../src/plan/load';
+import type { Overrides } from '../../src/plan/merge';
 import { startQueryLoad, type LoadReport, type QueryLoad } from '../../src/sandbox/load';
 import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
 import type { UpgradeResult } from '../../src/workflows/messages';
-import { assertGroupAlwaysServed, assertNothingTwice, counter, gatewayBackends, untilHealthy, until, versionThroughGateway } from '../support/faults';
-import { fastPlan, type Overrides } from '../support/plans';
-import { assertReplays, waitForStatus } from '../support/temporal';
+import { gatewayBackends, versionThroughGateway } from '../support/faults';
+import { assertJournal, nothingTwice, rolledBackOnce } from '../support/journal';
+import { fastPlan } from '../support/plans';
+import { assertReplays } from '../support/temporal';
 import { useTestbed } from '../support/testbed';
 
 /** Fault matrix row 4: a fault of green rolls the upgrade back on its own; users served by blue never see a failure. */
@@ -54,7 +57,7 @@ describe('fault matrix: green faults roll back automatically, blue users never s
     try {
       const handle = await run(fleet, group, { bake: '1m', health: { maxConsecutiveFailures: 2, timeout: '8s' } });
       await waitForStatus(handle, (s) => s.phase === 'BAKING', 'baking at 100%');
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(500);
       const crashAt = Date.now();
       await fleet.applyFaults(`${group}-green`, { crash: true });
       const result = (await handle.result()) as UpgradeResult;
@@ -73,11 +76,13 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       const unserved = journal.filter((e) => e.kind === 'group.unserved' && e.group === group);
       assert.ok(unserved.every((e) => e.at >= crashAt && e.at <= blueBack), 'the group was unserved only between the crash and the rollback');
       assert.equal(journal.filter((e) => e.group === group && /group\./.test(e.kind)).at(-1)?.kind ?? 'group.served', 'group.served', 'the group is served at the end');
-      const count = counter(journal);
-      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-      assert.equal(count('cluster.deleted', `${group}-green`), 1, 'green torn down once');
-      assert.equal(count('cluster.deleted', `${group}-blue`), 0, 'blue kept');
-      assertNothingTwice(journal, group);
+      assertJournal(journal, {
+        counts: [
+          ...rolledBackOnce(group),
+          ['cluster.deleted', `${group}-blue`, 0, 'blue kept'],
+          ...nothingTwice(group),
+        ],
+      });
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
@@ -95,7 +100,7 @@ describe('fault matrix: green faults roll back automatically, blue users never s
         canary: { traffic: 'routing-rule', rulesRefresh: '300ms', steps: [{ weight: 10, bake: '1m' }, { weight: 100, bake: '1s' }], analysis: { interval: '300ms', maxConsecutiveFailures: 2 } },
       });
       await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 10, 'baking at 10%');
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(500);
       await fleet.applyFaults(`${group}-green`, { crash: true });
       const result = (await handle.result()) as UpgradeResult;
       report = await load.stop();
@@ -106,12 +111,14 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       assert.deepEqual(failed(report, blueUsers), [], 'no query of a user outside the 10% canary bucket failed');
       assert.equal(failed(report, (q) => q.backend === `${group}-blue`).length, 0, 'no query on blue failed');
       const journal = fleet.journal(since);
-      assertGroupAlwaysServed(journal, group);
-      const count = counter(journal);
-      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-      assert.equal(count('cluster.deleted', `${group}-green`), 1, 'green torn down once');
-      assert.equal(count('backend.activated', `${group}-green`), 0, 'green never took blue\'s group');
-      assertNothingTwice(journal, group);
+      assertJournal(journal, {
+        alwaysServed: group,
+        counts: [
+          ...rolledBackOnce(group),
+          ['backend.activated', `${group}-green`, 0, "green never took blue's group"],
+          ...nothingTwice(group),
+        ],
+      });
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
@@ -137,11 +144,14 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       assert.ok(report.finished > 0 && report.byBackend[`${group}-blue`]?.finished === report.finished, 'every query ran on blue');
       assert.equal(result.status.trafficPercent, 0);
       const journal = fleet.journal(since);
-      const count = counter(journal);
-      assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 0, 'green was never registered');
-      assert.equal(count('cluster.deleted', `${group}-green`), 0, 'a cluster this run did not create is not torn down');
+      assertJournal(journal, {
+        alwaysServed: group,
+        counts: [
+          [['backend.added', 'backend.updated'], `${group}-green`, 0, 'green was never registered'],
+          ['cluster.deleted', `${group}-green`, 0, 'a cluster this run did not create is not torn down'],
+        ],
+      });
       assert.ok(fleet.cluster(`${group}-green`), 'the pre-existing cluster still runs');
-      assertGroupAlwaysServed(journal, group);
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
@@ -155,7 +165,7 @@ describe('fault matrix: green faults roll back automatically, blue users never s
     try {
       const handle = await run(fleet, group, { green: { provisioner: { startupDelay: '2s' } } });
       // Green exists but still starts: every query it runs from now on fails.
-      await until(() => fleet.cluster(`${group}-green`) !== undefined, 'green created');
+      await until('green created', () => fleet.cluster(`${group}-green`) !== undefined, 30_000);
       await fleet.applyFaults(`${group}-green`, { failRate: 1 });
       const result = (await handle.result()) as UpgradeResult;
       report = await load.stop();
@@ -163,11 +173,13 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       assert.equal(report.failed, 0, 'no query failed');
       assert.equal(result.status.trafficPercent, 0);
       const journal = fleet.journal(since);
-      const count = counter(journal);
-      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-      assert.equal(count('backend.added', `${group}-green`) + count('backend.updated', `${group}-green`), 0, 'green was never registered');
-      assert.equal(count('cluster.deleted', `${group}-green`), 1, 'green torn down once');
-      assertGroupAlwaysServed(journal, group);
+      assertJournal(journal, {
+        alwaysServed: group,
+        counts: [
+          ...rolledBackOnce(group),
+          [['backend.added', 'backend.updated'], `${group}-green`, 0, 'green was never registered'],
+        ],
+      });
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
@@ -192,12 +204,14 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       assert.equal(report.byBackend[`${group}-blue`]?.failed ?? 0, 0, 'no query on blue failed');
       assert.deepEqual(failed(report, (q) => q.backend !== `${group}-green`), [], 'every failed query ran on green');
       const journal = fleet.journal(since);
-      assertGroupAlwaysServed(journal, group);
-      const count = counter(journal);
-      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-      assert.equal(count('cluster.deleted', `${group}-green`), 1, 'green torn down once');
-      assert.equal(count('backend.deactivated', `${group}-blue`), 0, 'blue was never deactivated');
-      assertNothingTwice(journal, group);
+      assertJournal(journal, {
+        alwaysServed: group,
+        counts: [
+          ...rolledBackOnce(group),
+          ['backend.deactivated', `${group}-blue`, 0, 'blue was never deactivated'],
+          ...nothingTwice(group),
+        ],
+      });
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../../src/client/upgrades';
+import { sleep, until, untilHealthy } from '../../src/devserver/wait';
 import { canaryReadyRules } from '../../src/sandbox/canary-rules';
 import type { UpgradePlan } from '../../src/plan/schema';
 import type { SandboxFleet } from '../../src/sandbox/fleet';
@@ -15,7 +16,8 @@ import {
   type UpgradeResult,
   type UpgradeStatus,
 } from '../../src/workflows/messages';
-import { assertGroupAlwaysServed, assertNothingTwice, counter, gatewayBackends, startLongQueries, untilHealthy, versionThroughGateway } from '../support/faults';
+import { gatewayBackends, inPhase, lastNote, startLongQueries, versionThroughGateway } from '../support/faults';
+import { assertJournal, countOf, nothingTwice } from '../support/journal';
 import { fastPlan, withSlowCommandProvisioner } from '../support/plans';
 import { assertReplays } from '../support/temporal';
 import { useTestbed } from '../support/testbed';
@@ -40,9 +42,6 @@ interface RollbackPoint {
   /** Blue/green bake (default 1s, so later points are reached); canary bakes are promoted instead. */
   bake?: string;
 }
-
-const inPhase = (phase: string, extra: (s: UpgradeStatus) => boolean = () => true) => (s: UpgradeStatus) => s.phase === phase && extra(s);
-const lastNote = (pattern: RegExp) => (s: UpgradeStatus) => pattern.test(s.timeline.at(-1)?.message ?? '');
 
 const POINTS: RollbackPoint[] = [
   { name: 'while provisioning green', strategy: 'blue-green', at: inPhase('PROVISIONING', lastNote(/^provisioning /)), slowProvisioner: true },
@@ -123,8 +122,7 @@ describe('fault matrix: rollback requested at every phase ends with blue serving
           assert.deepEqual(await gatewayBackends(fleet), [[green, true]], 'green alone serves the group');
           assert.equal(await versionThroughGateway(fleet.gatewayUrl, group), '480', 'a new query lands on green');
           assert.equal(report.failed, 0, 'no query failed');
-          assertGroupAlwaysServed(fleet.journal(since), group);
-          assertNothingTwice(fleet.journal(since), group);
+          assertJournal(fleet.journal(since), { alwaysServed: group, counts: nothingTwice(group) });
           return;
         }
 
@@ -146,16 +144,19 @@ describe('fault matrix: rollback requested at every phase ends with blue serving
         assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
         assert.ok((await longOnBlue).every((state) => state === 'FINISHED'), 'long queries on blue finished there');
         const journal = fleet.journal(since);
-        const count = counter(journal);
-        assert.equal(count('cluster.deleted', green), count('cluster.created', green), 'green torn down exactly when this run created it');
-        assert.equal(count('cluster.deleted', blue), 0, 'blue never torn down');
+        assertJournal(journal, {
+          alwaysServed: group,
+          counts: [
+            ['cluster.deleted', green, countOf(journal, 'cluster.created', green), 'green torn down exactly when this run created it'],
+            ['cluster.deleted', blue, 0, 'blue never torn down'],
+            ...nothingTwice(group),
+          ],
+        });
         const greenDeleted = journal.find((e) => e.kind === 'cluster.deleted' && e.name === green)?.at ?? Infinity;
         assert.ok(
           report.queries.filter((q) => q.backend.startsWith(green)).every((q) => q.state === 'FINISHED' && q.endedAt <= greenDeleted),
           'green was drained: its queries finished before it was torn down',
         );
-        assertGroupAlwaysServed(journal, group);
-        assertNothingTwice(journal, group);
         await assertReplays(handle);
       } finally {
         if (!report) await load.stop().catch(() => undefined);
@@ -178,21 +179,13 @@ async function driveUntil(handle: WorkflowHandle, point: RollbackPoint, fleet: S
     if (last?.awaitingApproval) {
       if (point.unhealthyAtFlip) {
         await fleet.applyFaults(green, { unhealthy: true });
-        await untilStatus(fleet, green, 'UNHEALTHY');
+        await until(`${green} UNHEALTHY in the gateway`, () => fleet.gateway.backendState(green)?.trinoStatus === 'UNHEALTHY');
       }
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'oncall' }] }).catch(() => undefined);
     } else if (last?.phase === 'BAKING') {
       await handle.executeUpdate(promoteUpdate, { args: [{ by: 'oncall' }] }).catch(() => undefined);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`the upgrade never reached "${point.name}"; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, timeline: last.timeline.slice(-3) })}`);
-}
-
-async function untilStatus(fleet: SandboxFleet, name: string, status: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (fleet.gateway.backendState(name)?.trinoStatus !== status) {
-    if (Date.now() > deadline) throw new Error(`${name} never became ${status}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultWorkflowId, startUpgrade } from '../../src/client/upgrades';
+import { waitForStatus } from '../../src/devserver/wait';
+import type { WorkerProcess } from '../../src/devserver/worker-process';
 import { startQueryLoad } from '../../src/sandbox/load';
 import { statusQuery, type UpgradeResult, type UpgradeStatus } from '../../src/workflows/messages';
-import { approveWhenAsked, assertGreenAlone, assertUpgradedOnce, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
+import { approveWhenAsked, assertGreenAlone, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
+import { assertJournal, upgradedOnce } from '../support/journal';
 import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
-import { assertReplays, waitForStatus } from '../support/temporal';
-import type { WorkerProcess } from '../support/worker-process';
+import { assertReplays } from '../support/temporal';
 
 /** Long enough for the worker's polls, the activities' heartbeats and the test's queries to fail. */
 const DOWN_MS = 5_000;
@@ -72,7 +74,7 @@ describe('Temporal server stopped and restarted on its persisted database: the u
         assert.equal(result.outcome, 'SUCCEEDED', `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`);
         assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
         assertGreenAlone(fleet, group);
-        assertUpgradedOnce(fleet, since, group);
+        assertJournal(fleet.journal(since), { alwaysServed: group, counts: upgradedOnce(group) });
         await assertReplays(handle());
       } finally {
         stopApproving.abort();

@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
+import { sleep, waitForPhase, waitForStatus } from '../../src/devserver/wait';
+import type { Overrides } from '../../src/plan/merge';
 import type { SandboxFleet } from '../../src/sandbox/fleet';
 import { startQueryLoad, type LoadReport, type QueryLoad } from '../../src/sandbox/load';
-import { installRuntime } from '../../src/worker/logging';
 import { approveSignal, rollbackSignal, type UpgradeResult } from '../../src/workflows/messages';
 import { runCli } from '../support/cli';
-import { approveWhenAsked, assertGroupAlwaysServed, assertUpgradedOnce, counter, gatewayBackends, startBlueFleet, versionThroughGateway } from '../support/faults';
-import { fastPlan, type Overrides } from '../support/plans';
-import { assertReplays, startTestServer, waitForPhase, waitForStatus } from '../support/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { approveWhenAsked, gatewayBackends, startBlueFleet, versionThroughGateway } from '../support/faults';
+import { assertJournal, rolledBackOnce, upgradedOnce } from '../support/journal';
+import { fastPlan } from '../support/plans';
+import { useProcessTestbed } from '../support/process-testbed';
+import { assertReplays } from '../support/temporal';
 
 const CANARY: Overrides = {
   strategy: 'canary',
@@ -20,50 +21,26 @@ const CANARY: Overrides = {
 
 /** Fault matrix row 6: several workers, and workers that are away while an operator sends a message. */
 describe('fault matrix: two workers at once, and messages sent while no worker runs', () => {
-  let env: TestWorkflowEnvironment;
-  const workers: WorkerProcess[] = [];
-  const fleets: SandboxFleet[] = [];
-
-  before(async () => {
-    installRuntime({ level: 'WARN' });
-    env = await startTestServer();
-  });
-
-  after(async () => {
-    await stopWorkers();
-    await Promise.all(fleets.map((fleet) => fleet.stop()));
-    await env.teardown();
-  });
-
-  /** Stops every worker a test started, so the next test starts with none. */
-  async function stopWorkers(): Promise<void> {
-    await Promise.all(workers.splice(0).map((running) => running.kill('SIGTERM')));
-  }
-
-  async function worker(): Promise<WorkerProcess> {
-    const started = startWorkerProcess(env.address);
-    workers.push(started);
-    await started.ready;
-    return started;
-  }
+  // Each test starts the workers it needs and stops them all at its end.
+  const testbed = useProcessTestbed({ workers: 0 });
 
   async function fleetUnderLoad(group: string): Promise<{ fleet: SandboxFleet; load: QueryLoad; since: number }> {
     const fleet = await startBlueFleet(group);
-    fleets.push(fleet);
+    testbed.onStop(() => fleet.stop());
     const since = Date.now();
     return { fleet, load: startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [50, 800], routingGroup: group }), since };
   }
 
   for (const strategy of ['blue-green', 'canary'] as const) {
     it(`${strategy}: two workers poll at once: every step runs once, the upgrade succeeds, nothing fails`, { timeout: 180_000 }, async () => {
-      await Promise.all([worker(), worker()]);
+      await Promise.all([testbed.startWorker(), testbed.startWorker()]);
       const group = `two${strategy === 'canary' ? 'canary' : 'bg'}`;
       const { fleet, load, since } = await fleetUnderLoad(group);
       const stop = new AbortController();
       let report: LoadReport | undefined;
       let approver: Promise<void> = Promise.resolve();
       try {
-        const handle = await startUpgrade(env.client, fastPlan(fleet.gatewayUrl, group, strategy === 'canary' ? CANARY : {}));
+        const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group, strategy === 'canary' ? CANARY : {}));
         approver = approveWhenAsked(handle, Promise.resolve(), stop.signal);
         const result = (await handle.result()) as UpgradeResult;
         report = await load.stop();
@@ -71,7 +48,7 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
         assert.equal(report.failed, 0, 'no query failed');
         assert.ok((report.byBackend[`${group}-green`]?.finished ?? 0) > 0, 'green served queries');
         assert.deepEqual(await gatewayBackends(fleet), [[`${group}-green`, true]]);
-        assertUpgradedOnce(fleet, since, group);
+        assertJournal(fleet.journal(since), { alwaysServed: group, counts: upgradedOnce(group) });
         const activityWorkers = new Set(
           ((await handle.fetchHistory()).events ?? []).map((event) => event.activityTaskStartedEventAttributes?.identity).filter(Boolean),
         );
@@ -81,19 +58,19 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
         stop.abort();
         await approver;
         if (!report) await load.stop().catch(() => undefined);
-        await stopWorkers();
+        await testbed.stopWorkers();
       }
     });
   }
 
   /** Starts an upgrade with one worker and stops that worker with SIGKILL at the approval gate. */
   async function atGateWithoutWorker(group: string, overrides: Overrides = {}) {
-    const only = await worker();
+    const only = await testbed.startWorker();
     const { fleet, load, since } = await fleetUnderLoad(group);
-    const handle = await startUpgrade(env.client, fastPlan(fleet.gatewayUrl, group, overrides));
+    const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group, overrides));
     await waitForPhase(handle, 'AWAITING_APPROVAL');
     await only.kill('SIGKILL');
-    assert.equal(workers.filter((running) => running.child.exitCode === null && running.child.signalCode === null).length, 0, 'no worker runs');
+    assert.equal(testbed.workers.filter((running) => running.child.exitCode === null && running.child.signalCode === null).length, 0, 'no worker runs');
     return { fleet, load, since, handle };
   }
 
@@ -103,19 +80,19 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
     let report: LoadReport | undefined;
     try {
       await handle.signal(approveSignal, { by: 'alice', comment: 'sent while the worker was down' });
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      await worker();
+      await sleep(1000);
+      await testbed.startWorker();
       const result = (await handle.result()) as UpgradeResult;
       report = await load.stop();
       assert.equal(result.outcome, 'SUCCEEDED', result.reason);
       assert.ok(result.status.timeline.some((e) => e.message === 'approved by alice: sent while the worker was down'), 'the approval was taken');
       assert.equal(report.failed, 0, 'no query failed');
       assert.deepEqual(await gatewayBackends(fleet), [[`${group}-green`, true]]);
-      assertUpgradedOnce(fleet, since, group);
+      assertJournal(fleet.journal(since), { alwaysServed: group, counts: upgradedOnce(group) });
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
-      await stopWorkers();
+      await testbed.stopWorkers();
     }
   });
 
@@ -125,8 +102,8 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
     let report: LoadReport | undefined;
     try {
       await handle.signal(rollbackSignal, { by: 'bob', reason: 'green misbehaves, sent while the worker was down' });
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      await worker();
+      await sleep(1000);
+      await testbed.startWorker();
       const result = (await handle.result()) as UpgradeResult;
       report = await load.stop();
       assert.equal(result.outcome, 'ROLLED_BACK');
@@ -134,14 +111,11 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
       assert.equal(report.failed, 0, 'no query failed');
       assert.deepEqual(await gatewayBackends(fleet), [[`${group}-blue`, true]], 'blue alone serves; green and its canary entry are gone');
       assert.equal(await versionThroughGateway(fleet.gatewayUrl, group), '470', 'a new query lands on blue');
-      const count = counter(fleet.journal(since));
-      assert.equal(count('cluster.created', `${group}-green`), 1, 'green provisioned once');
-      assert.equal(count('cluster.deleted', `${group}-green`), 1, 'green torn down once');
-      assertGroupAlwaysServed(fleet.journal(since), group);
+      assertJournal(fleet.journal(since), { alwaysServed: group, counts: rolledBackOnce(group) });
       await assertReplays(handle);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
-      await stopWorkers();
+      await testbed.stopWorkers();
     }
   });
 
@@ -151,7 +125,7 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
     let report: LoadReport | undefined;
     try {
       const startedAt = Date.now();
-      const run = await runCli(env.address, ['approve', handle.workflowId, '--by', 'carol']);
+      const run = await runCli(testbed.env.address, ['approve', handle.workflowId, '--by', 'carol']);
       const tookMs = Date.now() - startedAt;
       assert.equal(run.code, 1, `exit code 1: ${run.stdout}${run.stderr}`);
       assert.match(run.stderr, /did not acknowledge the approve within \d+ s: is a worker running\? start one with `cutover worker`/);
@@ -159,7 +133,7 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
       assert.match(run.stderr, /the request may still be applied when a worker picks it up, so check `cutover status/);
 
       // The server kept the update it could not deliver: the next worker applies it, no second approve needed.
-      await worker();
+      await testbed.startWorker();
       await waitForStatus(handle, (s) => !s.awaitingApproval, 'the new worker to apply the approval', 30_000);
       const result = (await handle.result()) as UpgradeResult;
       report = await load.stop();
@@ -169,7 +143,7 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
       assert.deepEqual(await gatewayBackends(fleet), [[`${group}-green`, true]]);
     } finally {
       if (!report) await load.stop().catch(() => undefined);
-      await stopWorkers();
+      await testbed.stopWorkers();
     }
   });
 });

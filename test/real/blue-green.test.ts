@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
+import { sleep, until, waitForPhase } from '../../src/devserver/wait';
 import { startQueryLoad, type LoadReport } from '../../src/sandbox/load';
 import { approveUpdate, rollbackSignal } from '../../src/workflows/messages';
 import { progress } from '../../scripts/real-stack/stack';
-import { waitForPhase } from '../support/temporal';
 import {
   BLUE,
   coordinatorIdOf,
@@ -20,7 +20,6 @@ import {
   GREEN,
   GROUP,
   realPlan,
-  until,
   variedSql,
   versionThrough,
   watchGateway,
@@ -37,7 +36,7 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
   /** Blue registered ACTIVE and HEALTHY in the group, green unknown to the gateway: the state before an upgrade. */
   async function blueOnly(): Promise<void> {
     await real.gateway.upsertBackend({ name: BLUE, proxyTo: real.stack.blue.url, active: true, routingGroup: GROUP });
-    await until(async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 'blue HEALTHY in the gateway', 30_000);
+    await until('blue HEALTHY in the gateway', async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 30_000, 250);
     await real.gateway.deleteBackend(GREEN);
     assert.deepEqual(await groupBackends(), [[BLUE, true]]);
   }
@@ -87,13 +86,13 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
       assert.deepEqual(await groupBackends(), [[BLUE, true], [GREEN, false]], 'green registered inactive while awaiting approval');
       assert.equal((await real.gateway.backendState(GREEN))?.trinoStatus, 'HEALTHY', 'the gateway health-checks inactive green');
       assert.equal((await versionThrough(real.stack.green.url)).version, real.stack.green.version, 'green answers at its own address');
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await sleep(3_000);
       const ack = await handle.executeUpdate(approveUpdate, { args: [{ by: 'test:real' }] });
       assert.match(ack.message, /approved by test:real/);
 
       const result = await handle.result();
       // Queries keep running a little after the end: they must all go to green.
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await sleep(3_000);
       const report = await queries.stop();
       const samples = await watcher.stop();
       summary(`upgrade (${((Date.now() - upgradeStarted) / 1000).toFixed(1)} s)`, report, samples);
@@ -147,11 +146,11 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
       );
       await waitForPhase(handle, 'BAKING', 5 * 60_000);
       // Let green serve a while before rolling back.
-      await until(async () => queries.report().finished > 0, 'queries during the bake', 10_000);
-      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      await until('queries during the bake', () => queries.report().finished > 0, 10_000, 250);
+      await sleep(4_000);
       await handle.signal(rollbackSignal, { by: 'test:real', reason: 'real-stack rollback drill' });
       const result = await handle.result();
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await sleep(3_000);
       const report = await queries.stop();
       const samples = await watcher.stop();
       summary(`rollback (${((Date.now() - started) / 1000).toFixed(1)} s)`, report, samples);

@@ -8,12 +8,12 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { startUpgrade } from '../../src/client/upgrades';
+import { sleep, until, waitForStatus } from '../../src/devserver/wait';
 import { canaryAction, canaryCondition } from '../../src/integrations/traffic/routing-rule';
 import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
 import { startQueryLoad, type LoadQuery } from '../../src/sandbox/load';
 import { promoteUpdate, type UpgradeResult } from '../../src/workflows/messages';
 import { progress } from '../../scripts/real-stack/stack';
-import { waitForStatus } from '../support/temporal';
 import {
   activatedAt,
   BLUE,
@@ -29,7 +29,6 @@ import {
   GROUP,
   queryHistory,
   realPlan,
-  until,
   versionThrough,
   watchGateway,
   watchRule,
@@ -77,7 +76,7 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       assert.deepEqual(initial?.actions, [canaryAction(CANARY_GROUP)]);
 
       await real.gateway.upsertBackend({ name: BLUE, proxyTo: real.stack.blue.url, active: true, routingGroup: GROUP });
-      await until(async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 'blue HEALTHY in the gateway', 30_000);
+      await until('blue HEALTHY in the gateway', async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 30_000, 250);
       assert.deepEqual(await groupBackends(GROUP), [[BLUE, true]]);
 
       const backends = watchGateway(real.stack.gateway.url, GROUP);
@@ -114,12 +113,12 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       // slow the machine; one round more than the window needs covers the settle time cut off before the flip.
       const submittedAtBaking = load.report().submitted;
       const rounds = WINDOW_ROUNDS + 1;
-      await until(async () => load.report().submitted - submittedAtBaking >= rounds * CANARY_USERS.length, `${rounds} rounds of users at 10%`, 5 * 60_000);
+      await until(`${rounds} rounds of users at 10%`, () => load.report().submitted - submittedAtBaking >= rounds * CANARY_USERS.length, 5 * 60_000, 250);
       const promoted = await handle.executeUpdate(promoteUpdate, { args: [{ by: 'test:real' }] });
       assert.ok(promoted.accepted && !promoted.message.startsWith('ignored'), `promote ended the 10% bake: ${promoted.message}`);
 
       const result = (await handle.result()) as UpgradeResult;
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await sleep(2_000);
       const report = await load.stop();
       const samples = await backends.stop();
       const ruleSamples = await rule.stop();

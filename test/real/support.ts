@@ -1,3 +1,4 @@
+import { sleep } from '../../src/devserver/wait';
 import type { LoadQuery } from '../../src/sandbox/load';
 import { validatePlan } from '../../src/plan/load';
 import type { UpgradePlan } from '../../src/plan/schema';
@@ -63,7 +64,7 @@ function sampleEvery<T>(intervalMs: number, sample: () => Promise<T>): { stop():
         (value) => samples.push(value),
         () => undefined,
       );
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      await sleep(intervalMs);
     }
   })();
   return {
@@ -172,15 +173,6 @@ export async function warmUp(url: string): Promise<void> {
     for (let i = 0; i < 8; i++) await client.execute(variedSql('warm-up', i));
   } finally {
     await client.close();
-  }
-}
-
-/** Polls `check` every 250 ms until it holds. */
-export async function until(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 

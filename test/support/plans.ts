@@ -1,35 +1,20 @@
 import { validatePlan } from '../../src/plan/load';
+import { merge, type Overrides } from '../../src/plan/merge';
 import type { UpgradePlan } from '../../src/plan/schema';
+import { sandboxPlan } from '../../src/sandbox/plan';
 
-export type Overrides = Record<string, unknown>;
-
-/** `extra` laid over `base`, objects merged key by key (arrays and values replaced). */
-export function merge(base: Overrides, extra: Overrides): Overrides {
-  const out: Overrides = { ...base };
-  for (const [key, value] of Object.entries(extra)) {
-    const current = out[key];
-    out[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
-        ? merge(current as Overrides, value as Overrides)
-        : value;
-  }
-  return out;
-}
-
-/** A fast blue/green plan against a sandbox fleet, validated like a user's plan; `overrides` merge deeply. */
+/** A fast blue/green plan against a sandbox fleet (approval required), validated like a user's plan; `overrides` merge deeply. */
 export function fastPlan(gatewayUrl: string, routingGroup: string, overrides: Overrides = {}): UpgradePlan {
-  const base: Overrides = {
-    strategy: 'blue-green',
-    gateway: { url: gatewayUrl, requestTimeout: '5s' },
-    routingGroup,
-    green: { name: `${routingGroup}-green`, version: '480', provisioner: { type: 'sandbox', startupDelay: '500ms' } },
+  const fast: Overrides = {
+    gateway: { requestTimeout: '5s' },
+    green: { provisioner: { startupDelay: '500ms' } },
     health: { interval: '200ms', timeout: '20s', smokeQueries: ['SELECT 1', 'SELECT version()'] },
     approval: { required: true, timeout: '1h' },
     bake: '2s',
     drain: { timeout: '1m', interval: '200ms' },
-    retire: { keepBlueFor: '1s', teardown: true },
+    retire: { keepBlueFor: '1s' },
   };
-  return validatePlan(merge(base, overrides), 'test plan');
+  return sandboxPlan(gatewayUrl, routingGroup, merge(fast, overrides), 'test plan');
 }
 
 /**

@@ -5,7 +5,6 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startDevServer } from '../../src/devserver/dev-server';
 import { WORKFLOWS_PATH } from '../../src/worker/worker';
-import { statusQuery, type Phase, type UpgradeStatus } from '../../src/workflows/messages';
 import { historyToJson } from './history-json';
 
 /** One real Temporal dev server per test file, shared by its tests. */
@@ -29,32 +28,6 @@ const quietLogger = {
   warn: (message: string) => process.stderr.write(`bundler: ${message}\n`),
   error: (message: string) => process.stderr.write(`bundler: ${message}\n`),
 };
-
-/** Polls the `status` query until `accept` holds; fails with the last status seen. */
-export async function waitForStatus(
-  handle: WorkflowHandle,
-  accept: (status: UpgradeStatus) => boolean,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<UpgradeStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: UpgradeStatus | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await handle.query(statusQuery);
-      if (accept(last)) return last;
-    } catch {
-      // The first workflow task may not have run yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, timeline: last.timeline.slice(-4) })}`);
-}
-
-/** Waits until the upgrade reaches `phase`. */
-export function waitForPhase(handle: WorkflowHandle, phase: Phase, timeoutMs = 60_000): Promise<UpgradeStatus> {
-  return waitForStatus(handle, (status) => status.phase === phase, `phase ${phase}`, timeoutMs);
-}
 
 /** Where recorded histories live; test/replay.test.ts replays every file there. */
 export const HISTORIES_DIR = join(__dirname, '..', 'fixtures', 'histories');

@@ -2,28 +2,36 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 // The CLI's sources through tsx, so a stale dist/ never stands in for the code under test.
-const CLI = join(__dirname, '..', '..', 'src', 'client', 'cli.ts');
+const CLI = join(__dirname, '..', 'client', 'cli.ts');
+/** How much of a worker's output is kept for failure messages. */
+const OUTPUT_KEPT = 20_000;
 
-/** A real `cutover worker` process connected to `address`, as an operator would run it. */
+/** A real `cutover worker` process connected to a Temporal server, as an operator would run it. */
 export interface WorkerProcess {
   child: ChildProcess;
-  /** Resolves once the worker logged that it polls the task queue. */
+  /** Resolves once the worker logged that it polls the task queue; rejects if it exits before. */
   ready: Promise<void>;
-  /** Output so far, for failure messages. */
+  /** The last part of its output (stdout and stderr), for failure messages. */
   output(): string;
-  kill(signal: NodeJS.Signals): Promise<void>;
+  /** Sends `signal` and resolves once it exited; a graceful stop waits for running activities, past `graceMs` it is killed outright. */
+  kill(signal: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
+/** Starts `cutover worker` (sources through tsx, one node process, log level info) against the Temporal at `address`. */
 export function startWorkerProcess(address: string, env: NodeJS.ProcessEnv = {}): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker'], {
     env: { ...process.env, ...env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default', CUTOVER_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let started = false;
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('cutover worker started')) resolve();
+      output = (output + chunk.toString()).slice(-OUTPUT_KEPT);
+      if (!started && output.includes('cutover worker started')) {
+        started = true;
+        resolve();
+      }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -34,11 +42,10 @@ export function startWorkerProcess(address: string, env: NodeJS.ProcessEnv = {})
     child,
     ready,
     output: () => output,
-    kill: (signal) =>
+    kill: (signal, graceMs = 10_000) =>
       new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        // A graceful stop waits for running activities; past 10 s it is killed outright.
-        const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
         child.once('exit', () => {
           clearTimeout(force);
           resolve();

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import type { JournalEntry, JournalKind } from '../../src/sandbox/journal';
+
+/**
+ * One count the sandbox journal must show: entries of `kinds` (summed) for the backend or cluster
+ * `name`, exactly `expected` of them or at most `expected.atMost`, and what that means.
+ */
+export type JournalCount = [kinds: JournalKind | JournalKind[], name: string, expected: number | { atMost: number }, says: string];
+
+/** How many entries of `kinds` the journal has for `name`. */
+export function countOf(journal: JournalEntry[], kinds: JournalKind | JournalKind[], name: string): number {
+  const wanted: JournalKind[] = Array.isArray(kinds) ? kinds : [kinds];
+  return journal.filter((entry) => wanted.includes(entry.kind) && entry.name === name).length;
+}
+
+/**
+ * The journal assertion of every test: each of `counts`, and with `alwaysServed` that the routing
+ * group always had an active HEALTHY backend (the gateway never journaled it unserved).
+ */
+export function assertJournal(journal: JournalEntry[], expected: { counts?: JournalCount[]; alwaysServed?: string }): void {
+  const group = expected.alwaysServed;
+  if (group !== undefined) {
+    assert.deepEqual(
+      journal.filter((entry) => entry.kind === 'group.unserved' && entry.group === group),
+      [],
+      `routing group ${group} always had an active HEALTHY backend`,
+    );
+  }
+  for (const [kinds, name, wanted, says] of expected.counts ?? []) {
+    const count = countOf(journal, kinds, name);
+    if (typeof wanted === 'number') assert.equal(count, wanted, says);
+    else assert.ok(count <= wanted.atMost, `${says} (${count})`);
+  }
+}
+
+/** No change to `<group>-green` made twice: each effect on green at most once. */
+export function nothingTwice(group: string): JournalCount[] {
+  const green = `${group}-green`;
+  return [
+    ['cluster.created', green, { atMost: 1 }, 'green provisioned at most once'],
+    [['backend.added', 'backend.updated'], green, { atMost: 1 }, 'green registered at most once'],
+    ['backend.activated', green, { atMost: 1 }, 'green activated at most once'],
+    ['backend.deleted', green, { atMost: 1 }, 'green removed from the gateway at most once'],
+    ['cluster.deleted', green, { atMost: 1 }, 'green torn down at most once'],
+  ];
+}
+
+/** A finished upgrade of `group` (`<group>-blue` to `<group>-green`) changed everything exactly once. */
+export function upgradedOnce(group: string): JournalCount[] {
+  const [blue, green] = [`${group}-blue`, `${group}-green`];
+  return [
+    ['cluster.created', green, 1, 'green provisioned once'],
+    [['backend.added', 'backend.updated'], green, 1, 'green registered once'],
+    ['backend.activated', green, 1, 'green activated once'],
+    ['backend.deactivated', blue, 1, 'blue deactivated once'],
+    ['backend.deleted', blue, 1, 'blue removed from the gateway once'],
+    ['cluster.deleted', blue, 1, 'blue torn down once'],
+  ];
+}
+
+/** A rolled-back upgrade of `group` provisioned `<group>-green` once and tore it down once. */
+export function rolledBackOnce(group: string): JournalCount[] {
+  const green = `${group}-green`;
+  return [
+    ['cluster.created', green, 1, 'green provisioned once'],
+    ['cluster.deleted', green, 1, 'green torn down once'],
+  ];
+}
