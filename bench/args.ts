@@ -20,12 +20,19 @@ const USAGE = `usage: npm run bench -- [--only overhead,rollback,history,scale] 
 
 function numbers(flag: string, value: string | undefined): number[] {
   const list = (value ?? '').split(',').filter(Boolean).map(Number);
-  if (!list.length || list.some((n) => !Number.isFinite(n) || n <= 0)) throw new Error(`${flag} takes positive numbers separated by commas\n${USAGE}`);
+  if (!list.length || list.some((n) => !Number.isFinite(n) || n <= 0))
+    throw new Error(`${flag} takes positive numbers separated by commas\n${USAGE}`);
   return list;
 }
 
 export function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { only: [...SECTIONS], overheadRuns: 5, rollbackRuns: 3, historyWaits: [5, 30, 120], scale: [10, 100, 500] };
+  const args: BenchArgs = {
+    only: [...SECTIONS],
+    overheadRuns: 5,
+    rollbackRuns: 3,
+    historyWaits: [5, 30, 120],
+    scale: [10, 100, 500],
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -33,7 +40,10 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--only': {
         const only = (value ?? '').split(',').filter(Boolean);
         const unknown = only.filter((name) => !(SECTIONS as readonly string[]).includes(name));
-        if (!only.length || unknown.length) throw new Error(`--only takes ${SECTIONS.join(',')}${unknown.length ? ` (not: ${unknown.join(', ')})` : ''}\n${USAGE}`);
+        if (!only.length || unknown.length)
+          throw new Error(
+            `--only takes ${SECTIONS.join(',')}${unknown.length ? ` (not: ${unknown.join(', ')})` : ''}\n${USAGE}`,
+          );
         args.only = only as Section[];
         i++;
         break;

@@ -28,7 +28,16 @@ const id = (value: unknown): string => String(value);
  * rules-refresh waits. Their started→closed time is "external wait"; everything else
  * (workflow tasks, queueing of tasks, quick gateway calls) is orchestration overhead.
  */
-export const WAIT_ACTIVITIES = new Set(['provisionGreen', 'verifyGreen', 'waitForGatewayHealthy', 'shiftTraffic', 'bakeGreen', 'drainBackends', 'shiftCanary', 'resetCanary']);
+export const WAIT_ACTIVITIES = new Set([
+  'provisionGreen',
+  'verifyGreen',
+  'waitForGatewayHealthy',
+  'shiftTraffic',
+  'bakeGreen',
+  'drainBackends',
+  'shiftCanary',
+  'resetCanary',
+]);
 
 export interface HistoryBreakdown {
   events: number;
@@ -48,13 +57,15 @@ export async function analyseHistory(client: Client, workflowId: string, runId?:
   const events = (history.events ?? []) as Event[];
   const byId = new Map<string, Event>();
   for (const event of events) byId.set(id(event.eventId), event);
-  const activityType = (scheduledId: unknown): string => byId.get(id(scheduledId))?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+  const activityType = (scheduledId: unknown): string =>
+    byId.get(id(scheduledId))?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
   const startedAt = new Map<string, number>();
   const waits: Record<string, number> = {};
   let waitMs = 0;
   let quickActivityMs = 0;
   for (const event of events) {
-    if (event.activityTaskStartedEventAttributes) startedAt.set(id(event.activityTaskStartedEventAttributes.scheduledEventId), ms(event));
+    if (event.activityTaskStartedEventAttributes)
+      startedAt.set(id(event.activityTaskStartedEventAttributes.scheduledEventId), ms(event));
     const closed =
       event.activityTaskCompletedEventAttributes ??
       event.activityTaskFailedEventAttributes ??
@@ -79,13 +90,20 @@ export async function analyseHistory(client: Client, workflowId: string, runId?:
       waits.timers = (waits.timers ?? 0) + took;
     }
   }
-  return { events: events.length, totalMs: ms(events[events.length - 1]) - ms(events[0]), waitMs, quickActivityMs, waits };
+  return {
+    events: events.length,
+    totalMs: ms(events[events.length - 1]) - ms(events[0]),
+    waitMs,
+    quickActivityMs,
+    waits,
+  };
 }
 
 /** Every run of a workflow id (continue-as-new makes several), oldest first, with its event count. */
 export async function runsOf(client: Client, workflowId: string): Promise<{ runId: string; events: number }[]> {
   const runs: { runId: string; start: number }[] = [];
-  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ runId: run.runId, start: run.startTime.getTime() });
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+    runs.push({ runId: run.runId, start: run.startTime.getTime() });
   runs.sort((a, b) => a.start - b.start);
   const out: { runId: string; events: number }[] = [];
   for (const run of runs) {

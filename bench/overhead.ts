@@ -10,10 +10,20 @@ import { median, seconds } from './stats';
  * from the workflow history.
  */
 export async function overhead(stack: Stack, runs: number): Promise<Row[]> {
-  const samples: { total: number; client: number; wait: number; quick: number; events: number; waits: Record<string, number> }[] = [];
+  const samples: {
+    total: number;
+    client: number;
+    wait: number;
+    quick: number;
+    events: number;
+    waits: Record<string, number>;
+  }[] = [];
   for (let i = 0; i < runs; i++) {
     const group = stack.group('ovh');
-    const fleet = await stack.fleet({ healthIntervalMs: 1000, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
+    const fleet = await stack.fleet({
+      healthIntervalMs: 1000,
+      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+    });
     await untilHealthy(fleet, `${group}-blue`, 120_000);
     const plan = benchPlan(fleet.gatewayUrl, group, {
       green: { provisioner: { startupDelay: '2s' } },
@@ -26,23 +36,45 @@ export async function overhead(stack: Stack, runs: number): Promise<Row[]> {
     const handle = await stack.start(plan);
     const result = await stack.result(handle);
     const client = Date.now() - t0;
-    if (result.outcome !== 'SUCCEEDED') throw new Error(`overhead run ${i + 1}: ${result.outcome} ${result.reason ?? ''}`);
+    if (result.outcome !== 'SUCCEEDED')
+      throw new Error(`overhead run ${i + 1}: ${result.outcome} ${result.reason ?? ''}`);
     const h = await analyseHistory(stack.client, handle.workflowId);
-    samples.push({ total: h.totalMs, client, wait: h.waitMs, quick: h.quickActivityMs, events: h.events, waits: h.waits });
-    progress(`overhead run ${i + 1}/${runs}: wall ${seconds(h.totalMs)}, external waits ${seconds(h.waitMs)}, overhead ${seconds(h.totalMs - h.waitMs)} (quick activities ${seconds(h.quickActivityMs)}), ${h.events} events`);
+    samples.push({
+      total: h.totalMs,
+      client,
+      wait: h.waitMs,
+      quick: h.quickActivityMs,
+      events: h.events,
+      waits: h.waits,
+    });
+    progress(
+      `overhead run ${i + 1}/${runs}: wall ${seconds(h.totalMs)}, external waits ${seconds(h.waitMs)}, overhead ${seconds(h.totalMs - h.waitMs)} (quick activities ${seconds(h.quickActivityMs)}), ${h.events} events`,
+    );
   }
   const overheads = samples.map((s) => s.total - s.wait);
   const med = median(overheads);
   out('## 1. Orchestration overhead per blue/green upgrade');
-  out('plan: sandbox provisioner (startupDelay 2s), approval not required, health.interval 1s, bake 5s, drain.interval 1s, keepBlueFor 2s; gateway health every 1s');
+  out(
+    'plan: sandbox provisioner (startupDelay 2s), approval not required, health.interval 1s, bake 5s, drain.interval 1s, keepBlueFor 2s; gateway health every 1s',
+  );
   out(
     table(
       ['run', 'wall (history)', 'wall (client)', 'external waits', 'overhead', 'of which quick activities', 'events'],
-      samples.map((s, i) => [String(i + 1), seconds(s.total), seconds(s.client), seconds(s.wait), seconds(s.total - s.wait), seconds(s.quick), String(s.events)]),
+      samples.map((s, i) => [
+        String(i + 1),
+        seconds(s.total),
+        seconds(s.client),
+        seconds(s.wait),
+        seconds(s.total - s.wait),
+        seconds(s.quick),
+        String(s.events),
+      ]),
     ),
   );
   const waitNames = Object.keys(samples[0]?.waits ?? {});
-  out(`median external waits by kind: ${waitNames.map((name) => `${name} ${seconds(median(samples.map((s) => s.waits[name] ?? 0)))}`).join(', ')}`);
+  out(
+    `median external waits by kind: ${waitNames.map((name) => `${name} ${seconds(median(samples.map((s) => s.waits[name] ?? 0)))}`).join(', ')}`,
+  );
   out(
     'method: wall = WorkflowExecutionStarted → WorkflowExecutionCompleted event times; external waits = started→closed of the waiting activities ' +
       '(provisionGreen, verifyGreen, waitForGatewayHealthy, shiftTraffic, bakeGreen, drainBackends) plus started→fired of timers (keep-warm); ' +

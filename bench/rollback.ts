@@ -52,12 +52,26 @@ async function canaryRun(stack: Stack): Promise<Sample> {
       traffic: 'routing-rule',
       rulesRefresh: `${RULES_REFRESH_MS}ms`,
       analysis: { interval: `${ANALYSIS_INTERVAL_MS}ms`, maxConsecutiveFailures: 1 },
-      steps: [{ weight: CANARY_WEIGHT, bake: '10m' }, { weight: 100, bake: '1s' }],
+      steps: [
+        { weight: CANARY_WEIGHT, bake: '10m' },
+        { weight: 100, bake: '1s' },
+      ],
     },
   });
   const handle = await stack.start(plan);
-  await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === CANARY_WEIGHT, `baking at ${CANARY_WEIGHT}%`, 120_000);
-  const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: canaryUsers(20), concurrency: 4, durationMs: [0, 20], routingGroup: group });
+  await waitForStatus(
+    handle,
+    (s) => s.phase === 'BAKING' && s.trafficPercent === CANARY_WEIGHT,
+    `baking at ${CANARY_WEIGHT}%`,
+    120_000,
+  );
+  const load = startQueryLoad({
+    gatewayUrl: fleet.gatewayUrl,
+    users: canaryUsers(20),
+    concurrency: 4,
+    durationMs: [0, 20],
+    routingGroup: group,
+  });
   await sleep(1000 + Math.random() * ANALYSIS_INTERVAL_MS); // a random phase against the analysis clock
   const faultAt = Date.now();
   await fleet.applyFaults(`${group}-green`, { unhealthy: true });
@@ -67,7 +81,9 @@ async function canaryRun(stack: Stack): Promise<Sample> {
   if (result.outcome !== 'ROLLED_BACK') throw new Error(`canary rollback run: ${result.outcome}`);
   const ruleBack = fleet.journal(faultAt).find((e) => e.kind === 'rule.updated' && /< 0 =>/.test(e.detail ?? ''));
   if (!ruleBack) throw new Error('the canary rule never went back to 0%');
-  const stillGreen = report.queries.filter((q) => q.startedAt >= faultAt && (q.backend.startsWith(`${group}-green`) || q.state === 'FAILED'));
+  const stillGreen = report.queries.filter(
+    (q) => q.startedAt >= faultAt && (q.backend.startsWith(`${group}-green`) || q.state === 'FAILED'),
+  );
   return {
     cutoverMs: ruleBack.at + RULES_REFRESH_MS - faultAt,
     clientMs: stillGreen.length ? Math.max(...stillGreen.map((q) => q.startedAt)) - faultAt : 0,
@@ -78,14 +94,22 @@ async function canaryRun(stack: Stack): Promise<Sample> {
   };
 }
 
-function shareBefore(queries: { startedAt: number; backend: string }[], faultAt: number, isGreen: (backend: string) => boolean): number {
+function shareBefore(
+  queries: { startedAt: number; backend: string }[],
+  faultAt: number,
+  isGreen: (backend: string) => boolean,
+): number {
   const before = queries.filter((q) => q.startedAt < faultAt);
   return before.length ? before.filter((q) => isGreen(q.backend)).length / before.length : 0;
 }
 
 async function blueGreenRun(stack: Stack): Promise<Sample> {
   const group = stack.group('rbb');
-  const fleet = await stack.fleet({ healthIntervalMs: 1000, defaultRoutingGroup: group, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
+  const fleet = await stack.fleet({
+    healthIntervalMs: 1000,
+    defaultRoutingGroup: group,
+    clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+  });
   const plan = benchPlan(fleet.gatewayUrl, group, {
     green: { provisioner: { startupDelay: '500ms' } },
     health: { interval: `${ANALYSIS_INTERVAL_MS}ms`, maxConsecutiveFailures: 1 },
@@ -93,7 +117,13 @@ async function blueGreenRun(stack: Stack): Promise<Sample> {
   });
   const handle = await stack.start(plan);
   await waitForStatus(handle, (s) => s.phase === 'BAKING', 'baking', 120_000);
-  const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 4, durationMs: [0, 20], routingGroup: group });
+  const load = startQueryLoad({
+    gatewayUrl: fleet.gatewayUrl,
+    users: 20,
+    concurrency: 4,
+    durationMs: [0, 20],
+    routingGroup: group,
+  });
   await sleep(1000 + Math.random() * ANALYSIS_INTERVAL_MS);
   const faultAt = Date.now();
   await fleet.applyFaults(`${group}-green`, { unhealthy: true });
@@ -103,7 +133,9 @@ async function blueGreenRun(stack: Stack): Promise<Sample> {
   if (result.outcome !== 'ROLLED_BACK') throw new Error(`blue/green rollback run: ${result.outcome}`);
   const greenOff = fleet.journal(faultAt).find((e) => e.kind === 'backend.deactivated' && e.name === `${group}-green`);
   if (!greenOff) throw new Error('green was never deactivated');
-  const stillGreen = report.queries.filter((q) => q.startedAt >= faultAt && (q.backend === `${group}-green` || q.state === 'FAILED'));
+  const stillGreen = report.queries.filter(
+    (q) => q.startedAt >= faultAt && (q.backend === `${group}-green` || q.state === 'FAILED'),
+  );
   return {
     cutoverMs: greenOff.at - faultAt,
     clientMs: stillGreen.length ? Math.max(...stillGreen.map((q) => q.startedAt)) - faultAt : 0,
@@ -117,7 +149,11 @@ async function blueGreenRun(stack: Stack): Promise<Sample> {
 /** Row 2: fault on green → the gateway routes every new query to blue. */
 export async function rollback(stack: Stack, runs: number): Promise<Row[]> {
   const variants = [
-    { name: 'canary (routing-rule, 25% step)', run: canaryRun, how: 'fault → canary rule back to 0% (journal) + rules refresh' },
+    {
+      name: 'canary (routing-rule, 25% step)',
+      run: canaryRun,
+      how: 'fault → canary rule back to 0% (journal) + rules refresh',
+    },
     { name: 'blue/green (bake watch)', run: blueGreenRun, how: 'fault → green deactivated with blue active (journal)' },
   ];
   const rows: Row[] = [];
@@ -127,7 +163,9 @@ export async function rollback(stack: Stack, runs: number): Promise<Row[]> {
     for (let i = 0; i < runs; i++) {
       const sample = await variant.run(stack);
       samples.push(sample);
-      progress(`rollback ${variant.name} run ${i + 1}/${runs}: ${sample.cutoverMs} ms (clients: ${sample.queries} queries after the fault (green served ${(100 * sample.greenBefore).toFixed(0)}% before it), the last one reaching green ${sample.clientMs} ms after it, the longest took ${sample.stallMs} ms)`);
+      progress(
+        `rollback ${variant.name} run ${i + 1}/${runs}: ${sample.cutoverMs} ms (clients: ${sample.queries} queries after the fault (green served ${(100 * sample.greenBefore).toFixed(0)}% before it), the last one reaching green ${sample.clientMs} ms after it, the longest took ${sample.stallMs} ms)`,
+      );
     }
     const med = median(samples.map((s) => s.cutoverMs));
     const worst = Math.max(...samples.map((s) => s.cutoverMs));
@@ -145,12 +183,30 @@ export async function rollback(stack: Stack, runs: number): Promise<Row[]> {
       measured: `${(med / 1000).toFixed(2)} s (worst ${(worst / 1000).toFixed(2)} s, ${runs} runs)`,
       target: `<= ${(TARGET_MS / 1000).toFixed(0)} s (interval 1 s + 1 s)`,
       met: med <= TARGET_MS,
-      note: med <= TARGET_MS ? undefined : 'see the rollback table: detection waits for the next sample, then the flip/reset activity',
+      note:
+        med <= TARGET_MS
+          ? undefined
+          : 'see the rollback table: detection waits for the next sample, then the flip/reset activity',
     });
   }
   out('## 2. Rollback latency (fault injected on green: unhealthy)');
-  out(`canary: analysis.interval 1s, maxConsecutiveFailures 1, rulesRefresh ${RULES_REFRESH_MS}ms; blue/green: health.interval 1s, maxConsecutiveFailures 1; gateway health every 1s`);
-  out(table(['variant', 'runs (ms)', 'median (ms)', 'clients: last new query on green (ms)', 'clients: longest query (ms)', 'failed/queries', 'measured as'], lines));
+  out(
+    `canary: analysis.interval 1s, maxConsecutiveFailures 1, rulesRefresh ${RULES_REFRESH_MS}ms; blue/green: health.interval 1s, maxConsecutiveFailures 1; gateway health every 1s`,
+  );
+  out(
+    table(
+      [
+        'variant',
+        'runs (ms)',
+        'median (ms)',
+        'clients: last new query on green (ms)',
+        'clients: longest query (ms)',
+        'failed/queries',
+        'measured as',
+      ],
+      lines,
+    ),
+  );
   out(
     'method: the fault is injected at a random phase of the analysis clock; the figure is taken from the sandbox gateway journal. ' +
       'The client columns come from a query load through the gateway (canary: users of the canary bucket only), for queries started after the fault: ' +

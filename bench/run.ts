@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 /**
  * `npm run bench`: figures for cutover's orchestration on a real Temporal dev server, a real
  * `cutover worker` process and the sandbox fleet (all on 127.0.0.1). Not a test; not part of CI.
@@ -33,7 +34,7 @@ async function main(): Promise<number> {
     scale: () => scale(stack, args.scale),
   };
   try {
-    out(`# cutover bench (${new Date().toISOString()}, Node ${process.version}, ${require('node:os').cpus().length} cores)`);
+    out(`# cutover bench (${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores)`);
     out();
     for (const section of args.only) {
       if (section !== 'scale' && !stack.worker) await stack.startWorker();
@@ -41,9 +42,15 @@ async function main(): Promise<number> {
       try {
         rows.push(...(await sections[section]()));
       } catch (error) {
-        progress(`${section} failed: ${(error as Error).stack ?? error}`);
+        progress(`${section} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         if (stack.worker) progress(`worker log tail:\n${stack.worker.logTail()}`);
-        rows.push({ row: `${section}: did not complete`, measured: 'error', target: '-', met: false, note: (error as Error).message });
+        rows.push({
+          row: `${section}: did not complete`,
+          measured: 'error',
+          target: '-',
+          met: false,
+          note: (error as Error).message,
+        });
         await stack.terminateOpen();
       }
       await stack.stopFleets();
@@ -57,7 +64,12 @@ async function main(): Promise<number> {
   out(
     table(
       ['row', 'measured', 'target', 'met'],
-      rows.map((r) => [r.row, r.measured, r.target, r.met === undefined ? 'n/a (informational)' : r.met ? 'yes' : 'NO']),
+      rows.map((r) => [
+        r.row,
+        r.measured,
+        r.target,
+        r.met === undefined ? 'n/a (informational)' : r.met ? 'yes' : 'NO',
+      ]),
     ),
   );
   const notes = rows.filter((r) => r.note);

@@ -45,7 +45,13 @@ async function runScale(stack: Stack, n: number): Promise<ScaleResult> {
   const fleets = [];
   for (let i = 0; i < n; i += CLUSTERS_PER_FLEET) {
     const slice = groups.slice(i, i + CLUSTERS_PER_FLEET);
-    fleets.push({ groups: slice, fleet: await stack.fleet({ healthIntervalMs: 1000, clusters: slice.map((group) => ({ name: `${group}-blue`, version: '470', routingGroup: group })) }) });
+    fleets.push({
+      groups: slice,
+      fleet: await stack.fleet({
+        healthIntervalMs: 1000,
+        clusters: slice.map((group) => ({ name: `${group}-blue`, version: '470', routingGroup: group })),
+      }),
+    });
   }
   const worker = await stack.startWorker();
   await sleep(2000); // let the fleets' first health rounds pass
@@ -57,7 +63,13 @@ async function runScale(stack: Stack, n: number): Promise<ScaleResult> {
   progress(`scale ${n}: starting ${n} blue/green upgrades`);
   const plans = fleets.flatMap(({ groups: slice, fleet }) =>
     slice.map((group) =>
-      benchPlan(fleet.gatewayUrl, group, { green: { provisioner: { startupDelay: '1s' } }, health: { interval: '1s' }, bake: '5s', drain: { interval: '1s' }, retire: { keepBlueFor: '1s' } }),
+      benchPlan(fleet.gatewayUrl, group, {
+        green: { provisioner: { startupDelay: '1s' } },
+        health: { interval: '1s' },
+        bake: '5s',
+        drain: { interval: '1s' },
+        retire: { keepBlueFor: '1s' },
+      }),
     ),
   );
   const outcomes: Promise<UpgradeResult | Error>[] = [];
@@ -67,7 +79,13 @@ async function runScale(stack: Stack, n: number): Promise<ScaleResult> {
   }
   progress(`scale ${n}: all started in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for them to finish`);
   let done = 0;
-  const ticker = setInterval(() => progress(`scale ${n}: ${done}/${n} finished after ${((Date.now() - t0) / 1000).toFixed(0)} s; worker CPU ${worker.cpuSeconds().toFixed(1)} s, peak RSS ${worker.peakRssMiB().toFixed(0)} MiB`), 15_000);
+  const ticker = setInterval(
+    () =>
+      progress(
+        `scale ${n}: ${done}/${n} finished after ${((Date.now() - t0) / 1000).toFixed(0)} s; worker CPU ${worker.cpuSeconds().toFixed(1)} s, peak RSS ${worker.peakRssMiB().toFixed(0)} MiB`,
+      ),
+    15_000,
+  );
   for (const outcome of outcomes) void outcome.then(() => (done += 1));
   const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), DEADLINE_MS).unref());
   const settled = await Promise.race([Promise.all(outcomes), deadline]);
@@ -83,7 +101,8 @@ async function runScale(stack: Stack, n: number): Promise<ScaleResult> {
   if (settled === 'deadline') failures.push(`${n - done} did not finish within ${DEADLINE_MS / 60_000} min`);
   for (const outcome of settled === 'deadline' ? [] : settled) {
     if (outcome instanceof Error) failures.push(outcome.message);
-    else if (outcome.outcome !== 'SUCCEEDED') failures.push(`${outcome.status.id}: ${outcome.outcome} ${outcome.reason ?? ''}`);
+    else if (outcome.outcome !== 'SUCCEEDED')
+      failures.push(`${outcome.status.id}: ${outcome.outcome} ${outcome.reason ?? ''}`);
     else {
       succeeded += 1;
       const timeline = outcome.status.timeline;
@@ -103,9 +122,12 @@ async function runScale(stack: Stack, n: number): Promise<ScaleResult> {
     workerCpuS,
     workerPeakRssMiB,
     fleetCpuS: (fleetCpu.user + fleetCpu.system) / 1e6,
-    serverCpuS: serverBefore !== undefined && serverAfter !== undefined ? (serverAfter - serverBefore) / 100 : undefined,
+    serverCpuS:
+      serverBefore !== undefined && serverAfter !== undefined ? (serverAfter - serverBefore) / 100 : undefined,
   };
-  progress(`scale ${n}: ${succeeded}/${n} succeeded in ${(wallMs / 1000).toFixed(1)} s; worker CPU ${workerCpuS.toFixed(1)} s, peak RSS ${workerPeakRssMiB.toFixed(0)} MiB${failures.length ? `; failures: ${failures.slice(0, 3).join(' | ')}` : ''}`);
+  progress(
+    `scale ${n}: ${succeeded}/${n} succeeded in ${(wallMs / 1000).toFixed(1)} s; worker CPU ${workerCpuS.toFixed(1)} s, peak RSS ${workerPeakRssMiB.toFixed(0)} MiB${failures.length ? `; failures: ${failures.slice(0, 3).join(' | ')}` : ''}`,
+  );
   return result;
 }
 
@@ -113,11 +135,25 @@ async function runScale(stack: Stack, n: number): Promise<ScaleResult> {
 export async function scale(stack: Stack, sizes: number[]): Promise<Row[]> {
   const results: ScaleResult[] = [];
   for (const n of sizes) results.push(await runScale(stack, n));
-  out('## 4. Scale: N concurrent blue/green upgrades on one `cutover worker` process (2 cores shared with the dev server and the fleets)');
-  out('each: own routing group, sandbox provisioner (startupDelay 1s), health.interval 1s, bake 5s, drain.interval 1s, keepBlueFor 1s; fleets of ≤50 clusters, gateway health every 1s');
+  out(
+    '## 4. Scale: N concurrent blue/green upgrades on one `cutover worker` process (2 cores shared with the dev server and the fleets)',
+  );
+  out(
+    'each: own routing group, sandbox provisioner (startupDelay 1s), health.interval 1s, bake 5s, drain.interval 1s, keepBlueFor 1s; fleets of ≤50 clusters, gateway health every 1s',
+  );
   out(
     table(
-      ['N', 'all done in', 'succeeded', 'failures', 'upgrade median / p95', 'worker CPU', 'worker peak RSS', 'fleets+client CPU', 'dev server CPU'],
+      [
+        'N',
+        'all done in',
+        'succeeded',
+        'failures',
+        'upgrade median / p95',
+        'worker CPU',
+        'worker peak RSS',
+        'fleets+client CPU',
+        'dev server CPU',
+      ],
       results.map((r) => [
         String(r.n),
         `${(r.wallMs / 1000).toFixed(1)} s`,
@@ -131,9 +167,12 @@ export async function scale(stack: Stack, sizes: number[]): Promise<Row[]> {
       ]),
     ),
   );
-  for (const r of results.filter((r) => r.failures.length)) out(`failures at N=${r.n}: ${r.failures.slice(0, 5).join(' | ')}`);
-  out('method: worker CPU = utime+stime of the worker process (all threads, incl. the Rust core) from /proc/<pid>/stat, from the first start to the last result; ' +
-    'peak RSS = VmHWM after resetting it (clear_refs) once the worker was up, cross-checked with 250 ms VmRSS samples; upgrade time from each result\'s timeline.');
+  for (const r of results.filter((r) => r.failures.length))
+    out(`failures at N=${r.n}: ${r.failures.slice(0, 5).join(' | ')}`);
+  out(
+    'method: worker CPU = utime+stime of the worker process (all threads, incl. the Rust core) from /proc/<pid>/stat, from the first start to the last result; ' +
+      "peak RSS = VmHWM after resetting it (clear_refs) once the worker was up, cross-checked with 250 ms VmRSS samples; upgrade time from each result's timeline.",
+  );
   out();
   return results.map((r) => ({
     row: `4. scale N=${r.n}: time to complete, worker CPU, peak RSS, failures`,

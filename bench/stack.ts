@@ -165,7 +165,14 @@ export class Stack {
   async terminateOpen(): Promise<void> {
     const ids = [...this.open];
     this.open.clear();
-    await Promise.all(ids.map((id) => this.client.workflow.getHandle(id).terminate('bench cleanup').catch(() => undefined)));
+    await Promise.all(
+      ids.map((id) =>
+        this.client.workflow
+          .getHandle(id)
+          .terminate('bench cleanup')
+          .catch(() => undefined),
+      ),
+    );
   }
 
   async stop(): Promise<void> {
@@ -175,4 +182,3 @@ export class Stack {
     await this.env.teardown().catch(() => undefined);
   }
 }
-

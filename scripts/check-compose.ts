@@ -53,7 +53,10 @@ export function checkCompose(composePath: string, options: ComposeCheckOptions =
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    return { services: [], problems: [`${composePath}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`] };
+    return {
+      services: [],
+      problems: [`${composePath}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`],
+    };
   }
   const document = parseDocument(text, { merge: true, uniqueKeys: true });
   if (document.errors.length > 0) {
@@ -64,7 +67,8 @@ export function checkCompose(composePath: string, options: ComposeCheckOptions =
 
   for (const key of Object.keys(root)) {
     if (key === 'version') problem('version', 'obsolete: the Compose specification has no `version:` key; remove it');
-    else if (!TOP_LEVEL_KEYS.has(key) && !key.startsWith('x-')) problem(key, `unknown top-level key (expected one of ${[...TOP_LEVEL_KEYS].join(', ')} or x-*)`);
+    else if (!TOP_LEVEL_KEYS.has(key) && !key.startsWith('x-'))
+      problem(key, `unknown top-level key (expected one of ${[...TOP_LEVEL_KEYS].join(', ')} or x-*)`);
   }
 
   const services = isMap(root.services) ? root.services : undefined;
@@ -77,13 +81,24 @@ export function checkCompose(composePath: string, options: ComposeCheckOptions =
   const declaredConfigs = new Set(isMap(root.configs) ? Object.keys(root.configs) : []);
 
   /** Reports a local path that is interpolated, outside the repository, or missing; returns its absolute form when fine. */
-  const checkLocalPath = (where: string, path: string, from: string, kind: 'file' | 'directory' | 'any'): string | undefined => {
+  const checkLocalPath = (
+    where: string,
+    path: string,
+    from: string,
+    kind: 'file' | 'directory' | 'any',
+  ): string | undefined => {
     if (path.includes('$')) {
-      problem(where, `${path}: uses interpolation, so the file cannot be checked; use a path relative to the compose file`);
+      problem(
+        where,
+        `${path}: uses interpolation, so the file cannot be checked; use a path relative to the compose file`,
+      );
       return undefined;
     }
     if (path.startsWith('~')) {
-      problem(where, `${path}: a home-directory path is not part of the repository; use a path relative to the compose file`);
+      problem(
+        where,
+        `${path}: a home-directory path is not part of the repository; use a path relative to the compose file`,
+      );
       return undefined;
     }
     const absolute = isAbsolute(path) ? path : resolve(from, path);
@@ -171,11 +186,17 @@ export function checkCompose(composePath: string, options: ComposeCheckOptions =
       if (typeof condition !== 'string' || !DEPENDS_ON_CONDITIONS.has(condition)) {
         problem(where, `condition must be one of ${[...DEPENDS_ON_CONDITIONS].join(', ')}`);
       } else if (condition === 'service_healthy' && !hasHealthcheck(targetService)) {
-        problem(where, `service_healthy, but ${target} has no healthcheck: add one (a block with only timings keeps the image's own test)`);
+        problem(
+          where,
+          `service_healthy, but ${target} has no healthcheck: add one (a block with only timings keeps the image's own test)`,
+        );
       } else if (condition === 'service_completed_successfully' && isMap(targetService)) {
         const restart = targetService.restart;
         if (restart === 'always' || restart === 'unless-stopped') {
-          problem(where, `service_completed_successfully, but ${target} restarts (${restart}) and so never completes; give it restart: "no"`);
+          problem(
+            where,
+            `service_completed_successfully, but ${target} restarts (${restart}) and so never completes; give it restart: "no"`,
+          );
         }
       }
     }
@@ -208,10 +229,12 @@ export function checkCompose(composePath: string, options: ComposeCheckOptions =
     });
 
     // env_file
-    const envFiles = service.env_file === undefined ? [] : Array.isArray(service.env_file) ? service.env_file : [service.env_file];
+    const envFiles =
+      service.env_file === undefined ? [] : Array.isArray(service.env_file) ? service.env_file : [service.env_file];
     envFiles.forEach((entry, index) => {
       const where = `${at}.env_file[${index}]`;
-      const path = typeof entry === 'string' ? entry : isMap(entry) && typeof entry.path === 'string' ? entry.path : undefined;
+      const path =
+        typeof entry === 'string' ? entry : isMap(entry) && typeof entry.path === 'string' ? entry.path : undefined;
       if (path === undefined) problem(where, 'must be a path or {path, required}');
       else if (!(isMap(entry) && entry.required === false)) checkLocalPath(where, path, baseDir, 'file');
     });
@@ -230,19 +253,27 @@ export function checkCompose(composePath: string, options: ComposeCheckOptions =
       list.forEach((entry, index) => {
         const source = typeof entry === 'string' ? entry : isMap(entry) ? entry.source : undefined;
         if (typeof source !== 'string') problem(`${at}.${key}[${index}]`, 'must name a top-level entry');
-        else if (!declared.has(source)) problem(`${at}.${key}[${index}]`, `${source} is not declared under the top-level ${key}:`);
+        else if (!declared.has(source))
+          problem(`${at}.${key}[${index}]`, `${source} is not declared under the top-level ${key}:`);
       });
     }
 
     // ports
-    if (service.network_mode === 'host') problem(`${at}.network_mode`, 'host networking publishes every port on every interface; publish ports on 127.0.0.1 instead');
+    if (service.network_mode === 'host')
+      problem(
+        `${at}.network_mode`,
+        'host networking publishes every port on every interface; publish ports on 127.0.0.1 instead',
+      );
     const ports = service.ports;
     if (ports !== undefined && !Array.isArray(ports)) problem(`${at}.ports`, 'must be a list');
     (Array.isArray(ports) ? ports : []).forEach((port, index) => {
       const where = `${at}.ports[${index}]`;
       const hostIp = isMap(port) ? port.host_ip : typeof port === 'string' ? hostIpOf(port) : undefined;
       if (hostIp !== LOOPBACK) {
-        problem(where, `${JSON.stringify(port)} publishes on ${hostIp === undefined ? 'every interface' : String(hostIp)}; bind it to ${LOOPBACK} ("${LOOPBACK}:HOST:CONTAINER")`);
+        problem(
+          where,
+          `${JSON.stringify(port)} publishes on ${hostIp === undefined ? 'every interface' : JSON.stringify(hostIp)}; bind it to ${LOOPBACK} ("${LOOPBACK}:HOST:CONTAINER")`,
+        );
       }
     });
 
@@ -261,7 +292,10 @@ export function checkCompose(composePath: string, options: ComposeCheckOptions =
       if (!SECRET_KEY.test(key) || /_FILE$/i.test(key)) continue;
       if (value === undefined || value === null || value === '') continue;
       if (typeof value === 'string' && PURE_REFERENCE.test(value.trim())) continue;
-      problem(`${at}.environment.${key}`, 'holds a secret inline: use a Compose secret (and a _FILE variable) or ${VAR:?message} from the environment');
+      problem(
+        `${at}.environment.${key}`,
+        'holds a secret inline: use a Compose secret (and a _FILE variable) or ${VAR:?message} from the environment',
+      );
     }
   }
 
@@ -284,7 +318,8 @@ export function checkCompose(composePath: string, options: ComposeCheckOptions =
     const section = root[key];
     if (!isMap(section)) continue;
     for (const [name, spec] of Object.entries(section)) {
-      if (isMap(spec) && typeof spec.file === 'string') checkLocalPath(`${key}.${name}.file`, spec.file, baseDir, 'file');
+      if (isMap(spec) && typeof spec.file === 'string')
+        checkLocalPath(`${key}.${name}.file`, spec.file, baseDir, 'file');
     }
   }
 

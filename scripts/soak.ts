@@ -119,7 +119,13 @@ async function main(): Promise<number> {
     await first.ready;
     say(`worker pid ${first.child.pid} polls task queue cutover`);
 
-    load = startQueryLoad({ gatewayUrl, users: USERS, concurrency: CONCURRENCY, durationMs: [20, 400], routingGroup: GROUP });
+    load = startQueryLoad({
+      gatewayUrl,
+      users: USERS,
+      concurrency: CONCURRENCY,
+      durationMs: [20, 400],
+      routingGroup: GROUP,
+    });
     const running = load;
     progress = setInterval(() => void printProgress(env!.client, running, current), 5_000);
 
@@ -151,7 +157,11 @@ async function main(): Promise<number> {
             canary: {
               traffic: 'routing-rule',
               rulesRefresh: `${RULES_REFRESH_MS}ms`,
-              steps: [{ weight: 10, bake: '20s' }, { weight: 50, bake: '20s' }, { weight: 100, bake: '5s' }],
+              steps: [
+                { weight: 10, bake: '20s' },
+                { weight: 50, bake: '20s' },
+                { weight: 100, bake: '5s' },
+              ],
               analysis: { interval: '1s', maxConsecutiveFailures: 2 },
             },
           },
@@ -165,7 +175,9 @@ async function main(): Promise<number> {
         drive: async (handle) => {
           await waitForStatus(handle, (s) => s.phase === 'BAKING', 'BAKING', 120_000);
           await sleep(15_000);
-          const ack = await handle.executeUpdate(rollbackUpdate, { args: [{ by: 'soak', reason: 'soak: rollback drill during the bake' }] });
+          const ack = await handle.executeUpdate(rollbackUpdate, {
+            args: [{ by: 'soak', reason: 'soak: rollback drill during the bake' }],
+          });
           say(`rollback sent: ${ack.message}`);
         },
       },
@@ -196,7 +208,9 @@ async function main(): Promise<number> {
       current = undefined;
       const seconds = (Date.now() - stageStart) / 1000;
       results.push({ title: stage.title, expect: stage.expect, outcome, seconds, detail });
-      say(`== ${stage.title}: ${outcome} in ${seconds.toFixed(1)} s (${detail}); now serving ${GROUP}: ${(await activeBackends(gatewayUrl)).join(', ')}`);
+      say(
+        `== ${stage.title}: ${outcome} in ${seconds.toFixed(1)} s (${detail}); now serving ${GROUP}: ${(await activeBackends(gatewayUrl)).join(', ')}`,
+      );
     }
 
     while (running.report().submitted < TARGET_QUERIES) await sleep(250);
@@ -205,12 +219,15 @@ async function main(): Promise<number> {
     load = undefined;
     if (progress) clearInterval(progress);
 
-    const groupUnserved = fleet.journal(started).filter((entry) => entry.kind === 'group.unserved' && entry.group === GROUP).length;
+    const groupUnserved = fleet
+      .journal(started)
+      .filter((entry) => entry.kind === 'group.unserved' && entry.group === GROUP).length;
     const ok = printSummary(report, results, groupUnserved, workers.length);
     return ok ? 0 : 1;
   } catch (error) {
     say(`soak aborted: ${(error as Error).stack ?? String(error)}`);
-    for (const worker of workers) process.stderr.write(`--- worker pid ${worker.child.pid} output (tail) ---\n${worker.output().slice(-3000)}\n`);
+    for (const worker of workers)
+      process.stderr.write(`--- worker pid ${worker.child.pid} output (tail) ---\n${worker.output().slice(-3000)}\n`);
     return 1;
   } finally {
     if (load) await load.stop().catch(() => undefined);
@@ -218,7 +235,11 @@ async function main(): Promise<number> {
   }
 }
 
-async function printProgress(client: Client, load: QueryLoad, current: { title: string; handle: WorkflowHandle } | undefined): Promise<void> {
+async function printProgress(
+  client: Client,
+  load: QueryLoad,
+  current: { title: string; handle: WorkflowHandle } | undefined,
+): Promise<void> {
   let where = 'between upgrades';
   if (current) {
     try {
@@ -273,14 +294,18 @@ function printSummary(report: LoadReport, results: StageResult[], groupUnserved:
   const failed = report.queries.filter((query) => query.state === 'FAILED');
   if (failed.length > 0) {
     lines.push(`${failed.length} queries failed, e.g.:`);
-    for (const query of failed.slice(0, 5)) lines.push(`  ${query.user} on ${query.backend}: ${query.error ?? 'FAILED'}`);
+    for (const query of failed.slice(0, 5))
+      lines.push(`  ${query.user} on ${query.backend}: ${query.error ?? 'FAILED'}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return ok;
 }
 
 async function activeBackends(gatewayUrl: string): Promise<string[]> {
-  const backends = (await (await fetch(`${gatewayUrl}/gateway/backend/active`)).json()) as { name: string; routingGroup: string }[];
+  const backends = (await (await fetch(`${gatewayUrl}/gateway/backend/active`)).json()) as {
+    name: string;
+    routingGroup: string;
+  }[];
   return backends.filter((backend) => backend.routingGroup === GROUP).map((backend) => backend.name);
 }
 

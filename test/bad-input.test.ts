@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
 import { sleep, waitForPhase, waitForStatus } from '../src/devserver/wait';
 import type { JournalEntry } from '../src/sandbox/journal';
 import type { SandboxFleet } from '../src/sandbox/fleet';
@@ -62,48 +61,193 @@ const withSteps = (steps: string): string => CANARY_PLAN.replace(STEPS, steps);
 
 /** Plans wrong in one way each (kinds test/cli.test.ts does not cover), and the field the error must name. */
 const INVALID_PLANS: { name: string; text: string; names: string; says: RegExp }[] = [
-  { name: 'canary weight 0', text: withSteps('  steps: [{weight: 0}, {weight: 100}]\n'), names: 'canary.steps[0].weight', says: /between 1 and 100/ },
-  { name: 'canary weight 101', text: withSteps('  steps: [{weight: 10}, {weight: 101}]\n'), names: 'canary.steps[1].weight', says: /between 1 and 100/ },
-  { name: 'canary weights not increasing', text: withSteps('  steps: [{weight: 50}, {weight: 25}, {weight: 100}]\n'), names: 'canary.steps[1].weight', says: /larger than the weight before it \(50\)/ },
-  { name: 'canary last weight not 100', text: withSteps('  steps: [{weight: 10}, {weight: 50}]\n'), names: 'canary.steps', says: /must end with a step of weight 100/ },
-  { name: 'canary approval gate with a bake', text: withSteps('  steps: [{weight: 10}, {approval: true, bake: 5m}, {weight: 100}]\n'), names: 'canary.steps[1].bake', says: /not to an approval gate/ },
-  { name: 'canary preset and steps together', text: CANARY_PLAN.replace('  traffic: routing-rule\n', '  traffic: routing-rule\n  preset: standard\n'), names: 'canary.preset', says: /either preset or steps, not both/ },
+  {
+    name: 'canary weight 0',
+    text: withSteps('  steps: [{weight: 0}, {weight: 100}]\n'),
+    names: 'canary.steps[0].weight',
+    says: /between 1 and 100/,
+  },
+  {
+    name: 'canary weight 101',
+    text: withSteps('  steps: [{weight: 10}, {weight: 101}]\n'),
+    names: 'canary.steps[1].weight',
+    says: /between 1 and 100/,
+  },
+  {
+    name: 'canary weights not increasing',
+    text: withSteps('  steps: [{weight: 50}, {weight: 25}, {weight: 100}]\n'),
+    names: 'canary.steps[1].weight',
+    says: /larger than the weight before it \(50\)/,
+  },
+  {
+    name: 'canary last weight not 100',
+    text: withSteps('  steps: [{weight: 10}, {weight: 50}]\n'),
+    names: 'canary.steps',
+    says: /must end with a step of weight 100/,
+  },
+  {
+    name: 'canary approval gate with a bake',
+    text: withSteps('  steps: [{weight: 10}, {approval: true, bake: 5m}, {weight: 100}]\n'),
+    names: 'canary.steps[1].bake',
+    says: /not to an approval gate/,
+  },
+  {
+    name: 'canary preset and steps together',
+    text: CANARY_PLAN.replace('  traffic: routing-rule\n', '  traffic: routing-rule\n  preset: standard\n'),
+    names: 'canary.preset',
+    says: /either preset or steps, not both/,
+  },
   {
     name: 'backend-pool weight unreachable with one blue backend',
     text: CANARY_PLAN.replace('traffic: routing-rule', 'traffic: backend-pool'),
     names: 'canary.steps[0].weight',
     says: /not reachable with backend-pool traffic and 1 blue backend\(s\).*\(50%\)/,
   },
-  { name: 'canary section on a blue-green plan', text: CANARY_PLAN.replace('strategy: canary', 'strategy: blue-green'), names: 'canary', says: /only applies to strategy: canary/ },
-  { name: 'canary step with neither weight nor approval', text: withSteps('  steps: [{bake: 1m}, {weight: 100}]\n'), names: 'canary.steps[0]', says: /either a weight .* or approval: true/ },
-  { name: 'canary approval: false', text: withSteps('  steps: [{weight: 10}, {approval: false}, {weight: 100}]\n'), names: 'canary.steps[1].approval', says: /must be true/ },
-  { name: 'canary weight not whole', text: withSteps('  steps: [{weight: 12.5}, {weight: 100}]\n'), names: 'canary.steps[0].weight', says: /whole number/ },
+  {
+    name: 'canary section on a blue-green plan',
+    text: CANARY_PLAN.replace('strategy: canary', 'strategy: blue-green'),
+    names: 'canary',
+    says: /only applies to strategy: canary/,
+  },
+  {
+    name: 'canary step with neither weight nor approval',
+    text: withSteps('  steps: [{bake: 1m}, {weight: 100}]\n'),
+    names: 'canary.steps[0]',
+    says: /either a weight .* or approval: true/,
+  },
+  {
+    name: 'canary approval: false',
+    text: withSteps('  steps: [{weight: 10}, {approval: false}, {weight: 100}]\n'),
+    names: 'canary.steps[1].approval',
+    says: /must be true/,
+  },
+  {
+    name: 'canary weight not whole',
+    text: withSteps('  steps: [{weight: 12.5}, {weight: 100}]\n'),
+    names: 'canary.steps[0].weight',
+    says: /whole number/,
+  },
   { name: 'canary steps empty', text: withSteps('  steps: []\n'), names: 'canary.steps', says: /at least one step/ },
-  { name: 'canary traffic not in the enum', text: CANARY_PLAN.replace('traffic: routing-rule', 'traffic: dns'), names: 'canary.traffic', says: /routing-rule.*backend-pool/ },
-  { name: 'canary maxErrorRate above 1', text: CANARY_PLAN.replace('maxErrorRate: 0.05', 'maxErrorRate: 5'), names: 'canary.analysis.maxErrorRate', says: /between 0 and 1/ },
-  { name: 'unknown field in canary.analysis', text: CANARY_PLAN.replace('    interval: 10s\n', '    interval: 10s\n    window: 5m\n'), names: 'canary.analysis.window', says: /unknown field/ },
-  { name: 'unknown field in a canary step', text: withSteps('  steps: [{percent: 10}, {weight: 100}]\n'), names: 'canary.steps[0].percent', says: /unknown field/ },
-  { name: 'unknown field in health', text: CANARY_PLAN.replace('  interval: 1s\n', '  interval: 1s\n  retries: 3\n'), names: 'health.retries', says: /unknown field/ },
-  { name: 'unknown field in green.provisioner', text: CANARY_PLAN.replace('    type: sandbox\n', '    type: sandbox\n    image: trino:480\n'), names: 'green.provisioner.image', says: /unknown field/ },
-  { name: 'unknown field in approval', text: CANARY_PLAN.replace('  required: false\n', '  required: false\n  users: [alice]\n'), names: 'approval.users', says: /unknown field/ },
-  { name: 'string for a number (minActiveWorkers)', text: CANARY_PLAN.replace('minActiveWorkers: 1', 'minActiveWorkers: two'), names: 'health.minActiveWorkers', says: /expected number, received string/ },
-  { name: 'string for a boolean (approval.required)', text: CANARY_PLAN.replace('required: false', 'required: "no"'), names: 'approval.required', says: /expected boolean, received string/ },
-  { name: 'quoted number for a canary weight', text: withSteps('  steps: [{weight: "10"}, {weight: 100}]\n'), names: 'canary.steps[0].weight', says: /must be a number/ },
-  { name: 'number for a string (green.version)', text: CANARY_PLAN.replace('version: "480"', 'version: 480'), names: 'green.version', says: /Trino version/ },
-  { name: 'number for a string (routingGroup)', text: CANARY_PLAN.replace('routingGroup: adhoc', 'routingGroup: 42'), names: 'routingGroup', says: /must be a name/ },
-  { name: 'number for a duration (gateway.requestTimeout)', text: CANARY_PLAN.replace('  url: http://127.0.0.1:8080\n', '  url: http://127.0.0.1:8080\n  requestTimeout: 10\n'), names: 'gateway.requestTimeout', says: /duration string/ },
-  { name: 'approval.approvers empty', text: CANARY_PLAN.replace('  required: false\n', '  required: false\n  approvers: []\n'), names: 'approval.approvers', says: /at least one approver/ },
-  { name: 'blue backend named twice', text: CANARY_PLAN.replace('backends: [trino-blue]', 'backends: [trino-blue, trino-blue]'), names: 'blue.backends', says: /twice/ },
-  { name: 'health interval longer than its timeout', text: CANARY_PLAN.replace('  interval: 1s\n', '  interval: 1h\n  timeout: 1m\n'), names: 'health.interval', says: /not be longer than health.timeout/ },
-  { name: 'zero request timeout', text: CANARY_PLAN.replace('  url: http://127.0.0.1:8080\n', '  url: http://127.0.0.1:8080\n  requestTimeout: 0s\n'), names: 'gateway.requestTimeout', says: /longer than 0/ },
-  { name: 'command provisioner without create', text: CANARY_PLAN.replace('    type: sandbox\n', '    type: command\n    delete: ./delete.sh\n    status: ./status.sh\n'), names: 'green.provisioner.create', says: /is required/ },
+  {
+    name: 'canary traffic not in the enum',
+    text: CANARY_PLAN.replace('traffic: routing-rule', 'traffic: dns'),
+    names: 'canary.traffic',
+    says: /routing-rule.*backend-pool/,
+  },
+  {
+    name: 'canary maxErrorRate above 1',
+    text: CANARY_PLAN.replace('maxErrorRate: 0.05', 'maxErrorRate: 5'),
+    names: 'canary.analysis.maxErrorRate',
+    says: /between 0 and 1/,
+  },
+  {
+    name: 'unknown field in canary.analysis',
+    text: CANARY_PLAN.replace('    interval: 10s\n', '    interval: 10s\n    window: 5m\n'),
+    names: 'canary.analysis.window',
+    says: /unknown field/,
+  },
+  {
+    name: 'unknown field in a canary step',
+    text: withSteps('  steps: [{percent: 10}, {weight: 100}]\n'),
+    names: 'canary.steps[0].percent',
+    says: /unknown field/,
+  },
+  {
+    name: 'unknown field in health',
+    text: CANARY_PLAN.replace('  interval: 1s\n', '  interval: 1s\n  retries: 3\n'),
+    names: 'health.retries',
+    says: /unknown field/,
+  },
+  {
+    name: 'unknown field in green.provisioner',
+    text: CANARY_PLAN.replace('    type: sandbox\n', '    type: sandbox\n    image: trino:480\n'),
+    names: 'green.provisioner.image',
+    says: /unknown field/,
+  },
+  {
+    name: 'unknown field in approval',
+    text: CANARY_PLAN.replace('  required: false\n', '  required: false\n  users: [alice]\n'),
+    names: 'approval.users',
+    says: /unknown field/,
+  },
+  {
+    name: 'string for a number (minActiveWorkers)',
+    text: CANARY_PLAN.replace('minActiveWorkers: 1', 'minActiveWorkers: two'),
+    names: 'health.minActiveWorkers',
+    says: /expected number, received string/,
+  },
+  {
+    name: 'string for a boolean (approval.required)',
+    text: CANARY_PLAN.replace('required: false', 'required: "no"'),
+    names: 'approval.required',
+    says: /expected boolean, received string/,
+  },
+  {
+    name: 'quoted number for a canary weight',
+    text: withSteps('  steps: [{weight: "10"}, {weight: 100}]\n'),
+    names: 'canary.steps[0].weight',
+    says: /must be a number/,
+  },
+  {
+    name: 'number for a string (green.version)',
+    text: CANARY_PLAN.replace('version: "480"', 'version: 480'),
+    names: 'green.version',
+    says: /Trino version/,
+  },
+  {
+    name: 'number for a string (routingGroup)',
+    text: CANARY_PLAN.replace('routingGroup: adhoc', 'routingGroup: 42'),
+    names: 'routingGroup',
+    says: /must be a name/,
+  },
+  {
+    name: 'number for a duration (gateway.requestTimeout)',
+    text: CANARY_PLAN.replace('  url: http://127.0.0.1:8080\n', '  url: http://127.0.0.1:8080\n  requestTimeout: 10\n'),
+    names: 'gateway.requestTimeout',
+    says: /duration string/,
+  },
+  {
+    name: 'approval.approvers empty',
+    text: CANARY_PLAN.replace('  required: false\n', '  required: false\n  approvers: []\n'),
+    names: 'approval.approvers',
+    says: /at least one approver/,
+  },
+  {
+    name: 'blue backend named twice',
+    text: CANARY_PLAN.replace('backends: [trino-blue]', 'backends: [trino-blue, trino-blue]'),
+    names: 'blue.backends',
+    says: /twice/,
+  },
+  {
+    name: 'health interval longer than its timeout',
+    text: CANARY_PLAN.replace('  interval: 1s\n', '  interval: 1h\n  timeout: 1m\n'),
+    names: 'health.interval',
+    says: /not be longer than health.timeout/,
+  },
+  {
+    name: 'zero request timeout',
+    text: CANARY_PLAN.replace('  url: http://127.0.0.1:8080\n', '  url: http://127.0.0.1:8080\n  requestTimeout: 0s\n'),
+    names: 'gateway.requestTimeout',
+    says: /longer than 0/,
+  },
+  {
+    name: 'command provisioner without create',
+    text: CANARY_PLAN.replace(
+      '    type: sandbox\n',
+      '    type: command\n    delete: ./delete.sh\n    status: ./status.sh\n',
+    ),
+    names: 'green.provisioner.create',
+    says: /is required/,
+  },
 ];
 
 const RESULT_PHASES = new Set(['SUCCEEDED', 'ROLLED_BACK', 'FAILED']);
 
 /** Effects that change what the gateway routes or which clusters exist (health observations excluded). */
 function changes(entries: JournalEntry[]): JournalEntry[] {
-  return entries.filter((entry) => /^(backend\.(added|updated|deleted|activated|deactivated)|rule\.|cluster\.)/.test(entry.kind));
+  return entries.filter((entry) =>
+    /^(backend\.(added|updated|deleted|activated|deactivated)|rule\.|cluster\.)/.test(entry.kind),
+  );
 }
 
 describe('bad input: invalid plans and CLI misuse', () => {
@@ -140,7 +284,10 @@ health:
 ${extra}`;
   }
 
-  async function fleetWith(group: string, options: { users?: boolean; clusterGroup?: string } = {}): Promise<SandboxFleet> {
+  async function fleetWith(
+    group: string,
+    options: { users?: boolean; clusterGroup?: string } = {},
+  ): Promise<SandboxFleet> {
     return testbed.fleet({
       healthIntervalMs: 100,
       ...(options.users ? { users: { admin: { password: 'secret', roles: ['ADMIN', 'API', 'USER'] } } } : {}),
@@ -157,7 +304,11 @@ ${extra}`;
     );
     for (const { plan, run } of runs) {
       assert.equal(run.code, 2, `${plan.name}: exit code (stderr: ${run.stderr})`);
-      const line = run.stderr.split('\n').find((l) => l.includes(`- ${plan.names}:`) || l.includes(`- ${plan.names},`) || l.includes(`, ${plan.names}:`));
+      const line = run.stderr
+        .split('\n')
+        .find(
+          (l) => l.includes(`- ${plan.names}:`) || l.includes(`- ${plan.names},`) || l.includes(`, ${plan.names}:`),
+        );
       assert.ok(line, `${plan.name}: stderr names ${plan.names}:\n${run.stderr}`);
       assert.match(line, plan.says, `${plan.name}: the message says what is wrong`);
       assert.match(run.stderr, /is not a valid upgrade plan/, plan.name);
@@ -187,14 +338,18 @@ ${extra}`;
       await sleep(500);
     }
     assert.equal(status?.code, 0, status?.stderr);
-    assert.match(status!.stdout, /phase:\s+PROVISIONING/);
+    assert.match(status.stdout, /phase:\s+PROVISIONING/);
     assert.match(
-      status!.stdout,
+      status.stdout,
       /activity:\s+retrying: inspectGateway \(preflight: read routing group unreachable from the gateway\), attempt \d+: Trino Gateway at http:\/\/127\.0\.0\.1:9 is unreachable: GET \/gateway\/backend\/all failed: connect ECONNREFUSED/,
     );
     const rollback = await cutover('rollback', `cutover-${group}`, '--reason', 'gateway address is wrong');
     assert.equal(rollback.code, 0, rollback.stderr);
-    const result = (await handle.result()) as { outcome: string; reason?: string; status: { timeline: { phase: string }[] } };
+    const result = (await handle.result()) as {
+      outcome: string;
+      reason?: string;
+      status: { timeline: { phase: string }[] };
+    };
     assert.equal(result.outcome, 'ROLLED_BACK');
     assert.equal(result.reason, 'gateway address is wrong');
     assert.ok(
@@ -209,7 +364,10 @@ ${extra}`;
     const since = Date.now();
     const run = await cutover('start', writePlan('nobackend.yaml', bluegreenPlan(fleet.gatewayUrl, group)), '--wait');
     assert.equal(run.code, 1, run.stderr + run.stdout);
-    assert.match(run.stdout + run.stderr, /ended: FAILED \(preflight failed, nothing was changed: routing group nobackend has no active backend to upgrade \(backends: none\)\)/);
+    assert.match(
+      run.stdout + run.stderr,
+      /ended: FAILED \(preflight failed, nothing was changed: routing group nobackend has no active backend to upgrade \(backends: none\)\)/,
+    );
     assert.deepEqual(changes(fleet.journal(since)), [], 'no backend or cluster changed');
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green was never provisioned');
   });
@@ -221,11 +379,24 @@ ${extra}`;
     const run = await cutover('start', writePlan('noauth.yaml', bluegreenPlan(fleet.gatewayUrl, group)), '--wait');
     assert.equal(run.code, 1, run.stderr + run.stdout);
     const output = run.stdout + run.stderr;
-    assert.match(output, /ended: FAILED \(preflight failed, nothing was changed: Trino Gateway requires authentication for GET \/gateway\/backend\/all \(HTTP 403\) and the worker sent none/);
-    assert.match(output, /CUTOVER_GATEWAY_USER and CUTOVER_GATEWAY_PASSWORD \(or CUTOVER_GATEWAY_TOKEN\) in the worker environment/);
+    assert.match(
+      output,
+      /ended: FAILED \(preflight failed, nothing was changed: Trino Gateway requires authentication for GET \/gateway\/backend\/all \(HTTP 403\) and the worker sent none/,
+    );
+    assert.match(
+      output,
+      /CUTOVER_GATEWAY_USER and CUTOVER_GATEWAY_PASSWORD \(or CUTOVER_GATEWAY_TOKEN\) in the worker environment/,
+    );
     assert.deepEqual(changes(fleet.journal(since)), [], 'no backend or cluster changed');
-    const backends = (await (await fetch(`${fleet.gatewayUrl}/gateway/backend/all`, { headers: { authorization: `Basic ${Buffer.from('admin:secret').toString('base64')}` } })).json()) as { name: string; active: boolean }[];
-    assert.deepEqual(backends.map((b) => [b.name, b.active]), [[`${group}-blue`, true]]);
+    const backends = (await (
+      await fetch(`${fleet.gatewayUrl}/gateway/backend/all`, {
+        headers: { authorization: `Basic ${Buffer.from('admin:secret').toString('base64')}` },
+      })
+    ).json()) as { name: string; active: boolean }[];
+    assert.deepEqual(
+      backends.map((b) => [b.name, b.active]),
+      [[`${group}-blue`, true]],
+    );
   });
 
   test('unknown workflow ids: status, approve, rollback, pause, resume and promote exit 1 naming the id', async () => {
@@ -246,15 +417,27 @@ ${extra}`;
     const fleet = await fleetWith(group);
     const id = `cutover-${group}`;
     // Green takes 10 minutes to start: the upgrade stays in VERIFYING, awaiting nothing.
-    const planPath = writePlan('busy.yaml', bluegreenPlan(fleet.gatewayUrl, group).replace('startupDelay: 500ms', 'startupDelay: 10m').replace('timeout: 30s', 'timeout: 5m'));
+    const planPath = writePlan(
+      'busy.yaml',
+      bluegreenPlan(fleet.gatewayUrl, group)
+        .replace('startupDelay: 500ms', 'startupDelay: 10m')
+        .replace('timeout: 30s', 'timeout: 5m'),
+    );
     const start = await cutover('start', planPath);
     assert.equal(start.code, 0, start.stderr);
-    const handle = testbed.env.client.workflow.getHandle(id) as WorkflowHandle;
+    const handle = testbed.env.client.workflow.getHandle(id);
     await waitForPhase(handle, 'VERIFYING', 30_000);
     const since = Date.now();
 
     const [approve, promote, resume, second, rollbackNoReason, unknownFlag] = await inBatches(
-      [['approve', id, '--by', 'alice'], ['promote', id], ['resume', id], ['start', planPath], ['rollback', id], ['approve', id, '--yes']],
+      [
+        ['approve', id, '--by', 'alice'],
+        ['promote', id],
+        ['resume', id],
+        ['start', planPath],
+        ['rollback', id],
+        ['approve', id, '--yes'],
+      ],
       3,
       (args) => cutover(...args),
     );
@@ -274,7 +457,10 @@ ${extra}`;
 
     const status: UpgradeStatus = await handle.query(statusQuery);
     assert.equal(status.phase, 'VERIFYING', 'the upgrade goes on where it was');
-    assert.ok(!status.timeline.some((entry) => /rollback requested|approved by|promoted by|resumed by/.test(entry.message)), 'no refused request took effect');
+    assert.ok(
+      !status.timeline.some((entry) => /rollback requested|approved by|promoted by|resumed by/.test(entry.message)),
+      'no refused request took effect',
+    );
     assert.deepEqual(changes(fleet.journal(since)), [], 'no backend or cluster changed');
     assert.equal((await handle.describe()).status.name, 'RUNNING');
 
@@ -285,6 +471,9 @@ ${extra}`;
     assert.equal(ended.phase, 'ROLLED_BACK');
     const late = await cutover('approve', id);
     assert.equal(late.code, 1);
-    assert.match(late.stderr, /upgrade cutover-busy already ended \(COMPLETED, phase ROLLED_BACK\); there is nothing to approve/);
+    assert.match(
+      late.stderr,
+      /upgrade cutover-busy already ended \(COMPLETED, phase ROLLED_BACK\); there is nothing to approve/,
+    );
   });
 });

@@ -22,19 +22,28 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
   const testbed = useTestbed();
 
   async function fleetWithBlue(group: string): Promise<SandboxFleet> {
-    const fleet = await testbed.fleet({ healthIntervalMs: 100, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
+    const fleet = await testbed.fleet({
+      healthIntervalMs: 100,
+      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+    });
     await untilHealthy(fleet, `${group}-blue`);
     return fleet;
   }
 
   function start(plan: UpgradePlan): Promise<Handle> {
-    return startUpgrade(testbed.env.client, plan, { startedBy: 'test' }) as Promise<Handle>;
+    return startUpgrade(testbed.env.client, plan, { startedBy: 'test' });
   }
 
   it('happy path under query load: green serves, blue drains then is deleted, no query fails, group never unserved', async () => {
     const group = 'happy';
     const fleet = await fleetWithBlue(group);
-    const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 12, concurrency: 6, durationMs: [100, 1500], routingGroup: group });
+    const load = startQueryLoad({
+      gatewayUrl: fleet.gatewayUrl,
+      users: 12,
+      concurrency: 6,
+      durationMs: [100, 1500],
+      routingGroup: group,
+    });
     const since = Date.now();
     const handle = await start(fastPlan(fleet.gatewayUrl, group));
 
@@ -62,7 +71,16 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     );
     assert.equal(fleet.cluster(`${group}-blue`), undefined, 'blue cluster deleted after keepBlueFor');
     const phases = new Set(result.status.timeline.map((entry) => entry.phase));
-    for (const phase of ['PROVISIONING', 'VERIFYING', 'AWAITING_APPROVAL', 'SHIFTING', 'BAKING', 'DRAINING', 'RETIRING', 'SUCCEEDED'] as Phase[]) {
+    for (const phase of [
+      'PROVISIONING',
+      'VERIFYING',
+      'AWAITING_APPROVAL',
+      'SHIFTING',
+      'BAKING',
+      'DRAINING',
+      'RETIRING',
+      'SUCCEEDED',
+    ] as Phase[]) {
       assert.ok(phases.has(phase), `timeline shows ${phase}`);
     }
     const description = await handle.describe();
@@ -70,15 +88,25 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     assert.equal(description.typedSearchAttributes.get(CutoverTrafficPercent), 100);
 
     assert.ok(report.submitted > 20, `load ran (${report.submitted} queries)`);
-    assert.equal(report.failed, 0, `no query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 3))}`);
-    assert.ok(report.byBackend[`${group}-blue`]?.finished > 0 && report.byBackend[`${group}-green`]?.finished > 0, `both clusters served queries: ${JSON.stringify(report.byBackend)}`);
+    assert.equal(
+      report.failed,
+      0,
+      `no query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 3))}`,
+    );
+    assert.ok(
+      report.byBackend[`${group}-blue`]?.finished > 0 && report.byBackend[`${group}-green`]?.finished > 0,
+      `both clusters served queries: ${JSON.stringify(report.byBackend)}`,
+    );
 
     const journal = fleet.journal(since);
     assertJournal(journal, { alwaysServed: group });
     const blueDeletedAt = journal.find((e) => e.kind === 'cluster.deleted' && e.name === `${group}-blue`)?.at;
     assert.ok(blueDeletedAt, 'blue deletion is journaled');
     const onBlue = report.queries.filter((q) => q.backend === `${group}-blue`);
-    assert.ok(onBlue.every((q) => q.state === 'FINISHED' && q.endedAt <= blueDeletedAt), 'every query on blue finished before blue was torn down');
+    assert.ok(
+      onBlue.every((q) => q.state === 'FINISHED' && q.endedAt <= blueDeletedAt),
+      'every query on blue finished before blue was torn down',
+    );
     const flipAt = journal.find((e) => e.kind === 'backend.deactivated' && e.name === `${group}-blue`)?.at ?? 0;
     assert.ok(
       onBlue.some((q) => q.startedAt < flipAt && q.endedAt > flipAt),
@@ -107,7 +135,13 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
   it('rollback while baking: blue serves again before green is touched, green drained and torn down', async () => {
     const group = 'rbbake';
     const fleet = await fleetWithBlue(group);
-    const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 8, concurrency: 4, durationMs: [100, 1200], routingGroup: group });
+    const load = startQueryLoad({
+      gatewayUrl: fleet.gatewayUrl,
+      users: 8,
+      concurrency: 4,
+      durationMs: [100, 1200],
+      routingGroup: group,
+    });
     const since = Date.now();
     const handle = await start(fastPlan(fleet.gatewayUrl, group, { approval: { required: false }, bake: '1m' }));
     await waitForPhase(handle, 'BAKING');
@@ -126,7 +160,10 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     assertJournal(journal, { alwaysServed: group });
     const onGreen = report.queries.filter((q) => q.backend === `${group}-green`);
     const greenDeleted = journal.find((e) => e.kind === 'cluster.deleted' && e.name === `${group}-green`)!.at;
-    assert.ok(onGreen.every((q) => q.endedAt <= greenDeleted), 'green queries finished before green was torn down');
+    assert.ok(
+      onGreen.every((q) => q.endedAt <= greenDeleted),
+      'green queries finished before green was torn down',
+    );
     await assertReplays(handle);
   });
 
@@ -147,7 +184,10 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
   it('green never becomes healthy: automatic rollback after health.timeout', async () => {
     const group = 'neverhealthy';
     const fleet = await fleetWithBlue(group);
-    const plan = fastPlan(fleet.gatewayUrl, group, { green: { provisioner: { startupDelay: '10m' } }, health: { timeout: '2s' } });
+    const plan = fastPlan(fleet.gatewayUrl, group, {
+      green: { provisioner: { startupDelay: '10m' } },
+      health: { timeout: '2s' },
+    });
     const result = await (await start(plan)).result();
     assert.equal(result.outcome, 'ROLLED_BACK');
     assert.match(result.reason ?? '', /not ready within 2s/);
@@ -183,18 +223,45 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     const cli = await findTemporalCli();
     assert.ok(cli, 'a temporal CLI is available');
     await waitForPhase(handle, 'PROVISIONING');
-    await promisify(execFile)(cli.path, ['workflow', 'signal', '--address', testbed.env.address, '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '{"by":"early"}']);
+    await promisify(execFile)(cli.path, [
+      'workflow',
+      'signal',
+      '--address',
+      testbed.env.address,
+      '--workflow-id',
+      handle.workflowId,
+      '--name',
+      'approve',
+      '--input',
+      '{"by":"early"}',
+    ]);
     await waitForPhase(handle, 'AWAITING_APPROVAL');
-    await promisify(execFile)(cli.path, ['workflow', 'signal', '--address', testbed.env.address, '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '{"by":"x"}']);
+    await promisify(execFile)(cli.path, [
+      'workflow',
+      'signal',
+      '--address',
+      testbed.env.address,
+      '--workflow-id',
+      handle.workflowId,
+      '--name',
+      'approve',
+      '--input',
+      '{"by":"x"}',
+    ]);
     const result = await handle.result();
     assert.equal(result.outcome, 'SUCCEEDED');
     const messages = result.status.timeline.map((entry) => entry.message);
-    assert.ok(messages.some((m) => /approve from early ignored: nothing awaits approval/.test(m)), 'the early approve was recorded and ignored');
+    assert.ok(
+      messages.some((m) => /approve from early ignored: nothing awaits approval/.test(m)),
+      'the early approve was recorded and ignored',
+    );
     assert.ok(messages.includes('approved by x'), 'the CLI approve was taken');
   });
 });
 
-async function gatewayBackends(fleet: SandboxFleet): Promise<{ name: string; active: boolean; routingGroup: string }[]> {
+async function gatewayBackends(
+  fleet: SandboxFleet,
+): Promise<{ name: string; active: boolean; routingGroup: string }[]> {
   const response = await fetch(`${fleet.gatewayUrl}/gateway/backend/all`);
   const backends = (await response.json()) as { name: string; active: boolean; routingGroup: string }[];
   return backends.sort((a, b) => a.name.localeCompare(b.name));

@@ -34,28 +34,88 @@ retire:
 /** Edits of the valid plan, each wrong in one way, and the field path the error must name. */
 const INVALID_PLANS: { name: string; text: string; names: string | RegExp }[] = [
   { name: 'unknown top-level field', text: `${VALID_PLAN}rollout: fast\n`, names: 'rollout' },
-  { name: 'password under gateway', text: VALID_PLAN.replace('  url: http://127.0.0.1:8080\n', '  url: http://127.0.0.1:8080\n  password: hunter2\n'), names: 'gateway.password' },
-  { name: 'gateway url not http', text: VALID_PLAN.replace('http://127.0.0.1:8080', 'ftp://gateway'), names: 'gateway.url' },
+  {
+    name: 'password under gateway',
+    text: VALID_PLAN.replace('  url: http://127.0.0.1:8080\n', '  url: http://127.0.0.1:8080\n  password: hunter2\n'),
+    names: 'gateway.password',
+  },
+  {
+    name: 'gateway url not http',
+    text: VALID_PLAN.replace('http://127.0.0.1:8080', 'ftp://gateway'),
+    names: 'gateway.url',
+  },
   { name: 'routingGroup missing', text: VALID_PLAN.replace('routingGroup: adhoc\n', ''), names: 'routingGroup' },
-  { name: 'routing group name with spaces', text: VALID_PLAN.replace('routingGroup: adhoc', 'routingGroup: "ad hoc!"'), names: 'routingGroup' },
-  { name: 'green missing', text: VALID_PLAN.replace(/green:\n(  .*\n)+/, ''), names: 'green' },
+  {
+    name: 'routing group name with spaces',
+    text: VALID_PLAN.replace('routingGroup: adhoc', 'routingGroup: "ad hoc!"'),
+    names: 'routingGroup',
+  },
+  { name: 'green missing', text: VALID_PLAN.replace(/green:\n( {2}.*\n)+/, ''), names: 'green' },
   { name: 'green.version missing', text: VALID_PLAN.replace('  version: "480"\n', ''), names: 'green.version' },
-  { name: 'unknown provisioner type', text: VALID_PLAN.replace('type: sandbox', 'type: kubernetes'), names: 'green.provisioner.type' },
-  { name: 'static provisioner without green.url', text: VALID_PLAN.replace('type: sandbox', 'type: static'), names: 'green.url' },
+  {
+    name: 'unknown provisioner type',
+    text: VALID_PLAN.replace('type: sandbox', 'type: kubernetes'),
+    names: 'green.provisioner.type',
+  },
+  {
+    name: 'static provisioner without green.url',
+    text: VALID_PLAN.replace('type: sandbox', 'type: static'),
+    names: 'green.url',
+  },
   { name: 'bad duration', text: VALID_PLAN.replace('interval: 1s', 'interval: 5x'), names: 'health.interval' },
-  { name: 'negative minActiveWorkers', text: VALID_PLAN.replace('  interval: 1s\n', '  interval: 1s\n  minActiveWorkers: -1\n'), names: 'health.minActiveWorkers' },
-  { name: 'approval.onTimeout not in the enum', text: VALID_PLAN.replace('onTimeout: rollback', 'onTimeout: retry'), names: 'approval.onTimeout' },
-  { name: 'drain.onTimeout not in the enum', text: VALID_PLAN.replace('onTimeout: wait', 'onTimeout: kill'), names: 'drain.onTimeout' },
-  { name: 'blue.backends empty', text: VALID_PLAN.replace('backends: [trino-blue]', 'backends: []'), names: 'blue.backends' },
-  { name: 'green.name equal to a blue backend', text: VALID_PLAN.replace('name: trino-green', 'name: trino-blue'), names: 'green.name' },
-  { name: 'unknown strategy', text: VALID_PLAN.replace('strategy: blue-green', 'strategy: rolling'), names: 'strategy' },
+  {
+    name: 'negative minActiveWorkers',
+    text: VALID_PLAN.replace('  interval: 1s\n', '  interval: 1s\n  minActiveWorkers: -1\n'),
+    names: 'health.minActiveWorkers',
+  },
+  {
+    name: 'approval.onTimeout not in the enum',
+    text: VALID_PLAN.replace('onTimeout: rollback', 'onTimeout: retry'),
+    names: 'approval.onTimeout',
+  },
+  {
+    name: 'drain.onTimeout not in the enum',
+    text: VALID_PLAN.replace('onTimeout: wait', 'onTimeout: kill'),
+    names: 'drain.onTimeout',
+  },
+  {
+    name: 'blue.backends empty',
+    text: VALID_PLAN.replace('backends: [trino-blue]', 'backends: []'),
+    names: 'blue.backends',
+  },
+  {
+    name: 'green.name equal to a blue backend',
+    text: VALID_PLAN.replace('name: trino-green', 'name: trino-blue'),
+    names: 'green.name',
+  },
+  {
+    name: 'unknown strategy',
+    text: VALID_PLAN.replace('strategy: blue-green', 'strategy: rolling'),
+    names: 'strategy',
+  },
   { name: 'YAML syntax error', text: 'gateway: [\n  url: http://127.0.0.1:8080\n', names: /cannot be parsed as YAML/ },
   { name: 'a list instead of a mapping', text: '- gateway\n- green\n', names: /must be a mapping/ },
-  { name: 'retire.teardown as a string', text: VALID_PLAN.replace('teardown: true', 'teardown: "yes"'), names: 'retire.teardown' },
+  {
+    name: 'retire.teardown as a string',
+    text: VALID_PLAN.replace('teardown: true', 'teardown: "yes"'),
+    names: 'retire.teardown',
+  },
   { name: 'bake as a bare number', text: `${VALID_PLAN}bake: 600\n`, names: 'bake' },
-  { name: 'smoke query empty', text: VALID_PLAN.replace('  interval: 1s\n', '  interval: 1s\n  smokeQueries: [""]\n'), names: 'health.smokeQueries[0]' },
+  {
+    name: 'smoke query empty',
+    text: VALID_PLAN.replace('  interval: 1s\n', '  interval: 1s\n  smokeQueries: [""]\n'),
+    names: 'health.smokeQueries[0]',
+  },
   { name: 'empty file', text: '', names: /must be a mapping/ },
-  { name: 'JSON plan with an unknown green field', text: JSON.stringify({ gateway: { url: 'http://127.0.0.1:8080' }, routingGroup: 'adhoc', green: { name: 'g', version: '480', image: 'trino:480', provisioner: { type: 'sandbox' } } }), names: 'green.image' },
+  {
+    name: 'JSON plan with an unknown green field',
+    text: JSON.stringify({
+      gateway: { url: 'http://127.0.0.1:8080' },
+      routingGroup: 'adhoc',
+      green: { name: 'g', version: '480', image: 'trino:480', provisioner: { type: 'sandbox' } },
+    }),
+    names: 'green.image',
+  },
 ];
 
 describe('cutover CLI', () => {
@@ -70,7 +130,18 @@ describe('cutover CLI', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('usage: help and version exit 0; unknown commands, missing arguments and bad options exit 2', async () => {
-    const [help, version, unknown, noId, rollbackWithoutReason, emptyReason, badGroup, badClusters, badOption, jsonUsage] = await Promise.all([
+    const [
+      help,
+      version,
+      unknown,
+      noId,
+      rollbackWithoutReason,
+      emptyReason,
+      badGroup,
+      badClusters,
+      badOption,
+      jsonUsage,
+    ] = await Promise.all([
       cutover('--help'),
       cutover('--version'),
       cutover('upgrade-everything'),
@@ -83,7 +154,20 @@ describe('cutover CLI', () => {
       cutover('rollback', 'cutover-adhoc', '--json'),
     ]);
     assert.equal(help.code, 0, help.stderr);
-    for (const verb of ['start', 'status', 'watch', 'approve', 'rollback', 'pause', 'resume', 'list', 'worker', 'sandbox', 'dev', 'demo']) {
+    for (const verb of [
+      'start',
+      'status',
+      'watch',
+      'approve',
+      'rollback',
+      'pause',
+      'resume',
+      'list',
+      'worker',
+      'sandbox',
+      'dev',
+      'demo',
+    ]) {
       assert.match(help.stdout, new RegExp(`\\n  ${verb} `), `help lists ${verb}`);
     }
     assert.match(help.stdout, /Examples:/);
@@ -105,7 +189,16 @@ describe('cutover CLI', () => {
     assert.match(badOption.stderr, /unknown option '--force'/);
     assert.equal(jsonUsage.code, 2);
     assert.match(JSON.parse(jsonUsage.stdout).error, /--reason/);
-    for (const run of [unknown, noId, rollbackWithoutReason, emptyReason, badGroup, badClusters, badOption, jsonUsage]) {
+    for (const run of [
+      unknown,
+      noId,
+      rollbackWithoutReason,
+      emptyReason,
+      badGroup,
+      badClusters,
+      badOption,
+      jsonUsage,
+    ]) {
       assert.doesNotMatch(run.stderr + run.stdout, /temporal/i, 'bad usage is refused before connecting');
     }
   });
@@ -127,7 +220,11 @@ describe('cutover CLI', () => {
     );
     for (const { plan, run } of runs) {
       assert.equal(run.code, 2, `${plan.name}: exit code (stderr: ${run.stderr})`);
-      if (typeof plan.names === 'string') assert.ok(run.stderr.includes(`${plan.names}:`) || run.stderr.includes(`${plan.names},`), `${plan.name}: stderr names ${plan.names}:\n${run.stderr}`);
+      if (typeof plan.names === 'string')
+        assert.ok(
+          run.stderr.includes(`${plan.names}:`) || run.stderr.includes(`${plan.names},`),
+          `${plan.name}: stderr names ${plan.names}:\n${run.stderr}`,
+        );
       else assert.match(run.stderr, plan.names, plan.name);
       assert.match(run.stderr, /is not a valid upgrade plan/, plan.name);
       assert.doesNotMatch(run.stderr, /temporal/i, `${plan.name}: the CLI must not try to connect`);
@@ -137,13 +234,22 @@ describe('cutover CLI', () => {
 
   test('start --json reports every problem of an invalid plan as JSON', async () => {
     const path = join(dir, 'two-problems.yaml');
-    writeFileSync(path, VALID_PLAN.replace('interval: 1s', 'interval: 5x').replace('onTimeout: wait', 'onTimeout: kill'));
+    writeFileSync(
+      path,
+      VALID_PLAN.replace('interval: 1s', 'interval: 5x').replace('onTimeout: wait', 'onTimeout: kill'),
+    );
     const run = await cutover('start', path, '--json');
     assert.equal(run.code, 2);
     const answer = JSON.parse(run.stdout) as { error: string; problems: string[] };
     assert.match(answer.error, /not a valid upgrade plan/);
-    assert.ok(answer.problems.some((problem) => problem.startsWith('health.interval:')), answer.problems.join('\n'));
-    assert.ok(answer.problems.some((problem) => problem.startsWith('drain.onTimeout:')), answer.problems.join('\n'));
+    assert.ok(
+      answer.problems.some((problem) => problem.startsWith('health.interval:')),
+      answer.problems.join('\n'),
+    );
+    assert.ok(
+      answer.problems.some((problem) => problem.startsWith('drain.onTimeout:')),
+      answer.problems.join('\n'),
+    );
   });
 
   test('verbs that need Temporal exit 1 with a clear message when it cannot be reached', async () => {

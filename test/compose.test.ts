@@ -19,7 +19,10 @@ type Service = Record<string, unknown> & {
   command?: string[];
   secrets?: string[];
 };
-const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service>; secrets: Record<string, unknown> };
+const compose = parse(read('docker-compose.yml')) as {
+  services: Record<string, Service>;
+  secrets: Record<string, unknown>;
+};
 const services = compose.services;
 
 describe('docker-compose.yml', () => {
@@ -29,7 +32,17 @@ describe('docker-compose.yml', () => {
   });
 
   test('has the services of the production-like stack', () => {
-    for (const name of ['postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'gateway-db', 'trino-gateway', 'trino-blue', 'trino-green', 'cutover-worker']) {
+    for (const name of [
+      'postgresql',
+      'temporal',
+      'temporal-setup',
+      'temporal-ui',
+      'gateway-db',
+      'trino-gateway',
+      'trino-blue',
+      'trino-green',
+      'cutover-worker',
+    ]) {
       assert.ok(services[name], `service ${name} is missing`);
     }
     assert.equal('version' in compose, false);
@@ -51,7 +64,11 @@ describe('docker-compose.yml', () => {
   });
 
   test('publishes the documented ports on 127.0.0.1 only', () => {
-    const published = Object.fromEntries(Object.entries(services).filter(([, s]) => s.ports).map(([name, s]) => [name, s.ports]));
+    const published = Object.fromEntries(
+      Object.entries(services)
+        .filter(([, s]) => s.ports)
+        .map(([name, s]) => [name, s.ports]),
+    );
     assert.deepEqual(published, {
       temporal: ['127.0.0.1:7233:7233'],
       'temporal-ui': ['127.0.0.1:8233:8080'],
@@ -66,9 +83,16 @@ describe('docker-compose.yml', () => {
     const referenced = [...config.matchAll(/\$\{ENV:([a-zA-Z][a-zA-Z0-9_-]*)\}/g)].map((match) => match[1]);
     assert.ok(referenced.length >= 4);
     const gateway = services['trino-gateway'];
-    const exported = (gateway.command ?? []).join('\n').match(/^export (.+)$/m)?.[1].split(/\s+/) ?? [];
+    const exported =
+      (gateway.command ?? [])
+        .join('\n')
+        .match(/^export (.+)$/m)?.[1]
+        .split(/\s+/) ?? [];
     for (const name of referenced) {
-      assert.ok(name in (gateway.environment ?? {}) || exported.includes(name), `${name} reaches the gateway neither as environment nor as an exported secret`);
+      assert.ok(
+        name in (gateway.environment ?? {}) || exported.includes(name),
+        `${name} reaches the gateway neither as environment nor as an exported secret`,
+      );
     }
     assert.ok(gateway.volumes?.includes('./deploy/gateway/config.yaml:/etc/trino-gateway/config.yaml:ro'));
   });
@@ -89,12 +113,18 @@ describe('deploy/gateway', () => {
     assert.equal(config.authentication.defaultType, 'form');
     const cutoverUser = config.presetUsers['${ENV:CUTOVER_GATEWAY_USER}'];
     for (const role of ['admin', 'api'] as const) {
-      assert.match(cutoverUser.privileges, new RegExp(`^${config.authorization[role]}$`), `the cutover user lacks the ${role} role`);
+      assert.match(
+        cutoverUser.privileges,
+        new RegExp(`^${config.authorization[role]}$`),
+        `the cutover user lacks the ${role} role`,
+      );
     }
   });
 
   test('routing rules keep the canary rule in the exact shape cutover rewrites', () => {
-    const rules = parseAllDocuments(read('deploy/gateway/routing-rules.yaml')).map((document) => document.toJS()) as Array<Record<string, any>>;
+    const rules = parseAllDocuments(read('deploy/gateway/routing-rules.yaml')).map((document) =>
+      document.toJS(),
+    ) as Array<Record<string, any>>;
     const canary = rules.find((rule) => rule.name === 'cutover-canary');
     assert.ok(canary);
     assert.equal(
@@ -148,7 +178,12 @@ describe('search attributes', () => {
   test('docs/production.md gives the exact create command for each', () => {
     const docs = read('docs/production.md');
     for (const { name, type } of expected) {
-      assert.ok(docs.includes(`temporal operator search-attribute create --namespace "$TEMPORAL_NAMESPACE" --name ${name} --type ${type}`), name);
+      assert.ok(
+        docs.includes(
+          `temporal operator search-attribute create --namespace "$TEMPORAL_NAMESPACE" --name ${name} --type ${type}`,
+        ),
+        name,
+      );
     }
   });
 });
@@ -248,8 +283,14 @@ services:
   once: { image: x/c:1, restart: always }
   c: { image: x/d:1, depends_on: { once: { condition: service_completed_successfully } } }
 `);
-    assert.ok(problems.some((line) => /cycle: a -> b -> a/.test(line)), problems.join('\n'));
-    assert.ok(problems.some((line) => line.startsWith('services.c.depends_on.once: ') && /never completes/.test(line)), problems.join('\n'));
+    assert.ok(
+      problems.some((line) => /cycle: a -> b -> a/.test(line)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((line) => line.startsWith('services.c.depends_on.once: ') && /never completes/.test(line)),
+      problems.join('\n'),
+    );
   });
 
   test('reports unreadable YAML instead of throwing', () => {

@@ -73,7 +73,10 @@ describe('command provisioner', () => {
     const second = await provisioner.ensureCluster(spec, (line) => progress.push(line));
     assert.deepEqual(second, { name: 'trino-green', url: 'http://127.0.0.1:9481', created: false });
     assert.equal(readFileSync(join(dir, 'create-runs'), 'utf8'), 'x\n', 'create ran exactly once');
-    assert.deepEqual(await provisioner.describeCluster('trino-green'), { state: 'present', url: 'http://127.0.0.1:9481' });
+    assert.deepEqual(await provisioner.describeCluster('trino-green'), {
+      state: 'present',
+      url: 'http://127.0.0.1:9481',
+    });
 
     assert.equal(await provisioner.deleteCluster('trino-green', (line) => progress.push(line)), true);
     assert.ok(progress.includes('delete: uninstalling trino-green at http://127.0.0.1:9481'), progress.join('\n'));
@@ -82,19 +85,33 @@ describe('command provisioner', () => {
 
   test('deleting an absent cluster runs only status and returns false', async () => {
     const scripts = fakeClusterScripts();
-    const provisioner = new CommandProvisioner({ ...scripts, delete: `${scripts.delete}; echo ran > ${dir}/delete-ran`, timeoutMs: 10_000 });
+    const provisioner = new CommandProvisioner({
+      ...scripts,
+      delete: `${scripts.delete}; echo ran > ${dir}/delete-ran`,
+      timeoutMs: 10_000,
+    });
     assert.equal(await provisioner.deleteCluster('never-created'), false);
     assert.equal(existsSync(join(dir, 'delete-ran')), false);
   });
 
   test('the cluster URL comes from the plan when set, and is not required from create', async () => {
-    const provisioner = new CommandProvisioner({ status: 'exit 3', create: 'echo done', delete: 'true', timeoutMs: 10_000 });
+    const provisioner = new CommandProvisioner({
+      status: 'exit 3',
+      create: 'echo done',
+      delete: 'true',
+      timeoutMs: 10_000,
+    });
     const cluster = await provisioner.ensureCluster({ ...spec, url: 'https://trino-green.example.com' });
     assert.deepEqual(cluster, { name: 'trino-green', url: 'https://trino-green.example.com', created: true });
   });
 
   test('status with empty output means absent; a create without a URL is invalid output', async () => {
-    const provisioner = new CommandProvisioner({ status: 'true', create: 'echo deployed', delete: 'true', timeoutMs: 10_000 });
+    const provisioner = new CommandProvisioner({
+      status: 'true',
+      create: 'echo deployed',
+      delete: 'true',
+      timeoutMs: 10_000,
+    });
     await assert.rejects(provisioner.ensureCluster(spec), (error: IntegrationError) => {
       assert.equal(error.type, 'ProvisionerOutputInvalid');
       assert.equal(error.retryable, false);
@@ -104,7 +121,12 @@ describe('command provisioner', () => {
   });
 
   test('a failing status is a retryable error with the last output line', async () => {
-    const provisioner = new CommandProvisioner({ status: 'echo "kube api unreachable" >&2; exit 1', create: 'true', delete: 'true', timeoutMs: 10_000 });
+    const provisioner = new CommandProvisioner({
+      status: 'echo "kube api unreachable" >&2; exit 1',
+      create: 'true',
+      delete: 'true',
+      timeoutMs: 10_000,
+    });
     await assert.rejects(provisioner.describeCluster('trino-green'), (error: IntegrationError) => {
       assert.equal(error.type, 'ProvisionerCommandFailed');
       assert.equal(error.retryable, true);
@@ -168,14 +190,20 @@ describe('command provisioner', () => {
 
 describe('static provisioner', () => {
   test('returns the existing cluster and never deletes it', async () => {
-    const provisioner = createProvisioner({ type: 'static' }, { gatewayUrl: 'http://127.0.0.1:1', staticUrl: 'http://127.0.0.1:8481' });
+    const provisioner = createProvisioner(
+      { type: 'static' },
+      { gatewayUrl: 'http://127.0.0.1:1', staticUrl: 'http://127.0.0.1:8481' },
+    );
     const progress: string[] = [];
     assert.deepEqual(await provisioner.ensureCluster({ ...spec, url: 'http://127.0.0.1:8481' }), {
       name: 'trino-green',
       url: 'http://127.0.0.1:8481',
       created: false,
     });
-    assert.deepEqual(await provisioner.describeCluster('trino-green'), { state: 'present', url: 'http://127.0.0.1:8481' });
+    assert.deepEqual(await provisioner.describeCluster('trino-green'), {
+      state: 'present',
+      url: 'http://127.0.0.1:8481',
+    });
     assert.equal(await provisioner.deleteCluster('trino-green', (line) => progress.push(line)), false);
     assert.match(progress.join('\n'), /operator removes it/);
   });

@@ -8,7 +8,13 @@ import { json, rejectsWith, ScriptedServer } from './support/scripted-server';
 import { TrinoGatewayClient } from '../src/integrations/gateway/client';
 import { gatewayAuthFromEnv, trinoAuthFromEnv } from '../src/integrations/gateway/credentials';
 
-const blue = { name: 'trino-blue', proxyTo: 'http://127.0.0.1:8470', active: true, routingGroup: 'adhoc', externalUrl: 'http://127.0.0.1:8470' };
+const blue = {
+  name: 'trino-blue',
+  proxyTo: 'http://127.0.0.1:8470',
+  active: true,
+  routingGroup: 'adhoc',
+  externalUrl: 'http://127.0.0.1:8470',
+};
 
 describe('Trino Gateway client', () => {
   const gateway = new ScriptedServer();
@@ -16,7 +22,11 @@ describe('Trino Gateway client', () => {
 
   before(async () => {
     await gateway.start();
-    client = new TrinoGatewayClient({ url: gateway.url, auth: { type: 'basic', user: 'cutover', password: 's3cret' }, requestTimeoutMs: 500 });
+    client = new TrinoGatewayClient({
+      url: gateway.url,
+      auth: { type: 'basic', user: 'cutover', password: 's3cret' },
+      requestTimeoutMs: 500,
+    });
   });
   after(async () => {
     await client.close();
@@ -24,7 +34,13 @@ describe('Trino Gateway client', () => {
   });
 
   test('lists backends with basic auth on the real paths', async () => {
-    gateway.reset((req, res) => json(res, 200, req.url === '/gateway/backend/active' ? [blue] : [blue, { ...blue, name: 'trino-green', active: false }]));
+    gateway.reset((req, res) =>
+      json(
+        res,
+        200,
+        req.url === '/gateway/backend/active' ? [blue] : [blue, { ...blue, name: 'trino-green', active: false }],
+      ),
+    );
     assert.deepEqual(await client.listActiveBackends(), [blue]);
     assert.equal((await client.listBackends()).length, 2);
     assert.deepEqual(
@@ -87,31 +103,76 @@ describe('Trino Gateway client', () => {
   test('delete sends the bare name, and deleting an unknown backend is not an error', async () => {
     gateway.reset((req, res) => (req.method === 'GET' ? json(res, 200, blue) : res.writeHead(200).end()));
     await client.deleteBackend('trino-blue');
-    assert.deepEqual(gateway.seen[1], { ...gateway.seen[1], method: 'POST', url: '/gateway/backend/modify/delete', body: 'trino-blue' });
+    assert.deepEqual(gateway.seen[1], {
+      ...gateway.seen[1],
+      method: 'POST',
+      url: '/gateway/backend/modify/delete',
+      body: 'trino-blue',
+    });
 
     gateway.reset((_req, res) => res.writeHead(404).end());
     await client.deleteBackend('trino-gone');
-    assert.deepEqual(gateway.seen.map((r) => r.method), ['GET'], 'nothing to delete, no POST');
+    assert.deepEqual(
+      gateway.seen.map((r) => r.method),
+      ['GET'],
+      'nothing to delete, no POST',
+    );
   });
 
   test('backend state: current shape as is, older shapes normalised', async () => {
-    const current = { clusterId: 'trino-blue', trinoStatus: 'HEALTHY', runningQueryCount: 3, queuedQueryCount: 1, numWorkerNodes: 2, proxyTo: blue.proxyTo, externalUrl: blue.externalUrl, routingGroup: 'adhoc', userQueuedCount: null };
+    const current = {
+      clusterId: 'trino-blue',
+      trinoStatus: 'HEALTHY',
+      runningQueryCount: 3,
+      queuedQueryCount: 1,
+      numWorkerNodes: 2,
+      proxyTo: blue.proxyTo,
+      externalUrl: blue.externalUrl,
+      routingGroup: 'adhoc',
+      userQueuedCount: null,
+    };
     gateway.reset((_req, res) => json(res, 200, current));
     assert.deepEqual(await client.backendState('trino-blue'), {
-      clusterId: 'trino-blue', trinoStatus: 'HEALTHY', runningQueryCount: 3, queuedQueryCount: 1, numWorkerNodes: 2,
-      proxyTo: blue.proxyTo, externalUrl: blue.externalUrl, routingGroup: 'adhoc',
+      clusterId: 'trino-blue',
+      trinoStatus: 'HEALTHY',
+      runningQueryCount: 3,
+      queuedQueryCount: 1,
+      numWorkerNodes: 2,
+      proxyTo: blue.proxyTo,
+      externalUrl: blue.externalUrl,
+      routingGroup: 'adhoc',
     });
-    gateway.reset((_req, res) => json(res, 200, { clusterId: 'trino-blue', healthy: false, runningQueryCount: 0, queuedQueryCount: 0, numWorkerNodes: 0 }));
+    gateway.reset((_req, res) =>
+      json(res, 200, {
+        clusterId: 'trino-blue',
+        healthy: false,
+        runningQueryCount: 0,
+        queuedQueryCount: 0,
+        numWorkerNodes: 0,
+      }),
+    );
     assert.equal((await client.backendState('trino-blue'))?.trinoStatus, 'UNHEALTHY');
     gateway.reset((_req, res) => json(res, 200, { QUEUED: 2, RUNNING: 5 }));
     assert.deepEqual(await client.backendState('trino-blue'), {
-      clusterId: 'trino-blue', trinoStatus: 'UNKNOWN', runningQueryCount: 5, queuedQueryCount: 2, numWorkerNodes: 0,
+      clusterId: 'trino-blue',
+      trinoStatus: 'UNKNOWN',
+      runningQueryCount: 5,
+      queuedQueryCount: 2,
+      numWorkerNodes: 0,
     });
   });
 
   test('routing rules: wrapped replies unwrapped, a missing ADMIN role and an unknown rule refused', async () => {
-    const rule = { name: 'canary', description: 'canary share', priority: 10, actions: ['result.put("routingGroup", "canary")'], condition: 'false' };
-    gateway.reset((req, res) => json(res, 200, { code: 200, msg: 'Successful.', data: req.method === 'POST' ? [JSON.parse(req.body)] : [rule] }));
+    const rule = {
+      name: 'canary',
+      description: 'canary share',
+      priority: 10,
+      actions: ['result.put("routingGroup", "canary")'],
+      condition: 'false',
+    };
+    gateway.reset((req, res) =>
+      json(res, 200, { code: 200, msg: 'Successful.', data: req.method === 'POST' ? [JSON.parse(req.body)] : [rule] }),
+    );
     assert.deepEqual(await client.getRoutingRules(), [rule]);
     const updated = { ...rule, condition: 'Math.floorMod(request.getHeader("X-Trino-User").hashCode(), 100) < 25' };
     assert.deepEqual(await client.updateRoutingRule(updated), [updated]);
@@ -133,9 +194,14 @@ describe('Trino Gateway client', () => {
     const unavailable = await rejectsWith(client.listBackends(), 'GatewayUnavailable', true);
     assert.equal(unavailable.status, 500);
 
-    gateway.reset((_req, res) => res.writeHead(400, { 'content-type': 'text/plain' }).end('Unrecognized field "proxyto"'));
+    gateway.reset((_req, res) =>
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('Unrecognized field "proxyto"'),
+    );
     const rejected = await rejectsWith(client.upsertBackend({ ...blue }), 'GatewayRequestRejected', false);
-    assert.match(rejected.message, /POST \/gateway\/backend\/modify\/update with HTTP 400: Unrecognized field "proxyto"/);
+    assert.match(
+      rejected.message,
+      /POST \/gateway\/backend\/modify\/update with HTTP 400: Unrecognized field "proxyto"/,
+    );
 
     gateway.reset((_req, res) => res.writeHead(429).end());
     await rejectsWith(client.listBackends(), 'GatewayUnavailable', true);
@@ -172,7 +238,11 @@ describe('credentials from the environment', () => {
 
   test('bearer, basic and none', () => {
     assert.deepEqual(gatewayAuthFromEnv({ CUTOVER_GATEWAY_TOKEN: 't' }), { type: 'bearer', token: 't' });
-    assert.deepEqual(gatewayAuthFromEnv({ CUTOVER_GATEWAY_USER: 'u', CUTOVER_GATEWAY_PASSWORD: 'p' }), { type: 'basic', user: 'u', password: 'p' });
+    assert.deepEqual(gatewayAuthFromEnv({ CUTOVER_GATEWAY_USER: 'u', CUTOVER_GATEWAY_PASSWORD: 'p' }), {
+      type: 'basic',
+      user: 'u',
+      password: 'p',
+    });
     assert.equal(gatewayAuthFromEnv({}), undefined);
   });
 
@@ -187,26 +257,45 @@ describe('credentials from the environment', () => {
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, 'tok\n');
     assert.deepEqual(gatewayAuthFromEnv({ CUTOVER_GATEWAY_TOKEN_FILE: tokenFile }), { type: 'bearer', token: 'tok' });
-    assert.deepEqual(trinoAuthFromEnv({ CUTOVER_TRINO_PASSWORD_FILE: passwordFile }), { user: 'cutover', password: 'from-file' });
+    assert.deepEqual(trinoAuthFromEnv({ CUTOVER_TRINO_PASSWORD_FILE: passwordFile }), {
+      user: 'cutover',
+      password: 'from-file',
+    });
   });
 
   test('incomplete or ambiguous settings are errors naming the variable, never the secret', () => {
-    assert.throws(() => gatewayAuthFromEnv({ CUTOVER_GATEWAY_USER: 'u' }), (error: IntegrationError) => {
-      assert.equal(error.type, 'CredentialsInvalid');
-      assert.match(error.message, /CUTOVER_GATEWAY_PASSWORD/);
-      return true;
-    });
-    assert.throws(() => gatewayAuthFromEnv({ CUTOVER_GATEWAY_PASSWORD: 'hunter2' }), (error: Error) => {
-      assert.match(error.message, /CUTOVER_GATEWAY_USER/);
-      assert.doesNotMatch(error.message, /hunter2/);
-      return true;
-    });
-    assert.throws(() => gatewayAuthFromEnv({ CUTOVER_GATEWAY_TOKEN: 'tok', CUTOVER_GATEWAY_USER: 'u', CUTOVER_GATEWAY_PASSWORD: 'p' }), /not both/);
-    assert.throws(() => gatewayAuthFromEnv({ CUTOVER_GATEWAY_TOKEN_FILE: join(dir, 'missing') }), /CUTOVER_GATEWAY_TOKEN_FILE names .*missing, which cannot be read \(ENOENT\)/);
+    assert.throws(
+      () => gatewayAuthFromEnv({ CUTOVER_GATEWAY_USER: 'u' }),
+      (error: IntegrationError) => {
+        assert.equal(error.type, 'CredentialsInvalid');
+        assert.match(error.message, /CUTOVER_GATEWAY_PASSWORD/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => gatewayAuthFromEnv({ CUTOVER_GATEWAY_PASSWORD: 'hunter2' }),
+      (error: Error) => {
+        assert.match(error.message, /CUTOVER_GATEWAY_USER/);
+        assert.doesNotMatch(error.message, /hunter2/);
+        return true;
+      },
+    );
+    assert.throws(
+      () =>
+        gatewayAuthFromEnv({ CUTOVER_GATEWAY_TOKEN: 'tok', CUTOVER_GATEWAY_USER: 'u', CUTOVER_GATEWAY_PASSWORD: 'p' }),
+      /not both/,
+    );
+    assert.throws(
+      () => gatewayAuthFromEnv({ CUTOVER_GATEWAY_TOKEN_FILE: join(dir, 'missing') }),
+      /CUTOVER_GATEWAY_TOKEN_FILE names .*missing, which cannot be read \(ENOENT\)/,
+    );
   });
 
   test('Trino user defaults to cutover', () => {
     assert.deepEqual(trinoAuthFromEnv({}), { user: 'cutover' });
-    assert.deepEqual(trinoAuthFromEnv({ CUTOVER_TRINO_USER: 'ops', CUTOVER_TRINO_PASSWORD: 'pw' }), { user: 'ops', password: 'pw' });
+    assert.deepEqual(trinoAuthFromEnv({ CUTOVER_TRINO_USER: 'ops', CUTOVER_TRINO_PASSWORD: 'pw' }), {
+      user: 'ops',
+      password: 'pw',
+    });
   });
 });

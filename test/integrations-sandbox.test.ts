@@ -35,7 +35,11 @@ describe('integrations against the sandbox fleet', () => {
     const [blue] = await gateway.listActiveBackends();
     assert.equal(blue.name, 'trino-blue');
     assert.equal(blue.routingGroup, 'adhoc');
-    await until('trino-blue HEALTHY', async () => (await gateway.backendState('trino-blue'))?.trinoStatus === 'HEALTHY', 5_000);
+    await until(
+      'trino-blue HEALTHY',
+      async () => (await gateway.backendState('trino-blue'))?.trinoStatus === 'HEALTHY',
+      5_000,
+    );
     assert.equal((await gateway.getBackend('trino-blue'))?.proxyTo, blue.proxyTo);
     assert.equal(await gateway.getBackend('trino-green'), undefined);
   });
@@ -63,18 +67,31 @@ describe('integrations against the sandbox fleet', () => {
   test('blue/green flip through the gateway while a query on blue runs to completion', async () => {
     const greenUrl = (await provisioner.describeCluster('trino-green')) as { state: 'present'; url: string };
     await gateway.upsertBackend({ name: 'trino-green', proxyTo: greenUrl.url, active: false, routingGroup: 'adhoc' });
-    await until('trino-green HEALTHY', async () => (await gateway.backendState('trino-green'))?.trinoStatus === 'HEALTHY', 5_000);
+    await until(
+      'trino-green HEALTHY',
+      async () => (await gateway.backendState('trino-green'))?.trinoStatus === 'HEALTHY',
+      5_000,
+    );
 
     const viaGateway = trino(fleet.gatewayUrl);
     const blueProxy = (await gateway.getBackend('trino-blue'))!.proxyTo;
-    const longOnBlue = viaGateway.execute('/* sandbox:duration=1500ms */ SELECT 1', { headers: { 'X-Trino-Routing-Group': 'adhoc' } });
+    const longOnBlue = viaGateway.execute('/* sandbox:duration=1500ms */ SELECT 1', {
+      headers: { 'X-Trino-Routing-Group': 'adhoc' },
+    });
     let blueQueries: unknown[] = [];
-    await until('a query running on blue', async () => (blueQueries = await trino(blueProxy).activeQueries()).length > 0, 5_000);
+    await until(
+      'a query running on blue',
+      async () => (blueQueries = await trino(blueProxy).activeQueries()).length > 0,
+      5_000,
+    );
     assert.equal(blueQueries.length, 1);
 
     await gateway.activateBackend('trino-green');
     await gateway.deactivateBackend('trino-blue');
-    assert.deepEqual((await gateway.listActiveBackends()).map((b) => b.name), ['trino-green']);
+    assert.deepEqual(
+      (await gateway.listActiveBackends()).map((b) => b.name),
+      ['trino-green'],
+    );
 
     const served = await viaGateway.execute('SELECT version()');
     assert.deepEqual(served.rows, [['480']]);
@@ -104,17 +121,34 @@ describe('gateway roles and credentials against the sandbox fleet', () => {
   before(async () => {
     fleet = await startSandboxFleet({
       clusters: [{ name: 'trino-blue', version: '470' }],
-      users: { cutover: { password: 'api-only', roles: ['API'] }, admin: { password: 'all-roles', roles: ['ADMIN', 'USER', 'API'] } },
+      users: {
+        cutover: { password: 'api-only', roles: ['API'] },
+        admin: { password: 'all-roles', roles: ['ADMIN', 'USER', 'API'] },
+      },
       tokens: { 'admin-token': 'admin' },
-      rules: [{ name: 'canary', description: 'canary share', priority: 10, condition: canaryCondition(0), actions: ['result.put("routingGroup", "canary")'] }],
+      rules: [
+        {
+          name: 'canary',
+          description: 'canary share',
+          priority: 10,
+          condition: canaryCondition(0),
+          actions: ['result.put("routingGroup", "canary")'],
+        },
+      ],
     });
   });
   after(async () => fleet.stop());
 
   test('an API-only user manages backends but is refused the ADMIN routing rules', async () => {
-    const client = new TrinoGatewayClient({ url: fleet.gatewayUrl, auth: { type: 'basic', user: 'cutover', password: 'api-only' } });
+    const client = new TrinoGatewayClient({
+      url: fleet.gatewayUrl,
+      auth: { type: 'basic', user: 'cutover', password: 'api-only' },
+    });
     try {
-      assert.deepEqual((await client.listBackends()).map((b) => b.name), ['trino-blue']);
+      assert.deepEqual(
+        (await client.listBackends()).map((b) => b.name),
+        ['trino-blue'],
+      );
       await assert.rejects(client.getRoutingRules(), (error: IntegrationError) => {
         assert.equal(error.type, 'GatewayUnauthorized');
         assert.match(error.message, /ADMIN role/);
@@ -126,7 +160,10 @@ describe('gateway roles and credentials against the sandbox fleet', () => {
   });
 
   test('a wrong password is GatewayAuthenticationFailed; an admin token updates a rule', async () => {
-    const wrong = new TrinoGatewayClient({ url: fleet.gatewayUrl, auth: { type: 'basic', user: 'cutover', password: 'nope' } });
+    const wrong = new TrinoGatewayClient({
+      url: fleet.gatewayUrl,
+      auth: { type: 'basic', user: 'cutover', password: 'nope' },
+    });
     const admin = new TrinoGatewayClient({ url: fleet.gatewayUrl, auth: { type: 'bearer', token: 'admin-token' } });
     try {
       await rejectsWith(wrong.listBackends(), 'GatewayAuthenticationFailed', false);

@@ -6,21 +6,35 @@ import { liveSample, pendingActivityOf, retryText } from '../src/client/pending-
 import type { AnalysisProgress, CanaryMeasurement, UpgradeStatus } from '../src/workflows/messages';
 
 /** A describe() answer with these pending activities (only the fields the reader uses). */
-function describing(...pending: { type: string; attempt?: number; failure?: string; heartbeat?: unknown }[]): WorkflowExecutionDescription {
+function describing(
+  ...pending: { type: string; attempt?: number; failure?: string; heartbeat?: unknown }[]
+): WorkflowExecutionDescription {
   return {
     raw: {
       pendingActivities: pending.map((activity) => ({
         activityType: { name: activity.type },
         attempt: activity.attempt ?? 1,
         lastFailure: activity.failure ? { message: activity.failure } : null,
-        heartbeatDetails: activity.heartbeat === undefined ? null : { payloads: [defaultPayloadConverter.toPayload(activity.heartbeat)] },
+        heartbeatDetails:
+          activity.heartbeat === undefined
+            ? null
+            : { payloads: [defaultPayloadConverter.toPayload(activity.heartbeat)] },
         lastHeartbeatTime: { seconds: 1_700_000_000 },
       })),
     },
   } as unknown as WorkflowExecutionDescription;
 }
 
-const sample = (at: string, problem?: string): CanaryMeasurement => ({ at, gatewayStatus: 'HEALTHY', version: '480', finished: 12, failed: 0, errorRate: 0, queued: 0, ...(problem ? { problem } : {}) });
+const sample = (at: string, problem?: string): CanaryMeasurement => ({
+  at,
+  gatewayStatus: 'HEALTHY',
+  version: '480',
+  finished: 12,
+  failed: 0,
+  errorRate: 0,
+  queued: 0,
+  ...(problem ? { problem } : {}),
+});
 
 function baking(last?: CanaryMeasurement): UpgradeStatus {
   return {
@@ -31,26 +45,47 @@ function baking(last?: CanaryMeasurement): UpgradeStatus {
 
 describe('reading the pending activity of an upgrade from describe()', () => {
   it('decodes the canary analysis heartbeat into a live sample newer than the recorded one', () => {
-    const progress: AnalysisProgress = { elapsedMs: 42_000, failures: 0, since: 0, samples: 7, last: sample('2026-01-01T10:00:42.000Z') };
+    const progress: AnalysisProgress = {
+      elapsedMs: 42_000,
+      failures: 0,
+      since: 0,
+      samples: 7,
+      last: sample('2026-01-01T10:00:42.000Z'),
+    };
     const activity = pendingActivityOf(describing({ type: 'analyseCanary', heartbeat: progress }));
     assert.equal(activity?.type, 'analyseCanary');
     assert.deepEqual(activity?.heartbeat, progress);
     assert.equal(activity?.summary, '42 s of the bake analysed, 7 samples');
-    assert.deepEqual(liveSample(activity, baking(sample('2026-01-01T10:00:10.000Z'))), { ...progress.last, samples: 7 });
-    assert.equal(liveSample(activity, baking(sample('2026-01-01T10:00:42.000Z'))), undefined, 'not newer than the status: nothing live to add');
+    assert.deepEqual(liveSample(activity, baking(sample('2026-01-01T10:00:10.000Z'))), {
+      ...progress.last,
+      samples: 7,
+    });
+    assert.equal(
+      liveSample(activity, baking(sample('2026-01-01T10:00:42.000Z'))),
+      undefined,
+      'not newer than the status: nothing live to add',
+    );
     assert.equal(retryText(activity, baking()), undefined, 'a first attempt is not retrying');
   });
 
   it('shows a retrying activity (not the first one) with its attempt and last failure', () => {
-    const description = describing({ type: 'drainBackends', heartbeat: { startedAt: 1, observation: '3 queries still active' } }, { type: 'flip', attempt: 4, failure: 'gateway unreachable: connect ECONNREFUSED' });
+    const description = describing(
+      { type: 'drainBackends', heartbeat: { startedAt: 1, observation: '3 queries still active' } },
+      { type: 'flip', attempt: 4, failure: 'gateway unreachable: connect ECONNREFUSED' },
+    );
     const activity = pendingActivityOf(description);
     assert.equal(activity?.type, 'flip');
-    assert.equal(retryText(activity, undefined), 'retrying: flip, attempt 4: gateway unreachable: connect ECONNREFUSED');
+    assert.equal(
+      retryText(activity, undefined),
+      'retrying: flip, attempt 4: gateway unreachable: connect ECONNREFUSED',
+    );
     assert.equal(liveSample(activity, undefined), undefined);
   });
 
   it('summarises a polling heartbeat by its observation', () => {
-    const activity = pendingActivityOf(describing({ type: 'drainBackends', heartbeat: { startedAt: 1, observation: '3 queries still active' } }));
+    const activity = pendingActivityOf(
+      describing({ type: 'drainBackends', heartbeat: { startedAt: 1, observation: '3 queries still active' } }),
+    );
     assert.equal(activity?.summary, '3 queries still active');
     assert.equal(pendingActivityOf(describing()), undefined);
   });

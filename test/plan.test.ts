@@ -22,7 +22,13 @@ describe('upgrade plan', () => {
     const plan = parsePlan(MINIMAL);
     assert.equal(plan.strategy, 'blue-green');
     assert.equal(plan.gateway.url, 'http://127.0.0.1:8080', 'trailing slash dropped');
-    assert.deepEqual(plan.health, { interval: '5s', timeout: '20m', smokeQueries: ['SELECT 1'], minActiveWorkers: 1, maxConsecutiveFailures: 2 });
+    assert.deepEqual(plan.health, {
+      interval: '5s',
+      timeout: '20m',
+      smokeQueries: ['SELECT 1'],
+      minActiveWorkers: 1,
+      maxConsecutiveFailures: 2,
+    });
     assert.deepEqual(plan.approval, { required: true, timeout: '24h', onTimeout: 'rollback' });
     assert.equal(plan.bake, '10m');
     assert.deepEqual(plan.drain, { timeout: '2h', onTimeout: 'wait', interval: '5s' });
@@ -31,41 +37,87 @@ describe('upgrade plan', () => {
   });
 
   it('gives the gateway 10 minutes of retries by default, and refuses a retry budget that is not a positive duration', () => {
-    assert.deepEqual(parsePlan(MINIMAL).gateway, { url: 'http://127.0.0.1:8080', requestTimeout: '10s', retryBudget: '10m' });
-    assert.equal(parsePlan(MINIMAL.replace('"http://127.0.0.1:8080/"', '"http://127.0.0.1:8080/", retryBudget: 45s')).gateway.retryBudget, '45s');
-    const problems = problemsOf(MINIMAL.replace('"http://127.0.0.1:8080/"', '"http://127.0.0.1:8080/", retryBudget: forever'));
-    assert.ok(problems.some((p) => p.startsWith('gateway.retryBudget: must be a duration')), problems.join('\n'));
+    assert.deepEqual(parsePlan(MINIMAL).gateway, {
+      url: 'http://127.0.0.1:8080',
+      requestTimeout: '10s',
+      retryBudget: '10m',
+    });
+    assert.equal(
+      parsePlan(MINIMAL.replace('"http://127.0.0.1:8080/"', '"http://127.0.0.1:8080/", retryBudget: 45s')).gateway
+        .retryBudget,
+      '45s',
+    );
+    const problems = problemsOf(
+      MINIMAL.replace('"http://127.0.0.1:8080/"', '"http://127.0.0.1:8080/", retryBudget: forever'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('gateway.retryBudget: must be a duration')),
+      problems.join('\n'),
+    );
     const zero = problemsOf(MINIMAL.replace('"http://127.0.0.1:8080/"', '"http://127.0.0.1:8080/", retryBudget: 0s'));
-    assert.ok(zero.some((p) => p.startsWith('gateway.retryBudget: must be longer than 0')), zero.join('\n'));
+    assert.ok(
+      zero.some((p) => p.startsWith('gateway.retryBudget: must be longer than 0')),
+      zero.join('\n'),
+    );
   });
 
   it('accepts JSON as well as YAML', () => {
-    const plan = parsePlan(JSON.stringify({ gateway: { url: 'https://gw.example:8443' }, routingGroup: 'etl', green: { name: 'g', version: '481', url: 'https://g:8443', provisioner: { type: 'static' } } }));
+    const plan = parsePlan(
+      JSON.stringify({
+        gateway: { url: 'https://gw.example:8443' },
+        routingGroup: 'etl',
+        green: { name: 'g', version: '481', url: 'https://g:8443', provisioner: { type: 'static' } },
+      }),
+    );
     assert.equal(plan.green.url, 'https://g:8443');
     assert.equal(plan.routingGroup, 'etl');
   });
 
   it('names every bad field at once, with its path', () => {
     const problems = problemsOf(`${MINIMAL}health: {interval: 5x, minActiveWorkers: -1}\nbake: soon\nextra: 1\n`);
-    assert.ok(problems.some((p) => p.startsWith('health.interval: must be a duration')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('health.minActiveWorkers:')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('bake: must be a duration')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('extra: unknown field')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('health.interval: must be a duration')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('health.minActiveWorkers:')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('bake: must be a duration')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('extra: unknown field')),
+      problems.join('\n'),
+    );
   });
 
   it('refuses credentials in a plan and says where they belong', () => {
-    const problems = problemsOf(MINIMAL.replace('url: "http://127.0.0.1:8080/"', 'url: "http://127.0.0.1:8080/", password: x'));
+    const problems = problemsOf(
+      MINIMAL.replace('url: "http://127.0.0.1:8080/"', 'url: "http://127.0.0.1:8080/", password: x'),
+    );
     assert.match(problems.join('\n'), /gateway\.password: unknown field.*worker's environment/);
   });
 
   it('requires green.url for the static provisioner and a health interval within the timeout', () => {
-    const problems = problemsOf(MINIMAL.replace('type: sandbox', 'type: static') + 'health: {interval: 30m, timeout: 10m}\n');
-    assert.ok(problems.some((p) => p.startsWith('green.url: is required with the static provisioner')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('health.interval: must not be longer than health.timeout')), problems.join('\n'));
+    const problems = problemsOf(
+      MINIMAL.replace('type: sandbox', 'type: static') + 'health: {interval: 30m, timeout: 10m}\n',
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('green.url: is required with the static provisioner')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('health.interval: must not be longer than health.timeout')),
+      problems.join('\n'),
+    );
   });
 
   it('validates the command provisioner', () => {
-    const problems = problemsOf(MINIMAL.replace('{type: sandbox}', '{type: command, create: "helm install", timeout: 0s}'));
+    const problems = problemsOf(
+      MINIMAL.replace('{type: sandbox}', '{type: command, create: "helm install", timeout: 0s}'),
+    );
     assert.ok(problems.includes('green.provisioner.delete: is required'), problems.join('\n'));
     assert.ok(problems.includes('green.provisioner.status: is required'), problems.join('\n'));
     assert.ok(problems.includes('green.provisioner.timeout: must be longer than 0'), problems.join('\n'));
@@ -73,21 +125,53 @@ describe('upgrade plan', () => {
 
   it('fills a canary plan from the standard preset and validates its steps', () => {
     const plan = parsePlan(`${MINIMAL}strategy: canary\n`);
-    assert.deepEqual(plan.canary?.steps.map((step) => step.weight), [5, 25, 50, 100]);
+    assert.deepEqual(
+      plan.canary?.steps.map((step) => step.weight),
+      [5, 25, 50, 100],
+    );
     assert.equal(plan.canary?.traffic, 'routing-rule');
     assert.equal(parsePlan(`${MINIMAL}strategy: canary\ncanary: {preset: linear-10}\n`).canary?.steps.length, 10);
-    const problems = problemsOf(`${MINIMAL}strategy: canary\ncanary: {steps: [{weight: 0}, {weight: 30, approval: true}, {weight: 20}, {approval: true, bake: 1m}]}\n`);
+    const problems = problemsOf(
+      `${MINIMAL}strategy: canary\ncanary: {steps: [{weight: 0}, {weight: 30, approval: true}, {weight: 20}, {approval: true, bake: 1m}]}\n`,
+    );
     assert.ok(problems.includes('canary.steps[0].weight: must be between 1 and 100'), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('canary.steps[1]: must have either a weight')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('canary.steps[2].weight: must be larger than the weight before it')), problems.join('\n'));
-    assert.ok(problems.includes('canary.steps[3].bake: belongs to a weight step, not to an approval gate'), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('canary.steps: must end with a step of weight 100')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('canary.steps[1]: must have either a weight')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('canary.steps[2].weight: must be larger than the weight before it')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.includes('canary.steps[3].bake: belongs to a weight step, not to an approval gate'),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('canary.steps: must end with a step of weight 100')),
+      problems.join('\n'),
+    );
   });
 
   it('says which backend-pool weights are reachable, and refuses canary settings on a blue/green plan', () => {
-    const pool = problemsOf(`${MINIMAL}strategy: canary\nblue: {backends: [b1, b2, b3]}\ncanary: {traffic: backend-pool, steps: [{weight: 10}, {weight: 100}]}\n`);
-    assert.ok(pool.some((p) => /^canary\.steps\[0\]\.weight: is not reachable with backend-pool traffic and 3 blue backend\(s\).*\(25%\)/.test(p)), pool.join('\n'));
-    assert.doesNotThrow(() => parsePlan(`${MINIMAL}strategy: canary\nblue: {backends: [b1, b2, b3]}\ncanary: {traffic: backend-pool, steps: [{weight: 25}, {weight: 100}]}\n`));
-    assert.ok(problemsOf(`${MINIMAL}canary: {preset: standard}\n`).includes('canary: only applies to strategy: canary'));
+    const pool = problemsOf(
+      `${MINIMAL}strategy: canary\nblue: {backends: [b1, b2, b3]}\ncanary: {traffic: backend-pool, steps: [{weight: 10}, {weight: 100}]}\n`,
+    );
+    assert.ok(
+      pool.some((p) =>
+        /^canary\.steps\[0\]\.weight: is not reachable with backend-pool traffic and 3 blue backend\(s\).*\(25%\)/.test(
+          p,
+        ),
+      ),
+      pool.join('\n'),
+    );
+    assert.doesNotThrow(() =>
+      parsePlan(
+        `${MINIMAL}strategy: canary\nblue: {backends: [b1, b2, b3]}\ncanary: {traffic: backend-pool, steps: [{weight: 25}, {weight: 100}]}\n`,
+      ),
+    );
+    assert.ok(
+      problemsOf(`${MINIMAL}canary: {preset: standard}\n`).includes('canary: only applies to strategy: canary'),
+    );
   });
 });

@@ -19,9 +19,13 @@ describe('recorded histories replay with the current workflow code', () => {
     const files = (await readdir(HISTORIES_DIR, { recursive: true })).filter((file) => file.endsWith('.json')).sort();
     assert.ok(files.length > 0, `no recorded histories in ${HISTORIES_DIR}`);
     const histories = await Promise.all(
-      files.map(async (file) => ({ workflowId: file, history: historyFromJson(await readFile(join(HISTORIES_DIR, file), 'utf8')) })),
+      files.map(async (file) => ({
+        workflowId: file,
+        history: historyFromJson(await readFile(join(HISTORIES_DIR, file), 'utf8')),
+      })),
     );
-    for (const { workflowId, history } of histories) assert.ok((history.events?.length ?? 0) > 0, `${workflowId} has no events`);
+    for (const { workflowId, history } of histories)
+      assert.ok((history.events?.length ?? 0) > 0, `${workflowId} has no events`);
     const failures: string[] = [];
     let replayed = 0;
     for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
@@ -30,7 +34,9 @@ describe('recorded histories replay with the current workflow code', () => {
     }
     assert.equal(replayed, files.length, 'every history was replayed');
     if (failures.length > 0) {
-      assert.fail(`${failures.length} of ${files.length} recorded histories no longer replay; guard the change with patched() or Worker Versioning, never re-record to pass:\n${failures.join('\n')}`);
+      assert.fail(
+        `${failures.length} of ${files.length} recorded histories no longer replay; guard the change with patched() or Worker Versioning, never re-record to pass:\n${failures.join('\n')}`,
+      );
     }
   });
 });

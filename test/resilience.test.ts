@@ -4,7 +4,6 @@ import { startUpgrade } from '../src/client/upgrades';
 import { untilHealthy, waitForPhase } from '../src/devserver/wait';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import { startSandboxFleet } from '../src/sandbox/fleet';
-import type { UpgradeResult } from '../src/workflows/messages';
 import { assertJournal } from './support/journal';
 import { fastPlan } from './support/plans';
 import { useProcessTestbed } from './support/process-testbed';
@@ -15,7 +14,10 @@ describe('durability: real worker processes on a real Temporal dev server', () =
 
   it('worker killed with SIGKILL while draining: a new worker resumes and nothing is provisioned or registered twice', async () => {
     const group = 'sigkill';
-    const fleet = await startSandboxFleet({ healthIntervalMs: 100, clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }] });
+    const fleet = await startSandboxFleet({
+      healthIntervalMs: 100,
+      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+    });
     testbed.onStop(() => fleet.stop());
 
     const since = Date.now();
@@ -23,19 +25,33 @@ describe('durability: real worker processes on a real Temporal dev server', () =
     const client = new TrinoHttpClient({ url: fleet.gatewayUrl, connections: 4 });
     await untilHealthy(fleet, `${group}-blue`);
     const longQueries = Array.from({ length: 3 }, (_, i) =>
-      client.execute('/* sandbox:duration=12s */ SELECT 1', { user: `analyst-${i}`, headers: { 'X-Trino-Routing-Group': group } }),
+      client.execute('/* sandbox:duration=12s */ SELECT 1', {
+        user: `analyst-${i}`,
+        headers: { 'X-Trino-Routing-Group': group },
+      }),
     );
-    const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group, { approval: { required: false }, bake: '200ms', retire: { keepBlueFor: '0s' } }));
+    const handle = await startUpgrade(
+      testbed.env.client,
+      fastPlan(fleet.gatewayUrl, group, {
+        approval: { required: false },
+        bake: '200ms',
+        retire: { keepBlueFor: '0s' },
+      }),
+    );
 
     await waitForPhase(handle, 'DRAINING', 30_000);
     const second = await testbed.replaceWorker('SIGKILL');
 
-    const result = (await handle.result()) as UpgradeResult;
+    const result = await handle.result();
     const outcomes = await Promise.all(longQueries);
     await client.close();
 
     assert.equal(result.outcome, 'SUCCEEDED', second.output());
-    assert.deepEqual(outcomes.map((outcome) => outcome.state), ['FINISHED', 'FINISHED', 'FINISHED'], 'queries running on blue finished there');
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.state),
+      ['FINISHED', 'FINISHED', 'FINISHED'],
+      'queries running on blue finished there',
+    );
     const journal = fleet.journal(since);
     assertJournal(journal, {
       counts: [
@@ -48,11 +64,16 @@ describe('durability: real worker processes on a real Temporal dev server', () =
     const blueDeleted = journal.find((entry) => entry.kind === 'cluster.deleted' && entry.name === `${group}-blue`)!.at;
     assert.ok(blueDeleted >= since + 12_000, 'blue was torn down only after its queries finished');
     const events = (await handle.fetchHistory()).events ?? [];
-    const drainScheduled = events.find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'drainBackends');
+    const drainScheduled = events.find(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'drainBackends',
+    );
     const drainStarted = events.find(
       (event) => String(event.activityTaskStartedEventAttributes?.scheduledEventId) === String(drainScheduled?.eventId),
     );
-    assert.ok((drainStarted?.activityTaskStartedEventAttributes?.attempt ?? 0) >= 2, 'the drain was resumed by a second attempt on the new worker');
+    assert.ok(
+      (drainStarted?.activityTaskStartedEventAttributes?.attempt ?? 0) >= 2,
+      'the drain was resumed by a second attempt on the new worker',
+    );
     await assertReplays(handle);
   });
 });

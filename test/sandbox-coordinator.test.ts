@@ -17,7 +17,10 @@ interface Page {
 
 const USER = { 'x-trino-user': 'alice' };
 
-async function call(url: string, init: { method?: 'GET' | 'POST' | 'DELETE' | 'HEAD'; headers?: Record<string, string>; body?: string } = {}) {
+async function call(
+  url: string,
+  init: { method?: 'GET' | 'POST' | 'DELETE' | 'HEAD'; headers?: Record<string, string>; body?: string } = {},
+) {
   const response = await request(url, { method: init.method ?? 'GET', headers: init.headers, body: init.body });
   const text = await response.body.text();
   return { status: response.statusCode, headers: response.headers, text, json: () => JSON.parse(text) };
@@ -76,7 +79,10 @@ describe('sandbox coordinator', () => {
     assert.ok(pages.length <= 3, `long polls instead of spinning (${pages.length} polls)`);
     assert.match(pages[0].nextUri ?? '', /\/v1\/statement\/executing\//);
     assert.equal(last.stats.state, 'FINISHED');
-    assert.deepEqual(last.columns?.map((c) => [c.name, c.type]), [['_col0', 'varchar']]);
+    assert.deepEqual(
+      last.columns?.map((c) => [c.name, c.type]),
+      [['_col0', 'varchar']],
+    );
     assert.deepEqual(last.data, [['470']]);
   });
 
@@ -88,7 +94,12 @@ describe('sandbox coordinator', () => {
   });
 
   it('builds nextUri and infoUri from X-Forwarded-* so clients behind a proxy stay on it', async () => {
-    const first = await submit(blue.url, 'SELECT 1', { ...USER, 'x-forwarded-proto': 'https', 'x-forwarded-host': 'gateway.example', 'x-forwarded-port': '8443' });
+    const first = await submit(blue.url, 'SELECT 1', {
+      ...USER,
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'gateway.example',
+      'x-forwarded-port': '8443',
+    });
     assert.match(first.nextUri ?? '', /^https:\/\/gateway\.example:8443\/v1\/statement\/queued\//);
     assert.match(first.infoUri, /^https:\/\/gateway\.example:8443\/ui\/query\.html\?/);
     await follow({ ...first, nextUri: first.nextUri?.replace('https://gateway.example:8443', blue.url) });
@@ -96,15 +107,23 @@ describe('sandbox coordinator', () => {
 
   it('lists queries with BasicQueryInfo fields and answers 200 or 410 on GET and HEAD /v1/query/{id}', async () => {
     const first = await submit(blue.url, '/* sandbox:duration=2s */ SELECT 1', { ...USER, 'x-trino-source': 'test' });
-    const listed = ((await call(`${blue.url}/v1/query`, { headers: USER })).json() as { queryId: string; state: string; session: { user: string; source: string }; self: string }[]).find(
-      (query) => query.queryId === first.id,
-    );
+    const listed = (
+      (await call(`${blue.url}/v1/query`, { headers: USER })).json() as {
+        queryId: string;
+        state: string;
+        session: { user: string; source: string };
+        self: string;
+      }[]
+    ).find((query) => query.queryId === first.id);
     assert.ok(listed && ['QUEUED', 'RUNNING'].includes(listed.state));
     assert.deepEqual([listed.session.user, listed.session.source], ['alice', 'test']);
     assert.equal(listed.self, `${blue.url}/v1/query/${first.id}`);
     assert.equal((await call(`${blue.url}/v1/query/${first.id}`, { headers: USER })).json().queryId, first.id);
     assert.equal((await call(`${blue.url}/v1/query/${first.id}`, { method: 'HEAD', headers: USER })).status, 200);
-    assert.equal((await call(`${blue.url}/v1/query/20200101_000000_00000_aaaaa`, { method: 'HEAD', headers: USER })).status, 410);
+    assert.equal(
+      (await call(`${blue.url}/v1/query/20200101_000000_00000_aaaaa`, { method: 'HEAD', headers: USER })).status,
+      410,
+    );
     assert.equal((await call(first.nextUri ?? '', { method: 'DELETE' })).status, 204);
     const [last] = await follow(first);
     assert.equal(last.stats.state, 'FAILED');
@@ -113,7 +132,11 @@ describe('sandbox coordinator', () => {
 
   it('serves /ui/api/stats only with the cookie of a form login, with live query counts', async () => {
     assert.equal((await call(`${blue.url}/ui/api/stats`)).status, 401);
-    const login = await call(`${blue.url}/ui/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=anyone&password=' });
+    const login = await call(`${blue.url}/ui/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'username=anyone&password=',
+    });
     assert.equal(login.status, 303);
     const cookie = String(login.headers['set-cookie']).split(';')[0];
     assert.match(cookie, /^Trino-UI-Token=/);
@@ -133,7 +156,10 @@ describe('sandbox coordinator', () => {
       const pages = await follow(await submit(blue.url, 'SELECT 1'));
       const last = pages[pages.length - 1];
       assert.equal(last.stats.state, 'FAILED');
-      assert.deepEqual([last.error?.errorName, last.error?.errorCode, last.error?.errorType], ['GENERIC_INTERNAL_ERROR', 65536, 'INTERNAL_ERROR']);
+      assert.deepEqual(
+        [last.error?.errorName, last.error?.errorCode, last.error?.errorType],
+        ['GENERIC_INTERNAL_ERROR', 65536, 'INTERNAL_ERROR'],
+      );
       assert.equal(last.data, undefined);
     } finally {
       blue.setFaults({ failRate: 0 });
@@ -144,14 +170,17 @@ describe('sandbox coordinator', () => {
     blue.setFaults({ unhealthy: true });
     try {
       assert.equal((await call(`${blue.url}/v1/info`)).status, 503);
-      assert.equal((await call(`${blue.url}/v1/statement`, { method: 'POST', headers: USER, body: 'SELECT 1' })).status, 503);
+      assert.equal(
+        (await call(`${blue.url}/v1/statement`, { method: 'POST', headers: USER, body: 'SELECT 1' })).status,
+        503,
+      );
     } finally {
       blue.setFaults({ unhealthy: false });
     }
     assert.equal((await call(`${blue.url}/v1/info`)).status, 200);
   });
 
-  it('works with cutover\'s Trino client end to end', async () => {
+  it("works with cutover's Trino client end to end", async () => {
     const client = new TrinoHttpClient({ url: blue.url, user: 'cutover' });
     try {
       const result = await client.execute('SELECT version()');

@@ -28,11 +28,23 @@ describe('sandbox fleet: control API', () => {
 
   it('registers the initial clusters ACTIVE in the gateway and lists them', async () => {
     assert.deepEqual(fleet.gateway.backends(), [
-      { name: 'blue', proxyTo: fleet.cluster('blue')?.url, active: true, routingGroup: 'adhoc', externalUrl: fleet.cluster('blue')?.url },
+      {
+        name: 'blue',
+        proxyTo: fleet.cluster('blue')?.url,
+        active: true,
+        routingGroup: 'adhoc',
+        externalUrl: fleet.cluster('blue')?.url,
+      },
     ]);
     await untilHealthy(fleet, 'blue');
     assert.deepEqual((await call(`${control}/clusters`)).json(), [
-      { name: 'blue', version: '470', url: fleet.cluster('blue')?.url, starting: false, faults: { unhealthy: false, failRate: 0, queryDelayMs: 0, crashed: false } },
+      {
+        name: 'blue',
+        version: '470',
+        url: fleet.cluster('blue')?.url,
+        starting: false,
+        faults: { unhealthy: false, failRate: 0, queryDelayMs: 0, crashed: false },
+      },
     ]);
   });
 
@@ -57,10 +69,17 @@ describe('sandbox fleet: control API', () => {
 
   it('switches faults, crashes and recovers through the API, journaling each effect', async () => {
     const since = Date.now();
-    const faulty = await call(`${control}/clusters/green/faults`, 'POST', { unhealthy: true, failRate: 0.5, queryDelayMs: 10 });
+    const faulty = await call(`${control}/clusters/green/faults`, 'POST', {
+      unhealthy: true,
+      failRate: 0.5,
+      queryDelayMs: 10,
+    });
     assert.deepEqual(faulty.json().faults, { unhealthy: true, failRate: 0.5, queryDelayMs: 10, crashed: false });
     assert.equal((await call(`${control}/clusters/green/faults`, 'POST', { crash: true })).json().faults.crashed, true);
-    assert.equal((await call(`${control}/clusters/green/faults`, 'POST', { crash: false })).json().faults.crashed, false);
+    assert.equal(
+      (await call(`${control}/clusters/green/faults`, 'POST', { crash: false })).json().faults.crashed,
+      false,
+    );
     assert.equal((await call(`${control}/clusters/green/faults`, 'POST', { failRate: 2 })).status, 400);
     assert.equal((await call(`${control}/clusters/green/faults`, 'POST', { explode: true })).status, 400);
     assert.equal((await call(`${control}/clusters/nope/faults`, 'POST', { crash: true })).status, 404);
@@ -76,7 +95,7 @@ describe('sandbox fleet: control API', () => {
     assert.equal((await call(`${control}/clusters/green`)).status, 404);
   });
 
-  it('serves cutover\'s sandbox provisioner', async () => {
+  it("serves cutover's sandbox provisioner", async () => {
     const provisioner = new SandboxProvisioner({ controlUrl: fleet.gatewayUrl, startupDelayMs: 0 });
     try {
       const created = await provisioner.ensureCluster({ name: 'green', version: '480', routingGroup: 'adhoc' });
@@ -111,14 +130,20 @@ describe('sandbox fleet: query load', () => {
     assert.ok(load.report().submitted > 0);
     const report = await load.stop();
 
-    assert.equal(report.failed, 0, JSON.stringify(report.queries.filter((query) => query.state === 'FAILED').slice(0, 3)));
+    assert.equal(
+      report.failed,
+      0,
+      JSON.stringify(report.queries.filter((query) => query.state === 'FAILED').slice(0, 3)),
+    );
     assert.equal(report.finished, report.submitted);
     assert.equal(report.queries.length, report.submitted);
     assert.deepEqual(Object.keys(report.byBackend).sort(), ['blue', 'green']);
     assert.equal(report.byBackend.blue.submitted + report.byBackend.green.submitted, report.submitted);
     assert.ok(report.queries.every((query) => query.queryId && query.endedAt >= query.startedAt));
     assert.equal(new Set(report.queries.map((query) => query.user)).size, 8);
-    const lastOnBlue = Math.max(...report.queries.filter((query) => query.backend === 'blue').map((query) => query.startedAt));
+    const lastOnBlue = Math.max(
+      ...report.queries.filter((query) => query.backend === 'blue').map((query) => query.startedAt),
+    );
     const flippedAt = fleet.journal().find((entry) => entry.kind === 'backend.deactivated')?.at ?? 0;
     assert.ok(lastOnBlue <= flippedAt + 50, 'blue gets no new query after it is deactivated');
   });

@@ -9,10 +9,20 @@ import { SandboxGateway } from '../src/sandbox/gateway';
 
 type Method = 'GET' | 'POST';
 
-async function call(base: string, method: Method, path: string, options: { body?: string; headers?: Record<string, string> } = {}) {
+async function call(
+  base: string,
+  method: Method,
+  path: string,
+  options: { body?: string; headers?: Record<string, string> } = {},
+) {
   const response = await request(`${base}${path}`, { method, headers: options.headers, body: options.body });
   const text = await response.body.text();
-  return { status: response.statusCode, type: String(response.headers['content-type'] ?? ''), text, json: () => JSON.parse(text) };
+  return {
+    status: response.statusCode,
+    type: String(response.headers['content-type'] ?? ''),
+    text,
+    json: () => JSON.parse(text),
+  };
 }
 
 const json = (value: unknown) => ({ body: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
@@ -34,13 +44,27 @@ describe('sandbox gateway: backend API', () => {
 
   it('adds a backend with the real defaults, strips the trailing slash, and refuses a duplicate name with 500', async () => {
     assert.equal((await call(base, 'GET', '/gateway')).text, 'ok');
-    const added = await call(base, 'POST', '/gateway/backend/modify/add', json({ name: 'blue', proxyTo: `${blue.url}/` }));
+    const added = await call(
+      base,
+      'POST',
+      '/gateway/backend/modify/add',
+      json({ name: 'blue', proxyTo: `${blue.url}/` }),
+    );
     assert.equal(added.status, 200);
-    assert.deepEqual(added.json(), { name: 'blue', proxyTo: `${blue.url}/`, active: true, routingGroup: 'adhoc', externalUrl: `${blue.url}/` });
+    assert.deepEqual(added.json(), {
+      name: 'blue',
+      proxyTo: `${blue.url}/`,
+      active: true,
+      routingGroup: 'adhoc',
+      externalUrl: `${blue.url}/`,
+    });
     assert.deepEqual((await call(base, 'GET', '/gateway/backend/all')).json(), [
       { name: 'blue', proxyTo: blue.url, active: true, routingGroup: 'adhoc', externalUrl: blue.url },
     ]);
-    assert.equal((await call(base, 'POST', '/gateway/backend/modify/add', json({ name: 'blue', proxyTo: blue.url }))).status, 500);
+    assert.equal(
+      (await call(base, 'POST', '/gateway/backend/modify/add', json({ name: 'blue', proxyTo: blue.url }))).status,
+      500,
+    );
     assert.equal((await call(base, 'POST', '/gateway/backend/modify/add', json({ proxyTo: blue.url }))).status, 500);
   });
 
@@ -50,7 +74,11 @@ describe('sandbox gateway: backend API', () => {
     assert.equal((await call(base, 'POST', '/gateway/backend/modify/update', json(spare))).status, 200);
     await call(base, 'POST', '/gateway/backend/modify/update', json(spare));
     await call(base, 'POST', '/gateway/backend/modify/update', json({ ...spare, active: false }));
-    const journal = gateway.journal.entries(since).filter((entry) => entry.name === 'spare' && entry.kind.startsWith('backend.') && entry.kind !== 'backend.health');
+    const journal = gateway.journal
+      .entries(since)
+      .filter(
+        (entry) => entry.name === 'spare' && entry.kind.startsWith('backend.') && entry.kind !== 'backend.health',
+      );
     assert.deepEqual(
       journal.map((entry) => [entry.kind, entry.detail]),
       [
@@ -74,13 +102,24 @@ describe('sandbox gateway: backend API', () => {
     assert.equal((await call(base, 'POST', '/gateway/backend/activate/spare')).status, 200);
     assert.equal((await call(base, 'POST', '/gateway/backend/activate/spare')).status, 200);
     assert.deepEqual(
-      gateway.journal.entries(since).filter((entry) => entry.kind === 'backend.activated').map((entry) => entry.name),
+      gateway.journal
+        .entries(since)
+        .filter((entry) => entry.kind === 'backend.activated')
+        .map((entry) => entry.name),
       ['spare'],
     );
   });
 
   it('deletes by the raw name whatever the content type, and an unknown name is not an error', async () => {
-    assert.equal((await call(base, 'POST', '/gateway/backend/modify/delete', { body: 'spare', headers: { 'content-type': 'application/json' } })).status, 200);
+    assert.equal(
+      (
+        await call(base, 'POST', '/gateway/backend/modify/delete', {
+          body: 'spare',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+      200,
+    );
     assert.equal((await call(base, 'POST', '/gateway/backend/modify/delete', { body: 'spare' })).status, 200);
     assert.equal((await call(base, 'GET', '/api/public/backends/spare')).status, 404);
   });
@@ -102,19 +141,38 @@ describe('sandbox gateway: backend API', () => {
     assert.deepEqual((await call(base, 'POST', '/webapp/getAllBackends', json({}))).json(), {
       code: 200,
       msg: 'Successful.',
-      data: [{ name: 'blue', proxyTo: blue.url, active: true, routingGroup: 'adhoc', externalUrl: blue.url, queued: 0, running: 0, status: 'HEALTHY' }],
+      data: [
+        {
+          name: 'blue',
+          proxyTo: blue.url,
+          active: true,
+          routingGroup: 'adhoc',
+          externalUrl: blue.url,
+          queued: 0,
+          running: 0,
+          status: 'HEALTHY',
+        },
+      ],
     });
     assert.equal((await call(base, 'GET', '/trino-gateway/livez')).text, 'ok');
     assert.equal((await call(base, 'GET', '/trino-gateway/readyz')).status, 200);
   });
 
-  it('answers cutover\'s own gateway client exactly like the real API', async () => {
+  it("answers cutover's own gateway client exactly like the real API", async () => {
     const client = new TrinoGatewayClient({ url: base });
     try {
-      await client.upsertBackend({ name: 'green', proxyTo: 'http://127.0.0.1:9', active: false, routingGroup: 'adhoc' });
+      await client.upsertBackend({
+        name: 'green',
+        proxyTo: 'http://127.0.0.1:9',
+        active: false,
+        routingGroup: 'adhoc',
+      });
       assert.equal((await client.getBackend('green'))?.active, false);
       await client.activateBackend('green');
-      assert.deepEqual((await client.listActiveBackends()).map((b) => b.name), ['blue', 'green']);
+      assert.deepEqual(
+        (await client.listActiveBackends()).map((b) => b.name),
+        ['blue', 'green'],
+      );
       assert.equal((await client.backendState('blue'))?.trinoStatus, 'HEALTHY');
       await client.deleteBackend('green');
       assert.equal(await client.getBackend('green'), undefined);
@@ -147,7 +205,10 @@ describe('sandbox gateway: health monitor', () => {
 
   it('is not ready until the first round finished, and a backend that never answers becomes UNHEALTHY', async () => {
     assert.equal((await call(gateway.url, 'GET', '/trino-gateway/readyz')).status, 503);
-    await until('the end of the first health round', async () => (await call(gateway.url, 'GET', '/trino-gateway/readyz')).status === 200);
+    await until(
+      'the end of the first health round',
+      async () => (await call(gateway.url, 'GET', '/trino-gateway/readyz')).status === 200,
+    );
     assert.equal(gateway.backendState('silent')?.trinoStatus, 'UNHEALTHY');
     // Its slow checks would stretch every round past green's startup delay below.
     await call(gateway.url, 'POST', '/gateway/backend/modify/delete', { body: 'silent' });
@@ -163,7 +224,10 @@ describe('sandbox gateway: health monitor', () => {
     assert.equal(gateway.backendState('green')?.trinoStatus, 'PENDING', 'PENDING while /v1/info says starting');
     await until('green HEALTHY', () => gateway.backendState('green')?.trinoStatus === 'HEALTHY');
     assert.deepEqual(
-      gateway.journal.entries(since).filter((entry) => entry.kind === 'backend.health').map((entry) => entry.detail),
+      gateway.journal
+        .entries(since)
+        .filter((entry) => entry.kind === 'backend.health')
+        .map((entry) => entry.detail),
       ['HEALTHY'],
     );
     assert.equal(gateway.backendState('green')?.numWorkerNodes, 1);
@@ -200,10 +264,15 @@ describe('sandbox gateway: health monitor', () => {
 describe('sandbox gateway: authentication and roles', () => {
   const gateway = new SandboxGateway({
     healthIntervalMs: 1_000,
-    users: { admin: { password: 'secret', roles: ['ADMIN', 'USER', 'API'] }, viewer: { password: 'view', roles: ['USER'] } },
+    users: {
+      admin: { password: 'secret', roles: ['ADMIN', 'USER', 'API'] },
+      viewer: { password: 'view', roles: ['USER'] },
+    },
     tokens: { 'token-123': 'admin' },
   });
-  const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  const basic = (user: string, password: string) => ({
+    authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+  });
 
   before(() => gateway.start());
   after(() => gateway.stop());
@@ -221,15 +290,29 @@ describe('sandbox gateway: authentication and roles', () => {
       assert.equal(reply.status, 200);
       assert.deepEqual(reply.json(), { code: 401, msg: 'Unauthorized', data: null });
     }
-    assert.equal((await call(gateway.url, 'POST', '/webapp/getAllBackends', { headers: basic('viewer', 'view') })).json().code, 200);
+    assert.equal(
+      (await call(gateway.url, 'POST', '/webapp/getAllBackends', { headers: basic('viewer', 'view') })).json().code,
+      200,
+    );
   });
 
   it('accepts Basic and bearer credentials with the role, and needs none on public endpoints', async () => {
-    assert.deepEqual((await call(gateway.url, 'GET', '/gateway/backend/all', { headers: basic('admin', 'secret') })).json(), []);
-    assert.deepEqual((await call(gateway.url, 'GET', '/gateway/backend/all', { headers: { authorization: 'Bearer token-123' } })).json(), []);
+    assert.deepEqual(
+      (await call(gateway.url, 'GET', '/gateway/backend/all', { headers: basic('admin', 'secret') })).json(),
+      [],
+    );
+    assert.deepEqual(
+      (
+        await call(gateway.url, 'GET', '/gateway/backend/all', { headers: { authorization: 'Bearer token-123' } })
+      ).json(),
+      [],
+    );
     assert.equal((await call(gateway.url, 'GET', '/api/public/backends')).status, 200);
     assert.equal((await call(gateway.url, 'GET', '/trino-gateway/livez')).status, 200);
-    const client = new TrinoGatewayClient({ url: gateway.url, auth: { type: 'basic', user: 'viewer', password: 'view' } });
+    const client = new TrinoGatewayClient({
+      url: gateway.url,
+      auth: { type: 'basic', user: 'viewer', password: 'view' },
+    });
     try {
       await assert.rejects(client.listBackends(), (error: Error) => error.name === 'GatewayUnauthorized');
     } finally {

@@ -8,14 +8,25 @@ import { SimulatedCoordinator } from '../src/sandbox/coordinator';
 import { SandboxGateway } from '../src/sandbox/gateway';
 import { UnsupportedRoutingRuleError } from '../src/sandbox/routing-rules';
 
-async function call(url: string, options: { method?: 'GET' | 'POST' | 'HEAD'; body?: string; headers?: Record<string, string> } = {}) {
-  const response = await request(url, { method: options.method ?? 'GET', headers: options.headers, body: options.body });
+async function call(
+  url: string,
+  options: { method?: 'GET' | 'POST' | 'HEAD'; body?: string; headers?: Record<string, string> } = {},
+) {
+  const response = await request(url, {
+    method: options.method ?? 'GET',
+    headers: options.headers,
+    body: options.body,
+  });
   const text = await response.body.text();
   return { status: response.statusCode, headers: response.headers, text, json: () => JSON.parse(text) };
 }
 
 /** Versions that served `count` `SELECT version()` queries sent through the gateway. */
-async function versionsServing(client: TrinoHttpClient, count: number, options: { user?: string; headers?: Record<string, string> } = {}): Promise<Set<string>> {
+async function versionsServing(
+  client: TrinoHttpClient,
+  count: number,
+  options: { user?: string; headers?: Record<string, string> } = {},
+): Promise<Set<string>> {
   const results = await Promise.all(Array.from({ length: count }, () => client.execute('SELECT version()', options)));
   for (const result of results) assert.equal(result.state, 'FINISHED', result.error?.message);
   return new Set(results.map((result) => String(result.rows[0][0])));
@@ -45,14 +56,23 @@ describe('sandbox gateway: proxy and routing', () => {
   });
 
   it('keeps the client on the gateway: nextUri points at it, the POST reply names the backend host', async () => {
-    const reply = await call(`${gateway.url}/v1/statement`, { method: 'POST', body: 'SELECT 1', headers: { 'x-trino-user': 'tester' } });
+    const reply = await call(`${gateway.url}/v1/statement`, {
+      method: 'POST',
+      body: 'SELECT 1',
+      headers: { 'x-trino-user': 'tester' },
+    });
     assert.equal(reply.status, 200);
     assert.ok(String(reply.json().nextUri).startsWith(`${gateway.url}/v1/statement/queued/`));
     assert.match(String(reply.headers['set-cookie']), /^trinoClusterHost=127\.0\.0\.1/);
     const result = await client.execute('SELECT 1');
     assert.equal(result.clusterHost, '127.0.0.1');
     const row = gateway.queryHistory().find((entry) => entry.queryId === result.id);
-    assert.deepEqual(row && [row.backendUrl, row.user, row.routingGroup, row.queryText], [blue.url, 'tester', 'adhoc', 'SELECT 1']);
+    assert.deepEqual(row && [row.backendUrl, row.user, row.routingGroup, row.queryText], [
+      blue.url,
+      'tester',
+      'adhoc',
+      'SELECT 1',
+    ]);
   });
 
   it('sends new queries only to active HEALTHY backends', async () => {
@@ -79,25 +99,50 @@ describe('sandbox gateway: proxy and routing', () => {
   });
 
   it('falls back to the default group when the requested group has no active HEALTHY backend', async () => {
-    assert.deepEqual(await versionsServing(client, 5, { headers: { 'X-Trino-Routing-Group': 'etl' } }), new Set(['480']));
-    assert.deepEqual(await versionsServing(client, 3, { headers: { 'X-Trino-Routing-Group': 'no-such-group' } }), new Set(['480']));
+    assert.deepEqual(
+      await versionsServing(client, 5, { headers: { 'X-Trino-Routing-Group': 'etl' } }),
+      new Set(['480']),
+    );
+    assert.deepEqual(
+      await versionsServing(client, 3, { headers: { 'X-Trino-Routing-Group': 'no-such-group' } }),
+      new Set(['480']),
+    );
     assert.equal(gateway.queryHistory()[0].routingGroup, 'no-such-group', 'history keeps the requested group');
   });
 
   it('finds the owner of a query id it never routed by probing every backend', async () => {
-    const direct = await call(`${sick.url}/v1/statement`, { method: 'POST', body: '/* sandbox:duration=2s */ SELECT 1', headers: { 'x-trino-user': 'x' } });
+    const direct = await call(`${sick.url}/v1/statement`, {
+      method: 'POST',
+      body: '/* sandbox:duration=2s */ SELECT 1',
+      headers: { 'x-trino-user': 'x' },
+    });
     assert.equal(direct.status, 503, 'the unhealthy fault refuses statements');
     sick.setFaults({ unhealthy: false });
-    const id = (await call(`${sick.url}/v1/statement`, { method: 'POST', body: '/* sandbox:duration=2s */ SELECT 1', headers: { 'x-trino-user': 'x' } })).json().id;
+    const id = (
+      await call(`${sick.url}/v1/statement`, {
+        method: 'POST',
+        body: '/* sandbox:duration=2s */ SELECT 1',
+        headers: { 'x-trino-user': 'x' },
+      })
+    ).json().id;
     sick.setFaults({ unhealthy: true });
     const found = await call(`${gateway.url}/v1/query/${id}`, { headers: { 'x-trino-user': 'x' } });
     assert.equal(found.status, 200);
     assert.equal(found.json().queryId, id);
-    assert.equal((await call(`${gateway.url}/v1/query/20200101_000000_00000_zzzzz`, { headers: { 'x-trino-user': 'x' } })).status, 404);
+    assert.equal(
+      (await call(`${gateway.url}/v1/query/20200101_000000_00000_zzzzz`, { headers: { 'x-trino-user': 'x' } })).status,
+      404,
+    );
   });
 
   it('answers 502 when the backend that owns a query refuses the connection', async () => {
-    const first = (await call(`${gateway.url}/v1/statement`, { method: 'POST', body: '/* sandbox:duration=5s */ SELECT 1', headers: { 'x-trino-user': 'x' } })).json();
+    const first = (
+      await call(`${gateway.url}/v1/statement`, {
+        method: 'POST',
+        body: '/* sandbox:duration=5s */ SELECT 1',
+        headers: { 'x-trino-user': 'x' },
+      })
+    ).json();
     await green.crash();
     try {
       assert.equal((await call(first.nextUri)).status, 502);
@@ -114,7 +159,11 @@ describe('sandbox gateway: no backend to serve', () => {
   after(() => gateway.stop());
 
   it('answers 500 "Number of active backends found zero" when neither the group nor the default group can serve', async () => {
-    const reply = await call(`${gateway.url}/v1/statement`, { method: 'POST', body: 'SELECT 1', headers: { 'x-trino-user': 'x', 'x-trino-routing-group': 'etl' } });
+    const reply = await call(`${gateway.url}/v1/statement`, {
+      method: 'POST',
+      body: 'SELECT 1',
+      headers: { 'x-trino-user': 'x', 'x-trino-routing-group': 'etl' },
+    });
     assert.deepEqual([reply.status, reply.text], [500, 'Number of active backends found zero']);
   });
 });
@@ -134,10 +183,18 @@ describe('sandbox gateway: FILE routing rules', () => {
     condition: 'request.getHeader("X-Trino-Routing-Group") != null',
     actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
   };
-  const gateway = new SandboxGateway({ healthIntervalMs: 30, rules: [passthrough, canaryRule(0)], rulesRefreshMs: 300 });
+  const gateway = new SandboxGateway({
+    healthIntervalMs: 30,
+    rules: [passthrough, canaryRule(0)],
+    rulesRefreshMs: 300,
+  });
   let client: TrinoHttpClient;
   const update = (rule: unknown) =>
-    call(`${gateway.url}/webapp/updateRoutingRules`, { method: 'POST', body: JSON.stringify(rule), headers: { 'content-type': 'application/json' } });
+    call(`${gateway.url}/webapp/updateRoutingRules`, {
+      method: 'POST',
+      body: JSON.stringify(rule),
+      headers: { 'content-type': 'application/json' },
+    });
 
   before(async () => {
     await Promise.all([stable.start(), canaryCluster.start()]);
@@ -164,21 +221,34 @@ describe('sandbox gateway: FILE routing rules', () => {
     assert.deepEqual(await versionsServing(client, 3, { user: 'abc' }), new Set(['470']));
     const updated = (await update(canaryRule(55))).json();
     assert.equal(updated.data[1].condition, canaryRule(55).condition);
-    assert.deepEqual(await versionsServing(client, 3, { user: 'abc' }), new Set(['470']), 'the router still has the old rules');
+    assert.deepEqual(
+      await versionsServing(client, 3, { user: 'abc' }),
+      new Set(['470']),
+      'the router still has the old rules',
+    );
     await sleep(320);
     assert.deepEqual(await versionsServing(client, 3, { user: 'abc' }), new Set(['480']));
     assert.deepEqual(await versionsServing(client, 3, { user: 'Zoë' }), new Set(['470']), 'bucket 66 stays');
-    assert.deepEqual(await versionsServing(client, 3, { user: 'Zoë', headers: { 'X-Trino-Routing-Group': 'canary' } }), new Set(['480']));
+    assert.deepEqual(
+      await versionsServing(client, 3, { user: 'Zoë', headers: { 'X-Trino-Routing-Group': 'canary' } }),
+      new Set(['480']),
+    );
   });
 
   it('silently ignores an update of an unknown rule and refuses an expression it cannot evaluate', async () => {
     const since = Date.now();
     const ignored = (await update({ ...canaryRule(5), name: 'new-rule' })).json();
-    assert.deepEqual(ignored.data.map((rule: RoutingRule) => rule.name), ['passthrough', 'canary']);
+    assert.deepEqual(
+      ignored.data.map((rule: RoutingRule) => rule.name),
+      ['passthrough', 'canary'],
+    );
     const refused = await update({ ...canaryRule(5), condition: 'Math.random() < 0.05' });
     assert.equal(refused.status, 400);
     assert.match(refused.text, /unsupported condition 'Math\.random\(\) < 0\.05'/);
     assert.equal(gateway.journal.entries(since).filter((entry) => entry.kind === 'rule.updated').length, 0);
-    assert.throws(() => new SandboxGateway({ rules: [{ ...passthrough, actions: ['result.put("routingGroup", "a" + "b")'] }] }), UnsupportedRoutingRuleError);
+    assert.throws(
+      () => new SandboxGateway({ rules: [{ ...passthrough, actions: ['result.put("routingGroup", "a" + "b")'] }] }),
+      UnsupportedRoutingRuleError,
+    );
   });
 });

@@ -18,7 +18,10 @@ describe('sandbox behaves like the real gateway and Trino where the real-stack t
   let fleet: SandboxFleet;
 
   before(async () => {
-    fleet = await startSandboxFleet({ healthIntervalMs: 100, clusters: [{ name: 'parity-blue', version: '470', routingGroup: 'adhoc' }] });
+    fleet = await startSandboxFleet({
+      healthIntervalMs: 100,
+      clusters: [{ name: 'parity-blue', version: '470', routingGroup: 'adhoc' }],
+    });
     await untilHealthy(fleet, 'parity-blue');
   });
 
@@ -27,9 +30,16 @@ describe('sandbox behaves like the real gateway and Trino where the real-stack t
   });
 
   it('trinoClusterHost cookie is `<host>;Version=1` (JAX-RS NewCookie), and the client still reads the host', async () => {
-    const response = await fetch(`${fleet.gatewayUrl}/v1/statement`, { method: 'POST', body: 'SELECT 1', headers: { 'x-trino-user': 'alice' } });
+    const response = await fetch(`${fleet.gatewayUrl}/v1/statement`, {
+      method: 'POST',
+      body: 'SELECT 1',
+      headers: { 'x-trino-user': 'alice' },
+    });
     await response.body?.cancel();
-    assert.equal(response.headers.getSetCookie().find((c) => c.startsWith('trinoClusterHost=')), 'trinoClusterHost=127.0.0.1;Version=1');
+    assert.equal(
+      response.headers.getSetCookie().find((c) => c.startsWith('trinoClusterHost=')),
+      'trinoClusterHost=127.0.0.1;Version=1',
+    );
     const client = new TrinoHttpClient({ url: fleet.gatewayUrl, user: 'alice' });
     try {
       const result = await client.execute('SELECT 1');
@@ -44,17 +54,41 @@ describe('sandbox behaves like the real gateway and Trino where the real-stack t
     const response = await fetch(`${fleet.gatewayUrl}/v1/statement`, { method: 'POST', body: 'SELECT 1' });
     assert.equal(response.status, 401);
     assert.equal(await response.text(), 'Basic authentication or X-Trino-Original-User or X-Trino-User must be sent');
-    const history = (await (await fetch(`${fleet.gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as { queryId: string | null }[];
-    assert.equal(history.length, before.length, 'the real gateway (HaQueryHistoryManager.submitQueryDetail) drops submissions without a query id');
+    const history = (await (await fetch(`${fleet.gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as {
+      queryId: string | null;
+    }[];
+    assert.equal(
+      history.length,
+      before.length,
+      'the real gateway (HaQueryHistoryManager.submitQueryDetail) drops submissions without a query id',
+    );
     assert.ok(history.every((row) => typeof row.queryId === 'string' && row.queryId.length > 0));
   });
   it('leaves null fields out of JSON like the real gateway: no `source` without X-Trino-Source, no `userQueuedCount`', async () => {
-    const response = await fetch(`${fleet.gatewayUrl}/v1/statement`, { method: 'POST', body: 'SELECT 1', headers: { 'x-trino-user': 'carol' } });
+    const response = await fetch(`${fleet.gatewayUrl}/v1/statement`, {
+      method: 'POST',
+      body: 'SELECT 1',
+      headers: { 'x-trino-user': 'carol' },
+    });
     await response.body?.cancel();
-    const history = (await (await fetch(`${fleet.gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as Record<string, unknown>[];
+    const history = (await (await fetch(`${fleet.gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as Record<
+      string,
+      unknown
+    >[];
     const row = history.find((r) => r.user === 'carol')!;
-    assert.deepEqual(Object.keys(row).sort(), ['backendUrl', 'captureTime', 'externalUrl', 'queryId', 'queryText', 'routingGroup', 'user']);
-    const state = (await (await fetch(`${fleet.gatewayUrl}/api/public/backends/parity-blue/state`)).json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(row).sort(), [
+      'backendUrl',
+      'captureTime',
+      'externalUrl',
+      'queryId',
+      'queryText',
+      'routingGroup',
+      'user',
+    ]);
+    const state = (await (await fetch(`${fleet.gatewayUrl}/api/public/backends/parity-blue/state`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(Object.keys(state).sort(), [
       'clusterId',
       'externalUrl',
@@ -74,7 +108,9 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
 
   before(async () => {
     // The rules file the real stack uses, as shipped: canary rule at 0% (priority 10), header rule (priority 20).
-    const rules = parseAllDocuments(readFileSync(join(__dirname, '..', 'deploy', 'gateway', 'routing-rules.yaml'), 'utf8'))
+    const rules = parseAllDocuments(
+      readFileSync(join(__dirname, '..', 'deploy', 'gateway', 'routing-rules.yaml'), 'utf8'),
+    )
       .map((doc) => doc.toJSON() as RoutingRule | null)
       .filter((rule): rule is RoutingRule => rule !== null);
     fleet = await startSandboxFleet({
@@ -96,27 +132,56 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
   async function groupsOf(users: string[]): Promise<Map<string, string>> {
     const ids = new Map<string, string>();
     for (const user of users) {
-      const response = await fetch(`${fleet.gatewayUrl}/v1/statement`, { method: 'POST', body: 'SELECT 1', headers: { 'x-trino-user': user } });
+      const response = await fetch(`${fleet.gatewayUrl}/v1/statement`, {
+        method: 'POST',
+        body: 'SELECT 1',
+        headers: { 'x-trino-user': user },
+      });
       ids.set(((await response.json()) as { id: string }).id, user);
     }
-    const history = (await (await fetch(`${fleet.gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as { queryId: string; routingGroup: string }[];
-    return new Map(history.filter((row) => ids.has(row.queryId)).map((row) => [ids.get(row.queryId)!, row.routingGroup]));
+    const history = (await (await fetch(`${fleet.gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as {
+      queryId: string;
+      routingGroup: string;
+    }[];
+    return new Map(
+      history.filter((row) => ids.has(row.queryId)).map((row) => [ids.get(row.queryId)!, row.routingGroup]),
+    );
   }
 
   it('at 10% exactly the users the real gateway sent to adhoc-canary go there (bianca: negative hash, floorMod 10, stays)', async () => {
     const updated = await fetch(`${fleet.gatewayUrl}/webapp/updateRoutingRules`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'cutover-canary', description: 'cutover canary: 10%', priority: 10, condition: canaryCondition(10), actions: [canaryAction('adhoc-canary')] }),
+      body: JSON.stringify({
+        name: 'cutover-canary',
+        description: 'cutover canary: 10%',
+        priority: 10,
+        condition: canaryCondition(10),
+        actions: [canaryAction('adhoc-canary')],
+      }),
     });
     const rules = ((await updated.json()) as { data: RoutingRule[] }).data;
-    assert.equal(rules.find((rule) => rule.name === 'cutover-canary')?.condition, canaryCondition(10), 'updateRoutingRules answers with the rule as written');
-    assert.deepEqual(rules.map((rule) => rule.name), ['cutover-canary', 'routing-group-header'], 'in file order, nothing added');
+    assert.equal(
+      rules.find((rule) => rule.name === 'cutover-canary')?.condition,
+      canaryCondition(10),
+      'updateRoutingRules answers with the rule as written',
+    );
+    assert.deepEqual(
+      rules.map((rule) => rule.name),
+      ['cutover-canary', 'routing-group-header'],
+      'in file order, nothing added',
+    );
     await sleep(RULES_REFRESH_MS + 100);
     const groups = await groupsOf(CANARY_USERS);
-    const canary = [...groups].filter(([, group]) => group === 'adhoc-canary').map(([user]) => user).sort();
+    const canary = [...groups]
+      .filter(([, group]) => group === 'adhoc-canary')
+      .map(([user]) => user)
+      .sort();
     assert.deepEqual(canary, CANARY_USERS_AT_10_ON_REAL_GATEWAY);
     assert.equal(groups.size, CANARY_USERS.length);
-    assert.ok([...groups].every(([user, group]) => group === (canary.includes(user) ? 'adhoc-canary' : 'adhoc')), 'everyone else: no rule fires, default group adhoc');
+    assert.ok(
+      [...groups].every(([user, group]) => group === (canary.includes(user) ? 'adhoc-canary' : 'adhoc')),
+      'everyone else: no rule fires, default group adhoc',
+    );
   });
 });

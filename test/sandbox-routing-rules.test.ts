@@ -44,12 +44,21 @@ describe('sandbox routing rules: evaluation', () => {
     condition: 'request.getHeader("X-Trino-Routing-Group") != null',
     actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
   };
-  const canary = (percent: number) => ({ name: 'canary', priority: 10, condition: CANARY_CONDITION(percent), actions: ['result.put("routingGroup", "canary")'] });
+  const canary = (percent: number) => ({
+    name: 'canary',
+    priority: 10,
+    condition: CANARY_CONDITION(percent),
+    actions: ['result.put("routingGroup", "canary")'],
+  });
 
   it('routes a user to the canary group exactly when floorMod(hashCode, 100) is below the threshold', () => {
     const rules = compileRoutingRules([canary(57)]);
     assert.equal(selectRoutingGroup(rules, headers({ 'X-Trino-User': 'user-17' })), 'canary', 'bucket 56 < 57');
-    assert.equal(selectRoutingGroup(compileRoutingRules([canary(56)]), headers({ 'X-Trino-User': 'user-17' })), undefined, 'bucket 56 is not < 56');
+    assert.equal(
+      selectRoutingGroup(compileRoutingRules([canary(56)]), headers({ 'X-Trino-User': 'user-17' })),
+      undefined,
+      'bucket 56 is not < 56',
+    );
     assert.equal(selectRoutingGroup(rules, headers({ 'X-Trino-User': 'abc' })), 'canary', 'bucket 54');
     assert.equal(selectRoutingGroup(rules, headers({ 'X-Trino-User': 'Zoë' })), undefined, 'bucket 66');
     assert.equal(selectRoutingGroup(rules, headers({})), undefined, 'no user, no canary');
@@ -75,9 +84,17 @@ describe('sandbox routing rules: evaluation', () => {
   it('refuses any other expression with a message naming it and the supported shapes', () => {
     const refused = [
       { name: 'random', condition: 'Math.random() < 0.1', actions: ['result.put("routingGroup", "canary")'] },
-      { name: 'other-header', condition: 'request.getHeader("X-Trino-Source") != null', actions: ['result.put("routingGroup", "x")'] },
+      {
+        name: 'other-header',
+        condition: 'request.getHeader("X-Trino-Source") != null',
+        actions: ['result.put("routingGroup", "x")'],
+      },
       { name: 'other-key', condition: 'true', actions: ['result.put("group", "x")'] },
-      { name: 'modulo-50', condition: CANARY_CONDITION(5).replace(', 100)', ', 50)'), actions: ['result.put("routingGroup", "x")'] },
+      {
+        name: 'modulo-50',
+        condition: CANARY_CONDITION(5).replace(', 100)', ', 50)'),
+        actions: ['result.put("routingGroup", "x")'],
+      },
     ];
     for (const rule of refused) {
       assert.throws(

@@ -81,7 +81,9 @@ async function main() {
         return;
       }
       await call('POST', '/gateway/backend/modify/add', backend);
-      log(`registered ${backend.name} -> ${backend.proxyTo} in routing group ${backend.routingGroup} (active: ${backend.active})`);
+      log(
+        `registered ${backend.name} -> ${backend.proxyTo} in routing group ${backend.routingGroup} (active: ${backend.active})`,
+      );
       return;
     } catch (error) {
       if (attempt >= ATTEMPTS) fail(`giving up after ${attempt} attempts: ${error.message}`);

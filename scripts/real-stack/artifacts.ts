@@ -44,16 +44,28 @@ export function cacheDir(): string {
  */
 export async function mavenArtifact(coordinates: string): Promise<string> {
   const [group, artifact, version, packaging, classifier] = coordinates.split(':');
-  const file = join(localRepository(), ...group.split('.'), artifact, version, `${artifact}-${version}${classifier ? `-${classifier}` : ''}.${packaging}`);
+  const file = join(
+    localRepository(),
+    ...group.split('.'),
+    artifact,
+    version,
+    `${artifact}-${version}${classifier ? `-${classifier}` : ''}.${packaging}`,
+  );
   if (existsSync(file)) return file;
   progress(`fetching ${coordinates} with Maven (once; cached in ${localRepository()})`);
   const started = Date.now();
   try {
-    const repository = process.env.CUTOVER_M2_REPOSITORY ? [`-Dmaven.repo.local=${process.env.CUTOVER_M2_REPOSITORY}`] : [];
-    await run('mvn', ['-B', '-q', ...repository, 'dependency:get', `-Dartifact=${coordinates}`, '-Dtransitive=false'], { maxBuffer: 16 * 1024 * 1024 });
+    const repository = process.env.CUTOVER_M2_REPOSITORY
+      ? [`-Dmaven.repo.local=${process.env.CUTOVER_M2_REPOSITORY}`]
+      : [];
+    await run('mvn', ['-B', '-q', ...repository, 'dependency:get', `-Dartifact=${coordinates}`, '-Dtransitive=false'], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
   } catch (error) {
     const output = `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`;
-    throw new Error(`mvn dependency:get ${coordinates} failed (is Maven installed and Maven Central reachable? is that version published?):\n${output.slice(-2000)}`);
+    throw new Error(
+      `mvn dependency:get ${coordinates} failed (is Maven installed and Maven Central reachable? is that version published?):\n${output.slice(-2000)}`,
+    );
   }
   if (!existsSync(file)) throw new Error(`mvn dependency:get ${coordinates} succeeded but ${file} is missing`);
   progress(`fetched ${coordinates} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -21,7 +21,14 @@ interface Exchange {
   headers?: Record<string, unknown>;
 }
 
-async function call(base: string, step: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Exchange> {
+async function call(
+  base: string,
+  step: string,
+  method: string,
+  path: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<Exchange> {
   const response = await request(`${base}${path}`, { method: method as 'GET', body, headers });
   const text = await response.body.text();
   let parsed: unknown = text;
@@ -57,10 +64,23 @@ function shape(value: unknown, urls: Map<string, string>): unknown {
 async function scenario(gateway: string, blue: string, green: string): Promise<Exchange[]> {
   const json = { 'content-type': 'application/json' };
   const out: Exchange[] = [];
-  const step = async (name: string, method: string, path: string, body?: string, headers?: Record<string, string>) => out.push(await call(gateway, name, method, path, body, headers));
+  const step = async (name: string, method: string, path: string, body?: string, headers?: Record<string, string>) =>
+    out.push(await call(gateway, name, method, path, body, headers));
   await step('readyz', 'GET', '/trino-gateway/readyz');
-  await step('upsert blue (no externalUrl)', 'POST', '/gateway/backend/modify/update', JSON.stringify({ name: 'trino-blue', proxyTo: blue, active: true, routingGroup: 'adhoc' }), json);
-  await step('upsert green inactive', 'POST', '/gateway/backend/modify/update', JSON.stringify({ name: 'trino-green', proxyTo: `${green}/`, active: false, routingGroup: 'adhoc' }), json);
+  await step(
+    'upsert blue (no externalUrl)',
+    'POST',
+    '/gateway/backend/modify/update',
+    JSON.stringify({ name: 'trino-blue', proxyTo: blue, active: true, routingGroup: 'adhoc' }),
+    json,
+  );
+  await step(
+    'upsert green inactive',
+    'POST',
+    '/gateway/backend/modify/update',
+    JSON.stringify({ name: 'trino-green', proxyTo: `${green}/`, active: false, routingGroup: 'adhoc' }),
+    json,
+  );
   await step('all', 'GET', '/gateway/backend/all');
   await step('active', 'GET', '/gateway/backend/active');
   await step('public backend', 'GET', '/api/public/backends/trino-green');
@@ -70,7 +90,10 @@ async function scenario(gateway: string, blue: string, green: string): Promise<E
   await step('state of unknown', 'GET', '/api/public/backends/nope/state');
   await step('activate unknown', 'POST', '/gateway/backend/activate/nope');
   await step('deactivate unknown', 'POST', '/gateway/backend/deactivate/nope');
-  await step('statement', 'POST', '/v1/statement', 'SELECT 1', { 'x-trino-user': 'alice', 'x-trino-routing-group': 'adhoc' });
+  await step('statement', 'POST', '/v1/statement', 'SELECT 1', {
+    'x-trino-user': 'alice',
+    'x-trino-routing-group': 'adhoc',
+  });
   const first = out.at(-1)!.body as { nextUri?: string };
   let nextUri = first.nextUri;
   let polls = 0;
@@ -84,14 +107,30 @@ async function scenario(gateway: string, blue: string, green: string): Promise<E
   await step('statement without user', 'POST', '/v1/statement', 'SELECT 1');
   await step('query history', 'GET', '/trino-gateway/api/queryHistory');
   await step('rules', 'GET', '/webapp/getRoutingRules');
-  await step('update unknown rule', 'POST', '/webapp/updateRoutingRules', JSON.stringify({ name: 'nope', description: 'x', priority: 1, condition: 'true', actions: ['result.put("routingGroup", "x")'] }), json);
-  const canary = (rules: unknown): RoutingRule => ((rules as { data: RoutingRule[] }).data ?? []).find((rule) => rule.name === 'cutover-canary')!;
+  await step(
+    'update unknown rule',
+    'POST',
+    '/webapp/updateRoutingRules',
+    JSON.stringify({
+      name: 'nope',
+      description: 'x',
+      priority: 1,
+      condition: 'true',
+      actions: ['result.put("routingGroup", "x")'],
+    }),
+    json,
+  );
+  const canary = (rules: unknown): RoutingRule =>
+    ((rules as { data: RoutingRule[] }).data ?? []).find((rule) => rule.name === 'cutover-canary')!;
   const original = canary(out.find((e) => e.step === 'rules')!.body);
   const everyone = { ...original, condition: original.condition.replace(/< 0$/, '< 100') };
   await step('update canary rule to 100%', 'POST', '/webapp/updateRoutingRules', JSON.stringify(everyone), json);
   await step('rules after update', 'GET', '/webapp/getRoutingRules');
   await sleep(4_000);
-  await step('statement while canary group has no backend', 'POST', '/v1/statement', 'SELECT 2', { 'x-trino-user': 'bob', 'x-trino-source': 'compare' });
+  await step('statement while canary group has no backend', 'POST', '/v1/statement', 'SELECT 2', {
+    'x-trino-user': 'bob',
+    'x-trino-source': 'compare',
+  });
   await step('query history after canary statement', 'GET', '/trino-gateway/api/queryHistory');
   await step('restore canary rule', 'POST', '/webapp/updateRoutingRules', JSON.stringify(original), json);
   await step('delete green', 'POST', '/gateway/backend/modify/delete', 'trino-green', { 'content-type': 'text/plain' });
@@ -131,15 +170,26 @@ async function main(): Promise<void> {
       ['127.0.0.1', '<host>'],
     ]);
     const [real, sandbox] = await Promise.all([
-      scenario(stack.gateway.url, stack.blue.url, stack.green.url).then(async (x) => [...x, ...(await coordinator(stack.blue.url))]),
+      scenario(stack.gateway.url, stack.blue.url, stack.green.url).then(async (x) => [
+        ...x,
+        ...(await coordinator(stack.blue.url)),
+      ]),
       scenario(fleet.gatewayUrl, sbBlue.url, sbGreen.url).then(async (x) => [...x, ...(await coordinator(sbBlue.url))]),
     ]);
     let differences = 0;
     for (let i = 0; i < Math.max(real.length, sandbox.length); i++) {
       const r = real[i];
       const s = sandbox[i];
-      const rs = JSON.stringify({ status: r?.status, body: shape(r?.body, realUrls), headers: shape(r?.headers, realUrls) });
-      const ss = JSON.stringify({ status: s?.status, body: shape(s?.body, sbUrls), headers: shape(s?.headers, sbUrls) });
+      const rs = JSON.stringify({
+        status: r?.status,
+        body: shape(r?.body, realUrls),
+        headers: shape(r?.headers, realUrls),
+      });
+      const ss = JSON.stringify({
+        status: s?.status,
+        body: shape(s?.body, sbUrls),
+        headers: shape(s?.headers, sbUrls),
+      });
       if (rs !== ss) {
         differences++;
         process.stdout.write(`\n== ${r?.step ?? s?.step}\n  real:    ${rs}\n  sandbox: ${ss}\n`);

@@ -5,7 +5,6 @@ import { join, resolve } from 'node:path';
 import { java25Home } from './artifacts';
 import { freePort, progress, startServer, waitFor, type ServerProcess } from './processes';
 
-
 /** Repository root (for the config files under deploy/). */
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 
@@ -56,28 +55,55 @@ export async function startPostgres(dir: string): Promise<Component> {
   }
   const as = owner ? { uid: owner.uid, gid: owner.gid } : {};
   await new Promise<void>((resolveInit, reject) => {
-    execFile(pgBin('initdb'), ['-D', data, '-U', 'gateway', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], { ...as }, (error, stdout, stderr) =>
-      error ? reject(new Error(`initdb failed: ${stderr || stdout}`)) : resolveInit(),
+    execFile(
+      pgBin('initdb'),
+      ['-D', data, '-U', 'gateway', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'],
+      { ...as },
+      (error, stdout, stderr) => (error ? reject(new Error(`initdb failed: ${stderr || stdout}`)) : resolveInit()),
     );
   });
   // CREATE DATABASE in single-user mode: no client binaries (psql, createdb) are needed.
   await new Promise<void>((resolveCreate, reject) => {
-    const single = spawn(pgBin('postgres'), ['--single', '-D', data, 'postgres'], { ...as, stdio: ['pipe', 'pipe', 'pipe'] });
+    const single = spawn(pgBin('postgres'), ['--single', '-D', data, 'postgres'], {
+      ...as,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let output = '';
     single.stdout.on('data', (chunk) => (output += chunk));
     single.stderr.on('data', (chunk) => (output += chunk));
-    single.on('exit', (code) => (code === 0 ? resolveCreate() : reject(new Error(`postgres --single failed (${code}): ${output}`))));
+    single.on('exit', (code) =>
+      code === 0 ? resolveCreate() : reject(new Error(`postgres --single failed (${code}): ${output}`)),
+    );
     single.stdin.end('CREATE DATABASE gateway;\n');
   });
   const port = await freePort();
   const server = startServer(
     'postgres',
     pgBin('postgres'),
-    ['-D', data, '-p', String(port), '-k', sockets, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off'],
+    [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-k',
+      sockets,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      'full_page_writes=off',
+    ],
     { logFile: join(dir, 'postgres.log'), ...as },
   );
   await waitFor('PostgreSQL accepting connections', () => canConnect(port), { timeoutMs: 30_000, server });
-  const component = { name: 'postgres', url: `postgresql://127.0.0.1:${port}/gateway`, port, startupSeconds: (Date.now() - started) / 1000, process: server };
+  const component = {
+    name: 'postgres',
+    url: `postgresql://127.0.0.1:${port}/gateway`,
+    port,
+    startupSeconds: (Date.now() - started) / 1000,
+    process: server,
+  };
   progress(`PostgreSQL on 127.0.0.1:${port} in ${component.startupSeconds.toFixed(1)} s`);
   return component;
 }
@@ -104,7 +130,10 @@ async function httpOk(url: string, accept: (body: string) => boolean = () => tru
  * A real Trino Gateway from its jar on Java 25, configured by deploy/real-stack/gateway-config.yaml
  * with a writable copy of deploy/gateway/routing-rules.yaml.
  */
-export async function startGateway(dir: string, options: { jar: string; dbPort: number }): Promise<Component & { rulesPath: string }> {
+export async function startGateway(
+  dir: string,
+  options: { jar: string; dbPort: number },
+): Promise<Component & { rulesPath: string }> {
   const started = Date.now();
   const rulesPath = join(dir, 'routing-rules.yaml');
   copyFileSync(join(REPO_ROOT, 'deploy', 'gateway', 'routing-rules.yaml'), rulesPath);
@@ -113,7 +142,13 @@ export async function startGateway(dir: string, options: { jar: string; dbPort: 
   const server = startServer(
     'trino-gateway',
     join(java, 'bin', 'java'),
-    ['-Xmx512m', '-XX:TieredStopAtLevel=1', '-jar', options.jar, join(REPO_ROOT, 'deploy', 'real-stack', 'gateway-config.yaml')],
+    [
+      '-Xmx512m',
+      '-XX:TieredStopAtLevel=1',
+      '-jar',
+      options.jar,
+      join(REPO_ROOT, 'deploy', 'real-stack', 'gateway-config.yaml'),
+    ],
     {
       cwd: dir,
       logFile: join(dir, 'gateway.log'),
@@ -128,14 +163,27 @@ export async function startGateway(dir: string, options: { jar: string; dbPort: 
     },
   );
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('Trino Gateway ready (/trino-gateway/readyz)', () => httpOk(`${url}/trino-gateway/readyz`), { timeoutMs: 120_000, server });
-  const component = { name: 'trino-gateway', url, port, startupSeconds: (Date.now() - started) / 1000, process: server, rulesPath };
+  await waitFor('Trino Gateway ready (/trino-gateway/readyz)', () => httpOk(`${url}/trino-gateway/readyz`), {
+    timeoutMs: 120_000,
+    server,
+  });
+  const component = {
+    name: 'trino-gateway',
+    url,
+    port,
+    startupSeconds: (Date.now() - started) / 1000,
+    process: server,
+    rulesPath,
+  };
   progress(`Trino Gateway on ${url} in ${component.startupSeconds.toFixed(1)} s`);
   return component;
 }
 
 /** Starts a single-node (coordinator-only) Trino; resolves once it has started (`starting: false`). */
-export async function startTrino(dir: string, options: { name: string; home: string; version: string; heap?: string }): Promise<Component & { version: string }> {
+export async function startTrino(
+  dir: string,
+  options: { name: string; home: string; version: string; heap?: string },
+): Promise<Component & { version: string }> {
   const started = Date.now();
   const port = await freePort();
   const base = join(dir, options.name);
@@ -145,7 +193,14 @@ export async function startTrino(dir: string, options: { name: string; home: str
   mkdirSync(data, { recursive: true });
   writeFileSync(
     join(etc, 'node.properties'),
-    [`node.environment=cutover`, `node.id=${options.name}`, `node.data-dir=${data}`, 'node.bind-ip=127.0.0.1', 'node.internal-address=127.0.0.1', ''].join('\n'),
+    [
+      `node.environment=cutover`,
+      `node.id=${options.name}`,
+      `node.data-dir=${data}`,
+      'node.bind-ip=127.0.0.1',
+      'node.internal-address=127.0.0.1',
+      '',
+    ].join('\n'),
   );
   writeFileSync(
     join(etc, 'config.properties'),
@@ -179,18 +234,34 @@ export async function startTrino(dir: string, options: { name: string; home: str
   );
   writeFileSync(join(etc, 'log.properties'), 'io.trino=INFO\n');
   const java = java25Home();
-  const server = startServer('trino-' + options.name, join(options.home, 'bin', 'launcher'), ['run', `--etc-dir=${etc}`, `--data-dir=${data}`], {
-    cwd: base,
-    logFile: join(base, 'server.log'),
-    env: { ...process.env, JAVA_HOME: java, PATH: `${join(java, 'bin')}:${process.env.PATH}` },
-  });
+  const server = startServer(
+    'trino-' + options.name,
+    join(options.home, 'bin', 'launcher'),
+    ['run', `--etc-dir=${etc}`, `--data-dir=${data}`],
+    {
+      cwd: base,
+      logFile: join(base, 'server.log'),
+      env: { ...process.env, JAVA_HOME: java, PATH: `${join(java, 'bin')}:${process.env.PATH}` },
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`Trino ${options.name} started`, () => httpOk(`${url}/v1/info`, (body) => JSON.parse(body).starting === false), {
-    timeoutMs: 180_000,
-    server,
-    intervalMs: 500,
-  });
-  const component = { name: options.name, url, port, version: options.version, startupSeconds: (Date.now() - started) / 1000, process: server };
+  await waitFor(
+    `Trino ${options.name} started`,
+    () => httpOk(`${url}/v1/info`, (body) => (JSON.parse(body) as { starting?: boolean }).starting === false),
+    {
+      timeoutMs: 180_000,
+      server,
+      intervalMs: 500,
+    },
+  );
+  const component = {
+    name: options.name,
+    url,
+    port,
+    version: options.version,
+    startupSeconds: (Date.now() - started) / 1000,
+    process: server,
+  };
   progress(`Trino ${options.version} (${options.name}) on ${url} in ${component.startupSeconds.toFixed(1)} s`);
   return component;
 }

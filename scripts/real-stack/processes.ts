@@ -16,7 +16,9 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -130,17 +132,25 @@ export function startServer(
 }
 
 /** Polls `check` until it returns true; fails early when `server` exits, with its log tail. */
-export async function waitFor(what: string, check: () => Promise<boolean>, options: { timeoutMs: number; server?: ServerProcess; intervalMs?: number }): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  options: { timeoutMs: number; server?: ServerProcess; intervalMs?: number },
+): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   let exitedWith: string | undefined;
   void options.server?.exited.then((code) => (exitedWith = code));
   for (;;) {
     if (exitedWith !== undefined) {
-      throw new Error(`${options.server!.name} exited (${exitedWith}) before ${what}; ${options.server!.logFile}:\n${options.server!.tail()}`);
+      throw new Error(
+        `${options.server!.name} exited (${exitedWith}) before ${what}; ${options.server!.logFile}:\n${options.server!.tail()}`,
+      );
     }
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${options.timeoutMs / 1000} s waiting for ${what}${options.server ? `; ${options.server.logFile}:\n${options.server.tail()}` : ''}`);
+      throw new Error(
+        `timed out after ${options.timeoutMs / 1000} s waiting for ${what}${options.server ? `; ${options.server.logFile}:\n${options.server.tail()}` : ''}`,
+      );
     }
     await sleep(options.intervalMs ?? 250);
   }

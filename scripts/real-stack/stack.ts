@@ -29,13 +29,18 @@ export interface RealStack {
  */
 export async function startRealStack(): Promise<RealStack> {
   const fetchStarted = Date.now();
-  const [blueServer, greenServer, jar] = await Promise.all([trinoServer(REAL_STACK_VERSIONS.blue), trinoServer(REAL_STACK_VERSIONS.green), gatewayJar()]);
+  const [blueServer, greenServer, jar] = await Promise.all([
+    trinoServer(REAL_STACK_VERSIONS.blue),
+    trinoServer(REAL_STACK_VERSIONS.green),
+    gatewayJar(),
+  ]);
   const fetchSeconds = (Date.now() - fetchStarted) / 1000;
   const dir = mkdtempSync(join(process.env.CUTOVER_REAL_STACK_TMP ?? tmpdir(), 'cutover-real-'));
   progress(`working directory ${dir} (data directories and logs)`);
   const started = Date.now();
   const components: Component[] = [];
-  const track = <T extends Component>(promise: Promise<T>): Promise<T> => promise.then((component) => (components.push(component), component));
+  const track = <T extends Component>(promise: Promise<T>): Promise<T> =>
+    promise.then((component) => (components.push(component), component));
   const stopAll = async () => {
     await Promise.all(components.map((component) => component.process.stop()));
   };
@@ -50,7 +55,7 @@ export async function startRealStack(): Promise<RealStack> {
     await stopAll();
     await stopAllServers();
     progress(`start-up failed; logs kept in ${dir}`);
-    throw (failed as PromiseRejectedResult).reason;
+    throw failed.reason;
   }
   const startupSeconds = (Date.now() - started) / 1000;
   progress(`stack up in ${startupSeconds.toFixed(1)} s (artifacts ${fetchSeconds.toFixed(1)} s)`);

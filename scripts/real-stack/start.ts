@@ -27,7 +27,10 @@ async function main(): Promise<void> {
       `  logs         ${stack.dir}`,
     ].join('\n'),
   );
-  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ gateway: stack.gateway.url, blue: stack.blue.url, green: stack.green.url, dir: stack.dir })}\n`);
+  if (process.argv.includes('--json'))
+    process.stdout.write(
+      `${JSON.stringify({ gateway: stack.gateway.url, blue: stack.blue.url, green: stack.green.url, dir: stack.dir })}\n`,
+    );
 }
 
 main().catch((error) => {

@@ -50,14 +50,19 @@ export function canaryAnalysisActivities(deps: ActivityDeps) {
         while (progress.elapsedMs < input.bakeMs) {
           await waitForNextSample(progress, input);
           const wasFailing = progress.failures > 0;
-          const sample = await sampleCanary(deps, { ...input, since: progress.since, previousQueued: progress.previousQueued });
+          const sample = await sampleCanary(deps, {
+            ...input,
+            since: progress.since,
+            previousQueued: progress.previousQueued,
+          });
           progress.failures = sample.problem ? progress.failures + 1 : 0;
           progress.samples += 1;
           progress.last = sample;
           progress.since = Date.parse(sample.at);
           progress.previousQueued = sample.queued;
           heartbeat(progress);
-          if (sample.problem) return { verdict: progress.failures >= input.maxConsecutiveFailures ? 'breach' : 'problem', progress };
+          if (sample.problem)
+            return { verdict: progress.failures >= input.maxConsecutiveFailures ? 'breach' : 'problem', progress };
           if (wasFailing) return { verdict: 'recovered', progress };
         }
         return { verdict: 'baked', progress };
@@ -87,7 +92,10 @@ async function waitForNextSample(progress: AnalysisProgress, input: AnalyseCanar
 }
 
 /** One sample of green: gateway health, version, error rate of the queries it ended since `since`, queued growth. */
-async function sampleCanary(deps: ActivityDeps, input: SampleTarget & { since: number; previousQueued?: number }): Promise<CanaryMeasurement> {
+async function sampleCanary(
+  deps: ActivityDeps,
+  input: SampleTarget & { since: number; previousQueued?: number },
+): Promise<CanaryMeasurement> {
   const gateway = deps.gateway(input.gateway);
   const trino = deps.trino(input.url);
   const at = Date.now();
@@ -103,13 +111,16 @@ async function sampleCanary(deps: ActivityDeps, input: SampleTarget & { since: n
     trino.listQueries().catch(() => []),
   ]);
   if (state && state.trinoStatus !== 'HEALTHY') problems.push(`gateway reports ${input.entry} ${state.trinoStatus}`);
-  if (info && info.nodeVersion.version !== input.version) problems.push(`green runs ${info.nodeVersion.version}, expected ${input.version}`);
+  if (info && info.nodeVersion.version !== input.version)
+    problems.push(`green runs ${info.nodeVersion.version}, expected ${input.version}`);
   const ended = queries.filter((query) => query.endTime && Date.parse(query.endTime) >= input.since);
   const failed = ended.filter((query) => query.state === 'FAILED').length;
   const finished = ended.length - failed;
   const errorRate = ended.length ? failed / ended.length : 0;
   if (errorRate > input.maxErrorRate) {
-    problems.push(`error rate ${(errorRate * 100).toFixed(1)}% (${failed} of ${ended.length}) above ${(input.maxErrorRate * 100).toFixed(1)}%`);
+    problems.push(
+      `error rate ${(errorRate * 100).toFixed(1)}% (${failed} of ${ended.length}) above ${(input.maxErrorRate * 100).toFixed(1)}%`,
+    );
   }
   const queued = queries.filter((query) => query.state === 'QUEUED' || query.state === 'WAITING_FOR_RESOURCES').length;
   if (input.previousQueued !== undefined && queued - input.previousQueued > input.maxQueuedGrowth) {

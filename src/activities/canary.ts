@@ -31,9 +31,17 @@ export function canaryActivities(deps: ActivityDeps) {
   const routerOf = (target: CanaryTarget) => trafficMode(target.mode).router(deps.gateway(target.gateway), target);
 
   async function waitHealthy(target: CanaryTarget): Promise<void> {
-    const outcome = await pollGatewayHealthy(deps.gateway(target.gateway), target.entry, durationMs(target.interval), durationMs(target.timeout));
+    const outcome = await pollGatewayHealthy(
+      deps.gateway(target.gateway),
+      target.entry,
+      durationMs(target.interval),
+      durationMs(target.timeout),
+    );
     if (!outcome.healthy) {
-      throw ApplicationFailure.nonRetryable(`${target.entry} was not HEALTHY within ${target.timeout}: ${outcome.observation}`, 'CanaryUnhealthy');
+      throw ApplicationFailure.nonRetryable(
+        `${target.entry} was not HEALTHY within ${target.timeout}: ${outcome.observation}`,
+        'CanaryUnhealthy',
+      );
     }
   }
 
@@ -41,7 +49,9 @@ export function canaryActivities(deps: ActivityDeps) {
   async function waitUntilApplied(appliedAfterMs: number): Promise<void> {
     const until = Date.now() + appliedAfterMs;
     while (Date.now() < until) {
-      heartbeat({ observation: `waiting ${Math.ceil((until - Date.now()) / 1000)} s for the gateway to re-read its routing rules` });
+      heartbeat({
+        observation: `waiting ${Math.ceil((until - Date.now()) / 1000)} s for the gateway to re-read its routing rules`,
+      });
       await sleep(Math.min(1000, Math.max(0, until - Date.now())));
     }
   }

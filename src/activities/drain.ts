@@ -25,7 +25,10 @@ export function drainActivities(deps: ActivityDeps) {
           if (!down || input.unreachableFor === undefined) throw error;
           unreachable[backend.name] ??= Date.now();
           if (Date.now() - unreachable[backend.name] < durationMs(input.unreachableFor)) throw error;
-          log.warn('coordinator unreachable: its queries cannot run any more, counted as drained', { backend: backend.name, for: input.unreachableFor });
+          log.warn('coordinator unreachable: its queries cannot run any more, counted as drained', {
+            backend: backend.name,
+            for: input.unreachableFor,
+          });
           gone.add(backend.name);
           return 0;
         }
@@ -36,11 +39,17 @@ export function drainActivities(deps: ActivityDeps) {
         // Deactivated backends are polled on their own coordinators, not through the gateway.
         unreachableMeansNotYet: true,
         check: async () => {
-          const counts = await Promise.all(input.backends.map(async (backend) => ({ name: backend.name, active: await activeOn(backend) })));
+          const counts = await Promise.all(
+            input.backends.map(async (backend) => ({ name: backend.name, active: await activeOn(backend) })),
+          );
           remaining = counts.reduce((sum, count) => sum + count.active, 0);
           if (remaining === 0) return { done: true, value: true };
           const busy = counts.filter((count) => count.active > 0).map((count) => `${count.active} on ${count.name}`);
-          return { done: false, observation: `${remaining} queries still active (${busy.join(', ')})`, state: { remaining } };
+          return {
+            done: false,
+            observation: `${remaining} queries still active (${busy.join(', ')})`,
+            state: { remaining },
+          };
         },
       });
       if (outcome.done) {

@@ -46,14 +46,21 @@ export function healthActivities(deps: ActivityDeps) {
               smokeFailures += 1;
               const message = `smoke query "${sql}" failed: ${result.error?.message ?? 'unknown error'}`;
               if (smokeFailures >= SMOKE_FAILURES_BEFORE_GIVING_UP) {
-                throw ApplicationFailure.nonRetryable(`${message} (${smokeFailures} times in a row)`, 'SmokeQueryFailed');
+                throw ApplicationFailure.nonRetryable(
+                  `${message} (${smokeFailures} times in a row)`,
+                  'SmokeQueryFailed',
+                );
               }
               return { done: false, observation: message, state: { smokeFailures } };
             }
           }
           return {
             done: true,
-            value: { version, activeWorkers: stats.activeWorkers, message: `${input.smokeQueries.length} smoke queries finished` },
+            value: {
+              version,
+              activeWorkers: stats.activeWorkers,
+              message: `${input.smokeQueries.length} smoke queries finished`,
+            },
           };
         },
       });
@@ -68,11 +75,18 @@ export function healthActivities(deps: ActivityDeps) {
 
     /** Polls the gateway's health cache until it reports the backend HEALTHY. */
     async waitForGatewayHealthy(input: WaitForGatewayHealthyInput): Promise<GatewayHealthResult> {
-      const { healthy, lastStatus } = await pollGatewayHealthy(deps.gateway(input.gateway), input.name, durationMs(input.interval), durationMs(input.timeout));
+      const { healthy, lastStatus } = await pollGatewayHealthy(
+        deps.gateway(input.gateway),
+        input.name,
+        durationMs(input.interval),
+        durationMs(input.timeout),
+      );
       if (healthy) return { status: 'HEALTHY', monitored: true };
       if (lastStatus === 'UNKNOWN') {
         // Gateways before release 17 do not health-check inactive backends; the flip checks again.
-        log.warn('gateway never health-checked the inactive backend; health is confirmed at the flip', { backend: input.name });
+        log.warn('gateway never health-checked the inactive backend; health is confirmed at the flip', {
+          backend: input.name,
+        });
         return { status: lastStatus, monitored: false };
       }
       throw ApplicationFailure.nonRetryable(
@@ -126,7 +140,8 @@ async function checkGreen(
     runningQueries: state?.runningQueryCount,
     queuedQueries: state?.queuedQueryCount,
   };
-  if (state?.trinoStatus !== 'HEALTHY') return { problem: `gateway reports ${input.name} ${state?.trinoStatus ?? 'unknown'}`, snapshot };
+  if (state?.trinoStatus !== 'HEALTHY')
+    return { problem: `gateway reports ${input.name} ${state?.trinoStatus ?? 'unknown'}`, snapshot };
   if (info.starting) return { problem: `${input.name} restarted (starting)`, snapshot };
   if (info.nodeVersion.version !== input.version) {
     return { problem: `${input.name} runs ${info.nodeVersion.version}, expected ${input.version}`, snapshot };

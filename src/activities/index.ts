@@ -37,11 +37,15 @@ export type { ActivityDeps } from './types';
  * non-retryable failure of the same type name; everything else is retried by Temporal's policy.
  */
 function toFailure(error: unknown): unknown {
-  if (error instanceof IntegrationError && !error.retryable) return ApplicationFailure.nonRetryable(error.message, error.type);
+  if (error instanceof IntegrationError && !error.retryable)
+    return ApplicationFailure.nonRetryable(error.message, error.type);
   return error;
 }
 
-function withFailureMapping<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
+/** The activities as plain functions (not methods), each wrapped once with toFailure. */
+type Wrapped<T> = { [K in keyof T]: T[K] extends (input: infer I) => infer R ? (input: I) => R : never };
+
+function withFailureMapping<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): Wrapped<T> {
   const wrapped = Object.entries(activities).map(([name, activity]) => [
     name,
     async (input: never) => {
@@ -52,5 +56,5 @@ function withFailureMapping<T extends Record<string, (input: never) => Promise<u
       }
     },
   ]);
-  return Object.fromEntries(wrapped) as T;
+  return Object.fromEntries(wrapped) as Wrapped<T>;
 }

@@ -17,7 +17,9 @@ export function resumedProgress(): PollProgress | undefined {
   return details && typeof details.startedAt === 'number' ? details : undefined;
 }
 
-export type PollCheck<T> = () => Promise<{ done: true; value: T } | { done: false; observation: string; state?: unknown }>;
+export type PollCheck<T> = () => Promise<
+  { done: true; value: T } | { done: false; observation: string; state?: unknown }
+>;
 
 export interface PollOptions<T> {
   intervalMs: number;
@@ -32,14 +34,20 @@ export interface PollOptions<T> {
   unreachableMeansNotYet?: boolean;
 }
 
-export type PollOutcome<T> = { done: true; value: T; waitedMs: number } | { done: false; observation: string; waitedMs: number };
+export type PollOutcome<T> =
+  { done: true; value: T; waitedMs: number } | { done: false; observation: string; waitedMs: number };
 
 /**
  * Polls inside one heartbeating activity: history does not grow with the wait. Refusals
  * (non-retryable) end the activity at once; see `unreachableMeansNotYet` for transient errors.
  * A retried attempt resumes the deadline from the last heartbeat.
  */
-export async function pollUntil<T>({ intervalMs, timeoutMs, check, unreachableMeansNotYet = false }: PollOptions<T>): Promise<PollOutcome<T>> {
+export async function pollUntil<T>({
+  intervalMs,
+  timeoutMs,
+  check,
+  unreachableMeansNotYet = false,
+}: PollOptions<T>): Promise<PollOutcome<T>> {
   const startedAt = resumedProgress()?.startedAt ?? Date.now();
   let observation = 'not checked yet';
   for (;;) {
@@ -77,5 +85,9 @@ export async function pollGatewayHealthy(
       return { done: false, observation: `gateway reports ${name} ${lastStatus}` };
     },
   });
-  return { healthy: outcome.done, lastStatus, observation: outcome.done ? `gateway reports ${name} HEALTHY` : outcome.observation };
+  return {
+    healthy: outcome.done,
+    lastStatus,
+    observation: outcome.done ? `gateway reports ${name} HEALTHY` : outcome.observation,
+  };
 }

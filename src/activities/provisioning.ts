@@ -27,7 +27,9 @@ export function provisioningActivities(deps: ActivityDeps) {
   return {
     /** Whether green exists before this run touches it (a pre-existing green is never torn down by a rollback). */
     async inspectGreen(input: InspectGreenInput): Promise<{ present: boolean; url?: string }> {
-      const presence = await withProvisioner(deps, input.provisioner, input.url, (provisioner) => provisioner.describeCluster(input.name));
+      const presence = await withProvisioner(deps, input.provisioner, input.url, (provisioner) =>
+        provisioner.describeCluster(input.name),
+      );
       return presence.state === 'present' ? { present: true, url: presence.url } : { present: false };
     },
 
@@ -39,7 +41,10 @@ export function provisioningActivities(deps: ActivityDeps) {
           progressFor(input.name),
         ),
       );
-      log.info(cluster.created ? 'green cluster created' : 'green cluster already existed', { cluster: cluster.name, url: cluster.url });
+      log.info(cluster.created ? 'green cluster created' : 'green cluster already existed', {
+        cluster: cluster.name,
+        url: cluster.url,
+      });
       return cluster;
     },
 

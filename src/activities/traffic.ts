@@ -2,7 +2,15 @@ import { ApplicationFailure, cancellationSignal, heartbeat, log } from '@tempora
 import { durationMs } from '../plan/duration';
 import { pollUntil } from './poll';
 import { progressFor, withProvisioner } from './provisioning';
-import type { ActivityDeps, ShiftTrafficInput, InspectGatewayInput, InspectGatewayResult, RegisterGreenInput, RemoveBackendInput, RetireInput } from './types';
+import type {
+  ActivityDeps,
+  ShiftTrafficInput,
+  InspectGatewayInput,
+  InspectGatewayResult,
+  RegisterGreenInput,
+  RemoveBackendInput,
+  RetireInput,
+} from './types';
 
 /** Activities that change what the gateway routes. Each one is idempotent: re-running it changes nothing twice. */
 export function trafficActivities(deps: ActivityDeps) {
@@ -15,7 +23,11 @@ export function trafficActivities(deps: ActivityDeps) {
       const blue = input.blue
         ? input.blue.map((name) => {
             const backend = all.find((candidate) => candidate.name === name);
-            if (!backend) throw ApplicationFailure.nonRetryable(`blue backend ${name} is not registered in the gateway at ${input.gateway.url}`, 'BlueNotFound');
+            if (!backend)
+              throw ApplicationFailure.nonRetryable(
+                `blue backend ${name} is not registered in the gateway at ${input.gateway.url}`,
+                'BlueNotFound',
+              );
             if (backend.routingGroup !== input.routingGroup) {
               throw ApplicationFailure.nonRetryable(
                 `blue backend ${name} is in routing group ${backend.routingGroup}, not ${input.routingGroup}`,
@@ -45,14 +57,26 @@ export function trafficActivities(deps: ActivityDeps) {
     async registerGreen(input: RegisterGreenInput): Promise<void> {
       const gateway = deps.gateway(input.gateway);
       const existing = await gateway.getBackend(input.name);
-      if (existing && existing.proxyTo === input.url && existing.routingGroup === input.routingGroup && !existing.active) return;
+      if (
+        existing &&
+        existing.proxyTo === input.url &&
+        existing.routingGroup === input.routingGroup &&
+        !existing.active
+      )
+        return;
       if (existing?.active) {
         throw ApplicationFailure.nonRetryable(
           `backend ${input.name} is already active in routing group ${existing.routingGroup}; pick another green name`,
           'GreenAlreadyActive',
         );
       }
-      await gateway.upsertBackend({ name: input.name, proxyTo: input.url, externalUrl: input.url, routingGroup: input.routingGroup, active: false });
+      await gateway.upsertBackend({
+        name: input.name,
+        proxyTo: input.url,
+        externalUrl: input.url,
+        routingGroup: input.routingGroup,
+        active: false,
+      });
     },
 
     /**
@@ -69,7 +93,10 @@ export function trafficActivities(deps: ActivityDeps) {
         check: async () => {
           const [backend, state] = await Promise.all([gateway.getBackend(input.to), gateway.backendState(input.to)]);
           if (backend?.active && state?.trinoStatus === 'HEALTHY') return { done: true, value: true };
-          return { done: false, observation: `${input.to} is ${backend?.active ? 'active' : 'inactive'} and ${state?.trinoStatus ?? 'UNKNOWN'}` };
+          return {
+            done: false,
+            observation: `${input.to} is ${backend?.active ? 'active' : 'inactive'} and ${state?.trinoStatus ?? 'UNKNOWN'}`,
+          };
         },
       });
       if (!outcome.done) {
@@ -101,7 +128,10 @@ export function trafficActivities(deps: ActivityDeps) {
       for (const backend of input.backends) {
         const existing = await gateway.getBackend(backend.name);
         if (existing?.active) {
-          throw ApplicationFailure.nonRetryable(`${backend.name} is active again; refusing to retire a serving backend`, 'BlueStillActive');
+          throw ApplicationFailure.nonRetryable(
+            `${backend.name} is active again; refusing to retire a serving backend`,
+            'BlueStillActive',
+          );
         }
         if (existing) await gateway.deleteBackend(backend.name);
         if (input.teardown) {

@@ -101,7 +101,8 @@ export interface BakeGreenInput {
   interval: string;
   maxConsecutiveFailures: number;
 }
-export type BakeGreenResult = { healthy: true; snapshot: HealthSnapshot } | { healthy: false; reason: string; snapshot: HealthSnapshot };
+export type BakeGreenResult =
+  { healthy: true; snapshot: HealthSnapshot } | { healthy: false; reason: string; snapshot: HealthSnapshot };
 
 export interface DrainInput {
   backends: BackendRef[];

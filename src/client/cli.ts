@@ -19,20 +19,25 @@ Exit codes: 0 success, 1 refused or failed action, 2 bad usage or invalid plan.`
 
 function packageVersion(): string {
   // src/client and dist/client both sit two levels below package.json.
-  const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string };
+  const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+    version?: string;
+  };
   return manifest.version ?? '0.0.0';
 }
 
 /** The `cutover` program: one subcommand per verb; usage errors throw instead of exiting. */
 export function buildProgram(options: { json?: boolean } = {}): Command {
   const program = new Command('cutover')
-    .description('durable, zero-downtime blue/green upgrades of Trino clusters behind Trino Gateway, run as Temporal workflows')
+    .description(
+      'durable, zero-downtime blue/green upgrades of Trino clusters behind Trino Gateway, run as Temporal workflows',
+    )
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .exitOverride()
     .configureOutput({
       // Machine output stays machine-readable even for usage errors.
-      outputError: (message, write) => (options.json ? printJson({ error: message.trim().replace(/^error: /, '') }) : write(message)),
+      outputError: (message, write) =>
+        options.json ? printJson({ error: message.trim().replace(/^error: /, '') }) : write(message),
     })
     .showHelpAfterError(options.json ? false : '(add --help for usage)')
     .addHelpText('after', EXAMPLES);
@@ -85,7 +90,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end parsing with code 0; everything else commander rejects is bad usage.
-      process.exitCode = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT_OK : EXIT_USAGE;
+      process.exitCode =
+        error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT_OK : EXIT_USAGE;
       return;
     }
     process.exitCode = reportError(error, json);

@@ -2,7 +2,12 @@ import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 
 /** A Temporal client from @temporalio/envconfig: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS, profiles. */
-export async function connectFromEnv(): Promise<{ client: Client; address: string; namespace: string; close(): Promise<void> }> {
+export async function connectFromEnv(): Promise<{
+  client: Client;
+  address: string;
+  namespace: string;
+  close(): Promise<void>;
+}> {
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const address = connectionOptions.address ?? 'localhost:7233';
   let connection: Connection;
@@ -21,5 +26,7 @@ export async function connectFromEnv(): Promise<{ client: Client; address: strin
 export function uiLink(namespace: string, workflowId: string, runId?: string): string {
   const base = (process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/+$/, '');
   const id = encodeURIComponent(workflowId);
-  return runId ? `${base}/namespaces/${namespace}/workflows/${id}/${runId}/history` : `${base}/namespaces/${namespace}/workflows/${id}`;
+  return runId
+    ? `${base}/namespaces/${namespace}/workflows/${id}/${runId}/history`
+    : `${base}/namespaces/${namespace}/workflows/${id}`;
 }

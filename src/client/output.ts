@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { PlanError } from '../plan/load';
-import type { Acknowledgement, CanaryMeasurement, Phase, TimelineEntry, UpgradeStatus } from '../workflows/messages';
+import type { Acknowledgement, CanaryMeasurement, TimelineEntry, UpgradeStatus } from '../workflows/messages';
 import { connectFromEnv } from './connection';
 import { RefusedError } from './upgrades';
 
@@ -54,7 +54,10 @@ export async function withTemporal<T>(body: (temporal: Temporal) => Promise<T>):
 export function reportError(error: unknown, json: boolean): number {
   if (error instanceof PlanError) {
     if (json) printJson({ error: `${error.source} is not a valid upgrade plan`, problems: error.problems });
-    else process.stderr.write(`cutover: ${error.message}\nnothing was started; fix the plan and run \`cutover start\` again\n`);
+    else
+      process.stderr.write(
+        `cutover: ${error.message}\nnothing was started; fix the plan and run \`cutover start\` again\n`,
+      );
     return EXIT_USAGE;
   }
   const message = errorMessage(error);
@@ -68,7 +71,9 @@ function errorMessage(error: unknown): string {
   if (error instanceof RefusedError || error instanceof UsageError) return error.message;
   if (error instanceof Error) {
     const cause = (error as { cause?: unknown }).cause;
-    return cause instanceof Error && cause.message && !error.message.includes(cause.message) ? `${error.message}: ${cause.message}` : error.message;
+    return cause instanceof Error && cause.message && !error.message.includes(cause.message)
+      ? `${error.message}: ${cause.message}`
+      : error.message;
   }
   return String(error);
 }
@@ -112,13 +117,15 @@ export function approveHint(id: string): string {
 }
 
 /** The phase an upgrade ended in decides the exit code of `watch` and `start --wait`. */
-export function exitCodeOfPhase(phase: Phase | string | undefined): number {
+export function exitCodeOfPhase(phase: string | undefined): number {
   return phase === 'SUCCEEDED' ? EXIT_OK : EXIT_FAILED;
 }
 
 /** Fixed-width table with a header row. */
 export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
   const line = (cells: string[]) =>
     cells
       .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column])))
@@ -128,10 +135,16 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 /** Prints the workflow's answer to an operator update; an answer starting with "ignored:" exits 1. */
-export function printAcknowledgement(id: string, verb: string, acknowledgement: Acknowledgement, options: JsonOption): number {
+export function printAcknowledgement(
+  id: string,
+  verb: string,
+  acknowledgement: Acknowledgement,
+  options: JsonOption,
+): number {
   const ignored = acknowledgement.message.startsWith('ignored:');
   if (options.json) printJson({ id, verb, ...acknowledgement, ignored });
-  else if (ignored) process.stderr.write(`cutover: ${verb} ${id} was ${acknowledgement.message}; see \`cutover status ${id}\`\n`);
+  else if (ignored)
+    process.stderr.write(`cutover: ${verb} ${id} was ${acknowledgement.message}; see \`cutover status ${id}\`\n`);
   else printLines(`${id}: ${acknowledgement.message}`, `  follow it with \`cutover watch ${id}\``);
   return ignored ? EXIT_FAILED : EXIT_OK;
 }

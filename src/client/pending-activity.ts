@@ -39,7 +39,10 @@ export function pendingActivityOf(description: WorkflowExecutionDescription): Pe
 export type LiveSample = CanaryMeasurement & { samples: number };
 
 /** The canary analysis's latest sample from its heartbeat, when it is newer than the one the workflow recorded. */
-export function liveSample(activity: PendingActivityView | undefined, status: UpgradeStatus | undefined): LiveSample | undefined {
+export function liveSample(
+  activity: PendingActivityView | undefined,
+  status: UpgradeStatus | undefined,
+): LiveSample | undefined {
   const progress = analysisProgress(activity);
   const sample = progress?.last;
   if (!progress || !sample) return undefined;
@@ -48,7 +51,10 @@ export function liveSample(activity: PendingActivityView | undefined, status: Up
 }
 
 /** `retrying: <what>, attempt N: <last failure>` for an activity past its first attempt. */
-export function retryText(activity: PendingActivityView | undefined, status: UpgradeStatus | undefined): string | undefined {
+export function retryText(
+  activity: PendingActivityView | undefined,
+  status: UpgradeStatus | undefined,
+): string | undefined {
   if (!activity || activity.attempt <= 1) return undefined;
   const what = status ? `${activity.type} (${status.step.description})` : activity.type;
   return `retrying: ${what}, attempt ${activity.attempt}${activity.lastFailure ? `: ${activity.lastFailure}` : ''}`;
@@ -72,10 +78,17 @@ function decode(payload: Payload | undefined): unknown {
 /** Polls heartbeat `{observation}`, provisioning `{message}`, the canary analysis its progress; anything else is shown as JSON. */
 function summaryOf(details: unknown): string | undefined {
   if (details === undefined) return undefined;
-  if (typeof details !== 'object' || details === null) return String(details);
-  const { observation, message, elapsedMs, samples } = details as { observation?: unknown; message?: unknown; elapsedMs?: unknown; samples?: unknown };
+  if (typeof details === 'string') return details;
+  if (typeof details !== 'object' || details === null) return JSON.stringify(details);
+  const { observation, message, elapsedMs, samples } = details as {
+    observation?: unknown;
+    message?: unknown;
+    elapsedMs?: unknown;
+    samples?: unknown;
+  };
   if (typeof observation === 'string') return observation;
   if (typeof message === 'string') return message;
-  if (typeof elapsedMs === 'number') return `${Math.round(elapsedMs / 1000)} s of the bake analysed, ${samples} samples`;
+  if (typeof elapsedMs === 'number')
+    return `${Math.round(elapsedMs / 1000)} s of the bake analysed, ${typeof samples === 'number' ? samples : '?'} samples`;
   return JSON.stringify(details);
 }

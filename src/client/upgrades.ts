@@ -1,8 +1,18 @@
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { UpgradePlan } from '../plan/schema';
 import type { blueGreenUpgrade } from '../workflows/blue-green';
 import { TASK_QUEUE } from '../workflows/messages';
-import { CutoverPhase, CutoverRoutingGroup, CutoverStrategy, CutoverTargetVersion, CutoverTrafficPercent } from '../workflows/search-attributes';
+import {
+  CutoverPhase,
+  CutoverRoutingGroup,
+  CutoverStrategy,
+  CutoverTargetVersion,
+  CutoverTrafficPercent,
+} from '../workflows/search-attributes';
 
 /** One upgrade per routing group at a time: the default workflow id. */
 export function defaultWorkflowId(plan: UpgradePlan): string {
@@ -21,29 +31,34 @@ export async function startUpgrade(
   const workflowId = options.workflowId ?? defaultWorkflowId(plan);
   const blue = plan.blue?.backends.join(', ') ?? 'active backends';
   try {
-    return await client.workflow.start<typeof blueGreenUpgrade>(plan.strategy === 'canary' ? 'canaryUpgrade' : 'blueGreenUpgrade', {
-      taskQueue: TASK_QUEUE,
-      workflowId,
-      args: [{ plan, startedBy: options.startedBy }],
-      workflowIdConflictPolicy: 'FAIL',
-      staticSummary: `${plan.strategy} ${plan.routingGroup}: ${blue} -> ${plan.green.name} ${plan.green.version}`,
-      staticDetails: [
-        `Upgrade of routing group **${plan.routingGroup}** behind ${plan.gateway.url}`,
-        `- green: ${plan.green.name}, Trino ${plan.green.version}, ${plan.green.provisioner.type} provisioner`,
-        `- approval: ${plan.approval.required ? `required (timeout ${plan.approval.timeout}, then ${plan.approval.onTimeout})` : 'not required'}`,
-        ...(plan.canary
-          ? [`- canary (${plan.canary.traffic}): ${plan.canary.steps.map((step) => (step.approval ? 'approval' : `${step.weight}%`)).join(' -> ')}, analysis every ${plan.canary.analysis.interval}`]
-          : []),
-        `- bake ${plan.bake}, drain timeout ${plan.drain.timeout} (${plan.drain.onTimeout}), keep blue warm ${plan.retire.keepBlueFor}`,
-      ].join('\n'),
-      typedSearchAttributes: [
-        { key: CutoverPhase, value: 'PROVISIONING' },
-        { key: CutoverRoutingGroup, value: plan.routingGroup },
-        { key: CutoverStrategy, value: plan.strategy },
-        { key: CutoverTargetVersion, value: plan.green.version },
-        { key: CutoverTrafficPercent, value: 0 },
-      ],
-    });
+    return await client.workflow.start<typeof blueGreenUpgrade>(
+      plan.strategy === 'canary' ? 'canaryUpgrade' : 'blueGreenUpgrade',
+      {
+        taskQueue: TASK_QUEUE,
+        workflowId,
+        args: [{ plan, startedBy: options.startedBy }],
+        workflowIdConflictPolicy: 'FAIL',
+        staticSummary: `${plan.strategy} ${plan.routingGroup}: ${blue} -> ${plan.green.name} ${plan.green.version}`,
+        staticDetails: [
+          `Upgrade of routing group **${plan.routingGroup}** behind ${plan.gateway.url}`,
+          `- green: ${plan.green.name}, Trino ${plan.green.version}, ${plan.green.provisioner.type} provisioner`,
+          `- approval: ${plan.approval.required ? `required (timeout ${plan.approval.timeout}, then ${plan.approval.onTimeout})` : 'not required'}`,
+          ...(plan.canary
+            ? [
+                `- canary (${plan.canary.traffic}): ${plan.canary.steps.map((step) => (step.approval ? 'approval' : `${step.weight}%`)).join(' -> ')}, analysis every ${plan.canary.analysis.interval}`,
+              ]
+            : []),
+          `- bake ${plan.bake}, drain timeout ${plan.drain.timeout} (${plan.drain.onTimeout}), keep blue warm ${plan.retire.keepBlueFor}`,
+        ].join('\n'),
+        typedSearchAttributes: [
+          { key: CutoverPhase, value: 'PROVISIONING' },
+          { key: CutoverRoutingGroup, value: plan.routingGroup },
+          { key: CutoverStrategy, value: plan.strategy },
+          { key: CutoverTargetVersion, value: plan.green.version },
+          { key: CutoverTrafficPercent, value: 0 },
+        ],
+      },
+    );
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {
       throw new RefusedError(

@@ -43,11 +43,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const logger = installRuntime({ level: 'WARN' });
   const { say } = options;
   say(`starting the Temporal dev server on 127.0.0.1:${options.temporalPort} (UI on ${options.uiPort})`);
-  const env = await startDevServer({ port: options.temporalPort, uiPort: options.uiPort, dbFilename: options.dbFilename, log: say });
+  const env = await startDevServer({
+    port: options.temporalPort,
+    uiPort: options.uiPort,
+    dbFilename: options.dbFilename,
+    log: say,
+  });
   let fleet: SandboxFleet | undefined;
   const deps = integrationsFromEnv();
   try {
-    say(`starting the sandbox fleet: gateway on 127.0.0.1:${options.gatewayPort}, ${options.clusters.map((c) => `${c.name} (Trino ${c.version})`).join(', ')}`);
+    say(
+      `starting the sandbox fleet: gateway on 127.0.0.1:${options.gatewayPort}, ${options.clusters.map((c) => `${c.name} (Trino ${c.version})`).join(', ')}`,
+    );
     fleet = await startSandboxFleet({
       port: options.gatewayPort,
       healthIntervalMs: options.healthIntervalMs,
@@ -57,7 +64,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       clusters: options.clusters.map((cluster) => ({ ...cluster, routingGroup: options.routingGroup })),
     });
     say('starting a cutover worker on task queue cutover');
-    const worker = await createCutoverWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', deps });
+    const worker = await createCutoverWorker({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      deps,
+    });
     const running = worker.run();
     const started = fleet;
     let stopped = false;

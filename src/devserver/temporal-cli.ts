@@ -66,9 +66,14 @@ export async function ensureTemporalCli(
   // Build into a private folder and rename, so an interrupted build never leaves a broken binary.
   const staging = await mkdtemp(join(target, 'build-'));
   const logPath = join(target, 'build.log');
-  log(`temporal CLI not found: building ${MODULE}@v${TEMPORAL_CLI_VERSION} into ${target} (first time only; several minutes; log ${logPath})`);
+  log(
+    `temporal CLI not found: building ${MODULE}@v${TEMPORAL_CLI_VERSION} into ${target} (first time only; several minutes; log ${logPath})`,
+  );
   const started = Date.now();
-  const ticker = setInterval(() => log(`  still building the temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`), 20_000);
+  const ticker = setInterval(
+    () => log(`  still building the temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`),
+    20_000,
+  );
   try {
     await runGoInstall(staging, logPath, env);
     await rename(join(staging, 'temporal'), join(target, 'temporal'));
@@ -86,19 +91,30 @@ function runGoInstall(gobin: string, logPath: string, env: NodeJS.ProcessEnv): P
   const output = createWriteStream(logPath);
   return new Promise((resolve, reject) => {
     const child = spawn('go', args, {
-      env: { ...env, GOBIN: gobin, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false', GOTOOLCHAIN: env.GOTOOLCHAIN ?? 'auto' },
+      env: {
+        ...env,
+        GOBIN: gobin,
+        CGO_ENABLED: '0',
+        GOFLAGS: '-buildvcs=false',
+        GOTOOLCHAIN: env.GOTOOLCHAIN ?? 'auto',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.pipe(output, { end: false });
     child.stderr.pipe(output, { end: false });
     child.on('error', (error) => {
       output.end();
-      reject(new Error(`cannot run go (${error.message}); install Go 1.25+ or set TEMPORAL_CLI_PATH to a temporal binary`));
+      reject(
+        new Error(`cannot run go (${error.message}); install Go 1.25+ or set TEMPORAL_CLI_PATH to a temporal binary`),
+      );
     });
     child.on('close', (code) => {
       output.end();
       if (code === 0) resolve();
-      else reject(new Error(`go install ${MODULE}@v${TEMPORAL_CLI_VERSION} failed with exit code ${code}; see ${logPath}`));
+      else
+        reject(
+          new Error(`go install ${MODULE}@v${TEMPORAL_CLI_VERSION} failed with exit code ${code}; see ${logPath}`),
+        );
     });
   });
 }

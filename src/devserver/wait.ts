@@ -30,7 +30,10 @@ export async function until(
     }
     if (Date.now() > deadline) {
       const description = typeof what === 'function' ? what() : what;
-      const cause = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      const cause =
+        lastError === undefined
+          ? ''
+          : ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}${cause}`);
     }
     await sleep(intervalMs);
@@ -39,7 +42,11 @@ export async function until(
 
 /** A new backend is PENDING until the sandbox gateway's first health check; clients only start after that. */
 export function untilHealthy(fleet: SandboxFleet, name: string, timeoutMs = 10_000): Promise<void> {
-  return until(`${name} HEALTHY in the gateway`, () => fleet.gateway.backendState(name)?.trinoStatus === 'HEALTHY', timeoutMs);
+  return until(
+    `${name} HEALTHY in the gateway`,
+    () => fleet.gateway.backendState(name)?.trinoStatus === 'HEALTHY',
+    timeoutMs,
+  );
 }
 
 /**
@@ -55,13 +62,15 @@ export async function waitForStatus(
 ): Promise<UpgradeStatus> {
   const deadline = Date.now() + timeoutMs;
   let last: UpgradeStatus | undefined;
-  const seen = () => `last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, timeline: last.timeline.slice(-4) })}`;
+  const seen = () =>
+    `last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, timeline: last.timeline.slice(-4) })}`;
   while (Date.now() < deadline) {
     const status = await handle.query(statusQuery).catch(() => undefined);
     if (status) {
       last = status;
       if (accept(status)) return status;
-      if (FINAL_PHASES.has(status.phase)) throw new Error(`the upgrade ended (${status.phase}) before ${what}; ${seen()}`);
+      if (FINAL_PHASES.has(status.phase))
+        throw new Error(`the upgrade ended (${status.phase}) before ${what}; ${seen()}`);
     }
     await sleep(100);
   }

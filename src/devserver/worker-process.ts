@@ -20,7 +20,13 @@ export interface WorkerProcess {
 /** Starts `cutover worker` (sources through tsx, one node process, log level info) against the Temporal at `address`. */
 export function startWorkerProcess(address: string, env: NodeJS.ProcessEnv = {}): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker'], {
-    env: { ...process.env, ...env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default', CUTOVER_LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      ...env,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: 'default',
+      CUTOVER_LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -33,9 +39,11 @@ export function startWorkerProcess(address: string, env: NodeJS.ProcessEnv = {})
         resolve();
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before it started:\n${output}`)));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code, signal) =>
+      reject(new Error(`worker exited (${code ?? signal}) before it started:\n${output}`)),
+    );
   });
   ready.catch(() => undefined);
   return {

@@ -138,7 +138,8 @@ export class HttpClient {
 
   private networkError(req: HttpRequest, error: unknown): IntegrationError {
     const code = (error as { code?: string }).code;
-    const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+    const timedOut =
+      code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
     const reason = timedOut ? `no answer within ${this.timeoutMs} ms` : (error as Error).message;
     return new IntegrationError(
       `${this.options.service} at ${isAbsolute(req.path) ? originOf(req.path) : this.displayUrl} is unreachable: ${req.method} ${pathOf(req.path)} failed: ${reason}`,

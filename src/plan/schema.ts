@@ -52,22 +52,35 @@ const staticProvisioner = z.strictObject({
   type: z.literal('static'),
 });
 
-export const provisionerSchema = z.discriminatedUnion('type', [sandboxProvisioner, commandProvisioner, staticProvisioner], {
-  error: 'type must be one of sandbox, command, static',
-});
+export const provisionerSchema = z.discriminatedUnion(
+  'type',
+  [sandboxProvisioner, commandProvisioner, staticProvisioner],
+  {
+    error: 'type must be one of sandbox, command, static',
+  },
+);
 
 /** One canary step: a traffic weight (with its bake), or a manual approval gate. */
 const canaryStep = z
   .strictObject({
-    weight: z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be between 1 and 100' }).max(100, { error: 'must be between 1 and 100' }).optional(),
+    weight: z
+      .number({ error: 'must be a number' })
+      .int({ error: 'must be a whole number' })
+      .min(1, { error: 'must be between 1 and 100' })
+      .max(100, { error: 'must be between 1 and 100' })
+      .optional(),
     bake: duration.optional(),
     approval: z.literal(true, { error: 'must be true (a manual gate) or left out' }).optional(),
   })
   .superRefine((step, ctx) => {
     if ((step.weight === undefined) === (step.approval === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'must have either a weight (e.g. { weight: 25, bake: 10m }) or approval: true' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must have either a weight (e.g. { weight: 25, bake: 10m }) or approval: true',
+      });
     }
-    if (step.approval && step.bake) ctx.addIssue({ code: 'custom', path: ['bake'], message: 'belongs to a weight step, not to an approval gate' });
+    if (step.approval && step.bake)
+      ctx.addIssue({ code: 'custom', path: ['bake'], message: 'belongs to a weight step, not to an approval gate' });
   });
 
 export type CanaryStep = z.output<typeof canaryStep>;
@@ -82,8 +95,12 @@ export const CANARY_PRESETS: Record<'standard' | 'ten-then-full' | 'linear-10', 
 const canarySection = z
   .strictObject({
     /** How the share moves (src/integrations/traffic): routing-rule, precise and sticky per user; backend-pool, green joins the group. */
-    traffic: z.enum(TRAFFIC_MODE_NAMES, { error: `must be one of ${TRAFFIC_MODE_NAMES.map((mode) => `"${mode}"`).join(', ')}` }).default(TRAFFIC_MODE_NAMES[0]),
-    preset: z.enum(['standard', 'ten-then-full', 'linear-10'], { error: 'must be one of standard, ten-then-full, linear-10' }).optional(),
+    traffic: z
+      .enum(TRAFFIC_MODE_NAMES, { error: `must be one of ${TRAFFIC_MODE_NAMES.map((mode) => `"${mode}"`).join(', ')}` })
+      .default(TRAFFIC_MODE_NAMES[0]),
+    preset: z
+      .enum(['standard', 'ten-then-full', 'linear-10'], { error: 'must be one of standard, ten-then-full, linear-10' })
+      .optional(),
     steps: z.array(canaryStep).min(1, { error: 'must have at least one step' }).optional(),
     /** routing-rule: the routing group green serves canary users in (default `<routingGroup>-canary`). */
     canaryGroup: name.optional(),
@@ -94,7 +111,11 @@ const canarySection = z
     analysis: z
       .strictObject({
         interval: positiveDuration.default('30s'),
-        maxErrorRate: z.number().min(0, { error: 'must be between 0 and 1' }).max(1, { error: 'must be between 0 and 1' }).default(0.02),
+        maxErrorRate: z
+          .number()
+          .min(0, { error: 'must be between 0 and 1' })
+          .max(1, { error: 'must be between 0 and 1' })
+          .default(0.02),
         maxConsecutiveFailures: z.number().int().min(1, { error: 'must be 1 or more' }).default(2),
         /** Queued queries on green may grow by this much between two measurements. */
         maxQueuedGrowth: z.number().int().min(0).default(20),
@@ -102,15 +123,26 @@ const canarySection = z
       .prefault({}),
   })
   .superRefine((canary, ctx) => {
-    if (canary.preset && canary.steps) ctx.addIssue({ code: 'custom', path: ['preset'], message: 'give either preset or steps, not both' });
-    const weights = (canary.steps ?? []).flatMap((step, index) => (step.weight === undefined ? [] : [{ weight: step.weight, index }]));
+    if (canary.preset && canary.steps)
+      ctx.addIssue({ code: 'custom', path: ['preset'], message: 'give either preset or steps, not both' });
+    const weights = (canary.steps ?? []).flatMap((step, index) =>
+      step.weight === undefined ? [] : [{ weight: step.weight, index }],
+    );
     for (let i = 1; i < weights.length; i++) {
       if (weights[i].weight <= weights[i - 1].weight) {
-        ctx.addIssue({ code: 'custom', path: ['steps', weights[i].index, 'weight'], message: `must be larger than the weight before it (${weights[i - 1].weight})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', weights[i].index, 'weight'],
+          message: `must be larger than the weight before it (${weights[i - 1].weight})`,
+        });
       }
     }
     if (canary.steps && weights.at(-1)?.weight !== 100) {
-      ctx.addIssue({ code: 'custom', path: ['steps'], message: 'must end with a step of weight 100 (green takes all traffic)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps'],
+        message: 'must end with a step of weight 100 (green takes all traffic)',
+      });
     }
   })
   .transform(({ preset, steps, ...canary }) => ({ ...canary, steps: steps ?? CANARY_PRESETS[preset ?? 'standard'] }));
@@ -133,7 +165,9 @@ const blueGreenPlan = z
       .optional(),
     green: z.strictObject({
       name,
-      version: z.string({ error: 'must be the Trino version, e.g. "480"' }).min(1, { error: 'must be the Trino version, e.g. "480"' }),
+      version: z
+        .string({ error: 'must be the Trino version, e.g. "480"' })
+        .min(1, { error: 'must be the Trino version, e.g. "480"' }),
       url: httpUrl.optional(),
       provisioner: provisionerSchema,
     }),
@@ -152,14 +186,19 @@ const blueGreenPlan = z
         required: z.boolean().default(true),
         timeout: positiveDuration.default('24h'),
         onTimeout: z.enum(['rollback', 'proceed'], { error: 'must be "rollback" or "proceed"' }).default('rollback'),
-        approvers: z.array(z.string().min(1)).min(1, { error: 'must name at least one approver, or be left out' }).optional(),
+        approvers: z
+          .array(z.string().min(1))
+          .min(1, { error: 'must name at least one approver, or be left out' })
+          .optional(),
       })
       .prefault({}),
     bake: duration.default('10m'),
     drain: z
       .strictObject({
         timeout: positiveDuration.default('2h'),
-        onTimeout: z.enum(['wait', 'proceed', 'rollback'], { error: 'must be "wait", "proceed" or "rollback"' }).default('wait'),
+        onTimeout: z
+          .enum(['wait', 'proceed', 'rollback'], { error: 'must be "wait", "proceed" or "rollback"' })
+          .default('wait'),
         interval: positiveDuration.default('5s'),
       })
       .prefault({}),
@@ -180,14 +219,23 @@ const blueGreenPlan = z
       const blueBackends = plan.blue.backends.length;
       plan.canary.steps.forEach((step, index) => {
         const unreachable = step.weight === undefined ? undefined : mode.unreachableWeight(step.weight, blueBackends);
-        if (unreachable) ctx.addIssue({ code: 'custom', path: ['canary', 'steps', index, 'weight'], message: unreachable });
+        if (unreachable)
+          ctx.addIssue({ code: 'custom', path: ['canary', 'steps', index, 'weight'], message: unreachable });
       });
     }
     if (plan.green.provisioner.type === 'static' && !plan.green.url) {
-      ctx.addIssue({ code: 'custom', path: ['green', 'url'], message: 'is required with the static provisioner (the cluster already runs there)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['green', 'url'],
+        message: 'is required with the static provisioner (the cluster already runs there)',
+      });
     }
     if (plan.blue?.backends.includes(plan.green.name)) {
-      ctx.addIssue({ code: 'custom', path: ['green', 'name'], message: `must differ from the blue backends (${plan.blue.backends.join(', ')})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['green', 'name'],
+        message: `must differ from the blue backends (${plan.blue.backends.join(', ')})`,
+      });
     }
     if (plan.blue && new Set(plan.blue.backends).size !== plan.blue.backends.length) {
       ctx.addIssue({ code: 'custom', path: ['blue', 'backends'], message: 'must not name a backend twice' });
@@ -196,7 +244,9 @@ const blueGreenPlan = z
       ctx.addIssue({ code: 'custom', path: ['health', 'interval'], message: 'must not be longer than health.timeout' });
     }
   })
-  .transform((plan) => (plan.strategy === 'canary' && !plan.canary ? { ...plan, canary: canarySection.parse({}) } : plan));
+  .transform((plan) =>
+    plan.strategy === 'canary' && !plan.canary ? { ...plan, canary: canarySection.parse({}) } : plan,
+  );
 
 /** The validated upgrade plan the workflow receives: every default filled. */
 export type UpgradePlan = z.output<typeof blueGreenPlan>;

@@ -14,6 +14,12 @@ export function canaryReadyRules(canaryGroup: string): RoutingRule[] {
       condition: 'request.getHeader("X-Trino-Routing-Group") != null',
       actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
     },
-    { name: 'cutover-canary', description: 'cutover canary share', priority: 10, condition: canaryCondition(0), actions: [canaryAction(canaryGroup)] },
+    {
+      name: 'cutover-canary',
+      description: 'cutover canary share',
+      priority: 10,
+      condition: canaryCondition(0),
+      actions: [canaryAction(canaryGroup)],
+    },
   ];
 }

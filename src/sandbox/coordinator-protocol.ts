@@ -104,7 +104,12 @@ export function basicQueryInfo(query: SimulatedQuery, baseUrl: string): Record<s
   };
   if (query.error) {
     info.errorType = query.error.errorType;
-    info.errorCode = { code: query.error.errorCode, name: query.error.errorName, type: query.error.errorType, fatal: false };
+    info.errorCode = {
+      code: query.error.errorCode,
+      name: query.error.errorName,
+      type: query.error.errorType,
+      fatal: false,
+    };
   }
   return info;
 }

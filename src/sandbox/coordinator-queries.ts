@@ -55,7 +55,12 @@ function isDone(query: SimulatedQuery): boolean {
   return !ACTIVE_QUERY_STATES.has(query.state);
 }
 
-function failure(errorName: string, errorCode: number, errorType: QueryError['errorType'], message: string): QueryError {
+function failure(
+  errorName: string,
+  errorCode: number,
+  errorType: QueryError['errorType'],
+  message: string,
+): QueryError {
   return {
     message,
     errorCode,
@@ -122,7 +127,12 @@ export class QueryTracker {
       this.transition(query, 'RUNNING');
       this.schedule(query, runMs, () => {
         if (options.failure === 'random') {
-          query.error = failure('GENERIC_INTERNAL_ERROR', 65536, 'INTERNAL_ERROR', `Simulated failure on coordinator ${this.coordinatorName}`);
+          query.error = failure(
+            'GENERIC_INTERNAL_ERROR',
+            65536,
+            'INTERNAL_ERROR',
+            `Simulated failure on coordinator ${this.coordinatorName}`,
+          );
           this.transition(query, 'FAILED');
         } else {
           this.finishedTotal += 1;

@@ -180,7 +180,8 @@ export class SimulatedCoordinator {
       }
       return user;
     };
-    const unavailable = (reply: FastifyReply): FastifyReply => reply.code(503).type('text/plain').send('Service Unavailable');
+    const unavailable = (reply: FastifyReply): FastifyReply =>
+      reply.code(503).type('text/plain').send('Service Unavailable');
 
     app.get('/v1/info', async (_request, reply) => {
       if (this.switches.unhealthy) return unavailable(reply);
@@ -211,22 +212,27 @@ export class SimulatedCoordinator {
       return queryResults(query, base(request), query.nextToken);
     });
 
-    app.get<{ Params: { phase: string; queryId: string; slug: string; token: string } }>(STATEMENT_PATH, async (request, reply) => {
-      const query = live.queries.get(request.params.queryId);
-      const token = Number(request.params.token);
-      const knownPhase = request.params.phase === 'queued' || request.params.phase === 'executing';
-      if (!query || !knownPhase || query.slug !== request.params.slug || !Number.isInteger(token)) {
-        return reply.code(404).type('text/plain').send('Query not found');
-      }
-      if (query.lastPage?.token === token) return query.lastPage.body;
-      if (token !== query.nextToken) return reply.code(404).type('text/plain').send(`Invalid token ${token} for query ${query.id}`);
-      await live.queries.waitForProgress(query, LONG_POLL_MS);
-      return this.page(query, token, base(request));
-    });
+    app.get<{ Params: { phase: string; queryId: string; slug: string; token: string } }>(
+      STATEMENT_PATH,
+      async (request, reply) => {
+        const query = live.queries.get(request.params.queryId);
+        const token = Number(request.params.token);
+        const knownPhase = request.params.phase === 'queued' || request.params.phase === 'executing';
+        if (!query || !knownPhase || query.slug !== request.params.slug || !Number.isInteger(token)) {
+          return reply.code(404).type('text/plain').send('Query not found');
+        }
+        if (query.lastPage?.token === token) return query.lastPage.body;
+        if (token !== query.nextToken)
+          return reply.code(404).type('text/plain').send(`Invalid token ${token} for query ${query.id}`);
+        await live.queries.waitForProgress(query, LONG_POLL_MS);
+        return this.page(query, token, base(request));
+      },
+    );
 
     app.delete<{ Params: { queryId: string; slug: string } }>(STATEMENT_PATH, async (request, reply) => {
       const query = live.queries.get(request.params.queryId);
-      if (!query || query.slug !== request.params.slug) return reply.code(404).type('text/plain').send('Query not found');
+      if (!query || query.slug !== request.params.slug)
+        return reply.code(404).type('text/plain').send('Query not found');
       live.queries.cancel(query.id);
       return reply.code(204).send();
     });
@@ -257,7 +263,11 @@ export class SimulatedCoordinator {
     app.post('/ui/login', async (_request, reply) => {
       const token = randomBytes(16).toString('hex');
       live.uiTokens.add(token);
-      return reply.code(303).header('set-cookie', `${UI_COOKIE}=${token}; Path=/ui; HttpOnly`).header('location', '/ui/').send();
+      return reply
+        .code(303)
+        .header('set-cookie', `${UI_COOKIE}=${token}; Path=/ui; HttpOnly`)
+        .header('location', '/ui/')
+        .send();
     });
 
     app.get('/ui/api/stats', async (request, reply) => {

@@ -39,7 +39,9 @@ export function registerControlApi(app: FastifyInstance, fleet: SandboxFleet): v
 
   app.get<{ Params: { name: string } }>(`${PREFIX}/clusters/:name`, async (request, reply) => {
     const cluster = fleet.cluster(request.params.name);
-    return cluster ? cluster.describe() : reply.code(404).send({ message: `no sandbox cluster named ${request.params.name}` });
+    return cluster
+      ? cluster.describe()
+      : reply.code(404).send({ message: `no sandbox cluster named ${request.params.name}` });
   });
 
   app.put<{ Params: { name: string } }>(`${PREFIX}/clusters/:name`, async (request, reply) => {
@@ -47,9 +49,11 @@ export function registerControlApi(app: FastifyInstance, fleet: SandboxFleet): v
     if (!body) return reply;
     try {
       const { cluster, created } = await fleet.createCluster({ name: request.params.name, ...body });
-      return reply.code(created ? 201 : 200).send({ name: cluster.name, version: cluster.version, url: cluster.url, created });
+      return reply
+        .code(created ? 201 : 200)
+        .send({ name: cluster.name, version: cluster.version, url: cluster.url, created });
     } catch (error) {
-      if (error instanceof ClusterVersionConflictError) return reply.code(409).send({ message: (error as Error).message });
+      if (error instanceof ClusterVersionConflictError) return reply.code(409).send({ message: error.message });
       throw error;
     }
   });
@@ -61,13 +65,15 @@ export function registerControlApi(app: FastifyInstance, fleet: SandboxFleet): v
   app.post<{ Params: { name: string } }>(`${PREFIX}/clusters/:name/faults`, async (request, reply) => {
     const body = readBody(faultsBody, request.body, reply);
     if (!body) return reply;
-    if (!fleet.cluster(request.params.name)) return reply.code(404).send({ message: `no sandbox cluster named ${request.params.name}` });
+    if (!fleet.cluster(request.params.name))
+      return reply.code(404).send({ message: `no sandbox cluster named ${request.params.name}` });
     return (await fleet.applyFaults(request.params.name, body)).describe();
   });
 
   app.get<{ Querystring: { since?: string } }>(`${PREFIX}/journal`, async (request, reply) => {
     const since = request.query.since === undefined ? undefined : Number(request.query.since);
-    if (since !== undefined && !Number.isFinite(since)) return reply.code(400).send({ message: 'since must be epoch milliseconds' });
+    if (since !== undefined && !Number.isFinite(since))
+      return reply.code(400).send({ message: 'since must be epoch milliseconds' });
     return fleet.journal(since);
   });
 }

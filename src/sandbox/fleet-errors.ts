@@ -1,7 +1,9 @@
 /** A cluster of that name exists with another version. */
 export class ClusterVersionConflictError extends Error {
   constructor(name: string, existing: string, requested: string) {
-    super(`cluster ${name} already exists with version ${existing}, not ${requested}; delete it first or use another name`);
+    super(
+      `cluster ${name} already exists with version ${existing}, not ${requested}; delete it first or use another name`,
+    );
     this.name = 'ClusterVersionConflictError';
   }
 }

@@ -46,7 +46,11 @@ export class SandboxFleet {
   private readonly effects = new Journal();
 
   constructor(options: SandboxFleetOptions = {}) {
-    this.gateway = new SandboxGateway({ ...options, journal: this.effects, extraRoutes: (app) => registerControlApi(app, this) });
+    this.gateway = new SandboxGateway({
+      ...options,
+      journal: this.effects,
+      extraRoutes: (app) => registerControlApi(app, this),
+    });
   }
 
   /** Base URL of the gateway, e.g. `http://127.0.0.1:8080`. */
@@ -65,7 +69,9 @@ export class SandboxFleet {
   }
 
   /** Creates and starts a coordinator, or returns the existing one of the same version (idempotent). */
-  async createCluster(spec: Omit<SandboxClusterSpec, 'routingGroup'>): Promise<{ cluster: SimulatedCoordinator; created: boolean }> {
+  async createCluster(
+    spec: Omit<SandboxClusterSpec, 'routingGroup'>,
+  ): Promise<{ cluster: SimulatedCoordinator; created: boolean }> {
     const existing = this.entries.get(spec.name);
     if (existing) {
       if (existing.coordinator.version !== spec.version) {
@@ -74,7 +80,11 @@ export class SandboxFleet {
       await existing.started;
       return { cluster: existing.coordinator, created: false };
     }
-    const coordinator = new SimulatedCoordinator({ name: spec.name, version: spec.version, startupDelayMs: spec.startupDelayMs });
+    const coordinator = new SimulatedCoordinator({
+      name: spec.name,
+      version: spec.version,
+      startupDelayMs: spec.startupDelayMs,
+    });
     const entry: ClusterEntry = { coordinator, started: coordinator.start() };
     this.entries.set(spec.name, entry);
     try {
@@ -83,7 +93,10 @@ export class SandboxFleet {
       this.entries.delete(spec.name);
       throw error;
     }
-    this.effects.append('cluster.created', { name: spec.name, detail: `version=${spec.version}, url=${coordinator.url}` });
+    this.effects.append('cluster.created', {
+      name: spec.name,
+      detail: `version=${spec.version}, url=${coordinator.url}`,
+    });
     return { cluster: coordinator, created: true };
   }
 
@@ -126,7 +139,12 @@ export class SandboxFleet {
   async start(clusters: SandboxClusterSpec[] = []): Promise<void> {
     for (const spec of clusters) {
       const { cluster } = await this.createCluster(spec);
-      this.gateway.upsertBackend({ name: spec.name, proxyTo: cluster.url, active: true, routingGroup: spec.routingGroup ?? 'adhoc' });
+      this.gateway.upsertBackend({
+        name: spec.name,
+        proxyTo: cluster.url,
+        active: true,
+        routingGroup: spec.routingGroup ?? 'adhoc',
+      });
     }
     await this.gateway.start();
   }

@@ -1,6 +1,13 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { GatewayAuthorizer } from './gateway-auth';
-import { backendFromJson, backendJson, DuplicateBackendError, InvalidBackendError, UnknownBackendError, type BackendStore } from './gateway-backends';
+import {
+  backendFromJson,
+  backendJson,
+  DuplicateBackendError,
+  InvalidBackendError,
+  UnknownBackendError,
+  type BackendStore,
+} from './gateway-backends';
 import type { GatewayRouter } from './gateway-router';
 import type { QueryHistory } from './query-history';
 import { UnsupportedRoutingRuleError } from './routing-rules';
@@ -37,7 +44,11 @@ function ok<T>(data: T): { code: number; msg: string; data: T } {
 
 /** Maps the errors the real resources produce to their status codes. */
 function fail(reply: FastifyReply, error: unknown): FastifyReply {
-  const text = (status: number): FastifyReply => reply.code(status).type('text/plain').send((error as Error).message);
+  const text = (status: number): FastifyReply =>
+    reply
+      .code(status)
+      .type('text/plain')
+      .send((error as Error).message);
   if (error instanceof UnreadableJsonError || error instanceof UnsupportedRoutingRuleError) return text(400);
   if (error instanceof UnknownBackendError) return text(404);
   if (error instanceof DuplicateBackendError || error instanceof InvalidBackendError) return text(500);
@@ -45,7 +56,10 @@ function fail(reply: FastifyReply, error: unknown): FastifyReply {
 }
 
 /** Registers the real Trino Gateway's REST endpoints for backends, health, rules and history. */
-export function registerGatewayApi(app: FastifyInstance, { store, router, history, auth, ready }: GatewayApiContext): void {
+export function registerGatewayApi(
+  app: FastifyInstance,
+  { store, router, history, auth, ready }: GatewayApiContext,
+): void {
   const api = { preHandler: auth.require('API') };
   const user = { preHandler: auth.require('USER') };
   const admin = { preHandler: auth.require('ADMIN') };
@@ -54,7 +68,10 @@ export function registerGatewayApi(app: FastifyInstance, { store, router, histor
   app.get('/gateway/backend/all', api, async () => store.all());
   app.get('/gateway/backend/active', api, async () => store.all().filter((backend) => backend.active));
 
-  for (const [action, active] of [['activate', true], ['deactivate', false]] as const) {
+  for (const [action, active] of [
+    ['activate', true],
+    ['deactivate', false],
+  ] as const) {
     app.post<{ Params: { name: string } }>(`/gateway/backend/${action}/:name`, api, async (request, reply) => {
       try {
         store.setActive(request.params.name, active);
@@ -105,7 +122,12 @@ export function registerGatewayApi(app: FastifyInstance, { store, router, histor
     ok(
       store.all().map((backend) => {
         const health = store.health(backend.name);
-        return { ...backend, queued: health.queuedQueryCount, running: health.runningQueryCount, status: health.status };
+        return {
+          ...backend,
+          queued: health.queuedQueryCount,
+          running: health.runningQueryCount,
+          status: health.status,
+        };
       }),
     ),
   );
@@ -113,13 +135,17 @@ export function registerGatewayApi(app: FastifyInstance, { store, router, histor
   app.get('/webapp/getRoutingRules', admin, async (_request, reply) => {
     const rules = router.routingRules();
     // Without a rules file the real resource fails reading a null path.
-    return rules ? ok(rules) : reply.code(500).type('text/plain').send('Routing rules are not configured: the rules engine is disabled');
+    return rules
+      ? ok(rules)
+      : reply.code(500).type('text/plain').send('Routing rules are not configured: the rules engine is disabled');
   });
 
   app.post('/webapp/updateRoutingRules', admin, async (request, reply) => {
     try {
       const rules = router.updateRoutingRule(parseJson(request.body));
-      return rules ? ok(rules) : reply.code(500).type('text/plain').send('Routing rules are not configured: the rules engine is disabled');
+      return rules
+        ? ok(rules)
+        : reply.code(500).type('text/plain').send('Routing rules are not configured: the rules engine is disabled');
     } catch (error) {
       return fail(reply, error);
     }

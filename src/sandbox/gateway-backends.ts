@@ -25,7 +25,9 @@ export type StoredBackend = Required<GatewayBackend>;
 /** Add of a name that exists: the real gateway fails on the primary key of `gateway_backend`. */
 export class DuplicateBackendError extends Error {
   constructor(name: string) {
-    super(`ERROR: duplicate key value violates unique constraint "gateway_backend_pkey": Key (name)=(${name}) already exists.`);
+    super(
+      `ERROR: duplicate key value violates unique constraint "gateway_backend_pkey": Key (name)=(${name}) already exists.`,
+    );
     this.name = 'DuplicateBackendError';
   }
 }
@@ -59,7 +61,8 @@ function withoutTrailingSlash(url: string): string {
  * `routingGroup` to "adhoc"; an explicit null or a missing name/proxyTo is refused.
  */
 export function backendFromJson(value: unknown): GatewayBackend {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidBackendError('Backend must be a JSON object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new InvalidBackendError('Backend must be a JSON object');
   const raw = value as Record<string, unknown>;
   const text = (key: string, fallback?: string): string | undefined => {
     const field = raw[key];
@@ -76,9 +79,16 @@ export function backendFromJson(value: unknown): GatewayBackend {
   if (name === undefined) throw new InvalidBackendError('Backend name cannot be null');
   if (proxyTo === undefined) throw new InvalidBackendError('Backend proxyTo URL cannot be null');
   if (routingGroup === undefined) throw new InvalidBackendError('Backend routing group cannot be null');
-  if (raw.active !== undefined && typeof raw.active !== 'boolean') throw new InvalidBackendError('Backend active must be a boolean');
+  if (raw.active !== undefined && typeof raw.active !== 'boolean')
+    throw new InvalidBackendError('Backend active must be a boolean');
   const externalUrl = text('externalUrl');
-  return { name, proxyTo, active: raw.active ?? true, routingGroup, ...(externalUrl === undefined ? {} : { externalUrl }) };
+  return {
+    name,
+    proxyTo,
+    active: raw.active ?? true,
+    routingGroup,
+    ...(externalUrl === undefined ? {} : { externalUrl }),
+  };
 }
 
 /** The JSON the real gateway returns for a backend: externalUrl falls back to proxyTo. */
@@ -139,7 +149,10 @@ export class BackendStore {
     this.journal.append('backend.updated', {
       name: next.name,
       group: next.routingGroup,
-      detail: changed.length === 0 ? 'unchanged' : `changed ${changed.map((key) => `${key}=${String(next[key])}`).join(', ')}`,
+      detail:
+        changed.length === 0
+          ? 'unchanged'
+          : `changed ${changed.map((key) => `${key}=${String(next[key])}`).join(', ')}`,
     });
     this.refreshGroups();
   }
@@ -184,7 +197,9 @@ export class BackendStore {
 
   /** Active and HEALTHY backends of a routing group: the only ones that get new queries. */
   routable(routingGroup: string): StoredBackend[] {
-    return this.all().filter((b) => b.routingGroup === routingGroup && b.active && this.health(b.name).status === 'HEALTHY');
+    return this.all().filter(
+      (b) => b.routingGroup === routingGroup && b.active && this.health(b.name).status === 'HEALTHY',
+    );
   }
 
   /** The ClusterStats JSON of `/api/public/backends/{name}/state`. */
@@ -223,7 +238,8 @@ export class BackendStore {
       served.set(backend.routingGroup, (served.get(backend.routingGroup) ?? false) || routable);
     }
     for (const [group, now] of served) {
-      if (now !== (this.servedGroups.get(group) ?? false)) this.journal.append(now ? 'group.served' : 'group.unserved', { group });
+      if (now !== (this.servedGroups.get(group) ?? false))
+        this.journal.append(now ? 'group.served' : 'group.unserved', { group });
     }
     for (const [group, before] of this.servedGroups) {
       if (before && !served.has(group)) this.journal.append('group.unserved', { group });

@@ -13,7 +13,10 @@ export interface HealthMonitorOptions {
 /** The user the monitor logs into the coordinator UI with (any name works on an insecure Trino). */
 const MONITOR_USER = 'trino-gateway';
 
-async function getJson(url: string, options: Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> & { dispatcher: Dispatcher }): Promise<{ status: number; json?: unknown }> {
+async function getJson(
+  url: string,
+  options: Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> & { dispatcher: Dispatcher },
+): Promise<{ status: number; json?: unknown }> {
   const response = await request(url, { ...options, method: 'GET' });
   if (response.statusCode !== 200) {
     await response.body.dump();
@@ -23,7 +26,11 @@ async function getJson(url: string, options: Omit<Dispatcher.RequestOptions, 'or
 }
 
 /** `/ui/api/stats` after a form login, as the UI_API monitor reads it; undefined when any step fails. */
-async function clusterCounts(proxyTo: string, dispatcher: Dispatcher, signal: AbortSignal): Promise<Omit<BackendHealth, 'status'> | undefined> {
+async function clusterCounts(
+  proxyTo: string,
+  dispatcher: Dispatcher,
+  signal: AbortSignal,
+): Promise<Omit<BackendHealth, 'status'> | undefined> {
   try {
     const login = await request(`${proxyTo}/ui/login`, {
       method: 'POST',
@@ -35,11 +42,19 @@ async function clusterCounts(proxyTo: string, dispatcher: Dispatcher, signal: Ab
     await login.body.dump();
     const setCookie = login.headers['set-cookie'];
     const cookies = (Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []).map((c) => c.split(';')[0]);
-    const stats = await getJson(`${proxyTo}/ui/api/stats`, { dispatcher, signal, headers: { cookie: cookies.join('; ') } });
+    const stats = await getJson(`${proxyTo}/ui/api/stats`, {
+      dispatcher,
+      signal,
+      headers: { cookie: cookies.join('; ') },
+    });
     if (stats.status !== 200) return undefined;
     const body = stats.json as Record<string, unknown>;
-    const count = (key: string): number => (typeof body[key] === 'number' ? (body[key] as number) : 0);
-    return { runningQueryCount: count('runningQueries'), queuedQueryCount: count('queuedQueries'), numWorkerNodes: count('activeWorkers') };
+    const count = (key: string): number => (typeof body[key] === 'number' ? body[key] : 0);
+    return {
+      runningQueryCount: count('runningQueries'),
+      queuedQueryCount: count('queuedQueries'),
+      numWorkerNodes: count('activeWorkers'),
+    };
   } catch {
     return undefined;
   }
@@ -53,13 +68,24 @@ async function clusterCounts(proxyTo: string, dispatcher: Dispatcher, signal: Ab
  */
 async function checkBackend(proxyTo: string, options: HealthMonitorOptions, stop: AbortSignal): Promise<BackendHealth> {
   const signal = AbortSignal.any([stop, AbortSignal.timeout(options.timeoutMs)]);
-  const unhealthy: BackendHealth = { status: 'UNHEALTHY', runningQueryCount: 0, queuedQueryCount: 0, numWorkerNodes: 0 };
+  const unhealthy: BackendHealth = {
+    status: 'UNHEALTHY',
+    runningQueryCount: 0,
+    queuedQueryCount: 0,
+    numWorkerNodes: 0,
+  };
   try {
     const info = await getJson(`${proxyTo}/v1/info`, { dispatcher: options.dispatcher, signal });
     if (info.status !== 200 || info.json === null || typeof info.json !== 'object') return unhealthy;
     const starting = (info.json as { starting?: unknown }).starting === true;
     const counts = await clusterCounts(proxyTo, options.dispatcher, signal);
-    return { runningQueryCount: 0, queuedQueryCount: 0, numWorkerNodes: 0, ...counts, status: starting ? 'PENDING' : 'HEALTHY' };
+    return {
+      runningQueryCount: 0,
+      queuedQueryCount: 0,
+      numWorkerNodes: 0,
+      ...counts,
+      status: starting ? 'PENDING' : 'HEALTHY',
+    };
   } catch {
     return unhealthy;
   }

@@ -15,7 +15,16 @@ const QUERY_STATE_SEGMENTS = new Set(['queued', 'scheduled', 'executing']);
 const QUERY_ID_IN_PATH = /.*\/(\d+_\d+_\d+_\w+).*/;
 const QUERY_ID_IN_PARAMS = /.*(?:%2F|[qQ][uU][eE][rR][yY]_?[iI][dD]=|^)(\d+_\d+_\d+_\w+).*/;
 /** Connection-level headers that belong to one hop only; undici refuses some of them outright. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'expect']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'expect',
+]);
 /** ProxyRequestHandler.PRESERVED_HEADERS_TO_SKIP, plus the length undici recomputes. */
 const NOT_FORWARDED = new Set(['host', 'accept-encoding', 'content-length']);
 const PROBE_TIMEOUT_MS = 5_000;
@@ -33,7 +42,8 @@ function extractQueryId(path: string, search: string): string | undefined {
   if (path.startsWith(STATEMENT_PATH) || path.startsWith(QUERY_PATH)) {
     const tokens = path.slice(path.startsWith(STATEMENT_PATH) ? STATEMENT_PATH.length : QUERY_PATH.length).split('/');
     if (tokens.length < 2 || tokens[1] === '') return undefined;
-    if (tokens.length >= 3 && QUERY_STATE_SEGMENTS.has(tokens[1])) return tokens.length >= 4 && tokens[2] === 'partialCancel' ? tokens[3] : tokens[2];
+    if (tokens.length >= 3 && QUERY_STATE_SEGMENTS.has(tokens[1]))
+      return tokens.length >= 4 && tokens[2] === 'partialCancel' ? tokens[3] : tokens[2];
     return tokens[1];
   }
   if (path.startsWith('/ui')) return QUERY_ID_IN_PATH.exec(path)?.[1];
@@ -65,7 +75,8 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  for (const [name, value] of Object.entries(headers))
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
   return out;
 }
 
@@ -104,12 +115,18 @@ export class GatewayProxy {
     }
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer, target: QueryOwner): Promise<void> {
+  private async forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    body: Buffer,
+    target: QueryOwner,
+  ): Promise<void> {
     const aborter = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) aborter.abort();
     });
-    const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
+    const method = req.method ?? 'GET';
     const upstream = await request(`${target.proxyTo}${url.pathname}${url.search}`, {
       method,
       headers: this.forwardedHeaders(req),
@@ -123,7 +140,10 @@ export class GatewayProxy {
       this.record(req, body, reply, upstream.statusCode, target);
       // includeClusterHostInResponse: the real gateway sets the backend's host name only, no port.
       const cookies = headers['set-cookie'] ?? [];
-      headers['set-cookie'] = [...(Array.isArray(cookies) ? cookies : [cookies]), `trinoClusterHost=${new URL(target.proxyTo).hostname};Version=1`];
+      headers['set-cookie'] = [
+        ...(Array.isArray(cookies) ? cookies : [cookies]),
+        `trinoClusterHost=${new URL(target.proxyTo).hostname};Version=1`,
+      ];
       headers['content-length'] = String(reply.length);
       res.writeHead(upstream.statusCode, headers);
       res.end(reply);

@@ -1,7 +1,13 @@
 import type { RoutingRule } from '../integrations/gateway/types';
 import type { BackendStore, StoredBackend } from './gateway-backends';
 import type { Journal } from './journal';
-import { compileRoutingRule, compileRoutingRules, selectRoutingGroup, type CompiledRoutingRule, type HeaderLookup } from './routing-rules';
+import {
+  compileRoutingRule,
+  compileRoutingRules,
+  selectRoutingGroup,
+  type CompiledRoutingRule,
+  type HeaderLookup,
+} from './routing-rules';
 
 /** The real gateway's IllegalStateException when neither the group nor the default group can serve. */
 export class NoActiveBackendError extends Error {
@@ -77,7 +83,10 @@ export class GatewayRouter {
     if (index >= 0) {
       const rules = this.file.rules.map((rule, i) => (i === index ? compiled.rule : rule));
       this.file = { rules, compiled: compileRoutingRules(rules) };
-      this.journal.append('rule.updated', { name: compiled.rule.name, detail: `${compiled.rule.condition} => ${compiled.rule.actions.join('; ')}` });
+      this.journal.append('rule.updated', {
+        name: compiled.rule.name,
+        detail: `${compiled.rule.condition} => ${compiled.rule.actions.join('; ')}`,
+      });
     }
     return this.routingRules();
   }

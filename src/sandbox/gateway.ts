@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
 import type { GatewayBackend, RoutingRule } from '../integrations/gateway/types';
@@ -82,7 +82,7 @@ export class SandboxGateway {
         createServer((req, res) => {
           if (isProxiedPath(req.url ?? '/')) void proxy.handle(req, res);
           else handler(req, res);
-        }) as Server,
+        }),
     });
     registerGatewayApi(this.listener.app, {
       store: this.store,

@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 
@@ -15,7 +14,7 @@ export function createListener(options: FastifyServerOptions = {}): Listener {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   const sockets = new Set<Socket>();
-  (app.server as Server).on('connection', (socket: Socket) => {
+  app.server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });

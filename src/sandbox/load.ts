@@ -86,7 +86,9 @@ async function attribute(options: QueryLoadOptions, outcomes: Outcome[], seen: B
   }
   const nameByOrigin = seen.nameByOrigin;
   const backends = [...seen.current];
-  const originByQuery = new Map(history.filter((row) => row.queryId).map((row) => [row.queryId as string, row.backendUrl]));
+  const originByQuery = new Map(
+    history.filter((row) => row.queryId).map((row) => [row.queryId as string, row.backendUrl]),
+  );
   const byHost = (host: string | undefined): string | undefined => {
     const matches = backends.filter((backend) => new URL(backend.proxyTo).hostname === host);
     return matches.length === 1 ? matches[0].name : undefined;
@@ -109,7 +111,11 @@ class BackendsSeen {
   constructor(private readonly options: QueryLoadOptions) {}
 
   async refresh(): Promise<void> {
-    this.current = await gatewayJson<{ name: string; proxyTo: string }[]>(this.options.gatewayUrl, '/gateway/backend/all', this.options.gatewayAuthorization);
+    this.current = await gatewayJson<{ name: string; proxyTo: string }[]>(
+      this.options.gatewayUrl,
+      '/gateway/backend/all',
+      this.options.gatewayAuthorization,
+    );
     for (const backend of this.current) {
       const origin = new URL(backend.proxyTo).origin;
       if (!this.nameByOrigin.has(origin)) this.nameByOrigin.set(origin, backend.name);
@@ -136,10 +142,15 @@ function summarize(queries: LoadQuery[]): LoadReport {
 
 /** Runs queries continuously through the gateway with the real client protocol until stopped. */
 export function startQueryLoad(options: QueryLoadOptions): QueryLoad {
-  const users = typeof options.users === 'number' ? Array.from({ length: options.users }, (_, i) => `user-${i}`) : options.users;
+  const users =
+    typeof options.users === 'number' ? Array.from({ length: options.users }, (_, i) => `user-${i}`) : options.users;
   if (users.length === 0) throw new RangeError('startQueryLoad needs at least one user');
   const [minMs, maxMs] = options.durationMs;
-  const client = new TrinoHttpClient({ url: options.gatewayUrl, source: 'cutover-load', connections: Math.max(1, options.concurrency) });
+  const client = new TrinoHttpClient({
+    url: options.gatewayUrl,
+    source: 'cutover-load',
+    connections: Math.max(1, options.concurrency),
+  });
   const headers = options.routingGroup ? { 'X-Trino-Routing-Group': options.routingGroup } : undefined;
   const outcomes: Outcome[] = [];
   const counts: LoadCounts = { submitted: 0, finished: 0, failed: 0 };
@@ -148,7 +159,7 @@ export function startQueryLoad(options: QueryLoadOptions): QueryLoad {
   const seen = new BackendsSeen(options);
   const refresh = () => seen.refresh().catch(() => undefined);
   void refresh();
-  const refresher = setInterval(refresh, BACKEND_REFRESH_MS);
+  const refresher = setInterval(() => void refresh(), BACKEND_REFRESH_MS);
 
   const runOne = async (i: number): Promise<void> => {
     const user = users[i % users.length];
@@ -159,7 +170,14 @@ export function startQueryLoad(options: QueryLoadOptions): QueryLoad {
     let outcome: Outcome;
     try {
       const result: StatementResult = await client.execute(sql, { user, headers });
-      outcome = { queryId: result.id, user, startedAt, endedAt: Date.now(), state: result.state, clusterHost: result.clusterHost };
+      outcome = {
+        queryId: result.id,
+        user,
+        startedAt,
+        endedAt: Date.now(),
+        state: result.state,
+        clusterHost: result.clusterHost,
+      };
       if (result.error) outcome.error = result.error.message;
     } catch (error) {
       outcome = { user, startedAt, endedAt: Date.now(), state: 'FAILED', error: (error as Error).message };

@@ -7,7 +7,12 @@ import type { UpgradePlan } from '../plan/schema';
  * on Trino 480 from the sandbox provisioner, blue torn down at the end. `settings` (timings,
  * approval, another strategy) merge deeply; `source` names the plan in validation errors.
  */
-export function sandboxPlan(gatewayUrl: string, routingGroup: string, settings: Overrides, source: string): UpgradePlan {
+export function sandboxPlan(
+  gatewayUrl: string,
+  routingGroup: string,
+  settings: Overrides,
+  source: string,
+): UpgradePlan {
   const base: Overrides = {
     strategy: 'blue-green',
     gateway: { url: gatewayUrl },

@@ -57,7 +57,8 @@ function literal(match: RegExpExecArray, index: number): string {
 function compileCondition(text: string): Condition | undefined {
   if (/^\s*true\s*$/.test(text)) return { kind: 'always' };
   const present = new RegExp(`^\\s*request\\.getHeader\\(\\s*${STRING}\\s*\\)\\s*!=\\s*null\\s*$`).exec(text);
-  if (present && literal(present, 1).toLowerCase() === ROUTING_GROUP_HEADER.toLowerCase()) return { kind: 'groupHeaderPresent' };
+  if (present && literal(present, 1).toLowerCase() === ROUTING_GROUP_HEADER.toLowerCase())
+    return { kind: 'groupHeaderPresent' };
   const canary = new RegExp(
     `^\\s*request\\.getHeader\\(\\s*${STRING}\\s*\\)\\s*!=\\s*null\\s*&&\\s*` +
       `Math\\.floorMod\\(\\s*request\\.getHeader\\(\\s*${STRING}\\s*\\)\\s*\\.hashCode\\(\\s*\\)\\s*,\\s*100\\s*\\)\\s*<\\s*(\\d+)\\s*$`,
@@ -73,8 +74,14 @@ function compileCondition(text: string): Condition | undefined {
 }
 
 function compileAction(text: string): Action | undefined {
-  const fromHeader = new RegExp(`^\\s*result\\.put\\(\\s*${STRING}\\s*,\\s*request\\.getHeader\\(\\s*${STRING}\\s*\\)\\s*\\)\\s*;?\\s*$`).exec(text);
-  if (fromHeader && literal(fromHeader, 1) === 'routingGroup' && literal(fromHeader, 3).toLowerCase() === ROUTING_GROUP_HEADER.toLowerCase()) {
+  const fromHeader = new RegExp(
+    `^\\s*result\\.put\\(\\s*${STRING}\\s*,\\s*request\\.getHeader\\(\\s*${STRING}\\s*\\)\\s*\\)\\s*;?\\s*$`,
+  ).exec(text);
+  if (
+    fromHeader &&
+    literal(fromHeader, 1) === 'routingGroup' &&
+    literal(fromHeader, 3).toLowerCase() === ROUTING_GROUP_HEADER.toLowerCase()
+  ) {
     return { kind: 'groupFromHeader' };
   }
   const fixed = new RegExp(`^\\s*result\\.put\\(\\s*${STRING}\\s*,\\s*${STRING}\\s*\\)\\s*;?\\s*$`).exec(text);
@@ -88,8 +95,10 @@ function normalizeRoutingRule(value: unknown): RoutingRule {
     throw new UnsupportedRoutingRuleError('a routing rule must be a JSON object with name, condition and actions');
   }
   const raw = value as Record<string, unknown>;
-  if (typeof raw.name !== 'string' || raw.name === '') throw new UnsupportedRoutingRuleError('routing rule: name is required');
-  if (typeof raw.condition !== 'string') throw new UnsupportedRoutingRuleError(`routing rule "${raw.name}": condition is required`);
+  if (typeof raw.name !== 'string' || raw.name === '')
+    throw new UnsupportedRoutingRuleError('routing rule: name is required');
+  if (typeof raw.condition !== 'string')
+    throw new UnsupportedRoutingRuleError(`routing rule "${raw.name}": condition is required`);
   if (!Array.isArray(raw.actions) || !raw.actions.every((action) => typeof action === 'string')) {
     throw new UnsupportedRoutingRuleError(`routing rule "${raw.name}": actions must be a list of strings`);
   }
@@ -100,7 +109,7 @@ function normalizeRoutingRule(value: unknown): RoutingRule {
     name: raw.name,
     description: typeof raw.description === 'string' ? raw.description : '',
     priority: (raw.priority as number | null | undefined) ?? 0,
-    actions: raw.actions as string[],
+    actions: raw.actions,
     condition: raw.condition,
   };
 }

@@ -19,7 +19,11 @@ export function integrationsFromEnv(env: NodeJS.ProcessEnv = process.env): Activ
       const key = `${target.url} ${target.requestTimeout}`;
       let client = gateways.get(key);
       if (!client) {
-        client = new TrinoGatewayClient({ url: target.url, auth: gatewayAuth, requestTimeoutMs: durationMs(target.requestTimeout) });
+        client = new TrinoGatewayClient({
+          url: target.url,
+          auth: gatewayAuth,
+          requestTimeoutMs: durationMs(target.requestTimeout),
+        });
         gateways.set(key, client);
       }
       return client;
@@ -27,7 +31,13 @@ export function integrationsFromEnv(env: NodeJS.ProcessEnv = process.env): Activ
     trino(url: string) {
       let client = coordinators.get(url);
       if (!client) {
-        client = new TrinoHttpClient({ url, user: trinoAuth.user, password: trinoAuth.password, requestTimeoutMs: 10_000, connections: 4 });
+        client = new TrinoHttpClient({
+          url,
+          user: trinoAuth.user,
+          password: trinoAuth.password,
+          requestTimeoutMs: 10_000,
+          connections: 4,
+        });
         coordinators.set(url, client);
       }
       return client;

@@ -1,14 +1,24 @@
 import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 
-const PINO_LEVEL: Record<LogLevel, pino.Level> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+const PINO_LEVEL: Record<LogLevel, pino.Level> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
 
 let installed: Logger | undefined;
 
 /** The process's pino logger (JSON lines on stderr; level from CUTOVER_LOG_LEVEL, default info). */
 export function rootLogger(): Logger {
   installed ??= pino(
-    { level: process.env.CUTOVER_LOG_LEVEL ?? 'info', base: { service: 'cutover' }, serializers: { error: pino.stdSerializers.err, failure: pino.stdSerializers.err } },
+    {
+      level: process.env.CUTOVER_LOG_LEVEL ?? 'info',
+      base: { service: 'cutover' },
+      serializers: { error: pino.stdSerializers.err, failure: pino.stdSerializers.err },
+    },
     pino.destination(2),
   );
   return installed;
@@ -21,7 +31,7 @@ export function rootLogger(): Logger {
  */
 export function installRuntime(options: { level?: LogLevel; metricsAddress?: string } = {}): Logger {
   const logger = rootLogger();
-  const level = options.level ?? ((process.env.CUTOVER_TEMPORAL_LOG_LEVEL as LogLevel | undefined) ?? 'INFO');
+  const level = options.level ?? (process.env.CUTOVER_TEMPORAL_LOG_LEVEL as LogLevel | undefined) ?? 'INFO';
   try {
     Runtime.install({
       logger: new DefaultLogger(level, (entry: LogEntry) => {
@@ -29,7 +39,7 @@ export function installRuntime(options: { level?: LogLevel; metricsAddress?: str
       }),
       telemetryOptions: {
         logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) },
-        ...(options.metricsAddress ?? process.env.CUTOVER_METRICS_ADDRESS
+        ...((options.metricsAddress ?? process.env.CUTOVER_METRICS_ADDRESS)
           ? { metrics: { prometheus: { bindAddress: options.metricsAddress ?? process.env.CUTOVER_METRICS_ADDRESS! } } }
           : {}),
       },

@@ -45,7 +45,14 @@ export async function runWorkerFromEnv(): Promise<void> {
   const deps = integrationsFromEnv();
   try {
     const worker = await createCutoverWorker({ connection, namespace, deps });
-    logger.info({ address: connectionOptions.address ?? 'localhost:7233', namespace: namespace ?? 'default', taskQueue: TASK_QUEUE }, 'cutover worker started');
+    logger.info(
+      {
+        address: connectionOptions.address ?? 'localhost:7233',
+        namespace: namespace ?? 'default',
+        taskQueue: TASK_QUEUE,
+      },
+      'cutover worker started',
+    );
     await worker.run();
   } finally {
     await deps.close();

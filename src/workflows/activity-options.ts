@@ -61,7 +61,12 @@ export function forwardOptions(summary: string, retryBudget: string): ActivityOp
  * Options of one long polling call: the activity's own deadline plus the retry budget (a poll that
  * cannot reach the gateway fails its attempt and is retried, so an outage shows as attempts).
  */
-export function pollingOptions(summary: string, pollInterval: string, waitFor: string | undefined, retryBudget: string): ActivityOptions {
+export function pollingOptions(
+  summary: string,
+  pollInterval: string,
+  waitFor: string | undefined,
+  retryBudget: string,
+): ActivityOptions {
   const heartbeatTimeout = heartbeatTimeoutFor(pollInterval);
   const wait = waitFor === undefined ? 365 * 24 * 3600_000 : durationMs(waitFor);
   return {

@@ -22,7 +22,9 @@ export function renderDetails(status: UpgradeStatus): string {
   }
   if (status.strategy === 'canary' && status.phase === 'BAKING') {
     // Healthy samples are not recorded in history; the running analysis activity heartbeats each one.
-    lines.push(`Live samples: the pending \`analyseCanary\` activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`; above is the last recorded one.  `);
+    lines.push(
+      `Live samples: the pending \`analyseCanary\` activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`; above is the last recorded one.  `,
+    );
     lines.push(`Skip this bake: \`cutover promote ${status.id}\` (\`--full\` skips every remaining step).  `);
   }
   if (status.awaitingApproval) {
@@ -33,7 +35,9 @@ export function renderDetails(status: UpgradeStatus): string {
     );
   }
   if (status.error) lines.push('', `**Error:** ${status.error}`);
-  const recent = status.timeline.slice(-5).map((entry) => `- ${entry.at.slice(11, 19)} ${entry.phase}: ${entry.message}`);
+  const recent = status.timeline
+    .slice(-5)
+    .map((entry) => `- ${entry.at.slice(11, 19)} ${entry.phase}: ${entry.message}`);
   lines.push('', '**Recent:**', ...recent);
   return lines.join('\n');
 }

@@ -27,8 +27,22 @@ import {
   type UpgradeStatus,
 } from './messages';
 import { installOperatorActions, type OperatorTarget } from './operator-actions';
-import { CutoverPhase, CutoverRoutingGroup, CutoverStrategy, CutoverTargetVersion, CutoverTrafficPercent } from './search-attributes';
-import { describeStep, preflight, runCompensation, runStep, type Compensation, type RunFacts, type Step } from './steps';
+import {
+  CutoverPhase,
+  CutoverRoutingGroup,
+  CutoverStrategy,
+  CutoverTargetVersion,
+  CutoverTrafficPercent,
+} from './search-attributes';
+import {
+  describeStep,
+  preflight,
+  runCompensation,
+  runStep,
+  type Compensation,
+  type RunFacts,
+  type Step,
+} from './steps';
 import { namesWith, type ApprovalDecision, type StepContext, type StepOutcome } from './steps/context';
 
 /** Input of every upgrade workflow: the validated plan (no secrets: the worker holds those). */
@@ -105,12 +119,24 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
   /** Runs the plan to SUCCEEDED or ROLLED_BACK; throws (phase FAILED) only when even the rollback could not finish. */
   async run(): Promise<UpgradeResult> {
     if (this.resumed) {
-      this.note(`continued as a new run (history of the previous run was ${workflowInfo().continuedFromExecutionRunId ?? 'closed'})`);
+      this.note(
+        `continued as a new run (history of the previous run was ${workflowInfo().continuedFromExecutionRunId ?? 'closed'})`,
+      );
     } else {
-      this.setPhase('PROVISIONING', `upgrade of ${this.plan.routingGroup} to ${this.plan.green.version} started${this.startedBy ? ` by ${this.startedBy}` : ''}`);
+      this.setPhase(
+        'PROVISIONING',
+        `upgrade of ${this.plan.routingGroup} to ${this.plan.green.version} started${this.startedBy ? ` by ${this.startedBy}` : ''}`,
+      );
       this.status.step.description = preflight.describe(this);
-      const inspected = await this.runInStepScope(() => preflight.run(this), (error) => messageOf(error));
-      if (inspected.kind === 'rollback') return this.fail(`preflight failed, nothing was changed: ${inspected.request.reason}`, new Error(inspected.request.reason));
+      const inspected = await this.runInStepScope(
+        () => preflight.run(this),
+        (error) => messageOf(error),
+      );
+      if (inspected.kind === 'rollback')
+        return this.fail(
+          `preflight failed, nothing was changed: ${inspected.request.reason}`,
+          new Error(inspected.request.reason),
+        );
     }
     for (let index = this.firstStep; index < this.steps.length && !this.rollbackRequest; index++) {
       await this.holdWhilePaused();
@@ -118,7 +144,10 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       const step = this.steps[index];
       const description = this.describe(step);
       this.status.step = { index, total: this.steps.length, description };
-      const outcome = await this.runInStepScope(() => runStep(this, step), (error) => `${description} failed: ${messageOf(error)}`);
+      const outcome = await this.runInStepScope(
+        () => runStep(this, step),
+        (error) => `${description} failed: ${messageOf(error)}`,
+      );
       if (outcome.kind === 'rollback') this.requestRollback(outcome.request);
     }
     if (this.rollbackRequest) return this.rollBack(this.rollbackRequest);
@@ -127,7 +156,8 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
   }
 
   registerCompensation(compensation: Compensation): void {
-    if (!this.compensations.some((existing) => existing.kind === compensation.kind)) this.compensations.push(compensation);
+    if (!this.compensations.some((existing) => existing.kind === compensation.kind))
+      this.compensations.push(compensation);
   }
 
   pointOfNoReturn(): void {
@@ -174,7 +204,11 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
 
   async awaitApproval(timeout: string, summary: string): Promise<ApprovalDecision> {
     this.approval = undefined;
-    const decided = await condition(() => this.approval !== undefined || this.rollbackRequest !== undefined, timeout as Duration, { summary });
+    const decided = await condition(
+      () => this.approval !== undefined || this.rollbackRequest !== undefined,
+      timeout as Duration,
+      { summary },
+    );
     this.status.awaitingApproval = false;
     this.refreshDetails();
     if (this.rollbackRequest) return { kind: 'rollback' };
@@ -222,7 +256,11 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       promoteAll: this.promoteAll,
     };
     this.note(`continuing as a new run to keep history small (${workflowInfo().historyLength} events)`);
-    await continueAsNew<(input: UpgradeInput) => Promise<UpgradeResult>>({ plan: this.plan, startedBy: this.startedBy, resume: snapshot });
+    await continueAsNew<(input: UpgradeInput) => Promise<UpgradeResult>>({
+      plan: this.plan,
+      startedBy: this.startedBy,
+      resume: snapshot,
+    });
   }
 
   approve(input: ApproveInput): void {
@@ -282,21 +320,32 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
     }
     this.compensations.length = 0;
     this.setTraffic(0);
-    this.setPhase('ROLLED_BACK', `${namesWith(this.status.blue, 'serves', 'serve')} ${this.plan.routingGroup}; ${request.reason}`);
+    this.setPhase(
+      'ROLLED_BACK',
+      `${namesWith(this.status.blue, 'serves', 'serve')} ${this.plan.routingGroup}; ${request.reason}`,
+    );
     return { outcome: 'ROLLED_BACK', reason: request.reason, status: this.status };
   }
 
   private fail(message: string, cause: unknown): never {
     this.status.error = message;
     this.setPhase('FAILED', message);
-    throw ApplicationFailure.create({ message, type: 'UpgradeFailed', nonRetryable: true, cause: cause instanceof Error ? cause : undefined });
+    throw ApplicationFailure.create({
+      message,
+      type: 'UpgradeFailed',
+      nonRetryable: true,
+      cause: cause instanceof Error ? cause : undefined,
+    });
   }
 }
 
 export function messageOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error as { cause?: unknown }).cause;
-  const message = cause instanceof Error && cause.message && cause.message !== error.message ? cause.message : error.message;
+  const message =
+    cause instanceof Error && cause.message && cause.message !== error.message ? cause.message : error.message;
   // The last error alone would read like one failure; say that the step kept failing until it gave up.
-  return error instanceof ActivityFailure && error.retryState === 'TIMEOUT' ? `${message} (still failing when its retry budget ran out)` : message;
+  return error instanceof ActivityFailure && error.retryState === 'TIMEOUT'
+    ? `${message} (still failing when its retry budget ran out)`
+    : message;
 }

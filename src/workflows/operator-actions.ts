@@ -41,9 +41,12 @@ interface OperatorAction<I> {
 
 type InputOf<K extends OperatorActionName> = OperatorInputs[K];
 
-const withoutWho = (input: { by?: unknown } | undefined): boolean => !input || typeof input.by !== 'string' || !input.by;
+const withoutWho = (input: { by?: unknown } | undefined): boolean =>
+  !input || typeof input.by !== 'string' || !input.by;
 const over = (target: OperatorTarget): string | undefined =>
-  FINAL_PHASES.has(target.status.phase) || target.rollingBack ? `the upgrade is ${target.rollingBack ? 'rolling back' : 'over'}` : undefined;
+  FINAL_PHASES.has(target.status.phase) || target.rollingBack
+    ? `the upgrade is ${target.rollingBack ? 'rolling back' : 'over'}`
+    : undefined;
 
 /** approve, rollback, pause, resume and promote: declared once, installed as a signal and a validated update each. */
 const OPERATOR_ACTIONS: { [K in OperatorActionName]: OperatorAction<InputOf<K>> } = {
@@ -52,7 +55,8 @@ const OPERATOR_ACTIONS: { [K in OperatorActionName]: OperatorAction<InputOf<K>> 
       if (withoutWho(input)) return 'an approval must say who approves ({"by": "name"})';
       if (!target.status.awaitingApproval) return `nothing awaits approval (phase ${target.status.phase})`;
       const approvers = target.plan.approval.approvers;
-      if (approvers && !approvers.includes(input!.by)) return `${input!.by} is not an approver (approvers: ${approvers.join(', ')})`;
+      if (approvers && !approvers.includes(input!.by))
+        return `${input!.by} is not an approver (approvers: ${approvers.join(', ')})`;
       return undefined;
     },
     apply(target, input) {
@@ -65,7 +69,8 @@ const OPERATOR_ACTIONS: { [K in OperatorActionName]: OperatorAction<InputOf<K>> 
       if (withoutWho(input)) return 'a rollback must say who asks ({"by": "name", "reason": "..."})';
       if (FINAL_PHASES.has(target.status.phase)) return `the upgrade already ended (${target.status.phase})`;
       if (target.rollingBack) return 'a rollback is already under way';
-      if (target.pastPointOfNoReturn) return 'blue is being retired; a rollback is no longer possible, start a new upgrade instead';
+      if (target.pastPointOfNoReturn)
+        return 'blue is being retired; a rollback is no longer possible, start a new upgrade instead';
       return undefined;
     },
     updateRefusal: (input) => (input.reason ? undefined : 'a rollback needs a reason'),
@@ -97,12 +102,15 @@ const OPERATOR_ACTIONS: { [K in OperatorActionName]: OperatorAction<InputOf<K>> 
       const ended = over(target);
       if (ended) return ended;
       if (target.pastPointOfNoReturn || target.status.phase === 'DRAINING') return 'green already takes all traffic';
-      if (!input!.full && target.status.phase !== 'BAKING') return `nothing bakes now (phase ${target.status.phase}); use --full to skip the remaining steps`;
+      if (!input!.full && target.status.phase !== 'BAKING')
+        return `nothing bakes now (phase ${target.status.phase}); use --full to skip the remaining steps`;
       return undefined;
     },
     apply(target, input) {
       target.promote(input);
-      target.note(`promoted by ${input.by}: ${input.full ? 'skipping every remaining step up to 100%' : 'skipping the current bake'}`);
+      target.note(
+        `promoted by ${input.by}: ${input.full ? 'skipping every remaining step up to 100%' : 'skipping the current bake'}`,
+      );
       return input.full ? 'promoting: green takes 100% next' : 'promoting: the current bake ends now';
     },
   },
@@ -130,7 +138,7 @@ function install<K extends OperatorActionName>(target: OperatorTarget, name: K):
   };
   setHandler(signal, (input) => void handle(input));
   setHandler(update, handle, {
-    validator: (input) => {
+    validator: (input: InputOf<K>) => {
       const refusal = action.refusal(target, input) ?? action.updateRefusal?.(input);
       if (refusal) throw new Error(refusal);
     },

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
 import { waitForStatus } from '../../src/devserver/wait';
 import { startQueryLoad } from '../../src/sandbox/load';
-import type { UpgradeResult, UpgradeStatus } from '../../src/workflows/messages';
+import type { UpgradeStatus } from '../../src/workflows/messages';
 import { approveWhenAsked, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
 import { assertJournal, upgradedOnce } from '../support/journal';
 import { fastPlan } from '../support/plans';
@@ -27,12 +27,30 @@ const POINTS: KillPoint[] = [
   { name: 'inside the readiness wait', strategy: 'blue-green', at: inPhase('VERIFYING', lastNote(/waiting until/)) },
   { name: 'at the approval gate', strategy: 'blue-green', at: inPhase('AWAITING_APPROVAL'), gate: true },
   { name: 'inside the bake', strategy: 'blue-green', at: inPhase('BAKING') },
-  { name: 'inside the drain', strategy: 'blue-green', at: inPhase('DRAINING', lastNote(/waiting for the queries/)), longQueries: true },
+  {
+    name: 'inside the drain',
+    strategy: 'blue-green',
+    at: inPhase('DRAINING', lastNote(/waiting for the queries/)),
+    longQueries: true,
+  },
   { name: 'while blue is kept warm', strategy: 'blue-green', at: lastNote(/warm for/) },
-  { name: 'inside a shift (rules refresh wait)', strategy: 'canary', at: inPhase('SHIFTING', (s) => s.trafficPercent === 0) },
+  {
+    name: 'inside a shift (rules refresh wait)',
+    strategy: 'canary',
+    at: inPhase('SHIFTING', (s) => s.trafficPercent === 0),
+  },
   { name: 'inside the 10% bake', strategy: 'canary', at: inPhase('BAKING', (s) => s.trafficPercent === 10) },
-  { name: 'at the manual gate', strategy: 'canary', at: (s) => s.awaitingApproval && s.trafficPercent === 10, gate: true },
-  { name: 'inside the canary clean-up after the flip', strategy: 'canary', at: inPhase('SHIFTING', (s) => s.trafficPercent === 100) },
+  {
+    name: 'at the manual gate',
+    strategy: 'canary',
+    at: (s) => s.awaitingApproval && s.trafficPercent === 10,
+    gate: true,
+  },
+  {
+    name: 'inside the canary clean-up after the flip',
+    strategy: 'canary',
+    at: inPhase('SHIFTING', (s) => s.trafficPercent === 100),
+  },
   { name: 'inside the 100% bake', strategy: 'canary', at: inPhase('BAKING', (s) => s.trafficPercent === 100) },
 ];
 
@@ -45,7 +63,13 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
       const fleet = await startBlueFleet(group);
       testbed.onStop(() => fleet.stop());
       const since = Date.now();
-      const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [500, 4000], routingGroup: group });
+      const load = startQueryLoad({
+        gatewayUrl: fleet.gatewayUrl,
+        users: 20,
+        concurrency: 3,
+        durationMs: [500, 4000],
+        routingGroup: group,
+      });
       const plan = fastPlan(fleet.gatewayUrl, group, {
         strategy: point.strategy,
         green: { provisioner: { startupDelay: '3s' } },
@@ -55,7 +79,11 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
         ...(point.strategy === 'canary'
           ? {
               approval: { required: false },
-              canary: { rulesRefresh: '3s', steps: [{ weight: 10, bake: '3s' }, { approval: true }, { weight: 100, bake: '3s' }], analysis: { interval: '500ms' } },
+              canary: {
+                rulesRefresh: '3s',
+                steps: [{ weight: 10, bake: '3s' }, { approval: true }, { weight: 100, bake: '3s' }],
+                analysis: { interval: '500ms' },
+              },
             }
           : {}),
       });
@@ -70,13 +98,24 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
         await waitForStatus(handle, point.at, point.name, 60_000);
         await testbed.replaceWorker('SIGKILL');
         killed();
-        const result = (await handle.result()) as UpgradeResult;
+        const result = await handle.result();
         loadStopped = true;
         const report = await load.stop();
-        assert.ok((await longOnBlue).every((state) => state === 'FINISHED'), 'long queries on blue finished there');
+        assert.ok(
+          (await longOnBlue).every((state) => state === 'FINISHED'),
+          'long queries on blue finished there',
+        );
 
-        assert.equal(result.outcome, 'SUCCEEDED', `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`);
-        assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
+        assert.equal(
+          result.outcome,
+          'SUCCEEDED',
+          `${result.reason ?? ''}\n${result.status.timeline.map((e) => e.message).join('\n')}`,
+        );
+        assert.equal(
+          report.failed,
+          0,
+          `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`,
+        );
         assertJournal(fleet.journal(since), { alwaysServed: group, counts: upgradedOnce(group) });
         await assertReplays(handle);
       } finally {

@@ -32,14 +32,22 @@ async function pendingActivities(handle: UpgradeHandle): Promise<PendingActivity
 }
 
 /** Waits until `describe()` shows `activity` retried after a failure matching `failure`: what an operator sees in the UI. */
-async function untilRetrying(handle: UpgradeHandle, activity: string, failure: RegExp, minAttempt = 2, timeoutMs = 60_000): Promise<PendingActivity> {
+async function untilRetrying(
+  handle: UpgradeHandle,
+  activity: string,
+  failure: RegExp,
+  minAttempt = 2,
+  timeoutMs = 60_000,
+): Promise<PendingActivity> {
   let seen: PendingActivity[] = [];
   let retrying: PendingActivity | undefined;
   await until(
     () => `${activity} retrying after ${failure}; pending: ${JSON.stringify(seen)}`,
     async () => {
       seen = await pendingActivities(handle);
-      retrying = seen.find((pending) => pending.name === activity && pending.attempt >= minAttempt && failure.test(pending.lastFailure));
+      retrying = seen.find(
+        (pending) => pending.name === activity && pending.attempt >= minAttempt && failure.test(pending.lastFailure),
+      );
       return retrying !== undefined;
     },
     timeoutMs,
@@ -62,7 +70,13 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
     testbed.onStop(() => proxy.stop());
     await untilHealthy(fleet, `${group}-blue`);
     const since = Date.now();
-    const load: QueryLoad = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [300, 2000], routingGroup: group });
+    const load: QueryLoad = startQueryLoad({
+      gatewayUrl: fleet.gatewayUrl,
+      users: 20,
+      concurrency: 3,
+      durationMs: [300, 2000],
+      routingGroup: group,
+    });
     testbed.onStop(() => load.stop());
     const plan = fastPlan(proxy.url, group, {
       gateway: { requestTimeout: '1s' },
@@ -85,7 +99,7 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
     return {
       handle,
       async finish() {
-        const result = (await handle.result()) as UpgradeResult;
+        const result = await handle.result();
         stopApproving.abort();
         await approver;
         return { result, report: await load.stop() };
@@ -93,26 +107,42 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
     };
   }
 
-  const timelineOf = (result: UpgradeResult) => `${result.reason ?? ''}\n${result.status.timeline.map((entry) => entry.message).join('\n')}`;
+  const timelineOf = (result: UpgradeResult) =>
+    `${result.reason ?? ''}\n${result.status.timeline.map((entry) => entry.message).join('\n')}`;
 
   /** Short outages, one per mode, each starting at a chosen moment and lasting 3 s and at least until cutover retried once. */
-  const SHORT: Array<{ title: string; mode: OutageMode; activity: string; failure: RegExp; start: (group: string, proxy: GatewayOutageProxy, handle: UpgradeHandle) => Promise<void> }> = [
+  const SHORT: Array<{
+    title: string;
+    mode: OutageMode;
+    activity: string;
+    failure: RegExp;
+    start: (group: string, proxy: GatewayOutageProxy, handle: UpgradeHandle) => Promise<void>;
+  }> = [
     {
       title: 'gateway refuses connections for 3 s from the flip on: the upgrade goes on, nothing fails',
       mode: 'refuse',
       activity: 'shiftTraffic',
       failure: /unreachable/,
-      start: (group, proxy) => proxy.outageFrom((method, path) => method === 'POST' && path === `/gateway/backend/activate/${group}-green`, 'refuse'),
+      start: (group, proxy) =>
+        proxy.outageFrom(
+          (method, path) => method === 'POST' && path === `/gateway/backend/activate/${group}-green`,
+          'refuse',
+        ),
     },
     {
       title: "gateway answers 503 for 3 s from green's registration on: the upgrade goes on, nothing fails",
       mode: 'unavailable',
       activity: 'registerGreen',
       failure: /HTTP 503/,
-      start: (_group, proxy) => proxy.outageFrom((method, path) => method === 'POST' && path === '/gateway/backend/modify/update', 'unavailable'),
+      start: (_group, proxy) =>
+        proxy.outageFrom(
+          (method, path) => method === 'POST' && path === '/gateway/backend/modify/update',
+          'unavailable',
+        ),
     },
     {
-      title: 'gateway hangs past the request timeout for 3 s in the middle of the bake: the bake goes on, nothing fails',
+      title:
+        'gateway hangs past the request timeout for 3 s in the middle of the bake: the bake goes on, nothing fails',
       mode: 'hang',
       activity: 'bakeGreen',
       failure: /no answer within 1000 ms/,
@@ -138,54 +168,82 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
       assert.ok(proxy.faulted > 0, `cutover met the ${outage.mode} outage`);
       assert.ok(retrying.attempt >= 2, 'the UI showed the retries while the gateway was away');
       assert.equal(result.outcome, 'SUCCEEDED', timelineOf(result));
-      assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
+      assert.equal(
+        report.failed,
+        0,
+        `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`,
+      );
       assertGreenAlone(fleet, group);
       assertJournal(fleet.journal(since), { alwaysServed: group, counts: upgradedOnce(group) });
       await assertReplays(upgrade.handle);
     });
   });
 
-  it('gateway answers 503 between activating green and deactivating blue for longer than the retry budget: the upgrade rolls back, blue alone serves once the gateway is back', { timeout: 240_000 }, async () => {
-    const group = 'go-long';
-    const { fleet, proxy, since, load, plan } = await scenario(group, { gateway: { retryBudget: '6s' }, health: { timeout: '5s' } });
-    const upgrade = await run(plan, load);
-    await proxy.outageFrom((method, path) => method === 'POST' && path === `/gateway/backend/deactivate/${group}-blue`, 'unavailable');
+  it(
+    'gateway answers 503 between activating green and deactivating blue for longer than the retry budget: the upgrade rolls back, blue alone serves once the gateway is back',
+    { timeout: 240_000 },
+    async () => {
+      const group = 'go-long';
+      const { fleet, proxy, since, load, plan } = await scenario(group, {
+        gateway: { retryBudget: '6s' },
+        health: { timeout: '5s' },
+      });
+      const upgrade = await run(plan, load);
+      await proxy.outageFrom(
+        (method, path) => method === 'POST' && path === `/gateway/backend/deactivate/${group}-blue`,
+        'unavailable',
+      );
 
-    // While the budget lasts, the forward flip retries in plain sight.
-    const forward = await untilRetrying(upgrade.handle, 'shiftTraffic', /HTTP 503/);
-    assert.match(forward.lastFailure, /^Trino Gateway answered (GET|POST) \/\S+ with HTTP 503/);
-    // Then the upgrade rolls back; the compensation retries until the gateway is back.
-    const rollingBack = await waitForStatus(upgrade.handle, inPhase('ROLLING_BACK'), 'the rollback', 90_000);
-    assert.match(rollingBack.timeline.map((entry) => entry.message).join('\n'), /rollback requested by cutover: shift 100% to go-long-green failed: Trino Gateway answered .* with HTTP 503.* \(still failing when its retry budget ran out\)/);
-    await untilRetrying(upgrade.handle, 'shiftTraffic', /HTTP 503/, 3);
-    const stuck = await waitForStatus(upgrade.handle, inPhase('ROLLING_BACK'), 'still rolling back');
-    assert.equal(stuck.phase, 'ROLLING_BACK', 'the rollback waits for the gateway, it does not give up');
-    assert.deepEqual(
-      fleet.gateway.backends().filter((backend) => backend.active && backend.routingGroup === group).map((backend) => backend.name).sort(),
-      [`${group}-blue`, `${group}-green`],
-      'the outage froze the gateway mid-flip: both serve, so clients still do',
-    );
-    await proxy.end();
-    const { result, report } = await upgrade.finish();
+      // While the budget lasts, the forward flip retries in plain sight.
+      const forward = await untilRetrying(upgrade.handle, 'shiftTraffic', /HTTP 503/);
+      assert.match(forward.lastFailure, /^Trino Gateway answered (GET|POST) \/\S+ with HTTP 503/);
+      // Then the upgrade rolls back; the compensation retries until the gateway is back.
+      const rollingBack = await waitForStatus(upgrade.handle, inPhase('ROLLING_BACK'), 'the rollback', 90_000);
+      assert.match(
+        rollingBack.timeline.map((entry) => entry.message).join('\n'),
+        /rollback requested by cutover: shift 100% to go-long-green failed: Trino Gateway answered .* with HTTP 503.* \(still failing when its retry budget ran out\)/,
+      );
+      await untilRetrying(upgrade.handle, 'shiftTraffic', /HTTP 503/, 3);
+      const stuck = await waitForStatus(upgrade.handle, inPhase('ROLLING_BACK'), 'still rolling back');
+      assert.equal(stuck.phase, 'ROLLING_BACK', 'the rollback waits for the gateway, it does not give up');
+      assert.deepEqual(
+        fleet.gateway
+          .backends()
+          .filter((backend) => backend.active && backend.routingGroup === group)
+          .map((backend) => backend.name)
+          .sort(),
+        [`${group}-blue`, `${group}-green`],
+        'the outage froze the gateway mid-flip: both serve, so clients still do',
+      );
+      await proxy.end();
+      const { result, report } = await upgrade.finish();
 
-    assert.equal(result.outcome, 'ROLLED_BACK', timelineOf(result));
-    assert.match(result.reason ?? '', /HTTP 503/, 'the reason names the gateway failure');
-    assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
-    assert.deepEqual(
-      fleet.gateway.backends().filter((backend) => backend.routingGroup === group).map((backend) => [backend.name, backend.active]),
-      [[`${group}-blue`, true]],
-      'blue alone serves the group; green is removed',
-    );
-    assert.equal(fleet.gateway.backendState(`${group}-blue`)?.trinoStatus, 'HEALTHY');
-    assertJournal(fleet.journal(since), {
-      alwaysServed: group,
-      counts: [
-        ...rolledBackOnce(group),
-        ['backend.activated', `${group}-green`, 1, 'green activated once'],
-        ['backend.deactivated', `${group}-green`, 1, 'green deactivated once'],
-        ['backend.deactivated', `${group}-blue`, 0, 'blue never deactivated'],
-      ],
-    });
-    await assertReplays(upgrade.handle);
-  });
+      assert.equal(result.outcome, 'ROLLED_BACK', timelineOf(result));
+      assert.match(result.reason ?? '', /HTTP 503/, 'the reason names the gateway failure');
+      assert.equal(
+        report.failed,
+        0,
+        `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`,
+      );
+      assert.deepEqual(
+        fleet.gateway
+          .backends()
+          .filter((backend) => backend.routingGroup === group)
+          .map((backend) => [backend.name, backend.active]),
+        [[`${group}-blue`, true]],
+        'blue alone serves the group; green is removed',
+      );
+      assert.equal(fleet.gateway.backendState(`${group}-blue`)?.trinoStatus, 'HEALTHY');
+      assertJournal(fleet.journal(since), {
+        alwaysServed: group,
+        counts: [
+          ...rolledBackOnce(group),
+          ['backend.activated', `${group}-green`, 1, 'green activated once'],
+          ['backend.deactivated', `${group}-green`, 1, 'green deactivated once'],
+          ['backend.deactivated', `${group}-blue`, 0, 'blue never deactivated'],
+        ],
+      });
+      await assertReplays(upgrade.handle);
+    },
+  );
 });

@@ -13,7 +13,6 @@ import {
   rollbackSignal,
   rollbackUpdate,
   statusQuery,
-  type UpgradeResult,
   type UpgradeStatus,
 } from '../../src/workflows/messages';
 import { gatewayBackends, inPhase, lastNote, startLongQueries, versionThroughGateway } from '../support/faults';
@@ -44,21 +43,60 @@ interface RollbackPoint {
 }
 
 const POINTS: RollbackPoint[] = [
-  { name: 'while provisioning green', strategy: 'blue-green', at: inPhase('PROVISIONING', lastNote(/^provisioning /)), slowProvisioner: true },
+  {
+    name: 'while provisioning green',
+    strategy: 'blue-green',
+    at: inPhase('PROVISIONING', lastNote(/^provisioning /)),
+    slowProvisioner: true,
+  },
   { name: 'while verifying green', strategy: 'blue-green', at: inPhase('VERIFYING', lastNote(/waiting until/)) },
-  { name: 'while registering green in the gateway', strategy: 'blue-green', at: (s) => s.step.description.startsWith('register'), healthIntervalMs: 3000 },
+  {
+    name: 'while registering green in the gateway',
+    strategy: 'blue-green',
+    at: (s) => s.step.description.startsWith('register'),
+    healthIntervalMs: 3000,
+  },
   { name: 'while awaiting approval', strategy: 'blue-green', at: (s) => s.awaitingApproval },
-  { name: 'while shifting (green not yet HEALTHY at the flip)', strategy: 'blue-green', at: inPhase('SHIFTING'), unhealthyAtFlip: true },
+  {
+    name: 'while shifting (green not yet HEALTHY at the flip)',
+    strategy: 'blue-green',
+    at: inPhase('SHIFTING'),
+    unhealthyAtFlip: true,
+  },
   { name: 'while baking', strategy: 'blue-green', at: inPhase('BAKING'), bake: '1m' },
-  { name: 'while draining blue', strategy: 'blue-green', at: inPhase('DRAINING', lastNote(/waiting for the queries/)), longQueriesSeconds: 15 },
+  {
+    name: 'while draining blue',
+    strategy: 'blue-green',
+    at: inPhase('DRAINING', lastNote(/waiting for the queries/)),
+    longQueriesSeconds: 15,
+  },
   { name: 'while blue is kept warm', strategy: 'blue-green', at: lastNote(/warm for/) },
-  { name: 'while retiring blue', strategy: 'blue-green', at: inPhase('RETIRING'), slowProvisioner: true, refused: true },
-  { name: 'while shifting to 10%', strategy: 'canary', at: inPhase('SHIFTING', (s) => s.trafficPercent === 0 && s.step.description.startsWith('shift 10%')) },
+  {
+    name: 'while retiring blue',
+    strategy: 'blue-green',
+    at: inPhase('RETIRING'),
+    slowProvisioner: true,
+    refused: true,
+  },
+  {
+    name: 'while shifting to 10%',
+    strategy: 'canary',
+    at: inPhase('SHIFTING', (s) => s.trafficPercent === 0 && s.step.description.startsWith('shift 10%')),
+  },
   { name: 'while baking at 10%', strategy: 'canary', at: inPhase('BAKING', (s) => s.trafficPercent === 10) },
   { name: 'at the manual gate', strategy: 'canary', at: (s) => s.awaitingApproval && s.trafficPercent === 10 },
-  { name: 'while shifting to 100% (canary clean-up after the flip)', strategy: 'canary', at: inPhase('SHIFTING', (s) => s.trafficPercent === 100) },
+  {
+    name: 'while shifting to 100% (canary clean-up after the flip)',
+    strategy: 'canary',
+    at: inPhase('SHIFTING', (s) => s.trafficPercent === 100),
+  },
   { name: 'while baking at 100%', strategy: 'canary', at: inPhase('BAKING', (s) => s.trafficPercent === 100) },
-  { name: 'while draining blue', strategy: 'canary', at: inPhase('DRAINING', lastNote(/waiting for the queries/)), longQueriesSeconds: 25 },
+  {
+    name: 'while draining blue',
+    strategy: 'canary',
+    at: inPhase('DRAINING', lastNote(/waiting for the queries/)),
+    longQueriesSeconds: 25,
+  },
   { name: 'while blue is kept warm', strategy: 'canary', at: lastNote(/warm for/) },
   { name: 'while retiring blue', strategy: 'canary', at: inPhase('RETIRING'), slowProvisioner: true, refused: true },
 ];
@@ -76,7 +114,11 @@ describe('fault matrix: rollback requested at every phase ends with blue serving
       ...(point.strategy === 'canary'
         ? {
             approval: { required: false },
-            canary: { rulesRefresh: '2s', steps: [{ weight: 10, bake: '1m' }, { approval: true }, { weight: 100, bake: '1m' }], analysis: { interval: '500ms' } },
+            canary: {
+              rulesRefresh: '2s',
+              steps: [{ weight: 10, bake: '1m' }, { approval: true }, { weight: 100, bake: '1m' }],
+              analysis: { interval: '500ms' },
+            },
           }
         : {}),
     });
@@ -84,85 +126,126 @@ describe('fault matrix: rollback requested at every phase ends with blue serving
   }
 
   POINTS.forEach((point, index) => {
-    it(`${point.strategy}: ${point.refused ? 'a rollback is refused' : 'rollback'} ${point.name}`, { timeout: 180_000 }, async () => {
-      const group = `rb${index}`;
-      const blue = `${group}-blue`;
-      const green = `${group}-green`;
-      const fleet = await testbed.fleet({
-        healthIntervalMs: point.healthIntervalMs ?? 100,
-        rulesRefreshMs: 300,
-        rules: canaryReadyRules(`${group}-canary`),
-        clusters: [{ name: blue, version: '470', routingGroup: group }],
-      });
-      await untilHealthy(fleet, blue);
-      const since = Date.now();
-      const load = startQueryLoad({ gatewayUrl: fleet.gatewayUrl, users: 20, concurrency: 3, durationMs: [50, 800], routingGroup: group });
-      const longOnBlue = point.longQueriesSeconds ? startLongQueries(fleet.gatewayUrl, group, point.longQueriesSeconds) : Promise.resolve([]);
-      let report: LoadReport | undefined;
-      try {
-        const handle = await startUpgrade(testbed.env.client, planFor(point, fleet, group), { startedBy: 'fault-matrix' });
-        const reached = await driveUntil(handle, point, fleet, green);
-        const via = index % 2 === 0 ? 'signal' : 'update';
-        const request = { by: 'oncall', reason: `rollback ${point.name}` };
-
-        if (point.refused) {
-          await assert.rejects(
-            handle.executeUpdate(rollbackUpdate, { args: [request] }),
-            (error: unknown) => error instanceof WorkflowUpdateFailedError && /blue is being retired/.test(error.cause?.message ?? ''),
-            'the rollback update is refused while blue is retired',
-          );
-          await handle.signal(rollbackSignal, request);
-          const result = (await handle.result()) as UpgradeResult;
-          report = await load.stop();
-          assert.equal(result.outcome, 'SUCCEEDED', `reached ${reached.phase}; ${result.reason ?? ''}`);
-          assert.ok(
-            result.status.timeline.some((e) => /rollback from oncall ignored: blue is being retired/.test(e.message)),
-            'the rollback signal is recorded and ignored',
-          );
-          assert.deepEqual(await gatewayBackends(fleet), [[green, true]], 'green alone serves the group');
-          assert.equal(await versionThroughGateway(fleet.gatewayUrl, group), '480', 'a new query lands on green');
-          assert.equal(report.failed, 0, 'no query failed');
-          assertJournal(fleet.journal(since), { alwaysServed: group, counts: nothingTwice(group) });
-          return;
-        }
-
-        if (via === 'signal') await handle.signal(rollbackSignal, request);
-        else assert.match((await handle.executeUpdate(rollbackUpdate, { args: [request] })).message, new RegExp(`rolling back ${group} to ${blue}`));
-        if (point.unhealthyAtFlip) await fleet.applyFaults(green, { unhealthy: false });
-        const result = (await handle.result()) as UpgradeResult;
-        report = await load.stop();
-
-        assert.equal(result.outcome, 'ROLLED_BACK', `reached ${reached.phase} (${reached.step.description}): ${result.status.timeline.map((e) => e.message).join('\n')}`);
-        assert.equal(result.status.phase, 'ROLLED_BACK');
-        assert.equal(result.reason, request.reason);
-        assert.deepEqual(await gatewayBackends(fleet), [[blue, true]], 'blue alone, active; green and its canary entry are gone');
-        await untilHealthy(fleet, blue);
-        assert.equal(await versionThroughGateway(fleet.gatewayUrl, group), '470', 'a new query lands on blue');
-        assert.equal(fleet.cluster(green), undefined, 'green, created by this run, is torn down');
-        assert.ok(fleet.cluster(blue), 'blue still runs');
-
-        assert.equal(report.failed, 0, `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`);
-        assert.ok((await longOnBlue).every((state) => state === 'FINISHED'), 'long queries on blue finished there');
-        const journal = fleet.journal(since);
-        assertJournal(journal, {
-          alwaysServed: group,
-          counts: [
-            ['cluster.deleted', green, countOf(journal, 'cluster.created', green), 'green torn down exactly when this run created it'],
-            ['cluster.deleted', blue, 0, 'blue never torn down'],
-            ...nothingTwice(group),
-          ],
+    it(
+      `${point.strategy}: ${point.refused ? 'a rollback is refused' : 'rollback'} ${point.name}`,
+      { timeout: 180_000 },
+      async () => {
+        const group = `rb${index}`;
+        const blue = `${group}-blue`;
+        const green = `${group}-green`;
+        const fleet = await testbed.fleet({
+          healthIntervalMs: point.healthIntervalMs ?? 100,
+          rulesRefreshMs: 300,
+          rules: canaryReadyRules(`${group}-canary`),
+          clusters: [{ name: blue, version: '470', routingGroup: group }],
         });
-        const greenDeleted = journal.find((e) => e.kind === 'cluster.deleted' && e.name === green)?.at ?? Infinity;
-        assert.ok(
-          report.queries.filter((q) => q.backend.startsWith(green)).every((q) => q.state === 'FINISHED' && q.endedAt <= greenDeleted),
-          'green was drained: its queries finished before it was torn down',
-        );
-        await assertReplays(handle);
-      } finally {
-        if (!report) await load.stop().catch(() => undefined);
-        await longOnBlue.catch(() => undefined);
-      }
-    });
+        await untilHealthy(fleet, blue);
+        const since = Date.now();
+        const load = startQueryLoad({
+          gatewayUrl: fleet.gatewayUrl,
+          users: 20,
+          concurrency: 3,
+          durationMs: [50, 800],
+          routingGroup: group,
+        });
+        const longOnBlue = point.longQueriesSeconds
+          ? startLongQueries(fleet.gatewayUrl, group, point.longQueriesSeconds)
+          : Promise.resolve([]);
+        let report: LoadReport | undefined;
+        try {
+          const handle = await startUpgrade(testbed.env.client, planFor(point, fleet, group), {
+            startedBy: 'fault-matrix',
+          });
+          const reached = await driveUntil(handle, point, fleet, green);
+          const via = index % 2 === 0 ? 'signal' : 'update';
+          const request = { by: 'oncall', reason: `rollback ${point.name}` };
+
+          if (point.refused) {
+            await assert.rejects(
+              handle.executeUpdate(rollbackUpdate, { args: [request] }),
+              (error: unknown) =>
+                error instanceof WorkflowUpdateFailedError && /blue is being retired/.test(error.cause?.message ?? ''),
+              'the rollback update is refused while blue is retired',
+            );
+            await handle.signal(rollbackSignal, request);
+            const result = await handle.result();
+            report = await load.stop();
+            assert.equal(result.outcome, 'SUCCEEDED', `reached ${reached.phase}; ${result.reason ?? ''}`);
+            assert.ok(
+              result.status.timeline.some((e) => /rollback from oncall ignored: blue is being retired/.test(e.message)),
+              'the rollback signal is recorded and ignored',
+            );
+            assert.deepEqual(await gatewayBackends(fleet), [[green, true]], 'green alone serves the group');
+            assert.equal(await versionThroughGateway(fleet.gatewayUrl, group), '480', 'a new query lands on green');
+            assert.equal(report.failed, 0, 'no query failed');
+            assertJournal(fleet.journal(since), { alwaysServed: group, counts: nothingTwice(group) });
+            return;
+          }
+
+          if (via === 'signal') await handle.signal(rollbackSignal, request);
+          else
+            assert.match(
+              (await handle.executeUpdate(rollbackUpdate, { args: [request] })).message,
+              new RegExp(`rolling back ${group} to ${blue}`),
+            );
+          if (point.unhealthyAtFlip) await fleet.applyFaults(green, { unhealthy: false });
+          const result = await handle.result();
+          report = await load.stop();
+
+          assert.equal(
+            result.outcome,
+            'ROLLED_BACK',
+            `reached ${reached.phase} (${reached.step.description}): ${result.status.timeline.map((e) => e.message).join('\n')}`,
+          );
+          assert.equal(result.status.phase, 'ROLLED_BACK');
+          assert.equal(result.reason, request.reason);
+          assert.deepEqual(
+            await gatewayBackends(fleet),
+            [[blue, true]],
+            'blue alone, active; green and its canary entry are gone',
+          );
+          await untilHealthy(fleet, blue);
+          assert.equal(await versionThroughGateway(fleet.gatewayUrl, group), '470', 'a new query lands on blue');
+          assert.equal(fleet.cluster(green), undefined, 'green, created by this run, is torn down');
+          assert.ok(fleet.cluster(blue), 'blue still runs');
+
+          assert.equal(
+            report.failed,
+            0,
+            `no client query failed: ${JSON.stringify(report.queries.filter((q) => q.state === 'FAILED').slice(0, 2))}`,
+          );
+          assert.ok(
+            (await longOnBlue).every((state) => state === 'FINISHED'),
+            'long queries on blue finished there',
+          );
+          const journal = fleet.journal(since);
+          assertJournal(journal, {
+            alwaysServed: group,
+            counts: [
+              [
+                'cluster.deleted',
+                green,
+                countOf(journal, 'cluster.created', green),
+                'green torn down exactly when this run created it',
+              ],
+              ['cluster.deleted', blue, 0, 'blue never torn down'],
+              ...nothingTwice(group),
+            ],
+          });
+          const greenDeleted = journal.find((e) => e.kind === 'cluster.deleted' && e.name === green)?.at ?? Infinity;
+          assert.ok(
+            report.queries
+              .filter((q) => q.backend.startsWith(green))
+              .every((q) => q.state === 'FINISHED' && q.endedAt <= greenDeleted),
+            'green was drained: its queries finished before it was torn down',
+          );
+          await assertReplays(handle);
+        } finally {
+          if (!report) await load.stop().catch(() => undefined);
+          await longOnBlue.catch(() => undefined);
+        }
+      },
+    );
   });
 });
 
@@ -170,7 +253,12 @@ describe('fault matrix: rollback requested at every phase ends with blue serving
  * Moves the upgrade to the point like an operator would (approving gates, promoting bakes it has to
  * pass) and returns the status seen there.
  */
-async function driveUntil(handle: WorkflowHandle, point: RollbackPoint, fleet: SandboxFleet, green: string): Promise<UpgradeStatus> {
+async function driveUntil(
+  handle: WorkflowHandle,
+  point: RollbackPoint,
+  fleet: SandboxFleet,
+  green: string,
+): Promise<UpgradeStatus> {
   const deadline = Date.now() + 90_000;
   let last: UpgradeStatus | undefined;
   while (Date.now() < deadline) {
@@ -179,7 +267,10 @@ async function driveUntil(handle: WorkflowHandle, point: RollbackPoint, fleet: S
     if (last?.awaitingApproval) {
       if (point.unhealthyAtFlip) {
         await fleet.applyFaults(green, { unhealthy: true });
-        await until(`${green} UNHEALTHY in the gateway`, () => fleet.gateway.backendState(green)?.trinoStatus === 'UNHEALTHY');
+        await until(
+          `${green} UNHEALTHY in the gateway`,
+          () => fleet.gateway.backendState(green)?.trinoStatus === 'UNHEALTHY',
+        );
       }
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'oncall' }] }).catch(() => undefined);
     } else if (last?.phase === 'BAKING') {
@@ -187,5 +278,7 @@ async function driveUntil(handle: WorkflowHandle, point: RollbackPoint, fleet: S
     }
     await sleep(100);
   }
-  throw new Error(`the upgrade never reached "${point.name}"; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, timeline: last.timeline.slice(-3) })}`);
+  throw new Error(
+    `the upgrade never reached "${point.name}"; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, timeline: last.timeline.slice(-3) })}`,
+  );
 }

@@ -36,7 +36,12 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
   /** Blue registered ACTIVE and HEALTHY in the group, green unknown to the gateway: the state before an upgrade. */
   async function blueOnly(): Promise<void> {
     await real.gateway.upsertBackend({ name: BLUE, proxyTo: real.stack.blue.url, active: true, routingGroup: GROUP });
-    await until('blue HEALTHY in the gateway', async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 30_000, 250);
+    await until(
+      'blue HEALTHY in the gateway',
+      async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY',
+      30_000,
+      250,
+    );
     await real.gateway.deleteBackend(GREEN);
     assert.deepEqual(await groupBackends(), [[BLUE, true]]);
   }
@@ -49,7 +54,14 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
   }
 
   function load() {
-    return startQueryLoad({ gatewayUrl: real.stack.gateway.url, users: 10, concurrency: 4, durationMs: [0, 0], sqlFor: variedSql, routingGroup: GROUP });
+    return startQueryLoad({
+      gatewayUrl: real.stack.gateway.url,
+      users: 10,
+      concurrency: 4,
+      durationMs: [0, 0],
+      sqlFor: variedSql,
+      routingGroup: GROUP,
+    });
   }
 
   /** Every query the gateway attributes to a backend ran on that backend's coordinator (query-id suffix) and finished there. */
@@ -57,8 +69,15 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
     const unknown = report.queries.filter((q) => !q.queryId || !real.coordinatorOf.has(coordinatorIdOf(q.queryId)));
     assert.deepEqual(unknown, [], 'every query id comes from blue or green');
     const mismatched = report.queries.filter((q) => real.coordinatorOf.get(coordinatorIdOf(q.queryId!)) !== q.backend);
-    assert.deepEqual(mismatched.slice(0, 5), [], "the gateway's query history names the coordinator that made the query id");
-    const lists = { [BLUE]: await coordinatorQueries(real.stack.blue.url), [GREEN]: await coordinatorQueries(real.stack.green.url) };
+    assert.deepEqual(
+      mismatched.slice(0, 5),
+      [],
+      "the gateway's query history names the coordinator that made the query id",
+    );
+    const lists = {
+      [BLUE]: await coordinatorQueries(real.stack.blue.url),
+      [GREEN]: await coordinatorQueries(real.stack.green.url),
+    };
     for (const query of report.queries) {
       const state = lists[query.backend as typeof BLUE]?.get(query.queryId!);
       assert.equal(state, 'FINISHED', `${query.queryId} is FINISHED in ${query.backend}'s own /v1/query`);
@@ -80,12 +99,31 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
       const watcher = watchGateway(real.stack.gateway.url, GROUP);
       const queries = load();
       const upgradeStarted = Date.now();
-      const handle = await startUpgrade(real.env.client, realPlan(real.stack.gateway.url, real.stack.green.url, real.stack.green.version), { startedBy: 'test:real' });
+      const handle = await startUpgrade(
+        real.env.client,
+        realPlan(real.stack.gateway.url, real.stack.green.url, real.stack.green.version),
+        { startedBy: 'test:real' },
+      );
 
       await waitForPhase(handle, 'AWAITING_APPROVAL', 5 * 60_000);
-      assert.deepEqual(await groupBackends(), [[BLUE, true], [GREEN, false]], 'green registered inactive while awaiting approval');
-      assert.equal((await real.gateway.backendState(GREEN))?.trinoStatus, 'HEALTHY', 'the gateway health-checks inactive green');
-      assert.equal((await versionThrough(real.stack.green.url)).version, real.stack.green.version, 'green answers at its own address');
+      assert.deepEqual(
+        await groupBackends(),
+        [
+          [BLUE, true],
+          [GREEN, false],
+        ],
+        'green registered inactive while awaiting approval',
+      );
+      assert.equal(
+        (await real.gateway.backendState(GREEN))?.trinoStatus,
+        'HEALTHY',
+        'the gateway health-checks inactive green',
+      );
+      assert.equal(
+        (await versionThrough(real.stack.green.url)).version,
+        real.stack.green.version,
+        'green answers at its own address',
+      );
       await sleep(3_000);
       const ack = await handle.executeUpdate(approveUpdate, { args: [{ by: 'test:real' }] });
       assert.match(ack.message, /approved by test:real/);
@@ -101,7 +139,10 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
       assert.ok(report.submitted >= 20, `the load ran (${report.submitted} queries)`);
       assert.equal(report.failed, 0, `no query failed: ${failures(report.queries)}`);
       assert.equal(report.byBackend.unknown, undefined, 'every query attributed by the gateway query history');
-      assert.ok(report.byBackend[BLUE]?.finished > 0 && report.byBackend[GREEN]?.finished > 0, `both served: ${describeLoad(report.byBackend)}`);
+      assert.ok(
+        report.byBackend[BLUE]?.finished > 0 && report.byBackend[GREEN]?.finished > 0,
+        `both served: ${describeLoad(report.byBackend)}`,
+      );
       await assertWhereQueriesRan(report);
 
       const flipAt = deactivatedAt(samples, BLUE);
@@ -123,8 +164,16 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
         `the group always had an active HEALTHY backend: ${JSON.stringify(samples.find((s) => s.healthyActive.length === 0))}`,
       );
 
-      assert.deepEqual(await groupBackends(), [[GREEN, true]], "the gateway's own API shows only green, active, in the group");
-      assert.equal((await versionThrough(real.stack.gateway.url)).version, real.stack.green.version, 'SELECT version() through the gateway answers green');
+      assert.deepEqual(
+        await groupBackends(),
+        [[GREEN, true]],
+        "the gateway's own API shows only green, active, in the group",
+      );
+      assert.equal(
+        (await versionThrough(real.stack.gateway.url)).version,
+        real.stack.green.version,
+        'SELECT version() through the gateway answers green',
+      );
       const events = (await handle.fetchHistory()).events?.length ?? 0;
       progress(`upgrade workflow: ${events} history events`);
     } catch (error) {
@@ -141,7 +190,10 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
       const started = Date.now();
       const handle = await startUpgrade(
         real.env.client,
-        realPlan(real.stack.gateway.url, real.stack.green.url, real.stack.green.version, { approval: { required: false }, bake: '10m' }),
+        realPlan(real.stack.gateway.url, real.stack.green.url, real.stack.green.version, {
+          approval: { required: false },
+          bake: '10m',
+        }),
         { startedBy: 'test:real' },
       );
       await waitForPhase(handle, 'BAKING', 5 * 60_000);
@@ -159,19 +211,36 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
       assert.match(result.reason ?? '', /rollback drill/);
       assert.equal(report.failed, 0, `no query failed: ${failures(report.queries)}`);
       assert.equal(report.byBackend.unknown, undefined, 'every query attributed');
-      assert.ok(report.byBackend[GREEN]?.finished > 0, `green served before the rollback: ${describeLoad(report.byBackend)}`);
+      assert.ok(
+        report.byBackend[GREEN]?.finished > 0,
+        `green served before the rollback: ${describeLoad(report.byBackend)}`,
+      );
       await assertWhereQueriesRan(report);
 
-      const greenOff = deactivatedAt(samples, GREEN) ?? samples.find((s, i) => i > 0 && samples[i - 1].active.includes(GREEN) && !s.active.includes(GREEN))?.at;
+      const greenOff =
+        deactivatedAt(samples, GREEN) ??
+        samples.find((s, i) => i > 0 && samples[i - 1].active.includes(GREEN) && !s.active.includes(GREEN))?.at;
       assert.ok(greenOff, 'the gateway showed green leaving the active set');
-      const lateOnGreen = report.queries.filter((q) => q.backend === GREEN && q.startedAt > greenOff + ROUTING_SETTLE_MS);
+      const lateOnGreen = report.queries.filter(
+        (q) => q.backend === GREEN && q.startedAt > greenOff + ROUTING_SETTLE_MS,
+      );
       assert.deepEqual(lateOnGreen, [], 'after the rollback new queries run on blue');
-      assert.ok(report.queries.some((q) => q.backend === BLUE && q.startedAt > greenOff), 'blue serves again');
-      assert.ok(samples.every((s) => s.healthyActive.length > 0), 'the group always had an active HEALTHY backend');
+      assert.ok(
+        report.queries.some((q) => q.backend === BLUE && q.startedAt > greenOff),
+        'blue serves again',
+      );
+      assert.ok(
+        samples.every((s) => s.healthyActive.length > 0),
+        'the group always had an active HEALTHY backend',
+      );
 
       assert.deepEqual(await groupBackends(), [[BLUE, true]], 'only blue remains, active');
       assert.equal((await real.gateway.backendState(BLUE))?.trinoStatus, 'HEALTHY');
-      assert.equal((await versionThrough(real.stack.gateway.url)).version, real.stack.blue.version, 'SELECT version() through the gateway answers blue');
+      assert.equal(
+        (await versionThrough(real.stack.gateway.url)).version,
+        real.stack.blue.version,
+        'SELECT version() through the gateway answers blue',
+      );
     } catch (error) {
       real.markFailed();
       throw error;

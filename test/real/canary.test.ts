@@ -12,7 +12,7 @@ import { sleep, until, waitForStatus } from '../../src/devserver/wait';
 import { canaryAction, canaryCondition } from '../../src/integrations/traffic/routing-rule';
 import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
 import { startQueryLoad, type LoadQuery } from '../../src/sandbox/load';
-import { promoteUpdate, type UpgradeResult } from '../../src/workflows/messages';
+import { promoteUpdate } from '../../src/workflows/messages';
 import { progress } from '../../scripts/real-stack/stack';
 import {
   activatedAt,
@@ -68,7 +68,10 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
   it('moves 10% of users (by X-Trino-User hash) to green, then 100%: 0 failed, the real MVEL rule agrees with the predicted buckets', async () => {
     try {
       const predicted = CANARY_USERS.filter((user) => bucketOf(user) < 10).sort();
-      assert.ok(predicted.length >= 3 && predicted.length <= 10, `the 10% bucket holds a few of the ${CANARY_USERS.length} users: ${predicted.join(', ')}`);
+      assert.ok(
+        predicted.length >= 3 && predicted.length <= 10,
+        `the 10% bucket holds a few of the ${CANARY_USERS.length} users: ${predicted.join(', ')}`,
+      );
 
       // The stack's rules file: the canary rule at 0% targeting adhoc-canary, before the header rule.
       const initial = (await real.gateway.getRoutingRules()).find((rule) => rule.name === RULE);
@@ -76,13 +79,24 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       assert.deepEqual(initial?.actions, [canaryAction(CANARY_GROUP)]);
 
       await real.gateway.upsertBackend({ name: BLUE, proxyTo: real.stack.blue.url, active: true, routingGroup: GROUP });
-      await until('blue HEALTHY in the gateway', async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY', 30_000, 250);
+      await until(
+        'blue HEALTHY in the gateway',
+        async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY',
+        30_000,
+        250,
+      );
       assert.deepEqual(await groupBackends(GROUP), [[BLUE, true]]);
 
       const backends = watchGateway(real.stack.gateway.url, GROUP);
       const rule = watchRule(real.stack.gateway.url, RULE);
       // No X-Trino-Routing-Group header: the header rule (priority 20) would override the canary rule.
-      const load = startQueryLoad({ gatewayUrl: real.stack.gateway.url, users: CANARY_USERS, concurrency: 8, durationMs: [0, 0], sqlFor: lightSql });
+      const load = startQueryLoad({
+        gatewayUrl: real.stack.gateway.url,
+        users: CANARY_USERS,
+        concurrency: 8,
+        durationMs: [0, 0],
+        sqlFor: lightSql,
+      });
       const started = Date.now();
       const handle = await startUpgrade(
         real.env.client,
@@ -104,20 +118,40 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
         { startedBy: 'test:real' },
       );
 
-      const baking = await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 10, 'baking at 10%', 5 * 60_000);
+      const baking = await waitForStatus(
+        handle,
+        (s) => s.phase === 'BAKING' && s.trafficPercent === 10,
+        'baking at 10%',
+        5 * 60_000,
+      );
       const bakingSeenAt = Date.now();
-      assert.deepEqual(await groupBackends(CANARY_GROUP), [[`${GREEN}-canary`, true]], 'the canary entry is active in the canary group');
-      assert.ok(baking.timeline.some((e) => /10% of users/.test(e.message)), 'the timeline says 10% of users moved');
+      assert.deepEqual(
+        await groupBackends(CANARY_GROUP),
+        [[`${GREEN}-canary`, true]],
+        'the canary entry is active in the canary group',
+      );
+      assert.ok(
+        baking.timeline.some((e) => /10% of users/.test(e.message)),
+        'the timeline says 10% of users moved',
+      );
 
       // The load takes users in turn: rounds of starts after BAKING give every user queries at 10%, however
       // slow the machine; one round more than the window needs covers the settle time cut off before the flip.
       const submittedAtBaking = load.report().submitted;
       const rounds = WINDOW_ROUNDS + 1;
-      await until(`${rounds} rounds of users at 10%`, () => load.report().submitted - submittedAtBaking >= rounds * CANARY_USERS.length, 5 * 60_000, 250);
+      await until(
+        `${rounds} rounds of users at 10%`,
+        () => load.report().submitted - submittedAtBaking >= rounds * CANARY_USERS.length,
+        5 * 60_000,
+        250,
+      );
       const promoted = await handle.executeUpdate(promoteUpdate, { args: [{ by: 'test:real' }] });
-      assert.ok(promoted.accepted && !promoted.message.startsWith('ignored'), `promote ended the 10% bake: ${promoted.message}`);
+      assert.ok(
+        promoted.accepted && !promoted.message.startsWith('ignored'),
+        `promote ended the 10% bake: ${promoted.message}`,
+      );
 
-      const result = (await handle.result()) as UpgradeResult;
+      const result = await handle.result();
       await sleep(2_000);
       const report = await load.stop();
       const samples = await backends.stop();
@@ -132,15 +166,28 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       assert.deepEqual(unknown.slice(0, 5), [], 'every query id comes from blue or green');
       const missing = report.queries.filter((q) => !history.has(q.queryId!));
       assert.deepEqual(missing.slice(0, 5), [], `every query is in the gateway's query history (${history.size} rows)`);
-      const lists = { [BLUE]: await coordinatorQueries(real.stack.blue.url), [GREEN]: await coordinatorQueries(real.stack.green.url) };
-      for (const query of report.queries) assert.equal(lists[sideOf(query) as typeof BLUE].get(query.queryId!), 'FINISHED', `${query.queryId} FINISHED where it ran`);
+      const lists = {
+        [BLUE]: await coordinatorQueries(real.stack.blue.url),
+        [GREEN]: await coordinatorQueries(real.stack.green.url),
+      };
+      for (const query of report.queries)
+        assert.equal(
+          lists[sideOf(query) as typeof BLUE].get(query.queryId!),
+          'FINISHED',
+          `${query.queryId} FINISHED where it ran`,
+        );
 
       // The 10% window: from the workflow's BAKING at 10% (cutover waited out the rules refresh) to the flip.
       const ruleAt10 = firstSeen(ruleSamples, /< 10$/);
       const greenJoined = activatedAt(samples, GREEN);
       const blueLeft = deactivatedAt(samples, BLUE);
-      const ruleBackAt0 = ruleSamples.filter((s, i) => i > 0 && / < 0$/.test(s.condition ?? '') && !/ < 0$/.test(ruleSamples[i - 1].condition ?? '')).at(-1)?.at;
-      assert.ok(ruleAt10 && greenJoined && blueLeft && ruleBackAt0, `timeline seen: rule at 10% ${ruleAt10}, green joined ${greenJoined}, blue left ${blueLeft}, rule back ${ruleBackAt0}`);
+      const ruleBackAt0 = ruleSamples
+        .filter((s, i) => i > 0 && / < 0$/.test(s.condition ?? '') && !/ < 0$/.test(ruleSamples[i - 1].condition ?? ''))
+        .at(-1)?.at;
+      assert.ok(
+        ruleAt10 && greenJoined && blueLeft && ruleBackAt0,
+        `timeline seen: rule at 10% ${ruleAt10}, green joined ${greenJoined}, blue left ${blueLeft}, rule back ${ruleBackAt0}`,
+      );
       const windowStart = bakingSeenAt;
       const windowEnd = greenJoined - ROUTING_SETTLE_MS;
       const inWindow = report.queries.filter((q) => q.startedAt >= windowStart && q.startedAt < windowEnd);
@@ -149,12 +196,24 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
 
       // How fast the router follows a rule change: canary-bucket users' group before and after the write.
       const bucketUsers = report.queries.filter((q) => bucketOf(q.user) < 10);
-      const lastOldGroup = Math.max(...bucketUsers.filter((q) => q.startedAt < windowStart && history.get(q.queryId!)?.routingGroup === GROUP).map((q) => q.startedAt));
-      const firstNewGroup = Math.min(...bucketUsers.filter((q) => history.get(q.queryId!)?.routingGroup === CANARY_GROUP).map((q) => q.startedAt));
-      const lastCanaryGroup = Math.max(...bucketUsers.filter((q) => history.get(q.queryId!)?.routingGroup === CANARY_GROUP).map((q) => q.startedAt));
+      const lastOldGroup = Math.max(
+        ...bucketUsers
+          .filter((q) => q.startedAt < windowStart && history.get(q.queryId!)?.routingGroup === GROUP)
+          .map((q) => q.startedAt),
+      );
+      const firstNewGroup = Math.min(
+        ...bucketUsers.filter((q) => history.get(q.queryId!)?.routingGroup === CANARY_GROUP).map((q) => q.startedAt),
+      );
+      const lastCanaryGroup = Math.max(
+        ...bucketUsers.filter((q) => history.get(q.queryId!)?.routingGroup === CANARY_GROUP).map((q) => q.startedAt),
+      );
       const sides = new Map<string, Set<string>>();
-      for (const query of inWindow) (sides.get(query.user) ?? sides.set(query.user, new Set()).get(query.user)!).add(sideOf(query)!);
-      const observed = [...sides].filter(([, set]) => set.has(GREEN)).map(([user]) => user).sort();
+      for (const query of inWindow)
+        (sides.get(query.user) ?? sides.set(query.user, new Set()).get(query.user)!).add(sideOf(query)!);
+      const observed = [...sides]
+        .filter(([, set]) => set.has(GREEN))
+        .map(([user]) => user)
+        .sort();
       const onGreen = inWindow.filter((q) => sideOf(q) === GREEN).length;
       const perUser = CANARY_USERS.map((user) => inWindow.filter((q) => q.user === user).length);
       const count = (queries: LoadQuery[], side: string) => queries.filter((q) => sideOf(q) === side).length;
@@ -172,24 +231,59 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       assert.equal(report.failed, 0, `no query failed: ${failures(report.queries)}`);
       assert.ok(report.queries.every((q) => q.state === 'FINISHED'));
       // Stickiness needs users with several queries in the window: the promote above waited for them.
-      assert.ok(perUser.every((n) => n >= WINDOW_ROUNDS), `every user ran ${WINDOW_ROUNDS}+ queries in the 10% window (${perUser.join(' ')})`);
+      assert.ok(
+        perUser.every((n) => n >= WINDOW_ROUNDS),
+        `every user ran ${WINDOW_ROUNDS}+ queries in the 10% window (${perUser.join(' ')})`,
+      );
 
       // The real gateway's MVEL evaluation matches the sandbox's Java hashCode / floorMod semantics.
-      assert.deepEqual(observed, predicted, 'the users on green during the 10% step are exactly those with floorMod(hashCode, 100) < 10');
-      assert.deepEqual(observed, CANARY_USERS_AT_10_ON_REAL_GATEWAY, 'as pinned for the sandbox in test/sandbox-real-parity.test.ts');
+      assert.deepEqual(
+        observed,
+        predicted,
+        'the users on green during the 10% step are exactly those with floorMod(hashCode, 100) < 10',
+      );
+      assert.deepEqual(
+        observed,
+        CANARY_USERS_AT_10_ON_REAL_GATEWAY,
+        'as pinned for the sandbox in test/sandbox-real-parity.test.ts',
+      );
       const switched = [...sides].filter(([, set]) => set.size > 1).map(([user]) => user);
       assert.deepEqual(switched, [], 'each user stayed on one side during the 10% step');
-      assert.ok(onGreen > 0 && onGreen < inWindow.length / 2, `some queries on green, most on blue (${onGreen} of ${inWindow.length})`);
+      assert.ok(
+        onGreen > 0 && onGreen < inWindow.length / 2,
+        `some queries on green, most on blue (${onGreen} of ${inWindow.length})`,
+      );
       for (const query of inWindow) {
         const wanted = bucketOf(query.user) < 10 ? CANARY_GROUP : GROUP;
-        assert.equal(history.get(query.queryId!)?.routingGroup, wanted, `${query.user} (bucket ${bucketOf(query.user)}) routed to ${wanted}`);
+        assert.equal(
+          history.get(query.queryId!)?.routingGroup,
+          wanted,
+          `${query.user} (bucket ${bucketOf(query.user)}) routed to ${wanted}`,
+        );
       }
-      assert.ok(lastOldGroup - ruleAt10 <= GATEWAY_RULES_REFRESH_MS + ROUTING_SETTLE_MS, 'the router follows the rule within its refresh period');
-      assert.ok(lastCanaryGroup - ruleBackAt0 <= GATEWAY_RULES_REFRESH_MS + ROUTING_SETTLE_MS, 'and follows it back to 0% within its refresh period');
-      assert.deepEqual(before10.filter((q) => sideOf(q) !== BLUE).slice(0, 5), [], 'before the rule went to 10% every query ran on blue');
+      assert.ok(
+        lastOldGroup - ruleAt10 <= GATEWAY_RULES_REFRESH_MS + ROUTING_SETTLE_MS,
+        'the router follows the rule within its refresh period',
+      );
+      assert.ok(
+        lastCanaryGroup - ruleBackAt0 <= GATEWAY_RULES_REFRESH_MS + ROUTING_SETTLE_MS,
+        'and follows it back to 0% within its refresh period',
+      );
+      assert.deepEqual(
+        before10.filter((q) => sideOf(q) !== BLUE).slice(0, 5),
+        [],
+        'before the rule went to 10% every query ran on blue',
+      );
       assert.ok(after100.length > 0, 'queries ran after the flip');
-      assert.deepEqual(after100.filter((q) => sideOf(q) !== GREEN).slice(0, 5), [], 'after blue left the group every query ran on green');
-      assert.ok(samples.every((s) => s.healthyActive.length > 0), 'the group always had an active HEALTHY backend');
+      assert.deepEqual(
+        after100.filter((q) => sideOf(q) !== GREEN).slice(0, 5),
+        [],
+        'after blue left the group every query ran on green',
+      );
+      assert.ok(
+        samples.every((s) => s.healthyActive.length > 0),
+        'the group always had an active HEALTHY backend',
+      );
 
       // End state: the rule back at 0% (in the API and in the file), only green active in the group.
       const final = (await real.gateway.getRoutingRules()).find((r) => r.name === RULE);
@@ -198,15 +292,31 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       const file = parseAllDocuments(readFileSync(real.stack.gateway.rulesPath, 'utf8'))
         .map((doc) => doc.toJSON() as { name: string; condition: string } | null)
         .filter((r) => r !== null);
-      assert.deepEqual(file.map((r) => r.name).sort(), ['cutover-canary', 'routing-group-header'], 'the rules file still holds both rules');
-      assert.equal(file.find((r) => r.name === RULE)?.condition, canaryCondition(0), 'the rules file has the rule at < 0');
+      assert.deepEqual(
+        file.map((r) => r.name).sort(),
+        ['cutover-canary', 'routing-group-header'],
+        'the rules file still holds both rules',
+      );
+      assert.equal(
+        file.find((r) => r.name === RULE)?.condition,
+        canaryCondition(0),
+        'the rules file has the rule at < 0',
+      );
       // The flip activates green in the group, then deactivates blue; the rule goes back to 0% after that
       // (the backend watcher stamps a sample after its requests, the rule watcher before, so allow the settle time).
       assert.ok(ruleBackAt0 > greenJoined - ROUTING_SETTLE_MS, 'the rule went back to 0% after green joined the group');
       assert.deepEqual(await groupBackends(GROUP), [[GREEN, true]], 'only green, active, in the group');
       assert.deepEqual(await groupBackends(CANARY_GROUP), [], 'the canary entry is gone');
-      assert.equal((await versionThrough(real.stack.gateway.url, 'wen')).version, real.stack.green.version, 'a canary-bucket user reaches green');
-      assert.equal((await versionThrough(real.stack.gateway.url, 'bianca')).version, real.stack.green.version, 'any other user reaches green');
+      assert.equal(
+        (await versionThrough(real.stack.gateway.url, 'wen')).version,
+        real.stack.green.version,
+        'a canary-bucket user reaches green',
+      );
+      assert.equal(
+        (await versionThrough(real.stack.gateway.url, 'bianca')).version,
+        real.stack.green.version,
+        'any other user reaches green',
+      );
     } catch (error) {
       real.markFailed();
       throw error;

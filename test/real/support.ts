@@ -23,7 +23,12 @@ export function variedSql(_user: string, i: number): string {
 }
 
 /** A blue/green plan for the real stack: static provisioner, green already runs at `greenUrl`. */
-export function realPlan(gatewayUrl: string, greenUrl: string, greenVersion: string, overrides: Record<string, unknown> = {}): UpgradePlan {
+export function realPlan(
+  gatewayUrl: string,
+  greenUrl: string,
+  greenVersion: string,
+  overrides: Record<string, unknown> = {},
+): UpgradePlan {
   return validatePlan(
     {
       strategy: 'blue-green',
@@ -77,13 +82,23 @@ function sampleEvery<T>(intervalMs: number, sample: () => Promise<T>): { stop():
 }
 
 /** Samples the real gateway's view of the group every `intervalMs` until stopped. */
-export function watchGateway(gatewayUrl: string, group: string, intervalMs = 200): { stop(): Promise<GatewaySample[]> } {
+export function watchGateway(
+  gatewayUrl: string,
+  group: string,
+  intervalMs = 200,
+): { stop(): Promise<GatewaySample[]> } {
   return sampleEvery(intervalMs, async () => {
-    const all = (await (await fetch(`${gatewayUrl}/gateway/backend/all`)).json()) as { name: string; active: boolean; routingGroup: string }[];
+    const all = (await (await fetch(`${gatewayUrl}/gateway/backend/all`)).json()) as {
+      name: string;
+      active: boolean;
+      routingGroup: string;
+    }[];
     const active = all.filter((b) => b.active && b.routingGroup === group).map((b) => b.name);
     const healthyActive: string[] = [];
     for (const name of active) {
-      const state = (await (await fetch(`${gatewayUrl}/api/public/backends/${name}/state`)).json()) as { trinoStatus?: string };
+      const state = (await (await fetch(`${gatewayUrl}/api/public/backends/${name}/state`)).json()) as {
+        trinoStatus?: string;
+      };
       if (state.trinoStatus === 'HEALTHY') healthyActive.push(name);
     }
     return { at: Date.now(), active, healthyActive };
@@ -100,7 +115,9 @@ export function deactivatedAt(samples: GatewaySample[], name: string): number | 
 }
 
 /** A compact line per backend: submitted/finished/failed. */
-export function describeLoad(byBackend: Record<string, { submitted: number; finished: number; failed: number }>): string {
+export function describeLoad(
+  byBackend: Record<string, { submitted: number; finished: number; failed: number }>,
+): string {
   return Object.entries(byBackend)
     .map(([name, c]) => `${name} ${c.submitted}/${c.finished}/${c.failed}`)
     .join(', ');
@@ -117,7 +134,8 @@ export async function versionThrough(url: string, user = 'probe'): Promise<{ ver
   const client = new TrinoHttpClient({ url, user });
   try {
     const result = await client.execute('SELECT version()');
-    if (result.state !== 'FINISHED') throw new Error(`SELECT version() through ${url} ${result.state}: ${result.error?.message}`);
+    if (result.state !== 'FINISHED')
+      throw new Error(`SELECT version() through ${url} ${result.state}: ${result.error?.message}`);
     return { version: String(result.rows[0][0]), queryId: result.id };
   } finally {
     await client.close();
@@ -141,7 +159,9 @@ export interface RuleSample {
 export function watchRule(gatewayUrl: string, name: string, intervalMs = 200): { stop(): Promise<RuleSample[]> } {
   return sampleEvery(intervalMs, async () => {
     const asked = Date.now();
-    const rules = (await (await fetch(`${gatewayUrl}/webapp/getRoutingRules`)).json()) as { data?: { name: string; condition: string }[] };
+    const rules = (await (await fetch(`${gatewayUrl}/webapp/getRoutingRules`)).json()) as {
+      data?: { name: string; condition: string }[];
+    };
     return { at: asked, condition: rules.data?.find((rule) => rule.name === name)?.condition };
   });
 }
@@ -160,8 +180,15 @@ export function activatedAt(samples: GatewaySample[], name: string): number | un
 }
 
 /** The gateway's query history (the newest 2000 rows: the real DAO has `LIMIT 2000`), by query id. */
-export async function queryHistory(gatewayUrl: string): Promise<Map<string, { routingGroup?: string; user?: string; backendUrl?: string }>> {
-  const rows = (await (await fetch(`${gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as { queryId: string; routingGroup?: string; user?: string; backendUrl?: string }[];
+export async function queryHistory(
+  gatewayUrl: string,
+): Promise<Map<string, { routingGroup?: string; user?: string; backendUrl?: string }>> {
+  const rows = (await (await fetch(`${gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as {
+    queryId: string;
+    routingGroup?: string;
+    user?: string;
+    backendUrl?: string;
+  }[];
   return new Map(rows.map((row) => [row.queryId, row]));
 }
 

@@ -44,7 +44,11 @@ export function useRealTestbed(): RealTestbed {
       if (real.status === 'fulfilled') stack = real.value;
       if (temporal.status === 'fulfilled') env = temporal.value;
       for (const outcome of [real, temporal]) if (outcome.status === 'rejected') throw outcome.reason;
-      worker = await createCutoverWorker({ connection: env!.nativeConnection, deps, workflowBundle: await workflowBundle() });
+      worker = await createCutoverWorker({
+        connection: env!.nativeConnection,
+        deps,
+        workflowBundle: await workflowBundle(),
+      });
       running = worker.run();
       gateway = new TrinoGatewayClient({ url: stack!.gateway.url });
       for (const [name, component] of [

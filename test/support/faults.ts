@@ -8,7 +8,10 @@ import { approveUpdate, statusQuery, type UpgradeStatus } from '../../src/workfl
 
 /** What the fault tests share: status predicates, approving, long queries on blue, and the gateway's end state. */
 
-export const inPhase = (phase: string, extra: (s: UpgradeStatus) => boolean = () => true) => (s: UpgradeStatus) => s.phase === phase && extra(s);
+export const inPhase =
+  (phase: string, extra: (s: UpgradeStatus) => boolean = () => true) =>
+  (s: UpgradeStatus) =>
+    s.phase === phase && extra(s);
 export const lastNote = (pattern: RegExp) => (s: UpgradeStatus) => pattern.test(s.timeline.at(-1)?.message ?? '');
 
 /**
@@ -17,11 +20,21 @@ export const lastNote = (pattern: RegExp) => (s: UpgradeStatus) => pattern.test(
  * bounded and its errors ignored: the worker or the Temporal server may be away, and a call on a
  * client whose server was stopped may never settle.
  */
-export async function approveWhenAsked(handle: WorkflowHandle | (() => WorkflowHandle), notBefore: Promise<void>, stop: AbortSignal): Promise<void> {
+export async function approveWhenAsked(
+  handle: WorkflowHandle | (() => WorkflowHandle),
+  notBefore: Promise<void>,
+  stop: AbortSignal,
+): Promise<void> {
   const current = typeof handle === 'function' ? handle : () => handle;
   const stopped = new Promise<undefined>((resolve) => stop.addEventListener('abort', () => resolve(undefined)));
   const bounded = <T>(call: () => Promise<T>): Promise<T | undefined> =>
-    Promise.race([Promise.resolve().then(call).catch(() => undefined), stopped, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000))]);
+    Promise.race([
+      Promise.resolve()
+        .then(call)
+        .catch(() => undefined),
+      stopped,
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
+    ]);
   while (!stop.aborted) {
     const status = await bounded(() => current().query(statusQuery));
     if (status && (status.phase === 'SUCCEEDED' || status.phase === 'ROLLED_BACK' || status.phase === 'FAILED')) return;
@@ -40,7 +53,10 @@ export async function startLongQueries(gatewayUrl: string, group: string, second
   try {
     const results = await Promise.all(
       ['night-batch', 'etl-report'].map((user) =>
-        client.execute(`/* sandbox:duration=${seconds}s */ SELECT 1`, { user, headers: { 'X-Trino-Routing-Group': group } }),
+        client.execute(`/* sandbox:duration=${seconds}s */ SELECT 1`, {
+          user,
+          headers: { 'X-Trino-Routing-Group': group },
+        }),
       ),
     );
     return results.map((result) => result.state);
@@ -51,7 +67,10 @@ export async function startLongQueries(gatewayUrl: string, group: string, second
 
 /** `[name, active]` of every gateway backend, sorted by name, as the gateway's API lists them. */
 export async function gatewayBackends(fleet: SandboxFleet): Promise<[string, boolean][]> {
-  const backends = (await (await fetch(`${fleet.gatewayUrl}/gateway/backend/all`)).json()) as { name: string; active: boolean }[];
+  const backends = (await (await fetch(`${fleet.gatewayUrl}/gateway/backend/all`)).json()) as {
+    name: string;
+    active: boolean;
+  }[];
   return backends.sort((a, b) => a.name.localeCompare(b.name)).map((backend) => [backend.name, backend.active]);
 }
 
@@ -59,7 +78,10 @@ export async function gatewayBackends(fleet: SandboxFleet): Promise<[string, boo
 export async function versionThroughGateway(gatewayUrl: string, group: string): Promise<string> {
   const client = new TrinoHttpClient({ url: gatewayUrl, connections: 1 });
   try {
-    const result = await client.execute('SELECT version()', { user: 'probe', headers: { 'X-Trino-Routing-Group': group } });
+    const result = await client.execute('SELECT version()', {
+      user: 'probe',
+      headers: { 'X-Trino-Routing-Group': group },
+    });
     assert.equal(result.state, 'FINISHED', `a query through the gateway finished: ${result.error?.message ?? ''}`);
     return String(result.rows?.[0]?.[0]);
   } finally {
@@ -70,7 +92,10 @@ export async function versionThroughGateway(gatewayUrl: string, group: string): 
 /** The gateway lists `<group>-green` alone in `group`, and active. */
 export function assertGreenAlone(fleet: SandboxFleet, group: string): void {
   assert.deepEqual(
-    fleet.gateway.backends().filter((backend) => backend.routingGroup === group).map((backend) => [backend.name, backend.active]),
+    fleet.gateway
+      .backends()
+      .filter((backend) => backend.routingGroup === group)
+      .map((backend) => [backend.name, backend.active]),
     [[`${group}-green`, true]],
     'green alone serves the group',
   );

@@ -79,7 +79,14 @@ export class GatewayOutageProxy {
     }
     if (this.mode) return this.fail(this.mode, res);
     const forward = request(
-      { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers, agent: this.upstream },
+      {
+        host: this.target.hostname,
+        port: this.target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent: this.upstream,
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
@@ -92,7 +99,8 @@ export class GatewayOutageProxy {
   private fail(mode: OutageMode, res: ServerResponse): void {
     this.faulted += 1;
     if (mode === 'refuse') res.socket?.destroy();
-    else if (mode === 'unavailable') res.writeHead(503, { 'content-type': 'text/plain' }).end('gateway unavailable (injected outage)');
+    else if (mode === 'unavailable')
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('gateway unavailable (injected outage)');
     else this.held.add(res);
   }
 }

@@ -5,7 +5,12 @@ import type { JournalEntry, JournalKind } from '../../src/sandbox/journal';
  * One count the sandbox journal must show: entries of `kinds` (summed) for the backend or cluster
  * `name`, exactly `expected` of them or at most `expected.atMost`, and what that means.
  */
-export type JournalCount = [kinds: JournalKind | JournalKind[], name: string, expected: number | { atMost: number }, says: string];
+export type JournalCount = [
+  kinds: JournalKind | JournalKind[],
+  name: string,
+  expected: number | { atMost: number },
+  says: string,
+];
 
 /** How many entries of `kinds` the journal has for `name`. */
 export function countOf(journal: JournalEntry[], kinds: JournalKind | JournalKind[], name: string): number {
@@ -17,7 +22,10 @@ export function countOf(journal: JournalEntry[], kinds: JournalKind | JournalKin
  * The journal assertion of every test: each of `counts`, and with `alwaysServed` that the routing
  * group always had an active HEALTHY backend (the gateway never journaled it unserved).
  */
-export function assertJournal(journal: JournalEntry[], expected: { counts?: JournalCount[]; alwaysServed?: string }): void {
+export function assertJournal(
+  journal: JournalEntry[],
+  expected: { counts?: JournalCount[]; alwaysServed?: string },
+): void {
   const group = expected.alwaysServed;
   if (group !== undefined) {
     assert.deepEqual(

@@ -31,5 +31,8 @@ export function withSlowCommandProvisioner(plan: UpgradePlan, seconds: number): 
     delete: `sleep ${seconds} && curl -sf -X DELETE "${cluster}"`,
     timeout: '1m',
   };
-  return validatePlan({ ...plan, green: { name: plan.green.name, version: plan.green.version, provisioner } }, 'test plan');
+  return validatePlan(
+    { ...plan, green: { name: plan.green.name, version: plan.green.version, provisioner } },
+    'test plan',
+  );
 }

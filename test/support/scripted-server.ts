@@ -46,12 +46,21 @@ export class ScriptedServer {
   }
 }
 
-export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+export function json(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string | string[]> = {},
+): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
 
 /** Asserts an IntegrationError of the given type and retryability, and returns it for more checks. */
-export async function rejectsWith(promise: Promise<unknown>, type: string, retryable: boolean): Promise<IntegrationError> {
+export async function rejectsWith(
+  promise: Promise<unknown>,
+  type: string,
+  retryable: boolean,
+): Promise<IntegrationError> {
   try {
     await promise;
   } catch (error) {

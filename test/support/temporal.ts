@@ -8,7 +8,9 @@ import { WORKFLOWS_PATH } from '../../src/worker/worker';
 import { historyToJson } from './history-json';
 
 /** One real Temporal dev server per test file, shared by its tests. */
-export async function startTestServer(options: { dbFilename?: string; port?: number; extraArgs?: string[] } = {}): Promise<TestWorkflowEnvironment> {
+export async function startTestServer(
+  options: { dbFilename?: string; port?: number; extraArgs?: string[] } = {},
+): Promise<TestWorkflowEnvironment> {
   return startDevServer({ ...options, log: (line) => process.stderr.write(`${line}\n`) });
 }
 
@@ -42,7 +44,10 @@ export async function assertReplays(handle: WorkflowHandle, name?: string): Prom
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, handle.workflowId);
   const set = process.env.CUTOVER_RECORD_HISTORIES;
   if (set) {
-    if (!/^[a-z0-9][a-z0-9.-]*$/.test(set)) throw new Error(`CUTOVER_RECORD_HISTORIES names a folder of test/fixtures/histories (such as "step-names"), not ${JSON.stringify(set)}`);
+    if (!/^[a-z0-9][a-z0-9.-]*$/.test(set))
+      throw new Error(
+        `CUTOVER_RECORD_HISTORIES names a folder of test/fixtures/histories (such as "step-names"), not ${JSON.stringify(set)}`,
+      );
     const type = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'workflow';
     const dir = join(HISTORIES_DIR, set);
     const file = join(dir, `${(name ?? `${type}-${handle.workflowId}`).replace(/[^A-Za-z0-9._-]+/g, '_')}.json`);

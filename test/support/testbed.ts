@@ -28,7 +28,11 @@ export function useTestbed(server: { extraArgs?: string[] } = {}): Testbed {
   before(async () => {
     installRuntime({ level: 'WARN' });
     env = await startTestServer(server);
-    worker = await createCutoverWorker({ connection: env.nativeConnection, deps, workflowBundle: await workflowBundle() });
+    worker = await createCutoverWorker({
+      connection: env.nativeConnection,
+      deps,
+      workflowBundle: await workflowBundle(),
+    });
     running = worker.run();
   });
 

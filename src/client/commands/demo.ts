@@ -24,9 +24,13 @@ export function registerDemo(program: Command): void {
   stackOptions(
     program
       .command('demo')
-      .description('run `cutover dev` plus a real upgrade (blue/green or canary) under query load, approved from the CLI, and print what clients saw')
+      .description(
+        'run `cutover dev` plus a real upgrade (blue/green or canary) under query load, approved from the CLI, and print what clients saw',
+      )
       .option('--exit', 'stop everything when the upgrade ends (default: keep the Temporal UI up until Ctrl-C)')
-      .addOption(new Option('--strategy <strategy>', 'upgrade strategy').choices(['blue-green', 'canary']).default('blue-green'))
+      .addOption(
+        new Option('--strategy <strategy>', 'upgrade strategy').choices(['blue-green', 'canary']).default('blue-green'),
+      )
       .option('--bake <duration>', 'bake time after the flip', '10s'),
   ).action(async (flags: DemoFlags) => {
     process.exitCode = await runDemo(flags);
@@ -42,7 +46,12 @@ async function runDemo(flags: DemoFlags): Promise<number> {
     stack = await startLocalStack({ ...flags, clusters: parseClusters(flags.clusters), say });
     const plan = demoPlan(stack.fleet.gatewayUrl, flags);
     const namespace = stack.env.namespace ?? 'default';
-    const load = startQueryLoad({ gatewayUrl: stack.fleet.gatewayUrl, users: DEMO_USER_NAMES, concurrency: 6, durationMs: [200, 4000] });
+    const load = startQueryLoad({
+      gatewayUrl: stack.fleet.gatewayUrl,
+      users: DEMO_USER_NAMES,
+      concurrency: 6,
+      durationMs: [200, 4000],
+    });
     const handle = await startUpgrade(stack.env.client, plan, { startedBy: 'cutover demo' });
     printLines(
       '',
@@ -57,7 +66,10 @@ async function runDemo(flags: DemoFlags): Promise<number> {
     printSummary(result, report, events, Date.now() - started);
     const ok = result.outcome === 'SUCCEEDED' && report.failed === 0;
     if (!flags.exit) {
-      printLines('', `The Temporal UI stays up at ${stack.uiUrl} (the run: ${uiLink(namespace, handle.workflowId).replace('http://localhost:8233', stack.uiUrl)}). Ctrl-C stops everything.`);
+      printLines(
+        '',
+        `The Temporal UI stays up at ${stack.uiUrl} (the run: ${uiLink(namespace, handle.workflowId).replace('http://localhost:8233', stack.uiUrl)}). Ctrl-C stops everything.`,
+      );
       await stack.running;
     }
     return ok ? EXIT_OK : EXIT_FAILED;
@@ -74,7 +86,10 @@ const DEMO_USERS = 60;
  * User names whose Java hash codes spread over the buckets: names that differ only in their last
  * character (user-0, user-1, ...) fall into neighbouring buckets, and a 10% canary would get none.
  */
-const DEMO_USER_NAMES = Array.from({ length: DEMO_USERS }, (_, i) => `analyst-${((i * 2654435761) >>> 0).toString(36)}`);
+const DEMO_USER_NAMES = Array.from(
+  { length: DEMO_USERS },
+  (_, i) => `analyst-${((i * 2654435761) >>> 0).toString(36)}`,
+);
 
 function demoPlan(gatewayUrl: string, flags: DemoFlags): UpgradePlan {
   const canary = {
@@ -107,7 +122,8 @@ async function follow(handle: WorkflowHandle, stack: LocalStack): Promise<Upgrad
   for (;;) {
     const status = await handle.query(statusQuery).catch(() => undefined);
     if (status) {
-      for (const entry of status.timeline.slice(printed)) printLines(`${entry.at.slice(11, 19)}  ${entry.phase.padEnd(17)} ${entry.message}`);
+      for (const entry of status.timeline.slice(printed))
+        printLines(`${entry.at.slice(11, 19)}  ${entry.phase.padEnd(17)} ${entry.message}`);
       printed = status.timeline.length;
       if (status.awaitingApproval && !approved) {
         approved = true;
@@ -120,18 +136,31 @@ async function follow(handle: WorkflowHandle, stack: LocalStack): Promise<Upgrad
 }
 
 async function approveWithCli(status: UpgradeStatus, stack: LocalStack): Promise<void> {
-  printLines('', `green is ready for testing at ${status.green.url}; approving in 3 s with: cutover approve ${status.id} --by demo`, '');
+  printLines(
+    '',
+    `green is ready for testing at ${status.green.url}; approving in 3 s with: cutover approve ${status.id} --by demo`,
+    '',
+  );
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const cli = join(__dirname, '..', '..', '..', 'bin', 'cutover.js');
-  const { stdout } = await promisify(execFile)(process.execPath, [cli, 'approve', status.id, '--by', 'demo', '--comment', 'approved by cutover demo'], {
-    env: { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: stack.env.namespace ?? 'default' },
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [cli, 'approve', status.id, '--by', 'demo', '--comment', 'approved by cutover demo'],
+    {
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: stack.temporalAddress,
+        TEMPORAL_NAMESPACE: stack.env.namespace ?? 'default',
+      },
+    },
+  );
   printLines(`$ cutover approve ${status.id} --by demo`, stdout.trim(), '');
 }
 
 function printSummary(result: UpgradeResult, report: LoadReport, events: number, elapsedMs: number): void {
   const rows = Object.entries(report.byBackend).map(
-    ([backend, counts]) => `  ${backend.padEnd(14)} ${String(counts.submitted).padStart(9)} ${String(counts.finished).padStart(9)} ${String(counts.failed).padStart(7)}`,
+    ([backend, counts]) =>
+      `  ${backend.padEnd(14)} ${String(counts.submitted).padStart(9)} ${String(counts.finished).padStart(9)} ${String(counts.failed).padStart(7)}`,
   );
   printLines(
     '',

@@ -17,7 +17,9 @@ export function registerDev(program: Command): void {
         '',
         `Temporal      ${stack.temporalAddress}  (UI ${stack.uiUrl})`,
         `Trino Gateway ${stack.fleet.gatewayUrl}  (sandbox; control API under /sandbox/v1)`,
-        ...stack.fleet.clusters().map((cluster) => `Trino         ${cluster.name} ${cluster.version} at ${cluster.url}`),
+        ...stack.fleet
+          .clusters()
+          .map((cluster) => `Trino         ${cluster.name} ${cluster.version} at ${cluster.url}`),
         '',
         'In another terminal:',
         `  export TEMPORAL_ADDRESS=${stack.temporalAddress} TEMPORAL_UI_URL=${stack.uiUrl}`,

@@ -1,6 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
-import { CutoverPhase, CutoverRoutingGroup, CutoverStrategy, CutoverTargetVersion, CutoverTrafficPercent } from '../../workflows/search-attributes';
+import {
+  CutoverPhase,
+  CutoverRoutingGroup,
+  CutoverStrategy,
+  CutoverTargetVersion,
+  CutoverTrafficPercent,
+} from '../../workflows/search-attributes';
 import { printJson, printLines, runVerb, table, withTemporal, type JsonOption } from '../output';
 import { RefusedError } from '../upgrades';
 import { UPGRADE_WORKFLOW_TYPES } from './upgrade-handle';
@@ -47,7 +53,9 @@ export function registerList(program: Command): void {
           }
           if (options.json) return printJson(rows);
           if (!rows.length) {
-            return printLines(`no ${options.all ? '' : 'running '}upgrades${options.group ? ` of routing group ${options.group}` : ''}${options.all ? '' : '; add --all to include finished ones'}`);
+            return printLines(
+              `no ${options.all ? '' : 'running '}upgrades${options.group ? ` of routing group ${options.group}` : ''}${options.all ? '' : '; add --all to include finished ones'}`,
+            );
           }
           printLines(
             table(
@@ -94,7 +102,7 @@ function rowOf(execution: WorkflowExecutionInfo): UpgradeRow {
 
 /** A namespace without cutover's search attributes refuses the query: say how to register them. */
 function explainListFailure(error: unknown): unknown {
-  const message = `${(error as Error)?.message ?? ''} ${((error as { cause?: Error })?.cause?.message as string | undefined) ?? ''}`;
+  const message = `${(error as Error)?.message ?? ''} ${(error as { cause?: Error })?.cause?.message ?? ''}`;
   if (/Cutover\w+|not defined|invalid query/i.test(message)) {
     return new RefusedError(
       `the namespace refused the list query (${message.trim()}); cutover's search attributes may be missing: \`cutover dev\` registers them, ` +
@@ -111,7 +119,8 @@ function localDateTime(iso: string): string {
 }
 
 function parseGroup(value: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(value)) throw new InvalidArgumentError('must be a routing group name (letters, digits, ".", "_" and "-")');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(value))
+    throw new InvalidArgumentError('must be a routing group name (letters, digits, ".", "_" and "-")');
   return value;
 }
 

@@ -18,7 +18,12 @@ export function registerPause(program: Command): void {
     .action((id: string, options: PauseOptions) =>
       runVerb(options, () =>
         withTemporal(async ({ client }) => {
-          return printAcknowledgement(id, 'pause', await sendUpdate(client, id, pauseUpdate, { by: operatorName(options.by) }), options);
+          return printAcknowledgement(
+            id,
+            'pause',
+            await sendUpdate(client, id, pauseUpdate, { by: operatorName(options.by) }),
+            options,
+          );
         }),
       ),
     );

@@ -18,7 +18,12 @@ export function registerResume(program: Command): void {
     .action((id: string, options: ResumeOptions) =>
       runVerb(options, () =>
         withTemporal(async ({ client }) => {
-          return printAcknowledgement(id, 'resume', await sendUpdate(client, id, resumeUpdate, { by: operatorName(options.by) }), options);
+          return printAcknowledgement(
+            id,
+            'resume',
+            await sendUpdate(client, id, resumeUpdate, { by: operatorName(options.by) }),
+            options,
+          );
         }),
       ),
     );

@@ -20,7 +20,9 @@ interface SandboxOptions extends JsonOption {
 export function registerSandbox(program: Command): void {
   program
     .command('sandbox')
-    .description('run the sandbox fleet on 127.0.0.1: a Trino-Gateway-compatible server and simulated Trino clusters, until Ctrl-C')
+    .description(
+      'run the sandbox fleet on 127.0.0.1: a Trino-Gateway-compatible server and simulated Trino clusters, until Ctrl-C',
+    )
     .option('--port <port>', 'gateway port', parsePort, 8080)
     .option('--clusters <name=version...>', `blue clusters to start (default ${DEFAULT_CLUSTER})`)
     .option('--group <group>', 'routing group of the clusters', parseGroup, 'adhoc')
@@ -31,18 +33,37 @@ export function registerSandbox(program: Command): void {
         const clusters = parseClusterList(options.clusters ?? [DEFAULT_CLUSTER], options.group);
         // Loaded on use: fastify and the simulated coordinators are not needed by any other verb.
         const { startSandboxFleet } = require('../../sandbox/fleet') as typeof import('../../sandbox/fleet');
-        const fleet = await startSandboxFleet({ port: options.port, healthIntervalMs: options.healthInterval, clusters }).catch((error: NodeJS.ErrnoException) => {
+        const fleet = await startSandboxFleet({
+          port: options.port,
+          healthIntervalMs: options.healthInterval,
+          clusters,
+        }).catch((error: NodeJS.ErrnoException) => {
           if (error.code !== 'EADDRINUSE') throw error;
-          throw new RefusedError(`port ${options.port} is in use (another \`cutover sandbox\` or \`cutover dev\`?); pick another with --port`);
+          throw new RefusedError(
+            `port ${options.port} is in use (another \`cutover sandbox\` or \`cutover dev\`?); pick another with --port`,
+          );
         });
-        const running = fleet.clusters().map((cluster) => ({ name: cluster.name, version: cluster.version, url: cluster.url, routingGroup: options.group }));
+        const running = fleet.clusters().map((cluster) => ({
+          name: cluster.name,
+          version: cluster.version,
+          url: cluster.url,
+          routingGroup: options.group,
+        }));
         if (options.json) {
-          printJson({ gatewayUrl: fleet.gatewayUrl, controlUrl: `${fleet.gatewayUrl}/sandbox/v1`, clusters: running, examplePlan: EXAMPLE_PLAN });
+          printJson({
+            gatewayUrl: fleet.gatewayUrl,
+            controlUrl: `${fleet.gatewayUrl}/sandbox/v1`,
+            clusters: running,
+            examplePlan: EXAMPLE_PLAN,
+          });
         } else {
           const matchesExample = options.port === 8080 && options.group === 'adhoc';
           printLines(
             `Trino Gateway (sandbox)  ${fleet.gatewayUrl}   control API ${fleet.gatewayUrl}/sandbox/v1`,
-            ...running.map((cluster) => `Trino ${cluster.version.padEnd(6)}      ${cluster.name} at ${cluster.url} (routing group ${cluster.routingGroup})`),
+            ...running.map(
+              (cluster) =>
+                `Trino ${cluster.version.padEnd(6)}      ${cluster.name} at ${cluster.url} (routing group ${cluster.routingGroup})`,
+            ),
             '',
             `Example plan: ${EXAMPLE_PLAN}${matchesExample ? '' : ` (set gateway.url: ${fleet.gatewayUrl} and routingGroup: ${options.group} in a copy)`}`,
             `  with Temporal and a worker running (\`cutover worker\`): cutover start ${matchesExample ? EXAMPLE_PLAN : 'your-copy.yaml'}`,
@@ -59,14 +80,18 @@ export function registerSandbox(program: Command): void {
 /** Resolves on the first SIGINT or SIGTERM (and keeps the default handlers away, so shutdown is clean). */
 async function untilStopSignal(): Promise<void> {
   const controller = new AbortController();
-  await Promise.race([once(process, 'SIGINT', { signal: controller.signal }), once(process, 'SIGTERM', { signal: controller.signal })]);
+  await Promise.race([
+    once(process, 'SIGINT', { signal: controller.signal }),
+    once(process, 'SIGTERM', { signal: controller.signal }),
+  ]);
   controller.abort();
 }
 
 function parseClusterList(values: string[], routingGroup: string): SandboxClusterSpec[] {
   const clusters = values.map((value) => {
     const match = /^([^=]+)=([A-Za-z0-9._-]+)$/.exec(value);
-    if (!match || !NAME.test(match[1])) throw new UsageError(`--clusters ${value}: expected name=version, e.g. ${DEFAULT_CLUSTER}`);
+    if (!match || !NAME.test(match[1]))
+      throw new UsageError(`--clusters ${value}: expected name=version, e.g. ${DEFAULT_CLUSTER}`);
     return { name: match[1], version: match[2], routingGroup };
   });
   const names = clusters.map((cluster) => cluster.name);
@@ -77,12 +102,14 @@ function parseClusterList(values: string[], routingGroup: string): SandboxCluste
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('must be a port number (0-65535; 0 picks a free one)');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError('must be a port number (0-65535; 0 picks a free one)');
   return port;
 }
 
 function parseGroup(value: string): string {
-  if (!NAME.test(value)) throw new InvalidArgumentError('must be a routing group name (letters, digits, ".", "_" and "-")');
+  if (!NAME.test(value))
+    throw new InvalidArgumentError('must be a routing group name (letters, digits, ".", "_" and "-")');
   return value;
 }
 

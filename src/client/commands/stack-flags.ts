@@ -13,13 +13,15 @@ export interface StackFlags {
 
 function port(value: string): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535)
+    throw new InvalidArgumentError('must be a port number (1-65535)');
   return parsed;
 }
 
 function milliseconds(value: string): number {
   const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < 50) throw new InvalidArgumentError('must be a number of milliseconds, at least 50');
+  if (!Number.isFinite(parsed) || parsed < 50)
+    throw new InvalidArgumentError('must be a number of milliseconds, at least 50');
   return parsed;
 }
 

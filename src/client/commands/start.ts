@@ -30,7 +30,14 @@ export function registerStart(program: Command): void {
           const link = uiLink(namespace, id, handle.firstExecutionRunId);
           if (options.json) {
             printJson(
-              { workflowId: id, runId: handle.firstExecutionRunId, namespace, uiUrl: link, routingGroup: plan.routingGroup, green: plan.green },
+              {
+                workflowId: id,
+                runId: handle.firstExecutionRunId,
+                namespace,
+                uiUrl: link,
+                routingGroup: plan.routingGroup,
+                green: plan.green,
+              },
               options.wait,
             );
           } else {

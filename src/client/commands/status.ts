@@ -1,7 +1,19 @@
 import type { Command } from 'commander';
 import type { UpgradeStatus } from '../../workflows/messages';
 import { uiLink } from '../connection';
-import { approveHint, clock, printJson, printLines, runVerb, sampleText, stepText, timelineLine, trafficSplit, withTemporal, type JsonOption } from '../output';
+import {
+  approveHint,
+  clock,
+  printJson,
+  printLines,
+  runVerb,
+  sampleText,
+  stepText,
+  timelineLine,
+  trafficSplit,
+  withTemporal,
+  type JsonOption,
+} from '../output';
 import { retryText, type LiveSample, type PendingActivityView } from '../pending-activity';
 import { readUpgrade, type UpgradeView } from './upgrade-handle';
 
@@ -29,7 +41,10 @@ export function registerStatus(program: Command): void {
 
 /** Human lines for an upgrade: the full status when a worker answered, else what describe knows. */
 export function renderView(view: UpgradeView): string[] {
-  const ended = view.executionStatus !== 'RUNNING' ? ` (workflow ${view.executionStatus}${view.closeTime ? ` at ${clock(view.closeTime)}` : ''})` : '';
+  const ended =
+    view.executionStatus !== 'RUNNING'
+      ? ` (workflow ${view.executionStatus}${view.closeTime ? ` at ${clock(view.closeTime)}` : ''})`
+      : '';
   if (!view.status) {
     return [
       `${view.id}  ${view.workflowType}${ended}`,
@@ -54,7 +69,9 @@ export function renderView(view: UpgradeView): string[] {
 
 function workflowTaskLines(view: UpgradeView): string[] {
   if (!view.failingWorkflowTaskAttempt) return [];
-  return [`  WORKFLOW TASK FAILING (attempt ${view.failingWorkflowTaskAttempt}): the upgrade is stuck until the worker's code is fixed; see the worker's log`];
+  return [
+    `  WORKFLOW TASK FAILING (attempt ${view.failingWorkflowTaskAttempt}): the upgrade is stuck until the worker's code is fixed; see the worker's log`,
+  ];
 }
 
 function renderStatus(status: UpgradeStatus, ended: string): string[] {
@@ -71,9 +88,12 @@ function renderStatus(status: UpgradeStatus, ended: string): string[] {
   if (health) lines.push(`  health:    ${health}`);
   const sample = status.analysis?.last;
   if (sample) {
-    lines.push(`  analysis:  ${status.analysis!.samples} samples, ${status.analysis!.consecutiveFailures} bad in a row; last ${sampleText(sample)}`);
+    lines.push(
+      `  analysis:  ${status.analysis!.samples} samples, ${status.analysis!.consecutiveFailures} bad in a row; last ${sampleText(sample)}`,
+    );
   }
-  if (status.strategy === 'canary' && status.phase === 'BAKING') lines.push(`  promote:   \`cutover promote ${status.id}\` ends this bake (--full: straight to 100%)`);
+  if (status.strategy === 'canary' && status.phase === 'BAKING')
+    lines.push(`  promote:   \`cutover promote ${status.id}\` ends this bake (--full: straight to 100%)`);
   if (status.awaitingApproval) lines.push(`  AWAITING APPROVAL: test green, then ${approveHint(status.id)}`);
   if (status.error) lines.push(`  error:     ${status.error}`);
   return lines;
@@ -85,7 +105,8 @@ function healthText(status: UpgradeStatus): string | undefined {
     h.gatewayStatus,
     h.version && `version ${h.version}`,
     h.activeWorkers !== undefined && `${h.activeWorkers} active workers`,
-    (h.runningQueries !== undefined || h.queuedQueries !== undefined) && `${h.runningQueries ?? 0} running / ${h.queuedQueries ?? 0} queued queries`,
+    (h.runningQueries !== undefined || h.queuedQueries !== undefined) &&
+      `${h.runningQueries ?? 0} running / ${h.queuedQueries ?? 0} queued queries`,
     h.message,
   ].filter((fact): fact is string => typeof fact === 'string' && fact.length > 0);
   if (!facts.length) return undefined;
@@ -101,7 +122,9 @@ function activityLines(activity: PendingActivityView | undefined, status: Upgrad
   if (!activity) return [];
   const retrying = retryText(activity, status);
   if (retrying) return [`  activity:  ${retrying}`];
-  const heartbeat = activity.summary && `last heartbeat${activity.lastHeartbeat ? ` ${clock(activity.lastHeartbeat)}` : ''}: ${activity.summary}`;
+  const heartbeat =
+    activity.summary &&
+    `last heartbeat${activity.lastHeartbeat ? ` ${clock(activity.lastHeartbeat)}` : ''}: ${activity.summary}`;
   return [`  activity:  ${activity.type}${heartbeat ? ` (${heartbeat})` : ''}`];
 }
 

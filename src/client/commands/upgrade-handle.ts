@@ -56,7 +56,9 @@ export async function describeUpgrade(client: Client, id: string): Promise<Workf
     throw error;
   }
   if (!(UPGRADE_WORKFLOW_TYPES as readonly string[]).includes(description.type)) {
-    throw new RefusedError(`${id} is a ${description.type} workflow, not a cutover upgrade; list upgrades with \`cutover list --all\``);
+    throw new RefusedError(
+      `${id} is a ${description.type} workflow, not a cutover upgrade; list upgrades with \`cutover list --all\``,
+    );
   }
   return description;
 }
@@ -102,13 +104,20 @@ export async function readUpgrade(client: Client, id: string, queryTimeoutMs: nu
 }
 
 /** The `status` query with a deadline: a missing worker must not hang the CLI. */
-export async function queryStatus(client: Client, id: string, timeoutMs: number): Promise<{ status: UpgradeStatus } | { problem: string }> {
+export async function queryStatus(
+  client: Client,
+  id: string,
+  timeoutMs: number,
+): Promise<{ status: UpgradeStatus } | { problem: string }> {
   try {
-    const status = await client.connection.withDeadline(Date.now() + timeoutMs, () => client.workflow.getHandle(id).query(statusQuery));
+    const status = await client.connection.withDeadline(Date.now() + timeoutMs, () =>
+      client.workflow.getHandle(id).query(statusQuery),
+    );
     return { status };
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new WorkflowNotFoundError(error.message, id, undefined);
-    if (isGrpcDeadlineError(error)) return { problem: `no worker answered the status query within ${Math.round(timeoutMs / 1000)} s` };
+    if (isGrpcDeadlineError(error))
+      return { problem: `no worker answered the status query within ${Math.round(timeoutMs / 1000)} s` };
     const cause = (error as { cause?: Error }).cause;
     return { problem: `the status query failed: ${cause?.message ?? (error as Error).message}` };
   }
@@ -132,7 +141,12 @@ async function hasWorker(client: Client, taskQueue: string): Promise<boolean> {
  * Sends one of the operator updates (approve, rollback, pause, resume) and returns the workflow's
  * acknowledgement; a validator's refusal, a finished run or a silent worker become RefusedErrors.
  */
-export async function sendUpdate<Input>(client: Client, id: string, update: UpdateDefinition<Acknowledgement, [Input]>, input: Input): Promise<Acknowledgement> {
+export async function sendUpdate<Input>(
+  client: Client,
+  id: string,
+  update: UpdateDefinition<Acknowledgement, [Input]>,
+  input: Input,
+): Promise<Acknowledgement> {
   const description = await describeUpgrade(client, id);
   if (description.status.name !== 'RUNNING') throw endedRefusal(id, update.name, description);
   try {
@@ -141,7 +155,9 @@ export async function sendUpdate<Input>(client: Client, id: string, update: Upda
     );
   } catch (error) {
     if (error instanceof WorkflowUpdateFailedError) {
-      throw new RefusedError(`${update.name} refused by ${id}: ${error.cause?.message ?? error.message}; see \`cutover status ${id}\``);
+      throw new RefusedError(
+        `${update.name} refused by ${id}: ${error.cause?.message ?? error.message}; see \`cutover status ${id}\``,
+      );
     }
     if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(error)) {
       throw new RefusedError(

@@ -2,7 +2,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { FINAL_PHASES, type TimelineEntry } from '../../workflows/messages';
-import { EXIT_FAILED, EXIT_OK, approveHint, printJson, runVerb, sampleText, stepText, timelineLine, trafficSplit, withTemporal, type JsonOption } from '../output';
+import {
+  EXIT_FAILED,
+  EXIT_OK,
+  approveHint,
+  printJson,
+  runVerb,
+  sampleText,
+  stepText,
+  timelineLine,
+  trafficSplit,
+  withTemporal,
+  type JsonOption,
+} from '../output';
 import { retryText } from '../pending-activity';
 import { readUpgrade, type UpgradeView } from './upgrade-handle';
 
@@ -13,7 +25,9 @@ const QUERY_TIMEOUT_MS = 5_000;
 export function registerWatch(program: Command): void {
   program
     .command('watch')
-    .description('follow an upgrade live until it ends: timeline lines and a progress line (exit 0 on SUCCEEDED, 1 on ROLLED_BACK or FAILED)')
+    .description(
+      'follow an upgrade live until it ends: timeline lines and a progress line (exit 0 on SUCCEEDED, 1 on ROLLED_BACK or FAILED)',
+    )
     .argument('<id>', 'workflow id of the upgrade, e.g. cutover-adhoc')
     .option('--json', 'print one JSON status per change')
     .action((id: string, options: JsonOption) =>
@@ -47,7 +61,8 @@ function endingOf(view: UpgradeView): Ending | undefined {
   const phase = view.status?.phase ?? view.phase;
   const finalPhase = view.status ? FINAL_PHASES.has(view.status.phase) : false;
   if (!finalPhase && view.executionStatus === 'RUNNING') return undefined;
-  const completed = view.executionStatus === 'RUNNING' || view.executionStatus === 'COMPLETED' || view.executionStatus === 'FAILED';
+  const completed =
+    view.executionStatus === 'RUNNING' || view.executionStatus === 'COMPLETED' || view.executionStatus === 'FAILED';
   const exitCode = phase === 'SUCCEEDED' && completed ? EXIT_OK : EXIT_FAILED;
   const message =
     phase && FINAL_PHASES.has(phase as never)
@@ -78,7 +93,9 @@ class HumanDisplay {
         this.workerWarned = true;
       }
       const traffic = view.trafficPercent === undefined ? '' : ` · ${trafficSplit(view.trafficPercent)}`;
-      const stuck = view.failingWorkflowTaskAttempt ? ` · workflow task failing (attempt ${view.failingWorkflowTaskAttempt})` : '';
+      const stuck = view.failingWorkflowTaskAttempt
+        ? ` · workflow task failing (attempt ${view.failingWorkflowTaskAttempt})`
+        : '';
       this.setProgress(`${view.phase ?? 'unknown phase'}${traffic} · worker not answering${stuck}`);
       return;
     }
@@ -88,7 +105,9 @@ class HumanDisplay {
     }
     for (const entry of this.newEntries(status.timeline)) this.line(timelineLine(entry));
     if (status.awaitingApproval && !this.approvalShown) {
-      this.line(`awaiting approval: test ${status.green.name} at ${status.green.url ?? 'its address'}, then ${approveHint(status.id)}`);
+      this.line(
+        `awaiting approval: test ${status.green.name} at ${status.green.url ?? 'its address'}, then ${approveHint(status.id)}`,
+      );
     }
     this.approvalShown = status.awaitingApproval;
     const observation = FINAL_PHASES.has(status.phase) ? undefined : activityText(view);

@@ -6,7 +6,9 @@ import { runVerb, type JsonOption } from '../output';
 export function registerWorker(program: Command): void {
   program
     .command('worker')
-    .description('run a worker on task queue cutover (Temporal from TEMPORAL_ADDRESS / profiles; gateway and Trino credentials from CUTOVER_* variables) until Ctrl-C')
+    .description(
+      'run a worker on task queue cutover (Temporal from TEMPORAL_ADDRESS / profiles; gateway and Trino credentials from CUTOVER_* variables) until Ctrl-C',
+    )
     .option('--json', 'report a failure to start as JSON (the worker logs JSON lines anyway)')
     .action((options: JsonOption) =>
       runVerb(options, async () => {

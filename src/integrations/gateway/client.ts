@@ -17,7 +17,8 @@ interface WebappResult<T> {
   data?: T;
 }
 
-const CREDENTIALS_HINT = 'check CUTOVER_GATEWAY_USER and CUTOVER_GATEWAY_PASSWORD (or CUTOVER_GATEWAY_TOKEN) in the worker environment';
+const CREDENTIALS_HINT =
+  'check CUTOVER_GATEWAY_USER and CUTOVER_GATEWAY_PASSWORD (or CUTOVER_GATEWAY_TOKEN) in the worker environment';
 
 /** Trino Gateway's REST API, exactly as the real gateway serves it. */
 export class TrinoGatewayClient implements GatewayApi {
@@ -144,7 +145,11 @@ export class TrinoGatewayClient implements GatewayApi {
     const req: HttpRequest = { method: 'GET', path };
     const data = this.checkApiReply(req, (await this.http.json<unknown>(req)).data);
     if (!Array.isArray(data)) {
-      throw new IntegrationError(`Trino Gateway answered GET ${path} with something other than a list of backends`, 'GatewayInvalidResponse', false);
+      throw new IntegrationError(
+        `Trino Gateway answered GET ${path} with something other than a list of backends`,
+        'GatewayInvalidResponse',
+        false,
+      );
     }
     return data.map(toBackend);
   }
@@ -193,7 +198,12 @@ function authorization(auth: GatewayAuth): string {
 }
 
 function isWrapped(data: unknown): data is WebappResult<unknown> & { code: number } {
-  return typeof data === 'object' && data !== null && !Array.isArray(data) && typeof (data as WebappResult<unknown>).code === 'number';
+  return (
+    typeof data === 'object' &&
+    data !== null &&
+    !Array.isArray(data) &&
+    typeof (data as WebappResult<unknown>).code === 'number'
+  );
 }
 
 function refusal(req: HttpRequest, data: WebappResult<unknown>, role: string): IntegrationError {
@@ -206,13 +216,21 @@ function refusal(req: HttpRequest, data: WebappResult<unknown>, role: string): I
       false,
     );
   }
-  return new IntegrationError(`Trino Gateway refused ${req.method} ${req.path} with code ${data.code}${message}`, 'GatewayRefused', false);
+  return new IntegrationError(
+    `Trino Gateway refused ${req.method} ${req.path} with code ${data.code}${message}`,
+    'GatewayRefused',
+    false,
+  );
 }
 
 function toBackend(raw: unknown): GatewayBackend {
   const value = (raw ?? {}) as Partial<GatewayBackend>;
   if (typeof value.name !== 'string' || typeof value.proxyTo !== 'string') {
-    throw new IntegrationError('Trino Gateway answered with a backend without name or proxyTo', 'GatewayInvalidResponse', false);
+    throw new IntegrationError(
+      'Trino Gateway answered with a backend without name or proxyTo',
+      'GatewayInvalidResponse',
+      false,
+    );
   }
   const backend: GatewayBackend = {
     name: value.name,

@@ -19,16 +19,21 @@ export function gatewayAuthFromEnv(env: Env = process.env): GatewayAuth | undefi
   const password = secret(env, 'CUTOVER_GATEWAY_PASSWORD');
   if (token !== undefined) {
     if (user !== undefined || password !== undefined) {
-      throw invalid('set either CUTOVER_GATEWAY_TOKEN (bearer) or CUTOVER_GATEWAY_USER and CUTOVER_GATEWAY_PASSWORD (basic), not both');
+      throw invalid(
+        'set either CUTOVER_GATEWAY_TOKEN (bearer) or CUTOVER_GATEWAY_USER and CUTOVER_GATEWAY_PASSWORD (basic), not both',
+      );
     }
     return { type: 'bearer', token };
   }
   if (user === undefined) {
-    if (password !== undefined) throw invalid('CUTOVER_GATEWAY_PASSWORD is set but CUTOVER_GATEWAY_USER is not: set the user name too');
+    if (password !== undefined)
+      throw invalid('CUTOVER_GATEWAY_PASSWORD is set but CUTOVER_GATEWAY_USER is not: set the user name too');
     return undefined;
   }
   if (password === undefined) {
-    throw invalid('CUTOVER_GATEWAY_USER is set but CUTOVER_GATEWAY_PASSWORD (or CUTOVER_GATEWAY_PASSWORD_FILE) is not: set the password too');
+    throw invalid(
+      'CUTOVER_GATEWAY_USER is set but CUTOVER_GATEWAY_PASSWORD (or CUTOVER_GATEWAY_PASSWORD_FILE) is not: set the password too',
+    );
   }
   return { type: 'basic', user, password };
 }
@@ -50,7 +55,9 @@ function secret(env: Env, name: string): string | undefined {
   try {
     content = readFileSync(file, 'utf8');
   } catch (error) {
-    throw invalid(`${name}_FILE names ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw invalid(
+      `${name}_FILE names ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   const value = content.replace(/\r?\n$/, '');
   if (value === '') throw invalid(`${name}_FILE names ${file}, which is empty`);

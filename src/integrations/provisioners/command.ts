@@ -61,7 +61,11 @@ export class CommandProvisioner implements Provisioner {
       onProgress?.(`command: cluster ${name} is already absent`);
       return false;
     }
-    const outcome = await this.run('delete', { CUTOVER_CLUSTER_NAME: name, CUTOVER_CLUSTER_URL: presence.url }, onProgress);
+    const outcome = await this.run(
+      'delete',
+      { CUTOVER_CLUSTER_NAME: name, CUTOVER_CLUSTER_URL: presence.url },
+      onProgress,
+    );
     if (outcome.exitCode !== 0) throw this.failure('delete', outcome);
     onProgress?.(`command: cluster ${name} deleted`);
     return true;
@@ -71,7 +75,10 @@ export class CommandProvisioner implements Provisioner {
   async close(): Promise<void> {}
 
   /** Absent on exit code 3 or on exit 0 without output; present on exit 0 with a URL as the last stdout line. */
-  private async presence(env: Record<string, string>, onProgress?: (message: string) => void): Promise<ClusterPresence> {
+  private async presence(
+    env: Record<string, string>,
+    onProgress?: (message: string) => void,
+  ): Promise<ClusterPresence> {
     const outcome = await this.run('status', env, onProgress);
     if (outcome.exitCode === STATUS_ABSENT || (outcome.exitCode === 0 && outcome.lastStdoutLine === undefined)) {
       return { state: 'absent' };
@@ -91,13 +98,18 @@ export class CommandProvisioner implements Provisioner {
   }
 
   private failure(kind: CommandKind, outcome: CommandOutcome): IntegrationError {
-    const ending = outcome.exitCode === null ? `was killed by ${outcome.exitSignal}` : `exited with code ${outcome.exitCode}`;
+    const ending =
+      outcome.exitCode === null ? `was killed by ${outcome.exitSignal}` : `exited with code ${outcome.exitCode}`;
     const last = outcome.lastLine === undefined ? '' : ` (last output: ${outcome.lastLine.slice(0, 200)})`;
     return new IntegrationError(`the ${kind} command ${ending}${last}`, 'ProvisionerCommandFailed', true);
   }
 
   /** Runs one command in its own process group, streaming its output lines as they come. */
-  private run(kind: CommandKind, env: Record<string, string>, onProgress?: (message: string) => void): Promise<CommandOutcome> {
+  private run(
+    kind: CommandKind,
+    env: Record<string, string>,
+    onProgress?: (message: string) => void,
+  ): Promise<CommandOutcome> {
     const { signal, timeoutMs } = this.options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
@@ -130,8 +142,8 @@ export class CommandProvisioner implements Provisioner {
           onProgress?.(`${kind}: ${line}`);
         });
       };
-      follow(child.stdout!, true);
-      follow(child.stderr!, false);
+      follow(child.stdout, true);
+      follow(child.stderr, false);
 
       const settle = (): void => {
         clearTimeout(timer);
@@ -140,7 +152,13 @@ export class CommandProvisioner implements Provisioner {
       };
       child.on('error', (error) => {
         settle();
-        reject(new IntegrationError(`the ${kind} command could not be started: ${error.message}`, 'ProvisionerCommandFailed', true));
+        reject(
+          new IntegrationError(
+            `the ${kind} command could not be started: ${error.message}`,
+            'ProvisionerCommandFailed',
+            true,
+          ),
+        );
       });
       child.on('close', (code, exitSignal) => {
         settle();

@@ -94,7 +94,12 @@ export class SandboxProvisioner implements Provisioner {
 
   private cluster(status: number, data: SandboxCluster | undefined): SandboxCluster {
     if (typeof data?.url !== 'string') {
-      throw new IntegrationError(`the sandbox fleet answered with HTTP ${status} but no cluster url`, 'SandboxInvalidResponse', false, status);
+      throw new IntegrationError(
+        `the sandbox fleet answered with HTTP ${status} but no cluster url`,
+        'SandboxInvalidResponse',
+        false,
+        status,
+      );
     }
     return data;
   }

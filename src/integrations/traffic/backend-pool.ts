@@ -23,7 +23,8 @@ export const backendPool: TrafficMode = {
     const share = Math.round(poolShare(blueBackends));
     return `is not reachable with backend-pool traffic and ${blueBackends} blue backend(s): green gets 1/${blueBackends + 1} of new queries (${share}%), then 100; use those weights or traffic: routing-rule`;
   },
-  describeShift: ({ appliedPercent, entry, routingGroup }) => `${entry} joined ${routingGroup}: it gets about ${appliedPercent}% of new queries`,
+  describeShift: ({ appliedPercent, entry, routingGroup }) =>
+    `${entry} joined ${routingGroup}: it gets about ${appliedPercent}% of new queries`,
   router: () => ({
     // Green is registered in blue's group already; activating it (the caller does) is the whole shift.
     register: async () => undefined,

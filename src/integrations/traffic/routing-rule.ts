@@ -18,7 +18,9 @@ export function canaryAction(canaryGroup: string): string {
 
 /** The weight a canary rule currently sends, or undefined when the rule is not of cutover's shape. */
 export function weightOfRule(rule: RoutingRule): number | undefined {
-  const match = /Math\.floorMod\(request\.getHeader\("X-Trino-User"\)\.hashCode\(\), 100\) < (\d+)$/.exec(rule.condition.trim());
+  const match = /Math\.floorMod\(request\.getHeader\("X-Trino-User"\)\.hashCode\(\), 100\) < (\d+)$/.exec(
+    rule.condition.trim(),
+  );
   return match ? Number(match[1]) : undefined;
 }
 
@@ -27,7 +29,8 @@ export const routingRule: TrafficMode = {
   canaryEntry: (green) => `${green}-canary`,
   separateEntry: true,
   unreachableWeight: () => undefined,
-  describeShift: ({ percent, canaryGroup }) => `${percent}% of users (by X-Trino-User) go to ${canaryGroup}; the gateway has re-read its rules`,
+  describeShift: ({ percent, canaryGroup }) =>
+    `${percent}% of users (by X-Trino-User) go to ${canaryGroup}; the gateway has re-read its rules`,
   router: (gateway, settings) => new RoutingRuleRouter(gateway, settings),
 };
 
@@ -44,7 +47,13 @@ class RoutingRuleRouter implements TrafficRouter {
   async register(entry: string, url: string): Promise<void> {
     const existing = await this.gateway.getBackend(entry);
     if (existing && existing.proxyTo === url && existing.routingGroup === this.settings.canaryGroup) return;
-    await this.gateway.upsertBackend({ name: entry, proxyTo: url, externalUrl: url, routingGroup: this.settings.canaryGroup, active: false });
+    await this.gateway.upsertBackend({
+      name: entry,
+      proxyTo: url,
+      externalUrl: url,
+      routingGroup: this.settings.canaryGroup,
+      active: false,
+    });
   }
 
   async setWeight(percent: number): Promise<AppliedWeight> {

@@ -31,7 +31,13 @@ export interface TrafficMode {
   /** Why the mode cannot give green `weight`% with this many blue backends (e.g. "is not reachable ..."), or undefined. */
   unreachableWeight(weight: number, blueBackends: number): string | undefined;
   /** How a shift reads in the timeline once applied. */
-  describeShift(shift: { percent: number; appliedPercent: number; entry: string; routingGroup: string; canaryGroup: string }): string;
+  describeShift(shift: {
+    percent: number;
+    appliedPercent: number;
+    entry: string;
+    routingGroup: string;
+    canaryGroup: string;
+  }): string;
   router(gateway: GatewayApi, settings: CanarySettings): TrafficRouter;
 }
 

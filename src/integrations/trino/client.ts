@@ -90,7 +90,11 @@ export class TrinoHttpClient implements TrinoClusterApi {
           );
         }
         // A query that vanished between two polls (coordinator restarted); running the statement again may work.
-        if ((status === 404 || status === 410) && req.method === 'GET' && pathOf(req.path).startsWith('/v1/statement/')) {
+        if (
+          (status === 404 || status === 410) &&
+          req.method === 'GET' &&
+          pathOf(req.path).startsWith('/v1/statement/')
+        ) {
           return new IntegrationError(
             `Trino no longer knows the query at ${pathOf(req.path)} (HTTP ${status})${short ? `: ${short}` : ''}`,
             'TrinoQueryLost',
@@ -165,7 +169,11 @@ export class TrinoHttpClient implements TrinoClusterApi {
 
     const result: StatementResult = { id, state: results.error ? 'FAILED' : 'FINISHED', columns: columns ?? [], rows };
     if (results.error) {
-      result.error = { message: results.error.message, errorName: results.error.errorName, errorType: results.error.errorType };
+      result.error = {
+        message: results.error.message,
+        errorName: results.error.errorName,
+        errorType: results.error.errorType,
+      };
     }
     if (clusterHost !== undefined) result.clusterHost = clusterHost;
     return result;
@@ -206,7 +214,9 @@ export class TrinoHttpClient implements TrinoClusterApi {
   /** `DELETE nextUri`: best effort, the caller is already giving up on the query. */
   private async cancel(nextUri: string, headers: Record<string, string>): Promise<void> {
     const timeout = AbortSignal.timeout(CANCEL_TIMEOUT_MS);
-    await this.http.send({ method: 'DELETE', path: nextUri, headers, signal: timeout, accept: [404, 410] }).catch(() => undefined);
+    await this.http
+      .send({ method: 'DELETE', path: nextUri, headers, signal: timeout, accept: [404, 410] })
+      .catch(() => undefined);
   }
 
   private async uiLogin(): Promise<void> {
@@ -265,5 +275,9 @@ function cookieValue(headers: IncomingHttpHeaders, name: string): string | undef
 }
 
 function invalid(req: HttpRequest, what: string): IntegrationError {
-  return new IntegrationError(`Trino answered ${req.method} ${pathOf(req.path)} with ${what}`, 'TrinoInvalidResponse', false);
+  return new IntegrationError(
+    `Trino answered ${req.method} ${pathOf(req.path)} with ${what}`,
+    'TrinoInvalidResponse',
+    false,
+  );
 }

@@ -10,7 +10,10 @@ export const approval: StepKind<ApprovalStep> = {
     const { plan, status } = ctx;
     if (ctx.promoteAll) return skipped(ctx, 'approval gate');
     status.awaitingApproval = true;
-    ctx.setPhase('AWAITING_APPROVAL', `${plan.green.name} is ready for testing at ${ctx.facts.greenUrl}; approve with: cutover approve ${status.id}`);
+    ctx.setPhase(
+      'AWAITING_APPROVAL',
+      `${plan.green.name} is ready for testing at ${ctx.facts.greenUrl}; approve with: cutover approve ${status.id}`,
+    );
     const decision = await ctx.awaitApproval(plan.approval.timeout, `await approval (${plan.approval.timeout})`);
     switch (decision.kind) {
       case 'approved': {
@@ -21,8 +24,11 @@ export const approval: StepKind<ApprovalStep> = {
       case 'rollback':
         return CONTINUE;
       case 'timeout':
-        if (plan.approval.onTimeout === 'rollback') return automaticRollback(`no approval within ${plan.approval.timeout}`);
-        ctx.note(`no approval within ${plan.approval.timeout}; proceeding as the plan says (approval.onTimeout: proceed)`);
+        if (plan.approval.onTimeout === 'rollback')
+          return automaticRollback(`no approval within ${plan.approval.timeout}`);
+        ctx.note(
+          `no approval within ${plan.approval.timeout}; proceeding as the plan says (approval.onTimeout: proceed)`,
+        );
         return CONTINUE;
       default: {
         const unhandled: never = decision;

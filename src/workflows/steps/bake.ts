@@ -22,17 +22,20 @@ export const bake: StepKind<BakeStep> = {
     const green = plan.green.name;
     ctx.setPhase('BAKING', `watching ${green} for ${step.duration}`);
     const bakeGreen = stepNamed() ? long.bakeGreen : long.watchGreen;
-    const watched = await bakeGreen.executeWithOptions(pollingOptions(`bake ${step.duration}`, plan.health.interval, step.duration, retryBudgetOf(plan)), [
-      {
-        gateway: gatewayOf(ctx),
-        name: green,
-        url: greenUrl(ctx),
-        version: plan.green.version,
-        duration: step.duration,
-        interval: plan.health.interval,
-        maxConsecutiveFailures: plan.health.maxConsecutiveFailures,
-      },
-    ]);
+    const watched = await bakeGreen.executeWithOptions(
+      pollingOptions(`bake ${step.duration}`, plan.health.interval, step.duration, retryBudgetOf(plan)),
+      [
+        {
+          gateway: gatewayOf(ctx),
+          name: green,
+          url: greenUrl(ctx),
+          version: plan.green.version,
+          duration: step.duration,
+          interval: plan.health.interval,
+          maxConsecutiveFailures: plan.health.maxConsecutiveFailures,
+        },
+      ],
+    );
     status.health = watched.snapshot;
     if (!watched.healthy) return automaticRollback(`${green} failed while baking: ${watched.reason}`);
     ctx.note(`bake of ${step.duration} passed`);

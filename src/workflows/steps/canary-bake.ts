@@ -18,8 +18,17 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
   const { plan, status } = ctx;
   const analysis = plan.canary!.analysis;
   const bakeMs = durationMs(duration);
-  const progress = (ctx.bakeProgress ??= { elapsedMs: 0, failures: 0, since: Date.now(), samples: status.analysis?.samples ?? 0 });
-  if (progress.elapsedMs === 0) ctx.setPhase('BAKING', `${status.trafficPercent}% on ${plan.green.name}: baking ${duration}, a sample every ${analysis.interval}`);
+  const progress = (ctx.bakeProgress ??= {
+    elapsedMs: 0,
+    failures: 0,
+    since: Date.now(),
+    samples: status.analysis?.samples ?? 0,
+  });
+  if (progress.elapsedMs === 0)
+    ctx.setPhase(
+      'BAKING',
+      `${status.trafficPercent}% on ${plan.green.name}: baking ${duration}, a sample every ${analysis.interval}`,
+    );
   status.analysis ??= { samples: 0, consecutiveFailures: 0 };
   try {
     while (progress.elapsedMs < bakeMs) {
@@ -35,11 +44,18 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
         intervalMs: durationMs(analysis.interval),
         progress: { ...progress },
       };
-      const run = await analyseUntilInterrupted(ctx, input, `bake ${duration} at ${status.trafficPercent}%: analyse ${plan.green.name}`);
+      const run = await analyseUntilInterrupted(
+        ctx,
+        input,
+        `bake ${duration} at ${status.trafficPercent}%: analyse ${plan.green.name}`,
+      );
       Object.assign(progress, run.progress);
       record(ctx, run.verdict, progress);
       if (run.verdict === 'breach') {
-        return automaticRollback(`canary analysis failed ${progress.failures} times in a row at ${status.trafficPercent}%: ${progress.last?.problem}`, 'cutover (analysis)');
+        return automaticRollback(
+          `canary analysis failed ${progress.failures} times in a row at ${status.trafficPercent}%: ${progress.last?.problem}`,
+          'cutover (analysis)',
+        );
       }
       await ctx.holdWhilePaused();
       if (ctx.rollingBack) return CONTINUE;
@@ -50,7 +66,9 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
       }
       await ctx.continueAsNewIfSuggested();
     }
-    ctx.note(`bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} analysis samples since the first step)`);
+    ctx.note(
+      `bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} analysis samples since the first step)`,
+    );
     return CONTINUE;
   } finally {
     ctx.bakeProgress = undefined;
@@ -70,20 +88,30 @@ async function analyseUntilInterrupted(
   let interruptedAt: number | undefined;
   const analysis = new CancellationScope();
   const watcher = new CancellationScope();
-  void watcher.run(() => condition(() => ctx.status.paused || ctx.promotionPending)).then(
-    () => {
-      interruptedAt = Date.now();
-      analysis.cancel();
-    },
-    () => undefined,
-  );
+  void watcher
+    .run(() => condition(() => ctx.status.paused || ctx.promotionPending))
+    .then(
+      () => {
+        interruptedAt = Date.now();
+        analysis.cancel();
+      },
+      () => undefined,
+    );
   const remaining = `${Math.max(0, input.bakeMs - input.progress.elapsedMs)}ms`;
   try {
-    return await analysis.run(() => long.analyseCanary.executeWithOptions(pollingOptions(summary, `${input.intervalMs}ms`, remaining, retryBudgetOf(ctx.plan)), [input]));
+    return await analysis.run(() =>
+      long.analyseCanary.executeWithOptions(
+        pollingOptions(summary, `${input.intervalMs}ms`, remaining, retryBudgetOf(ctx.plan)),
+        [input],
+      ),
+    );
   } catch (error) {
     if (interruptedAt === undefined || ctx.rollingBack || !isCancellation(error)) throw error;
     // Both are in history, so replays agree: the activity's progress at the cancel, else workflow time since it was scheduled.
-    const progress = progressAtCancel(error) ?? { ...input.progress, elapsedMs: Math.min(input.bakeMs, input.progress.elapsedMs + interruptedAt - scheduledAt) };
+    const progress = progressAtCancel(error) ?? {
+      ...input.progress,
+      elapsedMs: Math.min(input.bakeMs, input.progress.elapsedMs + interruptedAt - scheduledAt),
+    };
     return { verdict: 'interrupted', progress };
   } finally {
     watcher.cancel();
@@ -112,7 +140,13 @@ function record(ctx: StepContext, verdict: AnalysisVerdict | 'interrupted', prog
     };
   }
   const max = ctx.plan.canary!.analysis.maxConsecutiveFailures;
-  if (verdict === 'problem') ctx.note(`analysis at ${status.trafficPercent}%: bad sample ${progress.failures} of ${max} in a row: ${sample?.problem}`);
-  else if (verdict === 'recovered') ctx.note(`analysis at ${status.trafficPercent}%: green healthy again (${sample?.finished} finished, ${sample?.failed} failed)`);
+  if (verdict === 'problem')
+    ctx.note(
+      `analysis at ${status.trafficPercent}%: bad sample ${progress.failures} of ${max} in a row: ${sample?.problem}`,
+    );
+  else if (verdict === 'recovered')
+    ctx.note(
+      `analysis at ${status.trafficPercent}%: green healthy again (${sample?.finished} finished, ${sample?.failed} failed)`,
+    );
   else ctx.refreshDetails();
 }

@@ -11,14 +11,17 @@ export interface RunFacts {
  * The undo of a change, recorded as data so it survives replays and continue-as-new. Each kind is
  * implemented by the step that registers it (src/workflows/steps/<step>.ts).
  */
-export type Compensation = { kind: 'teardownGreen' | 'removeGreenBackend' | 'removeCanaryEntry' | 'restoreBlue' | 'resetCanary' };
+export type Compensation = {
+  kind: 'teardownGreen' | 'removeGreenBackend' | 'removeCanaryEntry' | 'restoreBlue' | 'resetCanary';
+};
 export type CompensationKind = Compensation['kind'];
 
 /** What the engine does after a step. */
 export type StepOutcome = { kind: 'continue' } | { kind: 'rollback'; request: RollbackInput };
 
 /** How an approval gate ended. */
-export type ApprovalDecision = { kind: 'approved'; approval: ApproveInput } | { kind: 'rollback' } | { kind: 'timeout' };
+export type ApprovalDecision =
+  { kind: 'approved'; approval: ApproveInput } | { kind: 'rollback' } | { kind: 'timeout' };
 
 /**
  * What a step may see and do: the plan, the facts learnt so far, the status operators read, and

@@ -16,9 +16,10 @@ export const drain: StepKind<DrainStep> = {
     const names = status.blue.join(', ');
     ctx.setPhase('DRAINING', `waiting for the queries still running on ${names} to finish`);
     const drainInput = { backends: facts.blue, interval: plan.drain.interval };
-    const first = await long.drainBackends.executeWithOptions(pollingOptions(`drain ${names}`, plan.drain.interval, plan.drain.timeout, budget), [
-      { ...drainInput, timeout: plan.drain.timeout },
-    ]);
+    const first = await long.drainBackends.executeWithOptions(
+      pollingOptions(`drain ${names}`, plan.drain.interval, plan.drain.timeout, budget),
+      [{ ...drainInput, timeout: plan.drain.timeout }],
+    );
     if (first.drained) {
       ctx.note(`${names} drained`);
       return CONTINUE;
@@ -33,7 +34,10 @@ export const drain: StepKind<DrainStep> = {
       case 'wait':
         status.health = { ...status.health, message: `ALERT: ${late}; still waiting (drain.onTimeout: wait)` };
         ctx.note(`ALERT: ${late}; waiting until they finish (drain.onTimeout: wait)`);
-        await long.drainBackends.executeWithOptions(pollingOptions(`drain ${names} (past timeout)`, plan.drain.interval, undefined, budget), [drainInput]);
+        await long.drainBackends.executeWithOptions(
+          pollingOptions(`drain ${names} (past timeout)`, plan.drain.interval, undefined, budget),
+          [drainInput],
+        );
         ctx.note(`${names} drained`);
         return CONTINUE;
       default: {

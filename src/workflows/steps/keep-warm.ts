@@ -8,8 +8,11 @@ export const keepWarm: StepKind<KeepWarmStep> = {
 
   async run(ctx, step) {
     const { status } = ctx;
-    ctx.note(`${namesWith(status.blue, 'stays', 'stay')} deactivated and warm for ${step.duration}: rollback is instant until then`);
-    if (!isZero(step.duration)) await ctx.waitUnlessRollback(step.duration, `keep ${status.blue.join(', ')} warm ${step.duration}`);
+    ctx.note(
+      `${namesWith(status.blue, 'stays', 'stay')} deactivated and warm for ${step.duration}: rollback is instant until then`,
+    );
+    if (!isZero(step.duration))
+      await ctx.waitUnlessRollback(step.duration, `keep ${status.blue.join(', ')} warm ${step.duration}`);
     return CONTINUE;
   },
 

@@ -11,27 +11,42 @@ export const provision: StepKind<ProvisionStep, 'teardownGreen'> = {
   async run(ctx) {
     const { plan } = ctx;
     const green = plan.green.name;
-    ctx.setPhase('PROVISIONING', `provisioning ${green} (Trino ${plan.green.version}) with the ${plan.green.provisioner.type} provisioner`);
-    const before = await quick.inspectGreen.executeWithOptions(forwardOptions(`look for ${green}`, retryBudgetOf(plan)), [
-      { provisioner: provisionerOf(ctx), name: green, url: plan.green.url },
-    ]);
+    ctx.setPhase(
+      'PROVISIONING',
+      `provisioning ${green} (Trino ${plan.green.version}) with the ${plan.green.provisioner.type} provisioner`,
+    );
+    const before = await quick.inspectGreen.executeWithOptions(
+      forwardOptions(`look for ${green}`, retryBudgetOf(plan)),
+      [{ provisioner: provisionerOf(ctx), name: green, url: plan.green.url }],
+    );
     // Registered before creating, so a rollback during creation still removes what this run made.
     if (!before.present) ctx.registerCompensation({ kind: 'teardownGreen' });
     const cluster = await long.provisionGreen.executeWithOptions({ summary: `provision ${green}` }, [
-      { provisioner: provisionerOf(ctx), name: green, version: plan.green.version, url: plan.green.url, routingGroup: plan.routingGroup },
+      {
+        provisioner: provisionerOf(ctx),
+        name: green,
+        version: plan.green.version,
+        url: plan.green.url,
+        routingGroup: plan.routingGroup,
+      },
     ]);
     ctx.facts.greenUrl = cluster.url;
     ctx.status.green.url = cluster.url;
-    ctx.note(before.present ? `${green} already existed at ${cluster.url}; it will not be torn down by a rollback` : `${green} created at ${cluster.url}`);
+    ctx.note(
+      before.present
+        ? `${green} already existed at ${cluster.url}; it will not be torn down by a rollback`
+        : `${green} created at ${cluster.url}`,
+    );
     return CONTINUE;
   },
 
   compensations: {
     async teardownGreen(ctx) {
       const green = ctx.plan.green.name;
-      const result = await long.teardownCluster.executeWithOptions(compensationOptions(`tear down ${green}`, ctx.plan.health.interval), [
-        { provisioner: provisionerOf(ctx), name: green, url: ctx.facts.greenUrl },
-      ]);
+      const result = await long.teardownCluster.executeWithOptions(
+        compensationOptions(`tear down ${green}`, ctx.plan.health.interval),
+        [{ provisioner: provisionerOf(ctx), name: green, url: ctx.facts.greenUrl }],
+      );
       ctx.note(result.deleted ? `${green} torn down` : `${green} was not there to tear down`);
     },
   },

@@ -20,16 +20,22 @@ export const register: StepKind<RegisterStep, 'removeGreenBackend' | 'removeCana
       { gateway: gatewayOf(ctx), name: green, url: greenUrl(ctx), routingGroup: plan.routingGroup },
     ]);
     const health = await long.waitForGatewayHealthy.executeWithOptions(
-      pollingOptions(`wait until the gateway reports ${green} HEALTHY`, plan.health.interval, plan.health.timeout, budget),
+      pollingOptions(
+        `wait until the gateway reports ${green} HEALTHY`,
+        plan.health.interval,
+        plan.health.timeout,
+        budget,
+      ),
       [{ gateway: gatewayOf(ctx), name: green, interval: plan.health.interval, timeout: plan.health.timeout }],
     );
     status.health = { ...status.health, gatewayStatus: health.status };
     if (hasSeparateCanaryEntry(ctx)) {
       const canary = canaryOf(ctx);
       ctx.registerCompensation({ kind: 'removeCanaryEntry' });
-      await quick.registerCanary.executeWithOptions(forwardOptions(`register ${canary.entry} inactive in ${canary.canaryGroup}`, budget), [
-        { ...canary, url: greenUrl(ctx) },
-      ]);
+      await quick.registerCanary.executeWithOptions(
+        forwardOptions(`register ${canary.entry} inactive in ${canary.canaryGroup}`, budget),
+        [{ ...canary, url: greenUrl(ctx) }],
+      );
       ctx.note(`${canary.entry} registered inactive in canary group ${canary.canaryGroup}`);
     }
     ctx.note(
@@ -53,7 +59,8 @@ export const register: StepKind<RegisterStep, 'removeGreenBackend' | 'removeCana
 };
 
 async function removeBackend(ctx: StepContext, name: string): Promise<void> {
-  await long.removeBackend.executeWithOptions(compensationOptions(`remove ${name} from the gateway`, ctx.plan.health.interval), [
-    { gateway: gatewayOf(ctx), name },
-  ]);
+  await long.removeBackend.executeWithOptions(
+    compensationOptions(`remove ${name} from the gateway`, ctx.plan.health.interval),
+    [{ gateway: gatewayOf(ctx), name }],
+  );
 }

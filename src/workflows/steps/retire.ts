@@ -12,9 +12,17 @@ export const retire: StepKind<RetireStep> = {
     const { plan, status, facts } = ctx;
     ctx.pointOfNoReturn();
     const names = status.blue.join(', ');
-    ctx.setPhase('RETIRING', `removing ${names} from the gateway${plan.retire.teardown ? ' and deleting the clusters' : ''}`);
+    ctx.setPhase(
+      'RETIRING',
+      `removing ${names} from the gateway${plan.retire.teardown ? ' and deleting the clusters' : ''}`,
+    );
     const retired = await long.retireBlue.executeWithOptions({ summary: `retire ${names}` }, [
-      { gateway: gatewayOf(ctx), provisioner: provisionerOf(ctx), backends: facts.blue, teardown: plan.retire.teardown },
+      {
+        gateway: gatewayOf(ctx),
+        provisioner: provisionerOf(ctx),
+        backends: facts.blue,
+        teardown: plan.retire.teardown,
+      },
     ]);
     ctx.note(retired.deleted.length ? `deleted ${retired.deleted.join(', ')}` : `${names} removed from the gateway`);
     return CONTINUE;

@@ -1,7 +1,15 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 import { trafficMode } from '../../integrations/traffic';
 import { durationMs } from '../../plan/duration';
-import { compensationOptions, forwardOptions, long, pollingOptions, quick, retryBudgetOf, stepNamed } from '../activity-options';
+import {
+  compensationOptions,
+  forwardOptions,
+  long,
+  pollingOptions,
+  quick,
+  retryBudgetOf,
+  stepNamed,
+} from '../activity-options';
 import { CONTINUE, namesWith, skipped, type StepContext, type StepKind, type StepOutcome } from './context';
 import { canaryOf, gatewayOf, hasSeparateCanaryEntry } from './targets';
 
@@ -20,17 +28,31 @@ export const shift: StepKind<ShiftStep, 'restoreBlue' | 'resetCanary'> = {
     const { plan, status } = ctx;
     const green = plan.green.name;
     const budget = retryBudgetOf(plan);
-    ctx.setPhase('SHIFTING', `activating ${green}, then deactivating ${status.blue.join(', ')} once the gateway reports ${green} HEALTHY`);
+    ctx.setPhase(
+      'SHIFTING',
+      `activating ${green}, then deactivating ${status.blue.join(', ')} once the gateway reports ${green} HEALTHY`,
+    );
     ctx.registerCompensation({ kind: 'restoreBlue' });
     const { interval, timeout } = plan.health;
-    await shiftTraffic(ctx, { to: green, from: status.blue }, pollingOptions(`shift ${plan.routingGroup} to ${green}`, interval, timeout, budget));
+    await shiftTraffic(
+      ctx,
+      { to: green, from: status.blue },
+      pollingOptions(`shift ${plan.routingGroup} to ${green}`, interval, timeout, budget),
+    );
     ctx.setTraffic(100);
     ctx.note(`${green} takes every new query of ${plan.routingGroup}; queries running on blue finish there`);
     if (hasSeparateCanaryEntry(ctx)) {
       const canary = canaryOf(ctx);
-      await long.resetCanary.executeWithOptions(pollingOptions(`set rule ${canary.ruleName} to 0%`, plan.health.interval, canary.rulesRefresh, budget), [canary]);
-      await quick.removeBackend.executeWithOptions(forwardOptions(`remove ${canary.entry}`, budget), [{ gateway: gatewayOf(ctx), name: canary.entry }]);
-      ctx.note(`canary rule ${canary.ruleName} back to 0% and ${canary.entry} removed: ${green} serves ${plan.routingGroup} directly`);
+      await long.resetCanary.executeWithOptions(
+        pollingOptions(`set rule ${canary.ruleName} to 0%`, plan.health.interval, canary.rulesRefresh, budget),
+        [canary],
+      );
+      await quick.removeBackend.executeWithOptions(forwardOptions(`remove ${canary.entry}`, budget), [
+        { gateway: gatewayOf(ctx), name: canary.entry },
+      ]);
+      ctx.note(
+        `canary rule ${canary.ruleName} back to 0% and ${canary.entry} removed: ${green} serves ${plan.routingGroup} directly`,
+      );
     }
     return CONTINUE;
   },
@@ -40,22 +62,28 @@ export const shift: StepKind<ShiftStep, 'restoreBlue' | 'resetCanary'> = {
     async restoreBlue(ctx) {
       const { plan, status } = ctx;
       const [first, ...others] = status.blue;
-      const back = (to: string) => compensationOptions(`shift ${plan.routingGroup} back to ${to}`, plan.health.interval);
+      const back = (to: string) =>
+        compensationOptions(`shift ${plan.routingGroup} back to ${to}`, plan.health.interval);
       await shiftTraffic(ctx, { to: first, from: [plan.green.name] }, back(first));
       for (const other of others) await shiftTraffic(ctx, { to: other, from: [] }, back(other));
       ctx.setTraffic(0);
-      ctx.note(`${namesWith(status.blue, 'serves', 'serve')} ${plan.routingGroup} again; draining ${plan.green.name} (its queries finish, none is killed)`);
+      ctx.note(
+        `${namesWith(status.blue, 'serves', 'serve')} ${plan.routingGroup} again; draining ${plan.green.name} (its queries finish, none is killed)`,
+      );
       await drainGreen(ctx);
     },
 
     /** The canary share goes back to blue, then green drains. */
     async resetCanary(ctx) {
       const { status } = ctx;
-      await long.resetCanary.executeWithOptions(compensationOptions(`send canary traffic back to ${status.blue.join(', ')}`, ctx.plan.health.interval), [
-        canaryOf(ctx),
-      ]);
+      await long.resetCanary.executeWithOptions(
+        compensationOptions(`send canary traffic back to ${status.blue.join(', ')}`, ctx.plan.health.interval),
+        [canaryOf(ctx)],
+      );
       ctx.setTraffic(0);
-      ctx.note(`canary traffic back on ${status.blue.join(', ')}; draining ${ctx.plan.green.name} (its queries finish, none is killed)`);
+      ctx.note(
+        `canary traffic back on ${status.blue.join(', ')}; draining ${ctx.plan.green.name} (its queries finish, none is killed)`,
+      );
       await drainGreen(ctx);
     },
   },
@@ -69,16 +97,29 @@ async function shiftShare(ctx: StepContext, percent: number): Promise<StepOutcom
   ctx.setPhase('SHIFTING', `moving ${percent}% of new queries to ${plan.green.name} (${canary.mode})`);
   ctx.registerCompensation({ kind: 'resetCanary' });
   const wait = durationMs(canary.rulesRefresh) + durationMs(canary.timeout);
-  const shifted = await long.shiftCanary.executeWithOptions(pollingOptions(`shift ${percent}% to ${canary.entry}`, canary.interval, `${wait}ms`, retryBudgetOf(plan)), [
-    { ...canary, percent, blueCount: ctx.facts.blue.length },
-  ]);
+  const shifted = await long.shiftCanary.executeWithOptions(
+    pollingOptions(`shift ${percent}% to ${canary.entry}`, canary.interval, `${wait}ms`, retryBudgetOf(plan)),
+    [{ ...canary, percent, blueCount: ctx.facts.blue.length }],
+  );
   ctx.setTraffic(shifted.appliedPercent);
-  ctx.note(trafficMode(canary.mode).describeShift({ percent, appliedPercent: shifted.appliedPercent, entry: canary.entry, routingGroup: plan.routingGroup, canaryGroup: canary.canaryGroup }));
+  ctx.note(
+    trafficMode(canary.mode).describeShift({
+      percent,
+      appliedPercent: shifted.appliedPercent,
+      entry: canary.entry,
+      routingGroup: plan.routingGroup,
+      canaryGroup: canary.canaryGroup,
+    }),
+  );
   return CONTINUE;
 }
 
 /** All new queries of the group to `to`; `from` stop getting new queries once `to` is active and HEALTHY. */
-async function shiftTraffic(ctx: StepContext, move: { to: string; from: string[] }, options: ActivityOptions): Promise<void> {
+async function shiftTraffic(
+  ctx: StepContext,
+  move: { to: string; from: string[] },
+  options: ActivityOptions,
+): Promise<void> {
   const { interval, timeout } = ctx.plan.health;
   const activity = stepNamed() ? long.shiftTraffic : long.flip;
   await activity.executeWithOptions(options, [{ gateway: gatewayOf(ctx), ...move, interval, timeout }]);
@@ -89,6 +130,10 @@ async function drainGreen(ctx: StepContext): Promise<void> {
   const { plan, facts } = ctx;
   if (!facts.greenUrl) return;
   await long.drainBackends.executeWithOptions(compensationOptions(`drain ${plan.green.name}`, plan.drain.interval), [
-    { backends: [{ name: plan.green.name, proxyTo: facts.greenUrl }], interval: plan.drain.interval, unreachableFor: plan.health.timeout },
+    {
+      backends: [{ name: plan.green.name, proxyTo: facts.greenUrl }],
+      interval: plan.drain.interval,
+      unreachableFor: plan.health.timeout,
+    },
   ]);
 }

@@ -23,7 +23,7 @@ export function greenUrl(ctx: StepContext): string {
 export function canaryOf(ctx: StepContext): CanaryTarget {
   const { plan } = ctx;
   const canary = plan.canary;
-  if (!canary) throw new Error('a canary step needs the plan\'s canary section');
+  if (!canary) throw new Error("a canary step needs the plan's canary section");
   return {
     gateway: gatewayOf(ctx),
     mode: canary.traffic,

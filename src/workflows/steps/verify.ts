@@ -17,9 +17,10 @@ export const verify: StepKind<VerifyStep> = {
       `waiting until ${green} runs ${plan.green.version} with ${minActiveWorkers} workers and passes ${smokeQueries.length} smoke queries`,
     );
     const verifyGreen = stepNamed() ? long.verifyGreen : long.waitForGreenReady;
-    status.health = await verifyGreen.executeWithOptions(pollingOptions(`verify ${green}`, interval, timeout, retryBudgetOf(plan)), [
-      { url: greenUrl(ctx), version: plan.green.version, interval, timeout, smokeQueries, minActiveWorkers },
-    ]);
+    status.health = await verifyGreen.executeWithOptions(
+      pollingOptions(`verify ${green}`, interval, timeout, retryBudgetOf(plan)),
+      [{ url: greenUrl(ctx), version: plan.green.version, interval, timeout, smokeQueries, minActiveWorkers }],
+    );
     ctx.note(`${green} is ready: ${status.health.message}`);
     return CONTINUE;
   },
