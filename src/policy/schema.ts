@@ -1,0 +1,110 @@
+import { z } from 'zod';
+
+/**
+ * The worker policy: what only the operators of a worker decide (CUTOVER_POLICY_FILE, YAML). A plan
+ * can narrow it, never widen it; the worker checks every run it executes against it.
+ */
+
+const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
+const duration = z
+  .string({ error: 'must be a duration string such as "30s", "10m" or "2h"' })
+  .regex(DURATION, { error: 'must be a duration such as "30s", "10m" or "2h" (units ms, s, m, h, d)' });
+
+/**
+ * `https://host[:port]`, or a pattern: the first host label may be `*` (`https://*.trino.example.com`)
+ * and the port may be `*` (`http://127.0.0.1:*`). Without a port, the scheme's default port.
+ */
+const origin = z
+  .string({ error: 'must be an origin such as "https://gateway.example.com" or "https://*.trino.example.com:8443"' })
+  .regex(/^https?:\/\/((\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:(\d{1,5}|\*))?$/, {
+    error:
+      'must be an origin: scheme, host and optional port, no path, user or query (e.g. "https://gateway.example.com", "https://*.trino.example.com:8443")',
+  });
+
+/** A routing-group pattern: a name, or `*` anywhere as a wildcard (`team-*`, `*`). */
+const groupPattern = z
+  .string({ error: 'must be a routing group name or pattern such as "adhoc" or "team-*"' })
+  .regex(/^[A-Za-z0-9*][A-Za-z0-9._*-]{0,62}$/, { error: 'must be a routing group name or pattern such as "team-*"' });
+
+const parameterName = z
+  .string()
+  .regex(/^[a-z][a-zA-Z0-9]{0,39}$/, { error: 'must be a camelCase name such as "namespace" or "valuesFile"' });
+
+/** A named `command` provisioner: the only shell a plan can cause the worker to run. */
+const commandProfile = z.strictObject({
+  /** Creates the cluster; prints the coordinator URL as its last line when the plan gives no `green.url`. */
+  create: z.string().min(1, { error: 'must be a shell command' }),
+  /** Deletes the cluster named by CUTOVER_CLUSTER_NAME. */
+  delete: z.string().min(1, { error: 'must be a shell command' }),
+  /** Prints the coordinator URL when the cluster exists; exits 3 (or prints nothing) when it does not. */
+  status: z.string().min(1, { error: 'must be a shell command' }),
+  /** Longest time one command may run. */
+  timeout: duration.default('30m'),
+  /** Extra environment of the commands (the worker's own environment is not passed on, except PATH and HOME). */
+  env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).default({}),
+  /** Parameters a plan may pass (`green.provisioner.parameters`), as CUTOVER_PARAM_<NAME> (upper snake case). */
+  parameters: z.array(parameterName).default([]),
+});
+
+const approver = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/, { error: 'must be a user name (letters, digits, . _ @ -)' }),
+  /** OpenSSH public key line: `ssh-ed25519 AAAA... comment`. */
+  publicKey: z
+    .string()
+    .regex(/^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( .*)?$/, { error: 'must be an OpenSSH ed25519 public key ("ssh-ed25519 AAAA... comment")' }),
+  /** Routing groups this approver may approve (names or patterns); default every group. */
+  groups: z.array(groupPattern).min(1).default(['*']),
+});
+
+/** Limits every plan must respect; the defaults hold when the policy does not say. */
+const bounds = z
+  .strictObject({
+    /** Shortest poll or analysis interval a plan may set. */
+    minInterval: duration.default('200ms'),
+    /** Longest wait (health timeout, approval timeout, drain timeout, bake, keep-warm) a plan may set. */
+    maxWait: duration.default('14d'),
+    /** Largest step of a canary's weight between two shifts (percentage points). */
+    maxWeightStep: z.number().int().min(1).max(100).default(100),
+    /** Most smoke queries one plan may run. */
+    maxSmokeQueries: z.number().int().min(1).max(100).default(20),
+    /** Rows a smoke query may return before it is cancelled and counted as failed. */
+    smokeQueryMaxRows: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** How long one smoke query may run before it is cancelled on the coordinator. */
+    smokeQueryTimeout: duration.default('2m'),
+    /** Highest error rate a canary analysis may tolerate (1 would switch the check off). */
+    maxErrorRate: z.number().min(0).max(1).default(0.5),
+    /** Most failed analysis samples in a row a plan may tolerate before rolling back. */
+    maxConsecutiveFailures: z.number().int().min(1).default(20),
+  })
+  .prefault({});
+
+export const workerPolicySchema = z.strictObject({
+  /** Gateway origins this worker may talk to; the gateway credentials go only there. */
+  gateways: z.array(origin).min(1, { error: 'must name at least one gateway origin' }),
+  /** Coordinator origins (or patterns) the Trino credentials may be sent to. */
+  coordinators: z.array(origin).default([]),
+  /** Hosts to which credentials may go over plain HTTP (everything else needs HTTPS). */
+  plainHttpHosts: z.array(z.string().min(1)).default([]),
+  provisioners: z
+    .strictObject({
+      sandbox: z.boolean().default(false),
+      static: z.boolean().default(true),
+      /** Named command provisioners a plan may use (`green.provisioner: { type: command, profile: NAME }`). */
+      profiles: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/), commandProfile).default({}),
+    })
+    .prefault({}),
+  /** People who may approve and promote; plans can only narrow this list. Empty: anyone the plan allows. */
+  approvers: z.array(approver).default([]),
+  /** Unsigned approve and promote are refused (rollback stays open to anyone). */
+  requireSignedApprovals: z.boolean().default(false),
+  /** Query texts (shadow validation) may be kept in workflow history. */
+  queryTextsInHistory: z.boolean().default(false),
+  bounds,
+});
+
+/** The validated worker policy, every default filled. */
+export type WorkerPolicy = z.output<typeof workerPolicySchema>;
+export type WorkerPolicyInput = z.input<typeof workerPolicySchema>;
+export type CommandProfile = z.output<typeof commandProfile>;
+export type PolicyApprover = z.output<typeof approver>;
+export type PolicyBounds = z.output<typeof bounds>;
