@@ -272,7 +272,7 @@ export function checkCompose(composePath: string, options: ComposeCheckOptions =
       if (hostIp !== LOOPBACK) {
         problem(
           where,
-          `${JSON.stringify(port)} publishes on ${hostIp === undefined ? 'every interface' : JSON.stringify(hostIp)}; bind it to ${LOOPBACK} ("${LOOPBACK}:HOST:CONTAINER")`,
+          `${JSON.stringify(port)} publishes on ${hostIp === undefined ? 'every interface' : typeof hostIp === 'string' ? hostIp : JSON.stringify(hostIp)}; bind it to ${LOOPBACK} ("${LOOPBACK}:HOST:CONTAINER")`,
         );
       }
     });
