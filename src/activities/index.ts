@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { IntegrationError } from '../integrations/errors';
+import { admissionActivities } from './admission';
 import { canaryActivities } from './canary';
 import { canaryAnalysisActivities } from './canary-analysis';
 import { drainActivities } from './drain';
@@ -11,6 +12,7 @@ import type { ActivityDeps } from './types';
 /** Every activity of cutover, bound to the integrations the worker built, each wrapped once with the error mapping. */
 export function createActivities(deps: ActivityDeps) {
   const activities = withFailureMapping({
+    ...admissionActivities(deps),
     ...provisioningActivities(deps),
     ...healthActivities(deps),
     ...trafficActivities(deps),

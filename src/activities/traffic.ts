@@ -43,6 +43,16 @@ export function trafficActivities(deps: ActivityDeps) {
           'NoActiveBlue',
         );
       }
+      const canary = input.canary;
+      const squatters = canary
+        ? all.filter((b) => b.routingGroup === canary.group && b.name !== canary.entry && b.active)
+        : [];
+      if (canary && squatters.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `canary group ${canary.group} already serves traffic (active: ${squatters.map((b) => b.name).join(', ')}): canary users would be mixed with its own; set canary.canaryGroup to a group of its own`,
+          'CanaryGroupInUse',
+        );
+      }
       const version = await deps
         .trino(blue[0].proxyTo)
         .info()

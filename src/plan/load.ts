@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
-import { upgradePlanSchema, type UpgradePlan } from './schema';
+import { checkPlan } from './problems';
+import type { UpgradePlan } from './schema';
 
 /** A plan that cannot be used; `problems` name each field and what to fix. */
 export class PlanError extends Error {
@@ -14,31 +14,12 @@ export class PlanError extends Error {
   }
 }
 
-function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
-    '',
-  );
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const at = fieldPath(issue.path) || '(plan)';
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((key) => (at === '(plan)' ? key : `${at}.${key}`));
-    return `${keys.join(', ')}: unknown field${keys.length > 1 ? 's' : ''}; remove ${keys.length > 1 ? 'them' : 'it'} (credentials belong in the worker's environment, never in a plan)`;
-  }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
-    return `${at}: is required`;
-  }
-  return `${at}: ${issue.message}`;
-}
-
 /** Validates an already parsed document; throws PlanError naming every bad field. */
 export function validatePlan(document: unknown, source = 'plan'): UpgradePlan {
   // reportInput: zod 4 leaves `issue.input` out otherwise, and every wrong type would read as "is required".
-  const result = upgradePlanSchema.safeParse(document, { reportInput: true });
-  if (!result.success) throw new PlanError(source, result.error.issues.map(describeIssue));
-  return result.data;
+  const result = checkPlan(document);
+  if (!result.ok) throw new PlanError(source, result.problems);
+  return result.plan;
 }
 
 /** Parses YAML or JSON text (JSON is YAML) and validates it. */

@@ -7,19 +7,42 @@ const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
 /** Milliseconds of a string that may not be a valid duration yet (zod runs refinements after failed checks). */
 const lenientMs = (value: string): number => (DURATION.test(value) ? durationMs(value) : Number.NaN);
 
-/** A duration string such as `30s`, `10m`, `2h`. */
+/** The longest delay a Node.js timer can wait (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/** A duration string such as `30s`, `10m`, `2h`: whole milliseconds, at most MAX_DURATION_MS. */
 const duration = z
   .string({ error: 'must be a duration string such as "30s", "10m" or "2h"' })
-  .regex(DURATION, { error: 'must be a duration such as "30s", "10m" or "2h" (units ms, s, m, h, d)' });
+  .regex(DURATION, { error: 'must be a duration such as "30s", "10m" or "2h" (units ms, s, m, h, d)' })
+  .refine((value) => Number.isInteger(lenientMs(value)), {
+    error: 'must be a whole number of milliseconds (e.g. "1.5s", not "0.5ms")',
+  })
+  .refine((value) => !(lenientMs(value) > MAX_DURATION_MS), {
+    error: 'must be at most 24d (the longest timer Node.js can set is 2^31 - 1 ms)',
+  });
 
 const positiveDuration = duration.refine((value) => !(lenientMs(value) <= 0), { error: 'must be longer than 0' });
 
+/** A poll or sample interval: shorter than 100 ms would hammer the gateway and the coordinators. */
+const interval = positiveDuration.refine((value) => !(lenientMs(value) < 100), { error: 'must be at least 100ms' });
+
+/**
+ * An http(s) base URL with no user, password, query or fragment: credentials belong to the worker,
+ * and a query or fragment would be carried into every request cutover makes.
+ */
 const httpUrl = z
   .string({ error: 'must be an http(s) URL such as "http://127.0.0.1:8080"' })
   .refine((value) => /^https?:\/\/[^\s/]+/.test(value) && URL.canParse(value), {
     error: 'must be an http(s) URL such as "http://127.0.0.1:8080"',
   })
+  .refine((value) => !URL.canParse(value) || (!new URL(value).username && !new URL(value).password), {
+    error: "must not carry a user or password: credentials belong in the worker's environment, never in a plan",
+  })
+  .refine((value) => !/[?#]/.test(value), { error: 'must not have a query (?...) or a fragment (#...)' })
   .transform((value) => value.replace(/\/+$/, ''));
+
+/** Longest backend or routing-group name, derived names (`<green>-canary`) included. */
+const MAX_NAME_LENGTH = 63;
 
 /** Backend and routing-group names as Trino Gateway accepts them in paths. */
 const name = z
@@ -110,15 +133,25 @@ const canarySection = z
     rulesRefresh: duration.default('1m'),
     analysis: z
       .strictObject({
-        interval: positiveDuration.default('30s'),
+        interval: interval.default('30s'),
         maxErrorRate: z
           .number()
           .min(0, { error: 'must be between 0 and 1' })
-          .max(1, { error: 'must be between 0 and 1' })
+          .lt(1, { error: 'must be below 1 (1 would never roll back: the error-rate check would be off)' })
           .default(0.02),
-        maxConsecutiveFailures: z.number().int().min(1, { error: 'must be 1 or more' }).default(2),
+        maxConsecutiveFailures: z
+          .number()
+          .int()
+          .min(1, { error: 'must be 1 or more' })
+          .max(1000, { error: 'must be at most 1000 (more would keep a failing green for hours)' })
+          .default(2),
         /** Queued queries on green may grow by this much between two measurements. */
-        maxQueuedGrowth: z.number().int().min(0).default(20),
+        maxQueuedGrowth: z
+          .number()
+          .int()
+          .min(0)
+          .max(100_000, { error: 'must be at most 100000 (more would switch the queue check off)' })
+          .default(20),
       })
       .prefault({}),
   })
@@ -165,15 +198,18 @@ const blueGreenPlan = z
       .optional(),
     green: z.strictObject({
       name,
+      /** What green's `/v1/info` must report: a Trino release number, optionally with a vendor suffix ("443-e.12"). */
       version: z
         .string({ error: 'must be the Trino version, e.g. "480"' })
-        .min(1, { error: 'must be the Trino version, e.g. "480"' }),
+        .regex(/^[1-9]\d{2,3}(-[A-Za-z0-9][A-Za-z0-9.]*)?$/, {
+          error: 'must be a Trino release number such as "480" (optionally with a suffix such as "443-e.12")',
+        }),
       url: httpUrl.optional(),
       provisioner: provisionerSchema,
     }),
     health: z
       .strictObject({
-        interval: positiveDuration.default('5s'),
+        interval: interval.default('5s'),
         timeout: positiveDuration.default('20m'),
         smokeQueries: z.array(z.string().min(1, { error: 'must be a SQL statement' })).default(['SELECT 1']),
         minActiveWorkers: z.number().int().min(0, { error: 'must be 0 or more' }).default(1),
@@ -199,7 +235,7 @@ const blueGreenPlan = z
         onTimeout: z
           .enum(['wait', 'proceed', 'rollback'], { error: 'must be "wait", "proceed" or "rollback"' })
           .default('wait'),
-        interval: positiveDuration.default('5s'),
+        interval: interval.default('5s'),
       })
       .prefault({}),
     retire: z
@@ -239,6 +275,38 @@ const blueGreenPlan = z
     }
     if (plan.blue && new Set(plan.blue.backends).size !== plan.blue.backends.length) {
       ctx.addIssue({ code: 'custom', path: ['blue', 'backends'], message: 'must not name a backend twice' });
+    }
+    if (plan.canary) {
+      const canaryGroup = plan.canary.canaryGroup ?? `${plan.routingGroup}-canary`;
+      const entry = trafficMode(plan.canary.traffic).canaryEntry(plan.green.name);
+      if (canaryGroup === plan.routingGroup) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['canary', 'canaryGroup'],
+          message: `must differ from routingGroup (${plan.routingGroup}): canary users are sent to a group of their own`,
+        });
+      }
+      if (canaryGroup.length > MAX_NAME_LENGTH) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routingGroup'],
+          message: `is too long for the default canary group ${canaryGroup} (${canaryGroup.length} characters, at most ${MAX_NAME_LENGTH}); shorten it or set canary.canaryGroup`,
+        });
+      }
+      if (entry.length > MAX_NAME_LENGTH) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['green', 'name'],
+          message: `is too long for its canary entry ${entry} (${entry.length} characters, at most ${MAX_NAME_LENGTH})`,
+        });
+      }
+      if (plan.blue?.backends.includes(entry)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['green', 'name'],
+          message: `makes canary entry ${entry}, which is a blue backend`,
+        });
+      }
     }
     if (lenientMs(plan.health.interval) > lenientMs(plan.health.timeout)) {
       ctx.addIssue({ code: 'custom', path: ['health', 'interval'], message: 'must not be longer than health.timeout' });

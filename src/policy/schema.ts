@@ -47,11 +47,15 @@ const commandProfile = z.strictObject({
 });
 
 const approver = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/, { error: 'must be a user name (letters, digits, . _ @ -)' }),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/, { error: 'must be a user name (letters, digits, . _ @ -)' }),
   /** OpenSSH public key line: `ssh-ed25519 AAAA... comment`. */
   publicKey: z
     .string()
-    .regex(/^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( .*)?$/, { error: 'must be an OpenSSH ed25519 public key ("ssh-ed25519 AAAA... comment")' }),
+    .regex(/^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( .*)?$/, {
+      error: 'must be an OpenSSH ed25519 public key ("ssh-ed25519 AAAA... comment")',
+    }),
   /** Routing groups this approver may approve (names or patterns); default every group. */
   groups: z.array(groupPattern).min(1).default(['*']),
 });
@@ -60,7 +64,7 @@ const approver = z.strictObject({
 const bounds = z
   .strictObject({
     /** Shortest poll or analysis interval a plan may set. */
-    minInterval: duration.default('200ms'),
+    minInterval: duration.default('100ms'),
     /** Longest wait (health timeout, approval timeout, drain timeout, bake, keep-warm) a plan may set. */
     maxWait: duration.default('14d'),
     /** Largest step of a canary's weight between two shifts (percentage points). */

@@ -42,6 +42,7 @@ export function integrationsFromEnv(env: NodeJS.ProcessEnv = process.env): Activ
       }
       return client;
     },
+    policy: () => undefined,
     provisioner(target, staticUrl, signal) {
       return createProvisioner(target.config, { gatewayUrl: target.gatewayUrl, staticUrl, signal });
     },

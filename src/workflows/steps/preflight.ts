@@ -1,6 +1,6 @@
 import { quick } from '../activity-options';
 import { CONTINUE, type StepContext, type StepOutcome } from './context';
-import { gatewayOf } from './targets';
+import { canaryOf, gatewayOf, hasSeparateCanaryEntry } from './targets';
 
 /** How long the preflight retries an unreachable gateway before the upgrade fails. */
 const PREFLIGHT_BUDGET = '1m';
@@ -14,7 +14,17 @@ export const preflight = {
     // Nothing has changed yet: an unreachable gateway fails the upgrade within a minute instead of hanging.
     const found = await quick.inspectGateway.executeWithOptions(
       { summary: `inspect routing group ${plan.routingGroup}`, scheduleToCloseTimeout: PREFLIGHT_BUDGET },
-      [{ gateway: gatewayOf(ctx), routingGroup: plan.routingGroup, blue: plan.blue?.backends, green: plan.green.name }],
+      [
+        {
+          gateway: gatewayOf(ctx),
+          routingGroup: plan.routingGroup,
+          blue: plan.blue?.backends,
+          green: plan.green.name,
+          canary: hasSeparateCanaryEntry(ctx)
+            ? { group: canaryOf(ctx).canaryGroup, entry: canaryOf(ctx).entry }
+            : undefined,
+        },
+      ],
     );
     facts.blue = found.blue;
     status.blue = found.blue.map((backend) => backend.name);

@@ -1,0 +1,33 @@
+import type { z } from 'zod';
+import { upgradePlanSchema, type UpgradePlan } from './schema';
+
+/**
+ * Validates a plan document against the schema without I/O, so the CLI and the workflow itself
+ * (a run started from the Temporal UI or CLI skips cutover's CLI) judge it the same way.
+ */
+export function checkPlan(document: unknown): { ok: true; plan: UpgradePlan } | { ok: false; problems: string[] } {
+  // reportInput: zod 4 leaves `issue.input` out otherwise, and every wrong type would read as "is required".
+  const result = upgradePlanSchema.safeParse(document, { reportInput: true });
+  return result.success
+    ? { ok: true, plan: result.data }
+    : { ok: false, problems: result.error.issues.map(describeIssue) };
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    '',
+  );
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const at = fieldPath(issue.path) || '(plan)';
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((key) => (at === '(plan)' ? key : `${at}.${key}`));
+    return `${keys.join(', ')}: unknown field${keys.length > 1 ? 's' : ''}; remove ${keys.length > 1 ? 'them' : 'it'} (credentials belong in the worker's environment, never in a plan)`;
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return `${at}: is required`;
+  }
+  return `${at}: ${issue.message}`;
+}
