@@ -51,11 +51,9 @@ const approver = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/, { error: 'must be a user name (letters, digits, . _ @ -)' }),
   /** OpenSSH public key line: `ssh-ed25519 AAAA... comment`. */
-  publicKey: z
-    .string()
-    .regex(/^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( .*)?$/, {
-      error: 'must be an OpenSSH ed25519 public key ("ssh-ed25519 AAAA... comment")',
-    }),
+  publicKey: z.string().regex(/^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( .*)?$/, {
+    error: 'must be an OpenSSH ed25519 public key ("ssh-ed25519 AAAA... comment")',
+  }),
   /** Routing groups this approver may approve (names or patterns); default every group. */
   groups: z.array(groupPattern).min(1).default(['*']),
 });
