@@ -137,7 +137,7 @@ const canarySection = z
         maxErrorRate: z
           .number()
           .min(0, { error: 'must be between 0 and 1' })
-          .lt(1, { error: 'must be below 1 (1 would never roll back: the error-rate check would be off)' })
+          .lt(1, { error: 'must be between 0 and 1, and below 1: at 1 the error-rate check could never fire' })
           .default(0.02),
         maxConsecutiveFailures: z
           .number()
@@ -214,7 +214,12 @@ const blueGreenPlan = z
         smokeQueries: z.array(z.string().min(1, { error: 'must be a SQL statement' })).default(['SELECT 1']),
         minActiveWorkers: z.number().int().min(0, { error: 'must be 0 or more' }).default(1),
         /** Failed health checks in a row, while green serves traffic, that trigger an automatic rollback. */
-        maxConsecutiveFailures: z.number().int().min(1, { error: 'must be 1 or more' }).default(2),
+        maxConsecutiveFailures: z
+          .number()
+          .int()
+          .min(1, { error: 'must be 1 or more' })
+          .max(1000, { error: 'must be at most 1000 (more would keep a failing green for hours)' })
+          .default(2),
       })
       .prefault({}),
     approval: z
