@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { json, rejectsWith, ScriptedServer } from './support/scripted-server';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
+import { SimulatedCoordinator } from '../src/sandbox/coordinator';
 
 describe('Trino coordinator client', () => {
   const trino = new ScriptedServer();
@@ -232,6 +233,16 @@ describe('Trino coordinator client', () => {
     assert.match(error.message, /POST \/v1\/statement with HTTP 400: X-Trino-User must be set/);
   });
 
+  test('no answer to the POST within timeoutMs is a retryable TrinoUnreachable, with no query to cancel', async () => {
+    trino.reset(() => undefined);
+    const error = await rejectsWith(client.execute('SELECT 1', { timeoutMs: 200 }), 'TrinoUnreachable', true);
+    assert.match(error.message, /did not answer POST \/v1\/statement within 200 ms/);
+    assert.deepEqual(
+      trino.seen.map((r) => r.method),
+      ['POST'],
+    );
+  });
+
   test('unreachable and slow coordinators are retryable TrinoUnreachable', async () => {
     const closed = new TrinoHttpClient({ url: 'http://127.0.0.1:1' });
     await rejectsWith(closed.info(), 'TrinoUnreachable', true);
@@ -240,5 +251,117 @@ describe('Trino coordinator client', () => {
     trino.reset(() => undefined);
     const error = await rejectsWith(client.info(), 'TrinoUnreachable', true);
     assert.match(error.message, /no answer within 500 ms/);
+  });
+});
+
+describe('Trino client: nextUri stays on the coordinator', () => {
+  const coordinator = new ScriptedServer();
+  const elsewhere = new ScriptedServer();
+  let client: TrinoHttpClient;
+
+  before(async () => {
+    await Promise.all([coordinator.start(), elsewhere.start()]);
+    client = new TrinoHttpClient({ url: coordinator.url, user: 'ops', password: 'pa55' });
+  });
+  after(async () => {
+    await client.close();
+    await Promise.all([coordinator.stop(), elsewhere.stop()]);
+  });
+
+  for (const [name, nextUri] of [
+    ['another port', () => `${elsewhere.url}/v1/statement/executing/q1/y1/1`],
+    ['user info that hides the real host', () => `${coordinator.url}@${elsewhere.url.slice(7)}/v1/statement/q1/y1/1`],
+    ['another host name for the same address', () => `${elsewhere.url.replace('127.0.0.1', 'localhost')}/v1/x`],
+  ] as const) {
+    test(`a nextUri on ${name} is refused, gets nothing, and the query is cancelled by id on the coordinator`, async () => {
+      coordinator.reset((req, res) =>
+        req.method === 'POST' ? json(res, 200, { id: 'q1', nextUri: nextUri() }) : res.writeHead(204).end(),
+      );
+      elsewhere.reset((_req, res) => json(res, 200, { id: 'q1' }));
+      const error = await rejectsWith(client.execute('SELECT 1'), 'TrinoNextUriOffOrigin', false);
+      assert.match(error.message, new RegExp(`not on ${coordinator.url} where the statement was sent`));
+      assert.match(error.message, /sent nothing there/);
+      assert.deepEqual(elsewhere.seen, [], 'the other listener received nothing');
+      assert.deepEqual(
+        coordinator.seen.map((r) => `${r.method} ${r.url}`),
+        ['POST /v1/statement', 'DELETE /v1/query/q1'],
+      );
+      assert.equal(coordinator.seen[1].headers['x-trino-user'], 'ops');
+    });
+  }
+
+  test('a nextUri on the same origin, spelt differently, is followed there', async () => {
+    const port = new URL(coordinator.url).port;
+    coordinator.reset((req, res) =>
+      req.method === 'POST'
+        ? json(res, 200, { id: 'q2', nextUri: `HTTP://127.0.0.1:${port}/v1/statement/executing/q2/y2/1` })
+        : json(res, 200, { id: 'q2', columns: [{ name: 'x', type: 'integer' }], data: [[1]] }),
+    );
+    assert.equal((await client.execute('SELECT 1')).state, 'FINISHED');
+    assert.deepEqual(
+      coordinator.seen.map((r) => `${r.method} ${r.url}`),
+      ['POST /v1/statement', 'GET /v1/statement/executing/q2/y2/1'],
+    );
+  });
+});
+
+describe('Trino client: row cap and timeout, against the sandbox coordinator', () => {
+  const coordinator = new SimulatedCoordinator({ name: 'capped', version: '480' });
+  let client: TrinoHttpClient;
+
+  before(async () => {
+    await coordinator.start();
+    client = new TrinoHttpClient({ url: coordinator.url });
+  });
+  after(async () => {
+    await client.close();
+    await coordinator.stop();
+  });
+
+  async function onCoordinator(id: string) {
+    return (await client.listQueries()).find((query) => query.queryId === id);
+  }
+
+  test('more rows than maxRows: reading stops, the query is cancelled on the coordinator and FAILED', async () => {
+    const result = await client.execute('/* sandbox:rows=5000 */ SELECT x FROM t', { maxRows: 1500 });
+    assert.equal(result.state, 'FAILED');
+    assert.deepEqual(result.error, { message: 'returned more than 1500 rows', errorName: 'CUTOVER_ROW_LIMIT' });
+    assert.equal(result.rows.length, 1500);
+    const query = await onCoordinator(result.id);
+    assert.deepEqual([query?.state, query?.errorCode], ['FAILED', 'USER_CANCELED']);
+  });
+
+  test('exactly maxRows rows, over several pages, is a FINISHED statement', async () => {
+    const result = await client.execute('/* sandbox:rows=2500 */ SELECT x FROM t', { maxRows: 2500 });
+    assert.equal(result.state, 'FINISHED');
+    assert.equal(result.rows.length, 2500);
+    assert.equal((await onCoordinator(result.id))?.state, 'FINISHED');
+  });
+
+  test('a last page that goes over maxRows fails the statement, with nothing left to cancel', async () => {
+    const result = await client.execute('/* sandbox:rows=20 */ SELECT x FROM t', { maxRows: 10 });
+    assert.deepEqual(
+      [result.state, result.error?.message, result.rows.length],
+      ['FAILED', 'returned more than 10 rows', 10],
+    );
+    assert.equal((await onCoordinator(result.id))?.state, 'FINISHED');
+  });
+
+  test('not finished within timeoutMs: the query is cancelled on the coordinator and FAILED', async () => {
+    const started = Date.now();
+    const result = await client.execute('/* sandbox:duration=10s */ SELECT 1', { timeoutMs: 300 });
+    assert.ok(Date.now() - started < 2_000, `returned after ${Date.now() - started} ms`);
+    assert.equal(result.state, 'FAILED');
+    assert.deepEqual(result.error, { message: 'did not finish within 300 ms', errorName: 'CUTOVER_TIMEOUT' });
+    const query = await onCoordinator(result.id);
+    assert.deepEqual([query?.state, query?.errorCode], ['FAILED', 'USER_CANCELED']);
+  });
+
+  test('a statement that finishes in time is untouched by the timer', async () => {
+    const result = await client.execute('/* sandbox:duration=50ms */ SELECT version()', {
+      timeoutMs: 5_000,
+      maxRows: 1,
+    });
+    assert.deepEqual([result.state, result.rows], ['FINISHED', [['480']]]);
   });
 });

@@ -123,6 +123,32 @@ describe('upgrade plan', () => {
     assert.ok(problems.includes('green.provisioner.timeout: must be longer than 0'), problems.join('\n'));
   });
 
+  it('takes only read-only smoke queries, at most 20, and names each refused one by its index', () => {
+    const plan = parsePlan(
+      `${MINIMAL}health: {smokeQueries: ["select 1;", "WITH x AS (SELECT 1) SELECT * FROM x", "SHOW CATALOGS", "EXPLAIN DELETE FROM t"]}\n`,
+    );
+    assert.equal(plan.health.smokeQueries.length, 4, 'kept as written');
+    const problems = problemsOf(
+      `${MINIMAL}health:\n  smokeQueries:\n    - SELECT 1\n    - DELETE FROM t\n    - "/* SELECT */ DROP TABLE t"\n    - "SELECT 1; DROP TABLE t"\n    - CREATE TABLE t AS SELECT 1\n    - EXPLAIN ANALYZE DELETE FROM t\n    - 42\n`,
+    );
+    assert.deepEqual(problems, [
+      'health.smokeQueries[1]: must be read-only (SELECT, WITH, VALUES, SHOW, DESCRIBE, EXPLAIN); "DELETE FROM t" is not',
+      'health.smokeQueries[2]: must be read-only (SELECT, WITH, VALUES, SHOW, DESCRIBE, EXPLAIN); "DROP TABLE t" is not',
+      'health.smokeQueries[3]: must be a single statement; "SELECT 1; DROP TABLE t" has another one after a ";"',
+      'health.smokeQueries[4]: must be read-only (SELECT, WITH, VALUES, SHOW, DESCRIBE, EXPLAIN); "CREATE TABLE t AS SELECT 1" is not',
+      'health.smokeQueries[5]: must be read-only (SELECT, WITH, VALUES, SHOW, DESCRIBE, EXPLAIN); "EXPLAIN ANALYZE DELETE FROM t" runs DELETE, which is not read-only (EXPLAIN ANALYZE executes the statement)',
+      'health.smokeQueries[6]: must be a SQL statement',
+    ]);
+    const many = Array.from({ length: 21 }, (_, i) => `SELECT ${i}`);
+    assert.deepEqual(problemsOf(`${MINIMAL}health: {smokeQueries: ${JSON.stringify(many)}}\n`), [
+      'health.smokeQueries: must not list more than 20 smoke queries',
+    ]);
+    assert.equal(
+      parsePlan(`${MINIMAL}health: {smokeQueries: ${JSON.stringify(many.slice(1))}}\n`).health.smokeQueries.length,
+      20,
+    );
+  });
+
   it('fills a canary plan from the standard preset and validates its steps', () => {
     const plan = parsePlan(`${MINIMAL}strategy: canary\n`);
     assert.deepEqual(

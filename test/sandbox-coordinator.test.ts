@@ -93,6 +93,33 @@ describe('sandbox coordinator', () => {
     }
   });
 
+  it('hands a large result out in pages of 1,000 rows, FINISHING until the last one is read', async () => {
+    const pages = await follow(await submit(blue.url, '/* sandbox:rows=2500 */ SELECT x FROM t'));
+    const withData = pages.filter((page) => page.data !== undefined);
+    assert.deepEqual(
+      withData.map((page) => [page.data?.length, page.stats.state, page.nextUri !== undefined]),
+      [
+        [1000, 'FINISHING', true],
+        [1000, 'FINISHING', true],
+        [500, 'FINISHED', false],
+      ],
+    );
+    assert.deepEqual(withData[0].data?.[0], [1]);
+    assert.deepEqual(withData[2].data?.at(-1), [2500]);
+  });
+
+  it('cancels a query on DELETE of its nextUri, also while its result is read (204; 404 for a query it does not know)', async () => {
+    const first = await submit(blue.url, '/* sandbox:rows=5000 */ SELECT x FROM t');
+    let page = first;
+    while (page.data === undefined) page = (await call(page.nextUri ?? '')).json() as Page;
+    assert.equal(page.stats.state, 'FINISHING');
+    assert.equal((await call(page.nextUri ?? '', { method: 'DELETE' })).status, 204);
+    const info = (await call(`${blue.url}/v1/query/${first.id}`, { headers: USER })).json();
+    assert.deepEqual([info.state, info.errorCode.name], ['FAILED', 'USER_CANCELED']);
+    const unknown = (page.nextUri ?? '').replace(first.id, '20200101_000000_00000_aaaaa');
+    assert.equal((await call(unknown, { method: 'DELETE' })).status, 404);
+  });
+
   it('builds nextUri and infoUri from X-Forwarded-* so clients behind a proxy stay on it', async () => {
     const first = await submit(blue.url, 'SELECT 1', {
       ...USER,

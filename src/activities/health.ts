@@ -1,6 +1,9 @@
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, cancellationSignal, log, sleep } from '@temporalio/activity';
 import type { BackendState } from '../integrations/gateway/types';
+import { checkReadOnly } from '../integrations/trino/read-only';
+import type { StatementResult } from '../integrations/trino/types';
 import { durationMs } from '../plan/duration';
+import { MAX_SMOKE_QUERIES } from '../plan/schema';
 import type { HealthSnapshot } from '../observations';
 import { pollGatewayHealthy, pollUntil, resumedProgress } from './poll';
 import type {
@@ -14,19 +17,35 @@ import type {
 
 /** Smoke queries failing this many times in a row mean green is broken, not warming up. */
 const SMOKE_FAILURES_BEFORE_GIVING_UP = 3;
+/** Bounds of one smoke query when the input has none (scheduled by older workflow code): the policy's defaults. */
+const DEFAULT_SMOKE_QUERY_MAX_ROWS = 10_000;
+const DEFAULT_SMOKE_QUERY_TIMEOUT = '2m';
+/** A smoke query may run for minutes: heartbeat meanwhile, so the worker does not look dead. */
+const SMOKE_HEARTBEAT_MS = 1_000;
 
 /** Activities that watch green: directly on its coordinator and through the gateway's health cache. */
 export function healthActivities(deps: ActivityDeps) {
   return {
     /** Polls green's coordinator until it runs the expected version, has its workers and passes the smoke queries. */
     async verifyGreen(input: VerifyGreenInput): Promise<HealthSnapshot> {
+      const smokeQueries = readOnlySmokeQueries(input.smokeQueries);
       const trino = deps.trino(input.url);
+      const intervalMs = durationMs(input.interval);
+      const limits = {
+        maxRows: input.smokeQueryMaxRows ?? DEFAULT_SMOKE_QUERY_MAX_ROWS,
+        timeoutMs: durationMs(input.smokeQueryTimeout ?? DEFAULT_SMOKE_QUERY_TIMEOUT),
+      };
       let smokeFailures = (resumedProgress()?.state as { smokeFailures?: number } | undefined)?.smokeFailures ?? 0;
+      // Checks of one attempt are an interval apart (pollUntil). A retry may follow an attempt that ran
+      // the smoke queries just before it died, whose last heartbeat (throttled) never reached the
+      // server: its first run waits one interval from when it was scheduled, which is after that one.
+      const { attempt, currentAttemptScheduledTimestampMs } = activityInfo();
+      const firstSmokeAt = attempt > 1 ? currentAttemptScheduledTimestampMs + intervalMs : 0;
       const outcome = await pollUntil<HealthSnapshot>({
-        intervalMs: durationMs(input.interval),
+        intervalMs,
         timeoutMs: durationMs(input.timeout),
         unreachableMeansNotYet: true,
-        check: async () => {
+        check: async (progress) => {
           const info = await trino.info();
           const version = info.nodeVersion.version;
           if (info.starting) return { done: false, observation: `${input.url} is starting (version ${version})` };
@@ -40,8 +59,15 @@ export function healthActivities(deps: ActivityDeps) {
           if (stats.activeWorkers < input.minActiveWorkers) {
             return { done: false, observation: `${stats.activeWorkers} of ${input.minActiveWorkers} workers active` };
           }
-          for (const sql of input.smokeQueries) {
-            const result = await trino.execute(sql, { source: 'cutover-smoke' });
+          const wait = firstSmokeAt - Date.now();
+          if (wait > 0) {
+            progress(`waiting ${wait} ms before running the smoke queries again (retried attempt)`, { smokeFailures });
+            await sleep(wait);
+          }
+          for (const sql of smokeQueries) {
+            const result = await runSmokeQuery(trino, sql, limits, () =>
+              progress(`running smoke query "${sql}"`, { smokeFailures }),
+            );
             if (result.state === 'FAILED') {
               smokeFailures += 1;
               const message = `smoke query "${sql}" failed: ${result.error?.message ?? 'unknown error'}`;
@@ -59,7 +85,7 @@ export function healthActivities(deps: ActivityDeps) {
             value: {
               version,
               activeWorkers: stats.activeWorkers,
-              message: `${input.smokeQueries.length} smoke queries finished`,
+              message: `${smokeQueries.length} smoke queries finished`,
             },
           };
         },
@@ -126,6 +152,45 @@ export function healthActivities(deps: ActivityDeps) {
       return outcome.done ? { healthy: false, reason: outcome.value, snapshot } : { healthy: true, snapshot };
     },
   };
+}
+
+/**
+ * The smoke queries as they are sent, refused (non-retryable) unless each is read-only: plan
+ * validation checks them too, but a run started without the CLI skips it.
+ */
+function readOnlySmokeQueries(queries: string[]): string[] {
+  if (queries.length > MAX_SMOKE_QUERIES) {
+    throw ApplicationFailure.nonRetryable(
+      `health.smokeQueries: must not list more than ${MAX_SMOKE_QUERIES} smoke queries (this run lists ${queries.length})`,
+      'TooManySmokeQueries',
+    );
+  }
+  return queries.map((sql, index) => {
+    const verdict = checkReadOnly(sql);
+    if (!verdict.readOnly) {
+      throw ApplicationFailure.nonRetryable(
+        `health.smokeQueries[${index}]: ${verdict.reason}`,
+        'SmokeQueryNotReadOnly',
+      );
+    }
+    return verdict.statement;
+  });
+}
+
+/** One smoke query, bounded in rows and time, cancelled with the activity, heartbeating while it runs. */
+async function runSmokeQuery(
+  trino: ReturnType<ActivityDeps['trino']>,
+  sql: string,
+  limits: { maxRows: number; timeoutMs: number },
+  beat: () => void,
+): Promise<StatementResult> {
+  beat();
+  const heartbeats = setInterval(beat, SMOKE_HEARTBEAT_MS);
+  try {
+    return await trino.execute(sql, { source: 'cutover-smoke', ...limits, signal: cancellationSignal() });
+  } finally {
+    clearInterval(heartbeats);
+  }
 }
 
 async function checkGreen(

@@ -17,9 +17,12 @@ export function resumedProgress(): PollProgress | undefined {
   return details && typeof details.startedAt === 'number' ? details : undefined;
 }
 
-export type PollCheck<T> = () => Promise<
-  { done: true; value: T } | { done: false; observation: string; state?: unknown }
->;
+/** Records progress in the middle of a check, e.g. before a long step, so the heartbeat stays fresh. */
+export type PollProgressReporter = (observation: string, state?: unknown) => void;
+
+export type PollCheck<T> = (
+  progress: PollProgressReporter,
+) => Promise<{ done: true; value: T } | { done: false; observation: string; state?: unknown }>;
 
 export interface PollOptions<T> {
   intervalMs: number;
@@ -48,18 +51,26 @@ export async function pollUntil<T>({
   check,
   unreachableMeansNotYet = false,
 }: PollOptions<T>): Promise<PollOutcome<T>> {
-  const startedAt = resumedProgress()?.startedAt ?? Date.now();
+  const resumed = resumedProgress();
+  const startedAt = resumed?.startedAt ?? Date.now();
   let observation = 'not checked yet';
+  // Kept when a check fails, so that a retried attempt still resumes from it.
+  let state = resumed?.state;
+  const progress: PollProgressReporter = (now, newState) => {
+    state = newState;
+    heartbeat({ startedAt, observation: now, state } satisfies PollProgress);
+  };
   for (;;) {
     try {
-      const result = await check();
+      const result = await check(progress);
       if (result.done) return { done: true, value: result.value, waitedMs: Date.now() - startedAt };
       observation = result.observation;
-      heartbeat({ startedAt, observation, state: result.state } satisfies PollProgress);
+      state = result.state;
+      heartbeat({ startedAt, observation, state } satisfies PollProgress);
     } catch (error) {
       if (!(unreachableMeansNotYet && error instanceof IntegrationError && error.retryable)) throw error;
       observation = error.message;
-      heartbeat({ startedAt, observation } satisfies PollProgress);
+      heartbeat({ startedAt, observation, state } satisfies PollProgress);
     }
     if (timeoutMs !== undefined && Date.now() - startedAt >= timeoutMs) {
       return { done: false, observation, waitedMs: Date.now() - startedAt };

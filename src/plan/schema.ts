@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TRAFFIC_MODE_NAMES, trafficMode } from '../integrations/traffic';
+import { checkReadOnly } from '../integrations/trino/read-only';
 import { durationMs } from './duration';
 
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
@@ -50,6 +51,15 @@ const name = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
     error: 'must start with a letter or digit and use only letters, digits, ".", "_" and "-" (at most 63)',
   });
+
+/** Most smoke queries a plan may list: each runs on every readiness check. */
+export const MAX_SMOKE_QUERIES = 20;
+
+/** A statement that only reads (src/integrations/trino/read-only.ts). */
+const smokeQuery = z.string({ error: 'must be a SQL statement' }).superRefine((sql, ctx) => {
+  const verdict = checkReadOnly(sql);
+  if (!verdict.readOnly) ctx.addIssue({ code: 'custom', message: verdict.reason });
+});
 
 const sandboxProvisioner = z.strictObject({
   type: z.literal('sandbox'),
@@ -211,7 +221,10 @@ const blueGreenPlan = z
       .strictObject({
         interval: interval.default('5s'),
         timeout: positiveDuration.default('20m'),
-        smokeQueries: z.array(z.string().min(1, { error: 'must be a SQL statement' })).default(['SELECT 1']),
+        smokeQueries: z
+          .array(smokeQuery)
+          .max(MAX_SMOKE_QUERIES, { error: `must not list more than ${MAX_SMOKE_QUERIES} smoke queries` })
+          .default(['SELECT 1']),
         minActiveWorkers: z.number().int().min(0, { error: 'must be 0 or more' }).default(1),
         /** Failed health checks in a row, while green serves traffic, that trigger an automatic rollback. */
         maxConsecutiveFailures: z

@@ -56,7 +56,7 @@ function statementStats(query: SimulatedQuery): Record<string, unknown> {
     wallTimeMillis: elapsed,
     queuedTimeMillis: 0,
     elapsedTimeMillis: elapsed,
-    processedRows: done ? query.statement.rows.length : 0,
+    processedRows: done ? query.statement.rows.length : query.rowsServed,
     processedBytes: 0,
     physicalInputBytes: 0,
     physicalWrittenBytes: 0,
@@ -67,17 +67,23 @@ function statementStats(query: SimulatedQuery): Record<string, unknown> {
 
 /**
  * One QueryResults page. While the query is active it carries `nextUri` with `nextToken`; the
- * last page carries `columns` and `data` (FINISHED) or `error` (FAILED) and no `nextUri`.
+ * last page carries `columns` and `data` (FINISHED) or `error` (FAILED) and no `nextUri`. A result
+ * larger than a page comes in `rows` pages, each with `columns` and `data`, all but the last with a `nextUri`.
  */
-export function queryResults(query: SimulatedQuery, baseUrl: string, nextToken: number): Record<string, unknown> {
+export function queryResults(
+  query: SimulatedQuery,
+  baseUrl: string,
+  nextToken: number,
+  rows?: unknown[][],
+): Record<string, unknown> {
   const page: Record<string, unknown> = { id: query.id, infoUri: `${baseUrl}/ui/query.html?${query.id}` };
-  if (ACTIVE_QUERY_STATES.has(query.state)) {
-    page.nextUri = nextUri(query, baseUrl, nextToken);
-  } else if (query.error) {
+  const active = ACTIVE_QUERY_STATES.has(query.state);
+  if (active) page.nextUri = nextUri(query, baseUrl, nextToken);
+  if (query.error) {
     page.error = query.error;
-  } else {
+  } else if (rows !== undefined || !active) {
     page.columns = query.statement.columns;
-    page.data = query.statement.rows;
+    page.data = rows ?? query.statement.rows;
   }
   page.stats = statementStats(query);
   page.warnings = [];

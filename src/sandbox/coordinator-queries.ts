@@ -30,6 +30,8 @@ export interface SimulatedQuery {
   lastPage?: { token: number; body: unknown };
   /** State shown in the last page; a poll waits only while nothing changed since. */
   reportedState: QueryState;
+  /** Result rows already handed out in pages (a result larger than one page stays FINISHING until all are). */
+  rowsServed: number;
 }
 
 /** What a new query needs besides its SQL. */
@@ -50,6 +52,8 @@ export interface SubmitOptions {
 const RETENTION_MS = 10 * 60_000;
 const MAX_FINISHED = 5_000;
 const PRUNE_EVERY_MS = 1_000;
+/** Rows of one result page: the sandbox's stand-in for Trino's target result size. */
+export const ROWS_PER_PAGE = 1_000;
 
 function isDone(query: SimulatedQuery): boolean {
   return !ACTIVE_QUERY_STATES.has(query.state);
@@ -114,6 +118,7 @@ export class QueryTracker {
       state: 'QUEUED',
       nextToken: 1,
       reportedState: 'QUEUED',
+      rowsServed: 0,
     };
     this.queries.set(query.id, query);
     const runMs = statement.durationMs + options.extraDelayMs;
@@ -135,13 +140,26 @@ export class QueryTracker {
           );
           this.transition(query, 'FAILED');
         } else {
-          this.finishedTotal += 1;
           this.cpuMs += runMs;
-          this.transition(query, 'FINISHED');
+          // Like Trino, a query whose result the client has not read yet is FINISHING, not FINISHED.
+          if (statement.rows.length > ROWS_PER_PAGE) this.transition(query, 'FINISHING');
+          else this.finish(query);
         }
       });
     });
     return query;
+  }
+
+  /**
+   * The next page of a FINISHING query's result (FINISHED once the last page is out); undefined for
+   * other queries, whose last page carries their whole (small) result.
+   */
+  takeRows(query: SimulatedQuery): unknown[][] | undefined {
+    if (query.state !== 'FINISHING') return undefined;
+    const page = query.statement.rows.slice(query.rowsServed, query.rowsServed + ROWS_PER_PAGE);
+    query.rowsServed += page.length;
+    if (query.rowsServed >= query.statement.rows.length) this.finish(query);
+    return page;
   }
 
   /** A query this coordinator still remembers. */
@@ -177,9 +195,12 @@ export class QueryTracker {
     return { queued, running, finishedTotal: this.finishedTotal, cpuMs: this.cpuMs };
   }
 
-  /** Resolves at once if the state changed since the last page, else at the next change or after `maxWaitMs` (Trino's long poll). */
+  /**
+   * Resolves at once if the state changed since the last page or result rows wait, else at the next
+   * change or after `maxWaitMs` (Trino's long poll).
+   */
   waitForProgress(query: SimulatedQuery, maxWaitMs: number): Promise<void> {
-    if (isDone(query) || query.state !== query.reportedState) return Promise.resolve();
+    if (isDone(query) || query.state === 'FINISHING' || query.state !== query.reportedState) return Promise.resolve();
     return new Promise((resolve) => {
       const set = this.waiters.get(query.id) ?? new Set();
       this.waiters.set(query.id, set);
@@ -200,6 +221,11 @@ export class QueryTracker {
     for (const set of this.waiters.values()) for (const wake of [...set]) wake();
     this.waiters.clear();
     this.queries.clear();
+  }
+
+  private finish(query: SimulatedQuery): void {
+    this.finishedTotal += 1;
+    this.transition(query, 'FINISHED');
   }
 
   private schedule(query: SimulatedQuery, delayMs: number, action: () => void): void {

@@ -225,13 +225,15 @@ export class SimulatedCoordinator {
         if (token !== query.nextToken)
           return reply.code(404).type('text/plain').send(`Invalid token ${token} for query ${query.id}`);
         await live.queries.waitForProgress(query, LONG_POLL_MS);
-        return this.page(query, token, base(request));
+        return this.page(live.queries, query, token, base(request));
       },
     );
 
-    app.delete<{ Params: { queryId: string; slug: string } }>(STATEMENT_PATH, async (request, reply) => {
+    // Trino's cancel: 204 whether or not the query was still running, 404 for a query it does not know.
+    app.delete<{ Params: { phase: string; queryId: string; slug: string } }>(STATEMENT_PATH, async (request, reply) => {
       const query = live.queries.get(request.params.queryId);
-      if (!query || query.slug !== request.params.slug)
+      const knownPhase = request.params.phase === 'queued' || request.params.phase === 'executing';
+      if (!query || !knownPhase || query.slug !== request.params.slug)
         return reply.code(404).type('text/plain').send('Query not found');
       live.queries.cancel(query.id);
       return reply.code(204).send();
@@ -292,9 +294,9 @@ export class SimulatedCoordinator {
   }
 
   /** Renders the page for `token` once, so a retry of the same token gets the same page. */
-  private page(query: SimulatedQuery, token: number, baseUrl: string): unknown {
+  private page(queries: QueryTracker, query: SimulatedQuery, token: number, baseUrl: string): unknown {
     if (query.lastPage?.token === token) return query.lastPage.body;
-    const body = queryResults(query, baseUrl, token + 1);
+    const body = queryResults(query, baseUrl, token + 1, queries.takeRows(query));
     query.lastPage = { token, body };
     query.reportedState = query.state;
     query.nextToken = token + 1;

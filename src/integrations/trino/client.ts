@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { IntegrationError } from '../errors';
-import { HttpClient, pathOf, sleep, type HttpRequest, type HttpResponse } from '../http';
+import { HttpClient, pathOf, segment, sleep, type HttpRequest, type HttpResponse } from '../http';
 import {
   ACTIVE_QUERY_STATES,
   type ClusterStats,
@@ -62,6 +62,8 @@ export class TrinoHttpClient implements TrinoClusterApi {
   private readonly user: string;
   private readonly source: string;
   private readonly password?: string;
+  /** The coordinator's origin: the only one `nextUri` is followed on. */
+  private readonly origin: string;
   /** Headers of `/v1/query` and of statements run as the configured user. */
   private readonly userHeaders: Record<string, string>;
   private uiCookie?: string;
@@ -70,6 +72,7 @@ export class TrinoHttpClient implements TrinoClusterApi {
     this.user = options.user ?? 'cutover';
     this.source = options.source ?? 'cutover';
     this.password = options.password;
+    this.origin = new URL(options.url).origin;
     this.userHeaders = { 'x-trino-user': this.user };
     if (options.password !== undefined) {
       this.userHeaders.authorization = `Basic ${Buffer.from(`${this.user}:${options.password}`).toString('base64')}`;
@@ -141,34 +144,94 @@ export class TrinoHttpClient implements TrinoClusterApi {
     return data;
   }
 
-  /** `POST /v1/statement` and follow `nextUri` until it is absent; an aborted signal cancels the query. */
+  /**
+   * `POST /v1/statement` and follow `nextUri` until it is absent. An aborted signal cancels the
+   * query; so do `maxRows` and `timeoutMs`, which then return it FAILED.
+   */
   async execute(sql: string, options: StatementOptions = {}): Promise<StatementResult> {
-    const { signal } = options;
     const headers: Record<string, string> = { ...this.userHeaders, 'x-trino-source': options.source ?? this.source };
     // Lower-cased so that a caller's `X-Trino-User` replaces ours instead of being sent twice.
     if (options.headers) for (const name in options.headers) headers[name.toLowerCase()] = options.headers[name];
     if (options.user !== undefined) headers['x-trino-user'] = options.user;
+    const { timeoutMs, maxRows } = options;
+    if (timeoutMs === undefined) return this.follow(sql, headers, options.signal, maxRows);
 
-    const first = await this.statementCall({ method: 'POST', path: '/v1/statement', text: sql, headers, signal });
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new StatementDeadline(timeoutMs)), timeoutMs);
+    try {
+      const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
+      return await this.follow(sql, headers, signal, maxRows);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes the pooled connections. */
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+
+  /** Runs one statement through the client protocol; see execute. */
+  private async follow(
+    sql: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    maxRows: number | undefined,
+  ): Promise<StatementResult> {
+    let first: { headers: IncomingHttpHeaders; results: QueryResults };
+    try {
+      first = await this.statementCall({ method: 'POST', path: '/v1/statement', text: sql, headers, signal });
+    } catch (error) {
+      // No query id yet, so nothing to cancel: a coordinator that does not even queue the statement is unwell.
+      if (error instanceof StatementDeadline) {
+        throw new IntegrationError(
+          `Trino did not answer POST /v1/statement within ${formatMs(error.timeoutMs)}`,
+          'TrinoUnreachable',
+          true,
+        );
+      }
+      throw error;
+    }
     const clusterHost = cookieValue(first.headers, CLUSTER_HOST_COOKIE);
     let results = first.results;
     const id = results.id;
     let columns = results.columns;
     const rows: unknown[][] = [];
-    appendRows(rows, results.data);
+    let stopped: StatementResult['error'];
     try {
-      while (results.nextUri !== undefined) {
-        results = (await this.statementCall({ method: 'GET', path: results.nextUri, headers, signal })).results;
-        columns ??= results.columns;
+      for (;;) {
         appendRows(rows, results.data);
+        if (maxRows !== undefined && rows.length > maxRows) {
+          stopped = { message: `returned more than ${maxRows} rows`, errorName: 'CUTOVER_ROW_LIMIT' };
+          break;
+        }
+        if (results.nextUri === undefined) break;
+        const next = this.onCoordinator(results.nextUri);
+        if (next === undefined) {
+          await this.cancel(id, results.nextUri, headers);
+          throw this.offOrigin(results.nextUri);
+        }
+        results = (await this.statementCall({ method: 'GET', path: next, headers, signal })).results;
+        columns ??= results.columns;
       }
     } catch (error) {
-      if (signal?.aborted && results.nextUri !== undefined) await this.cancel(results.nextUri, headers);
-      throw error;
+      if (!(error instanceof StatementDeadline)) {
+        if (signal?.aborted && results.nextUri !== undefined) await this.cancel(id, results.nextUri, headers);
+        throw error;
+      }
+      stopped = { message: `did not finish within ${formatMs(error.timeoutMs)}`, errorName: 'CUTOVER_TIMEOUT' };
     }
+    if (stopped && results.nextUri !== undefined) await this.cancel(id, results.nextUri, headers);
 
-    const result: StatementResult = { id, state: results.error ? 'FAILED' : 'FINISHED', columns: columns ?? [], rows };
-    if (results.error) {
+    const result: StatementResult = {
+      id,
+      state: stopped || results.error ? 'FAILED' : 'FINISHED',
+      columns: columns ?? [],
+      rows: stopped && maxRows !== undefined ? rows.slice(0, maxRows) : rows,
+    };
+    if (stopped) {
+      result.error = stopped;
+    } else if (results.error) {
       result.error = {
         message: results.error.message,
         errorName: results.error.errorName,
@@ -177,11 +240,6 @@ export class TrinoHttpClient implements TrinoClusterApi {
     }
     if (clusterHost !== undefined) result.clusterHost = clusterHost;
     return result;
-  }
-
-  /** Closes the pooled connections. */
-  async close(): Promise<void> {
-    await this.http.close();
   }
 
   /** One protocol request, retried on 502/503/504 with a short growing delay. */
@@ -211,12 +269,33 @@ export class TrinoHttpClient implements TrinoClusterApi {
     return results;
   }
 
-  /** `DELETE nextUri`: best effort, the caller is already giving up on the query. */
-  private async cancel(nextUri: string, headers: Record<string, string>): Promise<void> {
+  /**
+   * Cancels a query, best effort (the caller is already giving up on it): `DELETE nextUri` as the
+   * client protocol says, or `DELETE /v1/query/{id}` on the coordinator when nextUri leads elsewhere.
+   */
+  private async cancel(id: string, nextUri: string, headers: Record<string, string>): Promise<void> {
+    const path = this.onCoordinator(nextUri) ?? `/v1/query/${segment(id)}`;
     const timeout = AbortSignal.timeout(CANCEL_TIMEOUT_MS);
     await this.http
-      .send({ method: 'DELETE', path: nextUri, headers, signal: timeout, accept: [404, 410] })
+      .send({ method: 'DELETE', path, headers, signal: timeout, accept: [404, 410] })
       .catch(() => undefined);
+  }
+
+  /** `uri` as an absolute URL when it is on the coordinator's origin; undefined when it leads elsewhere. */
+  private onCoordinator(uri: string): string | undefined {
+    const url = URL.parse(uri, `${this.origin}/`);
+    return url?.origin === this.origin ? url.href : undefined;
+  }
+
+  private offOrigin(nextUri: string): IntegrationError {
+    const elsewhere = URL.parse(nextUri)?.origin ?? 'an address that is not a URL';
+    return new IntegrationError(
+      `Trino answered with a nextUri on ${elsewhere}, not on ${this.origin} where the statement was sent: ` +
+        'cutover follows nextUri only on the coordinator it was given and sent nothing there (behind a proxy, ' +
+        'Trino needs http-server.process-forwarded=true); it asked the coordinator to cancel the query',
+      'TrinoNextUriOffOrigin',
+      false,
+    );
   }
 
   private async uiLogin(): Promise<void> {
@@ -272,6 +351,19 @@ function cookieValue(headers: IncomingHttpHeaders, name: string): string | undef
     }
   }
   return undefined;
+}
+
+/** Why a statement was aborted when its `timeoutMs` ran out. */
+class StatementDeadline extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no result within ${timeoutMs} ms`);
+    this.name = 'StatementDeadline';
+  }
+}
+
+/** `120 s`, `250 ms`. */
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function invalid(req: HttpRequest, what: string): IntegrationError {

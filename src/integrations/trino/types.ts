@@ -67,6 +67,10 @@ export interface StatementOptions {
   /** Extra headers, e.g. `X-Trino-Routing-Group`. */
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** More rows than this: stop reading, cancel the query, return it FAILED (`CUTOVER_ROW_LIMIT`). */
+  maxRows?: number;
+  /** Not finished within this: cancel the query, return it FAILED (`CUTOVER_TIMEOUT`). */
+  timeoutMs?: number;
 }
 
 /** What cutover needs from one Trino coordinator. */
@@ -79,6 +83,6 @@ export interface TrinoClusterApi {
   activeQueries(): Promise<QuerySummary[]>;
   /** `/ui/api/stats` after a UI login. */
   clusterStats(): Promise<ClusterStats>;
-  /** `POST /v1/statement` and follow `nextUri` until it is absent. */
+  /** `POST /v1/statement` and follow `nextUri` (on the coordinator's origin only) until it is absent. */
   execute(sql: string, options?: StatementOptions): Promise<StatementResult>;
 }
