@@ -8,6 +8,7 @@ import { createActivities } from '../src/activities';
 import type { VerifyGreenInput } from '../src/activities/types';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import type { HealthSnapshot } from '../src/observations';
+import { workerPolicySchema } from '../src/policy/schema';
 import { SimulatedCoordinator } from '../src/sandbox/coordinator';
 import { integrationsFromEnv } from '../src/worker/integrations';
 
@@ -146,23 +147,25 @@ describe('smoke queries on green: read-only, bounded, never in a tight loop', ()
     );
   });
 
-  it("the input's row cap and timeout bound each smoke query, which is cancelled on green when it goes past them", async () => {
+  it("the worker policy's row cap and timeout bound each smoke query, which is cancelled on green when it goes past them", async () => {
+    const bounded = createActivities({
+      ...deps,
+      policy: () =>
+        workerPolicySchema.parse({
+          gateways: ['http://127.0.0.1:*'],
+          bounds: { smokeQueryMaxRows: 5, smokeQueryTimeout: '200ms' },
+        }),
+    });
     const rows = '/* sandbox:rows=6 */ SELECT x FROM t';
     assert.match(
-      await failsWith(
-        attempt().run(activities.verifyGreen, input([rows], { smokeQueryMaxRows: 5 })),
-        'SmokeQueryFailed',
-      ),
+      await failsWith(attempt().run(bounded.verifyGreen, input([rows])), 'SmokeQueryFailed'),
       /failed: returned more than 5 rows/,
     );
 
     const slow = '/* sandbox:duration=10s */ SELECT 1';
     const started = Date.now();
     assert.match(
-      await failsWith(
-        attempt().run(activities.verifyGreen, input([slow], { smokeQueryTimeout: '200ms' })),
-        'SmokeQueryFailed',
-      ),
+      await failsWith(attempt().run(bounded.verifyGreen, input([slow])), 'SmokeQueryFailed'),
       /failed: did not finish within 200 ms \(3 times in a row\)$/,
     );
     assert.ok(Date.now() - started < 5_000, 'three bounded runs, not three 10 s queries');

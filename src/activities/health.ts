@@ -3,7 +3,7 @@ import type { BackendState } from '../integrations/gateway/types';
 import { checkReadOnly } from '../integrations/trino/read-only';
 import type { StatementResult } from '../integrations/trino/types';
 import { durationMs } from '../plan/duration';
-import { MAX_SMOKE_QUERIES } from '../plan/schema';
+import { DEFAULT_BOUNDS } from '../policy/rules';
 import type { HealthSnapshot } from '../observations';
 import { pollGatewayHealthy, pollUntil, resumedProgress } from './poll';
 import type {
@@ -17,9 +17,6 @@ import type {
 
 /** Smoke queries failing this many times in a row mean green is broken, not warming up. */
 const SMOKE_FAILURES_BEFORE_GIVING_UP = 3;
-/** Bounds of one smoke query when the input has none (scheduled by older workflow code): the policy's defaults. */
-const DEFAULT_SMOKE_QUERY_MAX_ROWS = 10_000;
-const DEFAULT_SMOKE_QUERY_TIMEOUT = '2m';
 /** A smoke query may run for minutes: heartbeat meanwhile, so the worker does not look dead. */
 const SMOKE_HEARTBEAT_MS = 1_000;
 
@@ -28,13 +25,12 @@ export function healthActivities(deps: ActivityDeps) {
   return {
     /** Polls green's coordinator until it runs the expected version, has its workers and passes the smoke queries. */
     async verifyGreen(input: VerifyGreenInput): Promise<HealthSnapshot> {
-      const smokeQueries = readOnlySmokeQueries(input.smokeQueries);
+      // The worker's policy bounds every smoke query, whoever wrote the plan.
+      const bounds = deps.policy()?.bounds ?? DEFAULT_BOUNDS;
+      const smokeQueries = readOnlySmokeQueries(input.smokeQueries, bounds.maxSmokeQueries);
       const trino = deps.trino(input.url);
       const intervalMs = durationMs(input.interval);
-      const limits = {
-        maxRows: input.smokeQueryMaxRows ?? DEFAULT_SMOKE_QUERY_MAX_ROWS,
-        timeoutMs: durationMs(input.smokeQueryTimeout ?? DEFAULT_SMOKE_QUERY_TIMEOUT),
-      };
+      const limits = { maxRows: bounds.smokeQueryMaxRows, timeoutMs: durationMs(bounds.smokeQueryTimeout) };
       let smokeFailures = (resumedProgress()?.state as { smokeFailures?: number } | undefined)?.smokeFailures ?? 0;
       // Checks of one attempt are an interval apart (pollUntil). A retry may follow an attempt that ran
       // the smoke queries just before it died, whose last heartbeat (throttled) never reached the
@@ -158,10 +154,10 @@ export function healthActivities(deps: ActivityDeps) {
  * The smoke queries as they are sent, refused (non-retryable) unless each is read-only: plan
  * validation checks them too, but a run started without the CLI skips it.
  */
-function readOnlySmokeQueries(queries: string[]): string[] {
-  if (queries.length > MAX_SMOKE_QUERIES) {
+function readOnlySmokeQueries(queries: string[], max: number): string[] {
+  if (queries.length > max) {
     throw ApplicationFailure.nonRetryable(
-      `health.smokeQueries: must not list more than ${MAX_SMOKE_QUERIES} smoke queries (this run lists ${queries.length})`,
+      `health.smokeQueries: must not list more than ${max} smoke queries (this run lists ${queries.length})`,
       'TooManySmokeQueries',
     );
   }

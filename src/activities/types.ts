@@ -66,10 +66,6 @@ export interface VerifyGreenInput {
   timeout: string;
   smokeQueries: string[];
   minActiveWorkers: number;
-  /** Rows one smoke query may return (the policy's bounds); absent from older workflow code: 10,000. */
-  smokeQueryMaxRows?: number;
-  /** Longest run of one smoke query before it is cancelled (the policy's bounds); absent: 2m. */
-  smokeQueryTimeout?: string;
 }
 
 export interface RegisterGreenInput {

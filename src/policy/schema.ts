@@ -68,7 +68,7 @@ const bounds = z
     /** Largest step of a canary's weight between two shifts (percentage points). */
     maxWeightStep: z.number().int().min(1).max(100).default(100),
     /** Most smoke queries one plan may run. */
-    maxSmokeQueries: z.number().int().min(1).max(100).default(20),
+    maxSmokeQueries: z.number().int().min(1).max(20).default(20),
     /** Rows a smoke query may return before it is cancelled and counted as failed. */
     smokeQueryMaxRows: z.number().int().min(1).max(1_000_000).default(10_000),
     /** How long one smoke query may run before it is cancelled on the coordinator. */
