@@ -24,6 +24,17 @@ export function stepNamed(): boolean {
   return patched(ONE_NAME_PER_STEP);
 }
 
+/**
+ * Patch id of the worker's own check of every run (src/workflows/admission.ts, then the policy in
+ * the preflight). Upgrades whose history predates it were checked by the CLI only.
+ */
+export const WORKER_VALIDATES_RUNS = 'worker-validates-runs';
+
+/** True unless this upgrade's history predates WORKER_VALIDATES_RUNS. */
+export function workerValidatesRuns(): boolean {
+  return patched(WORKER_VALIDATES_RUNS);
+}
+
 /** A worker that died is noticed after this long: a few poll intervals, within sane bounds. */
 export function heartbeatTimeoutFor(pollInterval: string): number {
   return Math.min(60_000, Math.max(10_000, 3 * durationMs(pollInterval)));

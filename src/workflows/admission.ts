@@ -1,30 +1,18 @@
-import {
-  ApplicationFailure,
-  patched,
-  setCurrentDetails,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { checkPlan } from '../plan/problems';
 import type { UpgradePlan } from '../plan/schema';
-import { quick } from './activity-options';
+import { workerValidatesRuns } from './activity-options';
 import type { UpgradeInput } from './engine';
 import { CutoverPhase } from './search-attributes';
 
 /**
- * Patch id of the worker's own check of every run (issue: the worker is the trust boundary).
- * Upgrades whose history predates it were checked by the CLI only, and replay without it.
- */
-export const WORKER_VALIDATES_RUNS = 'worker-validates-runs';
-
-/**
- * The worker decides what runs: the input is validated with the plan schema here, in the
- * workflow, and against the worker's policy by the `checkRun` activity, before anything changes.
- * A run started from the Temporal UI or CLI with a bad or disallowed plan fails at once, with
- * every problem named. Returns the plan with its defaults filled.
+ * The worker decides what runs: the input is validated with the plan schema here, in the workflow,
+ * before anything else (the preflight then checks it against the worker's policy). A run started
+ * from the Temporal UI or CLI with a bad plan fails at once, with every problem named. Returns the
+ * plan with its defaults filled.
  */
 export async function admit(strategy: UpgradePlan['strategy'], input: UpgradeInput): Promise<UpgradePlan> {
-  if (!patched(WORKER_VALIDATES_RUNS)) return input.plan;
+  if (!workerValidatesRuns()) return input.plan;
   const problems: string[] = [];
   if (input.resume && !workflowInfo().continuedFromExecutionRunId) {
     problems.push("resume: is accepted only from cutover's own continue-as-new, never in a new start");
@@ -35,13 +23,6 @@ export async function admit(strategy: UpgradePlan['strategy'], input: UpgradeInp
     problems.push(
       `strategy: is ${checked.plan.strategy}, but ${workflowInfo().workflowType} runs ${strategy} upgrades`,
     );
-  }
-  if (problems.length === 0 && checked.ok && !input.resume) {
-    const verdict = await quick.checkRun.executeWithOptions(
-      { summary: 'check the plan against the worker policy', scheduleToCloseTimeout: '1m' },
-      [{ plan: checked.plan }],
-    );
-    problems.push(...verdict.problems);
   }
   if (problems.length > 0 || !checked.ok) refuse(problems);
   return checked.plan;

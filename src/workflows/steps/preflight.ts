@@ -1,4 +1,5 @@
-import { quick } from '../activity-options';
+import { ApplicationFailure } from '@temporalio/workflow';
+import { quick, workerValidatesRuns } from '../activity-options';
 import { CONTINUE, type StepContext, type StepOutcome } from './context';
 import { canaryOf, gatewayOf, hasSeparateCanaryEntry } from './targets';
 
@@ -11,6 +12,18 @@ export const preflight = {
 
   async run(ctx: StepContext): Promise<StepOutcome> {
     const { plan, status, facts } = ctx;
+    if (workerValidatesRuns()) {
+      const verdict = await quick.checkRun.executeWithOptions(
+        { summary: 'check the plan against the worker policy', scheduleToCloseTimeout: PREFLIGHT_BUDGET },
+        [{ plan }],
+      );
+      if (verdict.problems.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `the worker policy refuses this plan:\n${verdict.problems.map((problem) => `  - ${problem}`).join('\n')}`,
+          'PlanRefused',
+        );
+      }
+    }
     // Nothing has changed yet: an unreachable gateway fails the upgrade within a minute instead of hanging.
     const found = await quick.inspectGateway.executeWithOptions(
       { summary: `inspect routing group ${plan.routingGroup}`, scheduleToCloseTimeout: PREFLIGHT_BUDGET },
