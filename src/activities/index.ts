@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { IntegrationError } from '../integrations/errors';
+import { approvalActivities } from './approvals';
 import { canaryActivities } from './canary';
 import { canaryAnalysisActivities } from './canary-analysis';
 import { drainActivities } from './drain';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...drainActivities(deps),
     ...canaryActivities(deps),
     ...canaryAnalysisActivities(deps),
+    ...approvalActivities(deps),
   });
   return {
     ...activities,

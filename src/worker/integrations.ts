@@ -45,6 +45,7 @@ export function integrationsFromEnv(env: NodeJS.ProcessEnv = process.env): Activ
     provisioner(target, staticUrl, signal) {
       return createProvisioner(target.config, { gatewayUrl: target.gatewayUrl, staticUrl, signal });
     },
+    policy: () => undefined,
     async close() {
       await Promise.all([...gateways.values(), ...coordinators.values()].map((client) => client.close()));
     },
