@@ -14,6 +14,8 @@ import { newNonce, signApproval } from '../src/signing/sign';
 import {
   approveSignal,
   approveUpdate,
+  pauseUpdate,
+  resumeUpdate,
   statusQuery,
   type ApproveInput,
   type UpgradeResult,
@@ -57,7 +59,11 @@ type Handle = WorkflowHandle<(input: { plan: UpgradePlan }) => Promise<UpgradeRe
 
 describe('signed approvals on a real Temporal dev server and the sandbox fleet', () => {
   let policy = policyWith(true);
-  const testbed = useTestbed({}, { policy: () => policy });
+  // Temporal suggests continue-as-new early, so the canary below changes run between its gates.
+  const testbed = useTestbed(
+    { extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=40'] },
+    { policy: () => policy },
+  );
 
   /** Runs the real CLI; unsigned unless `env` names a key (a CUTOVER_SIGNING_KEY of the test's own shell is not inherited). */
   function cutover(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
@@ -248,6 +254,15 @@ describe('signed approvals on a real Temporal dev server and the sandbox fleet',
 
     const baking = await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 25, 'baking at 25%');
     assert.equal(baking.gate, '5:bake');
+    // A pause hands the bake back to the workflow, which then continues as a new run: signatures bind the first run id.
+    await handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
+    await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
+    const continued = await waitForStatus(
+      handle,
+      (s) => timeline(s).some((m) => m.startsWith('continued as a new run')),
+      'a continue-as-new in the bake',
+    );
+    assert.notEqual((await handle.describe()).runId, continued.runId, 'a new run, with the first run id in its status');
     const promoted = await cutover(['promote', id, '--by', 'alice', '--key', FIXTURE_KEY]);
     assert.equal(promoted.code, 0, promoted.stderr);
 

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { PolicyApprover, WorkerPolicy } from '../policy/schema';
 import { KeyFormatError, parsePublicKey, type OpenSshPublicKey } from '../signing/openssh';
 import {
+  APPROVAL_REFUSED,
   bindingMismatch,
   parseApprovalPayload,
   PayloadError,
@@ -14,9 +15,6 @@ import type { ActivityDeps } from './types';
 
 /** Longest a signature may stay valid: a signed approval is for now, not for next week. */
 export const MAX_SIGNATURE_LIFETIME_MS = 24 * 3600_000;
-
-/** Failure type of a refused approval (non-retryable: the same request meets the same answer). */
-export const APPROVAL_REFUSED = 'ApprovalRefused';
 
 /** An operator's approve, promote or rollback, and what it must be bound to. */
 export interface VerifyApprovalInput {

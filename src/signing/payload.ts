@@ -47,6 +47,9 @@ export interface ApprovalSignature {
   fingerprint: string;
 }
 
+/** Failure type of a refused approve, promote or rollback (non-retryable: the same request meets the same answer). */
+export const APPROVAL_REFUSED = 'ApprovalRefused';
+
 /** A payload that is not a cutover approval of this version. */
 export class PayloadError extends Error {}
 

@@ -1,6 +1,6 @@
 import { ApplicationFailure, patched, setHandler } from '@temporalio/workflow';
 import type { UpgradePlan } from '../plan/schema';
-import { ANY_GATE } from '../signing/payload';
+import { ANY_GATE, APPROVAL_REFUSED } from '../signing/payload';
 import { authorizationRefusal, authorize, SIGNED_APPROVALS, type ApprovalRule } from './approvals';
 import {
   FINAL_PHASES,
@@ -153,16 +153,20 @@ function install<K extends OperatorActionName>(target: OperatorTarget, name: K):
     if (refusal) return ignored(input, refusal);
     const rule = action.approval;
     if (!rule || !patched(SIGNED_APPROVALS)) return { accepted: true, message: action.apply(target, input) };
+    const refuse = (reason: string): Acknowledgement => {
+      if (via === 'signal') return ignored(input, reason);
+      target.note(`${name} from ${who(input)} refused: ${reason}`);
+      throw ApplicationFailure.create({ message: reason, type: APPROVAL_REFUSED, nonRetryable: true });
+    };
     return authorize(target, rule, input).then((authorization) => {
-      // The upgrade moved on while the worker checked: the action may no longer apply.
-      const refused = 'refused' in authorization ? authorization.refused : action.refusal(target, input);
-      if (refused === undefined && 'by' in authorization) {
-        const checked = { ...input, by: authorization.by, signature: undefined };
-        return { accepted: true, message: action.apply(target, checked) };
-      }
-      if (via === 'signal') return ignored(input, refused!);
-      target.note(`${name} from ${who(input)} refused: ${refused}`);
-      throw ApplicationFailure.create({ message: refused, type: 'ApprovalRefused', nonRetryable: true });
+      if ('refused' in authorization) return refuse(authorization.refused);
+      // The upgrade may have moved on while the worker checked.
+      const late = action.refusal(target, input);
+      if (late) return refuse(late);
+      return {
+        accepted: true,
+        message: action.apply(target, { ...input, by: authorization.by, signature: undefined }),
+      };
     });
   };
   setHandler(signal, (input) => void handle(input, 'signal'));
