@@ -19,18 +19,20 @@ describe('recorded histories replay with the current workflow code', () => {
     const files = (await readdir(HISTORIES_DIR, { recursive: true })).filter((file) => file.endsWith('.json')).sort();
     assert.ok(files.length > 0, `no recorded histories in ${HISTORIES_DIR}`);
     const histories = await Promise.all(
-      files.map(async (file) => ({
-        workflowId: file,
-        history: historyFromJson(await readFile(join(HISTORIES_DIR, file), 'utf8')),
-      })),
+      files.map(async (file) => {
+        const history = historyFromJson(await readFile(join(HISTORIES_DIR, file), 'utf8'));
+        // Replay under the workflow id the run had (the workflow reads it, e.g. to check what a signature binds).
+        const workflowId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId || file;
+        return { file, workflowId, history };
+      }),
     );
-    for (const { workflowId, history } of histories)
-      assert.ok((history.events?.length ?? 0) > 0, `${workflowId} has no events`);
+    for (const { file, history } of histories) assert.ok((history.events?.length ?? 0) > 0, `${file} has no events`);
     const failures: string[] = [];
     let replayed = 0;
+    // One history at a time, results in the order given: the index names the file.
     for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
-      replayed++;
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.name}: ${result.error.message}`);
+      const { file } = histories[replayed++];
+      if (result.error) failures.push(`${file}: ${result.error.name}: ${result.error.message}`);
     }
     assert.equal(replayed, files.length, 'every history was replayed');
     if (failures.length > 0) {

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { IntegrationError } from '../integrations/errors';
 import { admissionActivities } from './admission';
+import { approvalActivities } from './approvals';
 import { canaryActivities } from './canary';
 import { canaryAnalysisActivities } from './canary-analysis';
 import { drainActivities } from './drain';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...drainActivities(deps),
     ...canaryActivities(deps),
     ...canaryAnalysisActivities(deps),
+    ...approvalActivities(deps),
   });
   return {
     ...activities,

@@ -90,6 +90,14 @@ export function pollingOptions(
   };
 }
 
+/**
+ * Options of `verifyApproval`: CPU work on the worker while an operator waits for the answer, so
+ * it gives up within the CLI's wait for an update instead of retrying for the retry budget.
+ */
+export function verificationOptions(summary: string): ActivityOptions {
+  return { summary, scheduleToCloseTimeout: '15s' };
+}
+
 /** Options of a compensation: retried until it works (use with the `long` proxy, which sets no schedule-to-close limit). */
 export function compensationOptions(summary: string, pollInterval: string): ActivityOptions {
   return {

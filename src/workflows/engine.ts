@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { UpgradePlan } from '../plan/schema';
+import { gateId } from './approvals';
 import { renderDetails } from './details';
 import {
   FINAL_PHASES,
@@ -63,6 +64,10 @@ export interface EngineSnapshot {
   /** The canary bake under way. */
   bake?: AnalysisProgress;
   promoteAll: boolean;
+  /** Who asked for `promote --full` (absent in snapshots of older runs). */
+  promotedAllBy?: string;
+  /** Nonces of signed requests already seen (absent in snapshots of older runs). */
+  usedNonces?: string[];
 }
 
 /**
@@ -74,7 +79,9 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
   readonly facts: RunFacts = { blue: [] };
   readonly status: UpgradeStatus;
   promoteAll = false;
+  promotedAllBy?: string;
   bakeProgress?: AnalysisProgress;
+  readonly usedNonces = new Set<string>();
   private readonly compensations: Compensation[] = [];
   private rollbackRequest?: RollbackInput;
   private approval?: ApproveInput;
@@ -95,9 +102,12 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       this.compensations.push(...resumed.compensations);
       this.bakeProgress = resumed.bake;
       this.promoteAll = resumed.promoteAll;
+      this.promotedAllBy = resumed.promotedAllBy;
+      for (const nonce of resumed.usedNonces ?? []) this.usedNonces.add(nonce);
     }
     this.status = resumed?.status ?? {
       id: workflowInfo().workflowId,
+      runId: workflowInfo().firstExecutionRunId,
       strategy: plan.strategy,
       phase: 'PROVISIONING',
       paused: false,
@@ -106,11 +116,15 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       green: { name: plan.green.name, url: plan.green.url, version: plan.green.version },
       trafficPercent: 0,
       step: { index: 0, total: steps.length, description: '' },
+      gate: gateId(0, steps[0]?.kind),
       steps: [],
       awaitingApproval: false,
       health: {},
       timeline: [],
     };
+    // Statuses carried over from runs of older code lack these two.
+    this.status.runId = workflowInfo().firstExecutionRunId;
+    this.status.gate = gateId(this.status.step.index, this.steps[this.status.step.index]?.kind);
     this.refreshStepDescriptions();
     setHandler(statusQuery, () => this.status);
     installOperatorActions(this);
@@ -144,6 +158,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       const step = this.steps[index];
       const description = this.describe(step);
       this.status.step = { index, total: this.steps.length, description };
+      this.status.gate = gateId(index, step.kind);
       const outcome = await this.runInStepScope(
         () => runStep(this, step),
         (error) => `${description} failed: ${messageOf(error)}`,
@@ -254,6 +269,8 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       compensations: this.compensations,
       bake: this.bakeProgress,
       promoteAll: this.promoteAll,
+      promotedAllBy: this.promotedAllBy,
+      usedNonces: [...this.usedNonces],
     };
     this.note(`continuing as a new run to keep history small (${workflowInfo().historyLength} events)`);
     await continueAsNew<(input: UpgradeInput) => Promise<UpgradeResult>>({
@@ -269,7 +286,14 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
 
   promote(input: PromoteInput): void {
     this.promotion = input;
-    if (input.full) this.promoteAll = true;
+    if (input.full) {
+      this.promoteAll = true;
+      this.promotedAllBy = input.by;
+    }
+  }
+
+  useNonce(nonce: string): void {
+    this.usedNonces.add(nonce);
   }
 
   requestRollback(request: RollbackInput): void {

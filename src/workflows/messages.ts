@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AnalysisProgress, CanaryMeasurement, HealthSnapshot } from '../observations';
+import type { ApprovalSignature } from '../signing/payload';
 
 /** Task queue every cutover worker polls. */
 export const TASK_QUEUE = 'cutover';
@@ -22,10 +23,13 @@ export const FINAL_PHASES: ReadonlySet<Phase> = new Set(['SUCCEEDED', 'ROLLED_BA
 export interface ApproveInput {
   by: string;
   comment?: string;
+  /** `cutover approve --key`: proves who `by` is (README "Signed approvals"); the worker verifies it. */
+  signature?: ApprovalSignature;
 }
 export interface RollbackInput {
   by: string;
   reason: string;
+  signature?: ApprovalSignature;
 }
 export interface PauseInput {
   by: string;
@@ -37,6 +41,7 @@ export interface ResumeInput {
 export interface PromoteInput {
   by: string;
   full?: boolean;
+  signature?: ApprovalSignature;
 }
 
 /** Answer of an update: what the workflow did with the request. */
@@ -55,6 +60,8 @@ export interface TimelineEntry {
 /** The `status` query: everything `cutover status` and the UI show. */
 export interface UpgradeStatus {
   id: string;
+  /** The upgrade's first run id: unchanged by continue-as-new, so signed approvals bind it. */
+  runId: string;
   strategy: 'blue-green' | 'canary';
   phase: Phase;
   paused: boolean;
@@ -64,6 +71,8 @@ export interface UpgradeStatus {
   green: { name: string; url?: string; version: string };
   trafficPercent: number;
   step: { index: number; total: number; description: string };
+  /** The step operator actions answer now, `<index>:<kind>` (e.g. `3:approval`): signed approvals bind it. */
+  gate: string;
   steps: string[];
   awaitingApproval: boolean;
   health: HealthSnapshot;
@@ -117,4 +126,4 @@ export const promoteUpdate = OPERATOR_MESSAGES.promote.update;
 
 export const statusQuery = defineQuery<UpgradeStatus>('status');
 
-export type { AnalysisProgress, CanaryMeasurement, HealthSnapshot };
+export type { AnalysisProgress, ApprovalSignature, CanaryMeasurement, HealthSnapshot };

@@ -1,5 +1,7 @@
-import { setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, patched, setHandler } from '@temporalio/workflow';
 import type { UpgradePlan } from '../plan/schema';
+import { ANY_GATE, APPROVAL_REFUSED } from '../signing/payload';
+import { authorizationRefusal, authorize, SIGNED_APPROVALS, type ApprovalRule } from './approvals';
 import {
   FINAL_PHASES,
   OPERATOR_MESSAGES,
@@ -21,6 +23,9 @@ export interface OperatorTarget {
   readonly rollingBack: boolean;
   /** True once blue is being retired: nothing can be undone any more. */
   readonly pastPointOfNoReturn: boolean;
+  /** Nonces of the signed requests this upgrade already saw: each signature is good once. */
+  readonly usedNonces: ReadonlySet<string>;
+  useNonce(nonce: string): void;
   note(message: string): void;
   /** Hands an approval to the gate that waits. */
   approve(input: ApproveInput): void;
@@ -35,7 +40,9 @@ interface OperatorAction<I> {
   refusal(target: OperatorTarget, input: I | undefined): string | undefined;
   /** A further check of updates only: a signal is taken as the Temporal UI sends it. */
   updateRefusal?(input: I): string | undefined;
-  /** Applies the action; returns what the operator reads. */
+  /** Actions that need to know who asks: the worker checks them (approvals.ts) before they apply. */
+  approval?: ApprovalRule<I & { by: string }>;
+  /** Applies the action (its `by` then says how it was verified); returns what the operator reads. */
   apply(target: OperatorTarget, input: I): string;
 }
 
@@ -59,6 +66,7 @@ const OPERATOR_ACTIONS: { [K in OperatorActionName]: OperatorAction<InputOf<K>> 
         return `${input!.by} is not an approver (approvers: ${approvers.join(', ')})`;
       return undefined;
     },
+    approval: { signedAction: () => 'approve', gate: (target) => target.status.gate, required: true },
     apply(target, input) {
       target.approve(input);
       return `approved by ${input.by}; shifting traffic to ${target.plan.green.name}`;
@@ -74,6 +82,7 @@ const OPERATOR_ACTIONS: { [K in OperatorActionName]: OperatorAction<InputOf<K>> 
       return undefined;
     },
     updateRefusal: (input) => (input.reason ? undefined : 'a rollback needs a reason'),
+    approval: { signedAction: () => 'rollback', gate: () => ANY_GATE, required: false },
     apply(target, input) {
       target.requestRollback({ by: input.by, reason: input.reason || 'no reason given' });
       return `rolling back ${target.plan.routingGroup} to ${target.status.blue.join(', ')}`;
@@ -106,6 +115,11 @@ const OPERATOR_ACTIONS: { [K in OperatorActionName]: OperatorAction<InputOf<K>> 
         return `nothing bakes now (phase ${target.status.phase}); use --full to skip the remaining steps`;
       return undefined;
     },
+    approval: {
+      signedAction: (input) => (input.full ? 'promote-full' : 'promote'),
+      gate: (target) => target.status.gate,
+      required: true,
+    },
     apply(target, input) {
       target.promote(input);
       target.note(
@@ -119,7 +133,8 @@ const OPERATOR_ACTIONS: { [K in OperatorActionName]: OperatorAction<InputOf<K>> 
 /**
  * Installs every operator action on the running workflow. An update that would be refused is
  * rejected by its validator (nothing enters history); a refused signal is noted in the timeline
- * and dropped, never carried to a later gate.
+ * and dropped, never carried to a later gate. Actions with an approval rule first ask the worker
+ * who they are from (patch SIGNED_APPROVALS); a refusal there is noted, and fails the update.
  */
 export function installOperatorActions(target: OperatorTarget): void {
   for (const name of Object.keys(OPERATOR_ACTIONS) as OperatorActionName[]) install(target, name);
@@ -128,18 +143,39 @@ export function installOperatorActions(target: OperatorTarget): void {
 function install<K extends OperatorActionName>(target: OperatorTarget, name: K): void {
   const action = OPERATOR_ACTIONS[name] as OperatorAction<InputOf<K>>;
   const { signal, update } = OPERATOR_MESSAGES[name];
-  const handle = (input: InputOf<K>): Acknowledgement => {
-    const refusal = action.refusal(target, input);
-    if (refusal) {
-      target.note(`${name} from ${(input as { by?: string } | undefined)?.by ?? 'unknown'} ignored: ${refusal}`);
-      return { accepted: true, message: `ignored: ${refusal}` };
-    }
-    return { accepted: true, message: action.apply(target, input) };
+  const who = (input: InputOf<K> | undefined) => (input as { by?: string } | undefined)?.by ?? 'unknown';
+  const ignored = (input: InputOf<K>, refusal: string): Acknowledgement => {
+    target.note(`${name} from ${who(input)} ignored: ${refusal}`);
+    return { accepted: true, message: `ignored: ${refusal}` };
   };
-  setHandler(signal, (input) => void handle(input));
-  setHandler(update, handle, {
+  const handle = (input: InputOf<K>, via: 'signal' | 'update'): Acknowledgement | Promise<Acknowledgement> => {
+    const refusal = action.refusal(target, input);
+    if (refusal) return ignored(input, refusal);
+    const rule = action.approval;
+    if (!rule || !patched(SIGNED_APPROVALS)) return { accepted: true, message: action.apply(target, input) };
+    const refuse = (reason: string): Acknowledgement => {
+      if (via === 'signal') return ignored(input, reason);
+      target.note(`${name} from ${who(input)} refused: ${reason}`);
+      throw ApplicationFailure.create({ message: reason, type: APPROVAL_REFUSED, nonRetryable: true });
+    };
+    return authorize(target, rule, input).then((authorization) => {
+      if ('refused' in authorization) return refuse(authorization.refused);
+      // The upgrade may have moved on while the worker checked.
+      const late = action.refusal(target, input);
+      if (late) return refuse(late);
+      return {
+        accepted: true,
+        message: action.apply(target, { ...input, by: authorization.by, signature: undefined }),
+      };
+    });
+  };
+  setHandler(signal, (input) => void handle(input, 'signal'));
+  setHandler(update, (input) => handle(input, 'update'), {
     validator: (input: InputOf<K>) => {
-      const refusal = action.refusal(target, input) ?? action.updateRefusal?.(input);
+      const refusal =
+        action.refusal(target, input) ??
+        action.updateRefusal?.(input) ??
+        (action.approval?.required ? authorizationRefusal(target, action.approval, input) : undefined);
       if (refusal) throw new Error(refusal);
     },
   });

@@ -13,8 +13,8 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the real `cutover` CLI as an operator would, against the Temporal at `address`. */
-export function runCli(address: string, args: string[]): Promise<CliRun> {
+/** Runs the real `cutover` CLI as an operator would, against the Temporal at `address` (`env` adds to its environment). */
+export function runCli(address: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -27,6 +27,7 @@ export function runCli(address: string, args: string[]): Promise<CliRun> {
           TEMPORAL_NAMESPACE: 'default',
           TEMPORAL_PROFILE: '',
           NO_COLOR: '1',
+          ...env,
         },
         timeout: 90_000,
       },

@@ -30,3 +30,14 @@ export function historyToJson(history: History): string {
 export function historyFromJson(json: string): History {
   return protojson.fromJson(historyType, JSON.parse(json), { ignoreUnknownFields: true }) as History;
 }
+
+/**
+ * A history as text to search: its JSON with every payload's `data` (base64 in the JSON format)
+ * decoded, so an assertion or a secret scan sees what the workflow really wrote.
+ */
+export function historyText(history: History): string {
+  return historyToJson(history).replace(
+    /"data": "([A-Za-z0-9+/=]*)"/g,
+    (_, data: string) => `"data": ${JSON.stringify(Buffer.from(data, 'base64').toString('utf8'))}`,
+  );
+}

@@ -1,6 +1,7 @@
 import { after, before } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import type { WorkerPolicy } from '../../src/policy/schema';
 import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../../src/sandbox/fleet';
 import { integrationsFromEnv } from '../../src/worker/integrations';
 import { installRuntime } from '../../src/worker/logging';
@@ -14,15 +15,25 @@ export interface Testbed {
   fleet(options: SandboxFleetOptions): Promise<SandboxFleet>;
 }
 
+/** What the worker of a testbed runs with. */
+export interface TestWorker {
+  /** The worker policy its activities see (ActivityDeps.policy()); a function is asked at each use, as a reloaded policy would be. */
+  policy?: WorkerPolicy | (() => WorkerPolicy | undefined);
+}
+
 /**
  * Registers before/after hooks (call it inside `describe`) that start one Temporal dev server and
  * a worker with the real activities for the whole file, and stop everything afterwards.
  */
-export function useTestbed(server: { extraArgs?: string[] } = {}): Testbed {
+export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestWorker = {}): Testbed {
   let env: TestWorkflowEnvironment | undefined;
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
-  const deps = integrationsFromEnv({});
+  const { policy } = options;
+  const deps = {
+    ...integrationsFromEnv({}),
+    policy: typeof policy === 'function' ? policy : () => policy,
+  };
   const fleets: SandboxFleet[] = [];
 
   before(async () => {

@@ -33,6 +33,8 @@ export interface StepContext {
   readonly status: UpgradeStatus;
   /** `promote --full`: every remaining gate, bake and partial shift is skipped. */
   readonly promoteAll: boolean;
+  /** Who asked for `promote --full`, as the timeline names them. */
+  readonly promotedAllBy?: string;
   /** True once a rollback was asked for; the step in flight is being cancelled. */
   readonly rollingBack: boolean;
   /** True while a promote waits to end the bake under way. */
@@ -89,7 +91,7 @@ export function automaticRollback(reason: string, by = 'cutover (automatic)'): S
 
 /** A gate, bake or partial shift passed over by `promote --full`. */
 export function skipped(ctx: StepContext, what: string): StepOutcome {
-  ctx.note(`${what} skipped (promoted with --full)`);
+  ctx.note(`${what} skipped (promoted with --full)${ctx.promotedAllBy ? ` by ${ctx.promotedAllBy}` : ''}`);
   return CONTINUE;
 }
 
