@@ -47,6 +47,7 @@ const bobKey = parsePrivateKey(readFileSync(bob.path, 'utf8'));
 function policyWith(requireSignedApprovals: boolean): WorkerPolicy {
   return workerPolicySchema.parse({
     gateways: ['http://127.0.0.1:*'],
+    provisioners: { sandbox: true },
     approvers: [
       { name: 'alice', publicKey: alice.publicKey },
       { name: 'bob', publicKey: bob.publicKey, groups: ['gates'] },
