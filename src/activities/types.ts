@@ -3,6 +3,7 @@ import type { GatewayApi } from '../integrations/gateway/types';
 import type { ClosableProvisioner } from '../integrations/provisioners';
 import type { TrinoClusterApi } from '../integrations/trino/types';
 import type { HealthSnapshot } from '../observations';
+import type { WorkerPolicy } from '../policy/schema';
 
 /** Where the gateway is; credentials are the worker's, never part of an activity input. */
 export interface GatewayTarget {
@@ -27,6 +28,8 @@ export interface ActivityDeps {
   trino(url: string): TrinoClusterApi;
   /** A provisioner for one activity call; the caller closes it. */
   provisioner(target: ProvisionerTarget, staticUrl: string | undefined, signal: AbortSignal): ClosableProvisioner;
+  /** The worker policy in force (it can change on SIGHUP); undefined when the worker runs without one. */
+  policy(): WorkerPolicy | undefined;
 }
 
 export interface InspectGatewayInput {

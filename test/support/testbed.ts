@@ -2,9 +2,11 @@ import { after, before } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../../src/sandbox/fleet';
+import { fixedPolicy } from '../../src/policy/load';
 import { integrationsFromEnv } from '../../src/worker/integrations';
 import { installRuntime } from '../../src/worker/logging';
 import { createCutoverWorker } from '../../src/worker/worker';
+import { TEST_POLICY } from './policy';
 import { startTestServer, workflowBundle } from './temporal';
 
 /** What the workflow tests of one file share: a real dev server, the real worker, and the fleets they started. */
@@ -16,13 +18,14 @@ export interface Testbed {
 
 /**
  * Registers before/after hooks (call it inside `describe`) that start one Temporal dev server and
- * a worker with the real activities for the whole file, and stop everything afterwards.
+ * a worker with the real activities and the test worker policy for the whole file, and stop
+ * everything afterwards.
  */
 export function useTestbed(server: { extraArgs?: string[] } = {}): Testbed {
   let env: TestWorkflowEnvironment | undefined;
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
-  const deps = integrationsFromEnv({});
+  const deps = integrationsFromEnv({}, fixedPolicy(TEST_POLICY));
   const fleets: SandboxFleet[] = [];
 
   before(async () => {
