@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -56,6 +56,16 @@ describe('worker policy file', () => {
     assert.deepEqual(policy.approvers[0].groups, ['*']);
     assert.equal(policy.requireSignedApprovals, true);
     assert.equal(policy.bounds.minInterval, '200ms');
+  });
+
+  test("the README's production policy is valid", () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const block = /```yaml\n(# \/etc\/cutover\/policy\.yaml\n[\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(block, 'README has the production policy example');
+    const policy = parsePolicy(block, 'README');
+    assert.deepEqual(policy.provisioners.profiles.helm.parameters, ['namespace', 'chartVersion']);
+    assert.equal(policy.approvers.length, 2);
+    assert.equal(policy.requireSignedApprovals, true);
   });
 
   test('every problem is named by its field, unknown keys included', () => {
