@@ -78,7 +78,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       clusters: options.clusters.map((cluster) => ({ ...cluster, routingGroup: options.routingGroup })),
     });
     const policyFile = writeSandboxPolicy(stateDir, fleet.gatewayUrl);
-    const policy = await PolicyHolder.fromFile(policyFile, logger);
+    const policy = await PolicyHolder.fromFile(policyFile, logger.child({}, { level: 'warn' }));
     deps = integrationsFromEnv(process.env, policy);
     say(`starting a cutover worker on task queue cutover (worker policy ${policyFile})`);
     const worker = await createCutoverWorker({
