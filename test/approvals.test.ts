@@ -24,6 +24,7 @@ import {
 import { runCli, UNREACHABLE_TEMPORAL, type CliRun } from './support/cli';
 import { historyText } from './support/history-json';
 import { describeKey, FIXTURE_KEY, keyFolder, secretMarkers } from './support/keys';
+import { TEST_POLICY_INPUT } from './support/policy';
 import { fastPlan } from './support/plans';
 import { assertReplays } from './support/temporal';
 import { useTestbed } from './support/testbed';
@@ -46,8 +47,7 @@ const bobKey = parsePrivateKey(readFileSync(bob.path, 'utf8'));
 /** alice may approve every group, bob only `gates`; mallory is nobody. */
 function policyWith(requireSignedApprovals: boolean): WorkerPolicy {
   return workerPolicySchema.parse({
-    gateways: ['http://127.0.0.1:*'],
-    provisioners: { sandbox: true },
+    ...TEST_POLICY_INPUT,
     approvers: [
       { name: 'alice', publicKey: alice.publicKey },
       { name: 'bob', publicKey: bob.publicKey, groups: ['gates'] },

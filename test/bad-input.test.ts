@@ -231,13 +231,16 @@ const INVALID_PLANS: { name: string; text: string; names: string; says: RegExp }
     says: /longer than 0/,
   },
   {
-    name: 'command provisioner without create',
-    text: CANARY_PLAN.replace(
-      '    type: sandbox\n',
-      '    type: command\n    delete: ./delete.sh\n    status: ./status.sh\n',
-    ),
-    names: 'green.provisioner.create',
+    name: 'command provisioner without a profile',
+    text: CANARY_PLAN.replace('    type: sandbox\n', '    type: command\n    parameters: {namespace: trino}\n'),
+    names: 'green.provisioner.profile',
     says: /is required/,
+  },
+  {
+    name: 'command provisioner with shell commands in the plan',
+    text: CANARY_PLAN.replace('    type: sandbox\n', '    type: command\n    profile: helm\n    create: ./create.sh\n'),
+    names: 'green.provisioner.create',
+    says: /a plan carries no shell commands/,
   },
 ];
 
@@ -252,7 +255,8 @@ function changes(entries: JournalEntry[]): JournalEntry[] {
 
 describe('bad input: invalid plans and CLI misuse', () => {
   let dir: string;
-  const testbed = useTestbed();
+  // Without credentials: one case is a worker that holds none.
+  const testbed = useTestbed({}, { credentials: false });
   const cutover = (...args: string[]) => cutoverAt(testbed.env.address, args);
 
   before(() => {

@@ -7,6 +7,8 @@ import { until } from '../src/devserver/wait';
 import { IntegrationError } from '../src/integrations/errors';
 import { CommandProvisioner } from '../src/integrations/provisioners/command';
 import { createProvisioner } from '../src/integrations/provisioners';
+import { validatePolicy } from '../src/policy/load';
+import type { WorkerPolicy } from '../src/policy/schema';
 
 let dir: string;
 
@@ -44,6 +46,17 @@ rm "${dir}/$CUTOVER_CLUSTER_NAME.url"`,
 }
 
 const spec = { name: 'trino-green', version: '480', routingGroup: 'adhoc' };
+
+/** A worker policy with these command profiles (and the sandbox and static provisioners as given). */
+function policyWith(
+  profiles: Record<string, Record<string, unknown>>,
+  provisioners: { sandbox?: boolean; static?: boolean } = {},
+): WorkerPolicy {
+  return validatePolicy(
+    { gateways: ['http://127.0.0.1:*'], provisioners: { ...provisioners, profiles } },
+    'test policy',
+  );
+}
 
 /** Running, as opposed to gone or a zombie waiting for its new parent to reap it. */
 function processAlive(pid: number): boolean {
@@ -156,9 +169,12 @@ describe('command provisioner', () => {
 
   test('aborting stops the running command and rejects with the abort reason', async () => {
     const controller = new AbortController();
+    const policy = policyWith({
+      slow: { status: 'exit 3', create: 'echo starting; sleep 30', delete: 'true', timeout: '1m' },
+    });
     const provisioner = createProvisioner(
-      { type: 'command', status: 'exit 3', create: 'echo starting; sleep 30', delete: 'true', timeout: '1m' },
-      { gatewayUrl: 'http://127.0.0.1:1', signal: controller.signal },
+      { type: 'command', profile: 'slow', parameters: {} },
+      { gatewayUrl: 'http://127.0.0.1:1', signal: controller.signal, policy },
     );
     const reason = new Error('activity cancelled');
     const running = provisioner.ensureCluster(spec, (line) => {
@@ -188,11 +204,150 @@ describe('command provisioner', () => {
   });
 });
 
+describe('command provisioner profiles from the worker policy', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cutover-profile-'));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const context = (policy: WorkerPolicy | undefined) => ({ gatewayUrl: 'https://gateway.example.com', policy });
+
+  test('commands get the cluster, the gateway URL, the parameters and the profile env, and of the worker only PATH and HOME', async () => {
+    const envFile = join(dir, 'env');
+    const policy = policyWith({
+      helm: {
+        status: `env > ${envFile}; exit 3`,
+        create: 'echo https://trino-green.example.com',
+        delete: 'true',
+        env: { KUBECONFIG: '/etc/cutover/kubeconfig', CUTOVER_CLUSTER_NAME: 'not-this' },
+        parameters: ['namespace', 'valuesFile'],
+      },
+    });
+    process.env.CUTOVER_GATEWAY_PASSWORD = 'hunter2';
+    process.env.AWS_SECRET_ACCESS_KEY = 'worker-secret';
+    try {
+      const provisioner = createProvisioner(
+        { type: 'command', profile: 'helm', parameters: { namespace: 'trino', valuesFile: 'values/green.yaml' } },
+        context(policy),
+      );
+      await provisioner.ensureCluster(spec);
+    } finally {
+      delete process.env.CUTOVER_GATEWAY_PASSWORD;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+    const env = Object.fromEntries(
+      readFileSync(envFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    delete env.PWD; // the shell's own
+    assert.deepEqual(env, {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      KUBECONFIG: '/etc/cutover/kubeconfig',
+      CUTOVER_CLUSTER_NAME: 'trino-green',
+      CUTOVER_TRINO_VERSION: '480',
+      CUTOVER_ROUTING_GROUP: 'adhoc',
+      CUTOVER_GATEWAY_URL: 'https://gateway.example.com',
+      CUTOVER_PARAM_NAMESPACE: 'trino',
+      CUTOVER_PARAM_VALUES_FILE: 'values/green.yaml',
+    });
+  });
+
+  test('no policy, an unknown profile or an undeclared parameter is refused without running anything', () => {
+    const policy = policyWith({
+      helm: { status: 'exit 3', create: 'true', delete: 'true', parameters: ['namespace'] },
+    });
+    const refusals: [WorkerPolicy | undefined, Record<string, string>, string, RegExp][] = [
+      [undefined, {}, 'helm', /needs a worker policy, and this worker runs without one/],
+      [policy, {}, 'terraform', /no provisioner profile "terraform" \(profiles: helm\)/],
+      [
+        policy,
+        { namespace: 'trino', chart: 'x' },
+        'helm',
+        /does not declare the parameter chart \(it declares: namespace\)/,
+      ],
+    ];
+    for (const [current, parameters, profile, message] of refusals) {
+      assert.throws(
+        () => createProvisioner({ type: 'command', profile, parameters }, context(current)),
+        (error: IntegrationError) => {
+          assert.equal(error.type, 'ProvisionerNotAllowed');
+          assert.equal(error.retryable, false);
+          assert.match(error.message, message);
+          return true;
+        },
+      );
+    }
+  });
+
+  test('sandbox and static are refused when the policy says false, and allowed without a policy', async () => {
+    const strict = policyWith({}, { sandbox: false, static: false });
+    for (const config of [{ type: 'sandbox', startupDelay: '1s' } as const, { type: 'static' } as const]) {
+      assert.throws(
+        () => createProvisioner(config, context(strict)),
+        (error: IntegrationError) =>
+          error.type === 'ProvisionerNotAllowed' &&
+          !error.retryable &&
+          error.message.includes(`provisioners.${config.type}: false`),
+      );
+      const allowed = createProvisioner(config, { ...context(undefined), staticUrl: 'http://127.0.0.1:8481' });
+      await allowed.close();
+    }
+  });
+
+  test('output reaches progress and errors redacted, each line capped, the total capped', async () => {
+    const policy = policyWith({
+      noisy: {
+        status: 'exit 3',
+        create: [
+          'echo "Authorization: Bearer abc.def.ghi"',
+          'echo "connecting to https://admin:hunter2@kube.example.com with password=hunter2" >&2',
+          `printf 'x%.0s' $(seq 1 5000); echo`,
+          'i=0; while [ $i -lt 200 ]; do printf "line %04d %0500d\\n" $i 0; i=$((i+1)); done',
+          'echo "token=s3cr3t failed" >&2; exit 1',
+        ].join('\n'),
+        delete: 'true',
+      },
+    });
+    const provisioner = createProvisioner({ type: 'command', profile: 'noisy', parameters: {} }, context(policy));
+    const progress: string[] = [];
+    await assert.rejects(
+      provisioner.ensureCluster(spec, (line) => progress.push(line)),
+      (error: IntegrationError) => {
+        assert.equal(error.type, 'ProvisionerCommandFailed');
+        assert.match(error.message, /last output: token=\[redacted\] failed/);
+        return true;
+      },
+    );
+    const all = progress.join('\n');
+    assert.doesNotMatch(all, /hunter2|abc\.def\.ghi|s3cr3t/);
+    assert.ok(progress.includes('create: Authorization: [redacted]'), all);
+    assert.ok(
+      progress.includes('create: connecting to https://[redacted]@kube.example.com with password=[redacted]'),
+      all,
+    );
+    assert.ok(
+      progress.every((line) => line.length < 1_100),
+      'every line capped',
+    );
+    assert.ok(
+      progress.some((line) => line.includes('more characters cut')),
+      'a long line says it was cut',
+    );
+    assert.ok(all.length < 70_000, `the total is capped (${all.length})`);
+    assert.match(progress.at(-1) ?? '', /more lines of output not shown/);
+  });
+});
+
 describe('static provisioner', () => {
   test('returns the existing cluster and never deletes it', async () => {
     const provisioner = createProvisioner(
       { type: 'static' },
-      { gatewayUrl: 'http://127.0.0.1:1', staticUrl: 'http://127.0.0.1:8481' },
+      { gatewayUrl: 'http://127.0.0.1:1', staticUrl: 'http://127.0.0.1:8481', policy: undefined },
     );
     const progress: string[] = [];
     assert.deepEqual(await provisioner.ensureCluster({ ...spec, url: 'http://127.0.0.1:8481' }), {

@@ -23,7 +23,10 @@ describe('integrations against the sandbox fleet', () => {
   before(async () => {
     fleet = await startSandboxFleet({ clusters: [{ name: 'trino-blue', version: '470' }], healthIntervalMs: 100 });
     gateway = new TrinoGatewayClient({ url: fleet.gatewayUrl, requestTimeoutMs: 5_000 });
-    provisioner = createProvisioner({ type: 'sandbox', startupDelay: '300ms' }, { gatewayUrl: fleet.gatewayUrl });
+    provisioner = createProvisioner(
+      { type: 'sandbox', startupDelay: '300ms' },
+      { gatewayUrl: fleet.gatewayUrl, policy: undefined },
+    );
   });
   after(async () => {
     await Promise.all([gateway.close(), provisioner.close(), ...coordinators.map((client) => client.close())]);

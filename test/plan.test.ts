@@ -114,13 +114,34 @@ describe('upgrade plan', () => {
     );
   });
 
-  it('validates the command provisioner', () => {
+  it('validates the command provisioner: a profile of the worker policy and its parameters, never shell', () => {
     const problems = problemsOf(
-      MINIMAL.replace('{type: sandbox}', '{type: command, create: "helm install", timeout: 0s}'),
+      MINIMAL.replace(
+        '{type: sandbox}',
+        '{type: command, create: "helm install", timeout: 0s, parameters: {Namespace: x, replicas: 3}}',
+      ),
     );
-    assert.ok(problems.includes('green.provisioner.delete: is required'), problems.join('\n'));
-    assert.ok(problems.includes('green.provisioner.status: is required'), problems.join('\n'));
-    assert.ok(problems.includes('green.provisioner.timeout: must be longer than 0'), problems.join('\n'));
+    assert.ok(problems.includes('green.provisioner.profile: is required'), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('green.provisioner.create: a plan carries no shell commands')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.includes("green.provisioner.timeout: is set by the worker policy's provisioner profile, not by a plan"),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('green.provisioner.parameters.Namespace: must be a camelCase parameter name')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.includes('green.provisioner.parameters.replicas: must be a string (quote numbers and booleans)'),
+      problems.join('\n'),
+    );
+    const plan = parsePlan(
+      MINIMAL.replace('{type: sandbox}', '{type: command, profile: helm, parameters: {namespace: trino}}'),
+    );
+    assert.deepEqual(plan.green.provisioner, { type: 'command', profile: 'helm', parameters: { namespace: 'trino' } });
   });
 
   it('takes only read-only smoke queries, at most 20, and names each refused one by its index', () => {

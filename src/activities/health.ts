@@ -3,7 +3,7 @@ import type { BackendState } from '../integrations/gateway/types';
 import { checkReadOnly } from '../integrations/trino/read-only';
 import type { StatementResult } from '../integrations/trino/types';
 import { durationMs } from '../plan/duration';
-import { DEFAULT_BOUNDS } from '../policy/rules';
+import { DEFAULT_BOUNDS } from '../policy/schema';
 import type { HealthSnapshot } from '../observations';
 import { pollGatewayHealthy, pollUntil, resumedProgress } from './poll';
 import type {

@@ -28,7 +28,7 @@ export interface ActivityDeps {
   trino(url: string): TrinoClusterApi;
   /** A provisioner for one activity call; the caller closes it. */
   provisioner(target: ProvisionerTarget, staticUrl: string | undefined, signal: AbortSignal): ClosableProvisioner;
-  /** The worker policy in force now (reloaded on SIGHUP); undefined when the worker runs without one. */
+  /** The worker policy in force (it can change on SIGHUP); undefined when the worker runs without one. */
   policy(): WorkerPolicy | undefined;
 }
 

@@ -1,8 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { canaryReadyRules } from '../sandbox/canary-rules';
+import { PolicyHolder } from '../policy/load';
 import { startSandboxFleet, type SandboxFleet } from '../sandbox/fleet';
+import { writeSandboxPolicy } from '../sandbox/policy';
 import { integrationsFromEnv } from '../worker/integrations';
 import { installRuntime } from '../worker/logging';
 import { createCutoverWorker } from '../worker/worker';
@@ -12,7 +17,7 @@ export interface LocalStackOptions {
   temporalPort: number;
   uiPort: number;
   gatewayPort: number;
-  /** Persist Temporal's state here (survives a restart of `cutover dev`). */
+  /** Persist Temporal's state here (survives a restart of `cutover dev`); the worker policy is written beside it. */
   dbFilename?: string;
   /** Blue clusters of the sandbox, `name=version`. */
   clusters: { name: string; version: string }[];
@@ -30,6 +35,8 @@ export interface LocalStack {
   logger: Logger;
   temporalAddress: string;
   uiUrl: string;
+  /** The sandbox worker policy the worker runs with. */
+  policyFile: string;
   /** Resolves when the worker stops (Ctrl-C or stop()). */
   running: Promise<void>;
   stop(): Promise<void>;
@@ -50,7 +57,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     log: say,
   });
   let fleet: SandboxFleet | undefined;
-  const deps = integrationsFromEnv();
+  let deps: ReturnType<typeof integrationsFromEnv> | undefined;
+  // The state dir: beside the persisted Temporal state, else a temporary one removed at stop.
+  const stateDir = options.dbFilename
+    ? dirname(resolve(options.dbFilename))
+    : mkdtempSync(join(tmpdir(), 'cutover-dev-'));
+  const removeStateDir = (): void => {
+    if (!options.dbFilename) rmSync(stateDir, { recursive: true, force: true });
+  };
   try {
     say(
       `starting the sandbox fleet: gateway on 127.0.0.1:${options.gatewayPort}, ${options.clusters.map((c) => `${c.name} (Trino ${c.version})`).join(', ')}`,
@@ -63,7 +77,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       rulesRefreshMs: SANDBOX_RULES_REFRESH_MS,
       clusters: options.clusters.map((cluster) => ({ ...cluster, routingGroup: options.routingGroup })),
     });
-    say('starting a cutover worker on task queue cutover');
+    const policyFile = writeSandboxPolicy(stateDir, fleet.gatewayUrl);
+    const policy = await PolicyHolder.fromFile(policyFile, logger.child({}, { level: 'warn' }));
+    deps = integrationsFromEnv(process.env, policy);
+    say(`starting a cutover worker on task queue cutover (worker policy ${policyFile})`);
     const worker = await createCutoverWorker({
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
@@ -71,6 +88,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     const running = worker.run();
     const started = fleet;
+    const startedDeps = deps;
     let stopped = false;
     return {
       env,
@@ -79,21 +97,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       logger,
       temporalAddress: `127.0.0.1:${options.temporalPort}`,
       uiUrl: `http://localhost:${options.uiPort}`,
+      policyFile,
       running,
       async stop() {
         if (stopped) return;
         stopped = true;
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => undefined);
-        await deps.close();
+        await startedDeps.close();
         await started.stop();
         await env.teardown();
+        removeStateDir();
       },
     };
   } catch (error) {
-    await deps.close();
+    await deps?.close();
     await fleet?.stop();
     await env.teardown();
+    removeStateDir();
     throw error;
   }
 }

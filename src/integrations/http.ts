@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request, type Dispatcher } from 'undici';
 import { IntegrationError, isRetryableStatus } from './errors';
+import { cap, excerptOf, redact } from './redact';
 
 /** How one HTTP client talks to one service. */
 export interface HttpClientOptions {
@@ -45,6 +46,8 @@ export interface HttpResponse {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const EXCERPT_LENGTH = 200;
+/** Longest network error message kept (undici's messages are short; a proxy's may not be). */
+const REASON_LENGTH = 500;
 
 /** A keep-alive connection pool to one service with uniform error mapping. */
 export class HttpClient {
@@ -140,7 +143,9 @@ export class HttpClient {
     const code = (error as { code?: string }).code;
     const timedOut =
       code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
-    const reason = timedOut ? `no answer within ${this.timeoutMs} ms` : (error as Error).message;
+    const reason = timedOut
+      ? `no answer within ${this.timeoutMs} ms`
+      : cap(redact((error as Error).message), REASON_LENGTH);
     return new IntegrationError(
       `${this.options.service} at ${isAbsolute(req.path) ? originOf(req.path) : this.displayUrl} is unreachable: ${req.method} ${pathOf(req.path)} failed: ${reason}`,
       `${this.options.errorPrefix}Unreachable`,
@@ -162,10 +167,9 @@ export class HttpClient {
   }
 }
 
-/** The start of a reply body on one line, for error messages. */
+/** The start of a reply body on one line, redacted, for error messages. */
 export function excerpt(body: string): string {
-  const flat = body.replace(/\s+/g, ' ').trim();
-  return flat.length > EXCERPT_LENGTH ? `${flat.slice(0, EXCERPT_LENGTH)}…` : flat;
+  return excerptOf(body, EXCERPT_LENGTH);
 }
 
 /** A path segment, URL-encoded. */

@@ -13,7 +13,8 @@ export function checkPlan(document: unknown): { ok: true; plan: UpgradePlan } | 
     : { ok: false, problems: result.error.issues.map(describeIssue) };
 }
 
-function fieldPath(path: readonly PropertyKey[]): string {
+/** A zod issue path as a reader writes it: `green.provisioner.type`, `canary.steps[1].weight`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>(
     (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
     '',
@@ -26,6 +27,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     const keys = issue.keys.map((key) => (at === '(plan)' ? key : `${at}.${key}`));
     return `${keys.join(', ')}: unknown field${keys.length > 1 ? 's' : ''}; remove ${keys.length > 1 ? 'them' : 'it'} (credentials belong in the worker's environment, never in a plan)`;
   }
+  // A bad key of a record (parameter, profile or variable name): the key's own check says what is wrong.
+  if (issue.code === 'invalid_key') return `${at}: ${issue.issues.map((inner) => inner.message).join('; ')}`;
   if (issue.code === 'invalid_type' && issue.input === undefined) {
     return `${at}: is required`;
   }

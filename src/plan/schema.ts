@@ -69,16 +69,38 @@ const sandboxProvisioner = z.strictObject({
   startupDelay: duration.default('2s'),
 });
 
+/** Shell lives in the worker policy's provisioner profiles, never in a plan. */
+const noShell = z
+  .never({
+    error:
+      'a plan carries no shell commands: name a provisioner profile of the worker policy (profile: NAME, parameters: {...})',
+  })
+  .optional();
+
 const commandProvisioner = z.strictObject({
   type: z.literal('command'),
-  /** Shell command that creates the cluster; prints the coordinator URL as its last line when `green.url` is not set. */
-  create: z.string().min(1, { error: 'must be a shell command' }),
-  /** Shell command that deletes the cluster named by CUTOVER_CLUSTER_NAME. */
-  delete: z.string().min(1, { error: 'must be a shell command' }),
-  /** Shell command that prints the coordinator URL when the cluster exists, and exits 3 (or prints nothing) when it does not. */
-  status: z.string().min(1, { error: 'must be a shell command' }),
-  /** Longest time one command may run. */
-  timeout: positiveDuration.default('30m'),
+  /** A profile of the worker policy (`provisioners.profiles`): its commands, timeout and environment. */
+  profile: z
+    .string({ error: 'must be the name of a provisioner profile of the worker policy, such as "helm"' })
+    .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, {
+      error: 'must be the name of a provisioner profile of the worker policy, such as "helm"',
+    }),
+  /** Values of parameters the profile declares; its commands get each as CUTOVER_PARAM_<UPPER_SNAKE_NAME>. */
+  parameters: z
+    .record(
+      z.string().regex(/^[a-z][a-zA-Z0-9]{0,39}$/, {
+        error: 'must be a camelCase parameter name such as "namespace" or "valuesFile"',
+      }),
+      z
+        .string({ error: 'must be a string (quote numbers and booleans)' })
+        .max(1024, { error: 'must be at most 1024 characters' })
+        .regex(/^\P{Cc}*$/u, { error: 'must be one line without control characters' }),
+    )
+    .default({}),
+  create: noShell,
+  delete: noShell,
+  status: noShell,
+  timeout: z.never({ error: "is set by the worker policy's provisioner profile, not by a plan" }).optional(),
 });
 
 const staticProvisioner = z.strictObject({

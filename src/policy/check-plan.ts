@@ -1,7 +1,7 @@
 import { durationMs } from '../plan/duration';
 import type { UpgradePlan } from '../plan/schema';
-import { DEFAULT_BOUNDS, originAllowed } from './rules';
-import type { WorkerPolicy } from './schema';
+import { credentialsAllowed, originListed } from './origins';
+import { DEFAULT_BOUNDS, type WorkerPolicy } from './schema';
 
 /**
  * What a worker's policy refuses in a plan, one line per problem, each naming the plan's field.
@@ -12,10 +12,15 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
   const bounds = policy?.bounds ?? DEFAULT_BOUNDS;
   const refuse = (field: string, message: string) => problems.push(`${field}: ${message}`);
 
-  if (policy && !policy.gateways.some((allowed) => originAllowed(plan.gateway.url, allowed))) {
+  if (policy && !originListed(plan.gateway.url, policy.gateways)) {
     refuse(
       'gateway.url',
       `${new URL(plan.gateway.url).origin} is not a gateway this worker may use (policy gateways: ${policy.gateways.join(', ')})`,
+    );
+  } else if (policy && !credentialsAllowed(plan.gateway.url, policy, policy.gateways)) {
+    refuse(
+      'gateway.url',
+      `${new URL(plan.gateway.url).host} is plain http: the worker sends its gateway credentials only over https, or to a host the policy lists in plainHttpHosts`,
     );
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationMs } from '../plan/duration';
 
 /**
  * The worker policy: what only the operators of a worker decide (CUTOVER_POLICY_FILE, YAML). A plan
@@ -39,9 +40,16 @@ const commandProfile = z.strictObject({
   /** Prints the coordinator URL when the cluster exists; exits 3 (or prints nothing) when it does not. */
   status: z.string().min(1, { error: 'must be a shell command' }),
   /** Longest time one command may run. */
-  timeout: duration.default('30m'),
+  timeout: duration
+    .refine((value) => !DURATION.test(value) || durationMs(value) > 0, { error: 'must be longer than 0' })
+    .default('30m'),
   /** Extra environment of the commands (the worker's own environment is not passed on, except PATH and HOME). */
-  env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).default({}),
+  env: z
+    .record(
+      z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'must be an environment variable name such as "KUBECONFIG"' }),
+      z.string(),
+    )
+    .default({}),
   /** Parameters a plan may pass (`green.provisioner.parameters`), as CUTOVER_PARAM_<NAME> (upper snake case). */
   parameters: z.array(parameterName).default([]),
 });
@@ -86,7 +94,13 @@ export const workerPolicySchema = z.strictObject({
   /** Coordinator origins (or patterns) the Trino credentials may be sent to. */
   coordinators: z.array(origin).default([]),
   /** Hosts to which credentials may go over plain HTTP (everything else needs HTTPS). */
-  plainHttpHosts: z.array(z.string().min(1)).default([]),
+  plainHttpHosts: z
+    .array(
+      z.string().regex(/^([A-Za-z0-9.-]+|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\])$/, {
+        error: 'must be a host name or IP address such as "127.0.0.1" (no scheme, port or path)',
+      }),
+    )
+    .default([]),
   provisioners: z
     .strictObject({
       sandbox: z.boolean().default(false),
@@ -110,3 +124,6 @@ export type WorkerPolicyInput = z.input<typeof workerPolicySchema>;
 export type CommandProfile = z.output<typeof commandProfile>;
 export type PolicyApprover = z.output<typeof approver>;
 export type PolicyBounds = z.output<typeof bounds>;
+
+/** The bounds that hold when a worker has no policy, or its policy does not say. */
+export const DEFAULT_BOUNDS: PolicyBounds = bounds.parse(undefined);

@@ -4,24 +4,37 @@ import { TrinoGatewayClient } from '../integrations/gateway/client';
 import { createProvisioner } from '../integrations/provisioners';
 import { TrinoHttpClient } from '../integrations/trino/client';
 import { durationMs } from '../plan/duration';
+import { fixedPolicy, type PolicySource } from '../policy/load';
+import { credentialsAllowed } from '../policy/origins';
 
 /**
  * The integrations the worker's activities use, with credentials read from the worker's own
- * environment (never from workflow inputs). Clients are kept per address and reused.
+ * environment (never from workflow inputs) and sent only where the worker policy allows: gateway
+ * credentials to its `gateways`, Trino credentials to its `coordinators`, over HTTPS unless it
+ * names the host in `plainHttpHosts`. Without a policy no client gets credentials. Clients are
+ * kept per address (and per whether they carry credentials, which a policy reload can change).
  */
-export function integrationsFromEnv(env: NodeJS.ProcessEnv = process.env): ActivityDeps & { close(): Promise<void> } {
+export function integrationsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  policy: PolicySource = fixedPolicy(undefined),
+): ActivityDeps & { close(): Promise<void> } {
   const gatewayAuth = gatewayAuthFromEnv(env);
   const trinoAuth = trinoAuthFromEnv(env);
   const gateways = new Map<string, TrinoGatewayClient>();
   const coordinators = new Map<string, TrinoHttpClient>();
   return {
+    policy: () => policy.current(),
     gateway(target: GatewayTarget) {
-      const key = `${target.url} ${target.requestTimeout}`;
+      const current = policy.current();
+      const authorized = current !== undefined && credentialsAllowed(target.url, current, current.gateways);
+      const key = `${target.url} ${target.requestTimeout} ${authorized}`;
       let client = gateways.get(key);
       if (!client) {
         client = new TrinoGatewayClient({
           url: target.url,
-          auth: gatewayAuth,
+          auth: authorized ? gatewayAuth : undefined,
+          withheldBecause:
+            !authorized && gatewayAuth !== undefined ? withheldBecause(target.url, current === undefined) : undefined,
           requestTimeoutMs: durationMs(target.requestTimeout),
         });
         gateways.set(key, client);
@@ -29,25 +42,40 @@ export function integrationsFromEnv(env: NodeJS.ProcessEnv = process.env): Activ
       return client;
     },
     trino(url: string) {
-      let client = coordinators.get(url);
+      const current = policy.current();
+      const authorized = current !== undefined && credentialsAllowed(url, current, current.coordinators);
+      const key = `${url} ${authorized}`;
+      let client = coordinators.get(key);
       if (!client) {
         client = new TrinoHttpClient({
           url,
+          // X-Trino-User is not a secret: every coordinator gets it.
           user: trinoAuth.user,
-          password: trinoAuth.password,
+          password: authorized ? trinoAuth.password : undefined,
           requestTimeoutMs: 10_000,
           connections: 4,
         });
-        coordinators.set(url, client);
+        coordinators.set(key, client);
       }
       return client;
     },
-    policy: () => undefined,
     provisioner(target, staticUrl, signal) {
-      return createProvisioner(target.config, { gatewayUrl: target.gatewayUrl, staticUrl, signal });
+      return createProvisioner(target.config, {
+        gatewayUrl: target.gatewayUrl,
+        staticUrl,
+        signal,
+        policy: policy.current(),
+      });
     },
     async close() {
       await Promise.all([...gateways.values(), ...coordinators.values()].map((client) => client.close()));
     },
   };
+}
+
+/** Why the worker keeps its gateway credentials from `url`, for the operator who reads the 401. */
+function withheldBecause(url: string, noPolicy: boolean): string {
+  return noPolicy
+    ? 'the worker runs without a worker policy (CUTOVER_POLICY_FILE), so it sends credentials nowhere'
+    : `the worker policy does not allow credentials for ${new URL(url).origin}: list it in gateways (plain http also needs its host in plainHttpHosts)`;
 }

@@ -1,9 +1,10 @@
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { PolicyHolder } from '../policy/load';
 import { TASK_QUEUE } from '../workflows/messages';
 import { integrationsFromEnv } from './integrations';
-import { installRuntime } from './logging';
+import { installRuntime, rootLogger } from './logging';
 
 export interface CutoverWorkerOptions {
   connection: NativeConnection;
@@ -35,14 +36,18 @@ export async function createCutoverWorker(options: CutoverWorkerOptions): Promis
 }
 
 /**
- * `cutover worker`: connects with @temporalio/envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
- * TEMPORAL_API_KEY, TLS, profiles) and runs until SIGINT/SIGTERM.
+ * `cutover worker`: reads the worker policy (CUTOVER_POLICY_FILE; a bad one throws PolicyError
+ * before anything connects; SIGHUP reads it again), connects with @temporalio/envconfig
+ * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS, profiles) and runs until SIGINT/SIGTERM.
  */
 export async function runWorkerFromEnv(): Promise<void> {
+  // Before the runtime is installed: a worker refused for its policy exits at once.
+  const policy = await PolicyHolder.fromEnv(process.env, rootLogger());
   const logger = installRuntime();
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
-  const deps = integrationsFromEnv();
+  const deps = integrationsFromEnv(process.env, policy);
+  const stopReloading = policy.reloadOnSighup();
   try {
     const worker = await createCutoverWorker({ connection, namespace, deps });
     logger.info(
@@ -55,6 +60,7 @@ export async function runWorkerFromEnv(): Promise<void> {
     );
     await worker.run();
   } finally {
+    stopReloading();
     await deps.close();
     await connection.close();
   }

@@ -25,7 +25,7 @@ import {
   watchGateway,
   type GatewaySample,
 } from './support';
-import { useRealTestbed } from './testbed';
+import { signedBy, useRealTestbed } from './testbed';
 
 /** After a backend is deactivated, how long the gateway may still route a new query to it. */
 const ROUTING_SETTLE_MS = 1_000;
@@ -125,8 +125,10 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
         'green answers at its own address',
       );
       await sleep(3_000);
-      const ack = await handle.executeUpdate(approveUpdate, { args: [{ by: 'test:real' }] });
-      assert.match(ack.message, /approved by test:real/);
+      // The worker requires signed approvals: alice signs this run's gate with her key.
+      const approval = await signedBy(real.env.client, handle.workflowId, 'approve');
+      const ack = await handle.executeUpdate(approveUpdate, { args: [approval] });
+      assert.match(ack.message, /approved by alice/);
 
       const result = await handle.result();
       // Queries keep running a little after the end: they must all go to green.
@@ -136,6 +138,12 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
       summary(`upgrade (${((Date.now() - upgradeStarted) / 1000).toFixed(1)} s)`, report, samples);
 
       assert.equal(result.outcome, 'SUCCEEDED', result.reason);
+      assert.ok(
+        result.status.timeline.some((entry) =>
+          /approved by alice \(signature verified, key SHA256:/.test(entry.message),
+        ),
+        'the timeline names the verified approver and key',
+      );
       assert.ok(report.submitted >= 20, `the load ran (${report.submitted} queries)`);
       assert.equal(report.failed, 0, `no query failed: ${failures(report.queries)}`);
       assert.equal(report.byBackend.unknown, undefined, 'every query attributed by the gateway query history');

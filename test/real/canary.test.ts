@@ -33,7 +33,7 @@ import {
   watchGateway,
   watchRule,
 } from './support';
-import { useRealTestbed } from './testbed';
+import { signedBy, useRealTestbed } from './testbed';
 
 /** The rule and group the rules copy of the stack (deploy/gateway/routing-rules.yaml) already has. */
 const RULE = 'cutover-canary';
@@ -145,7 +145,9 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
         5 * 60_000,
         250,
       );
-      const promoted = await handle.executeUpdate(promoteUpdate, { args: [{ by: 'test:real' }] });
+      const promoted = await handle.executeUpdate(promoteUpdate, {
+        args: [await signedBy(real.env.client, handle.workflowId, 'promote')],
+      });
       assert.ok(
         promoted.accepted && !promoted.message.startsWith('ignored'),
         `promote ended the 10% bake: ${promoted.message}`,

@@ -1,12 +1,20 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before } from 'node:test';
+import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { progress, startRealStack, type RealStack } from '../../scripts/real-stack/stack';
+import { signRequest } from '../../src/client/signing';
 import { TrinoGatewayClient } from '../../src/integrations/gateway/client';
+import { validatePolicy } from '../../src/policy/load';
+import type { WorkerPolicy } from '../../src/policy/schema';
+import { parsePrivateKey } from '../../src/signing/openssh';
+import type { ApprovalSignature } from '../../src/signing/payload';
 import { integrationsFromEnv } from '../../src/worker/integrations';
 import { installRuntime } from '../../src/worker/logging';
 import { createCutoverWorker } from '../../src/worker/worker';
+import { FIXTURE_KEY } from '../support/keys';
 import { startTestServer, workflowBundle } from '../support/temporal';
 import { BLUE, coordinatorIdOf, GREEN, versionThrough, warmUp } from './support';
 
@@ -32,7 +40,11 @@ export function useRealTestbed(): RealTestbed {
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let gateway: TrinoGatewayClient | undefined;
-  const deps = integrationsFromEnv({});
+  // The worker runs with a policy, as in production: the real gateway's origin, local coordinators,
+  // the static provisioner, and alice (the committed test-only key) whose signature every approve
+  // and promote needs.
+  let policy: WorkerPolicy | undefined;
+  const deps = integrationsFromEnv({}, { current: () => policy });
   const coordinatorOf = new Map<string, string>();
   let failed = false;
   const started = Date.now();
@@ -44,6 +56,7 @@ export function useRealTestbed(): RealTestbed {
       if (real.status === 'fulfilled') stack = real.value;
       if (temporal.status === 'fulfilled') env = temporal.value;
       for (const outcome of [real, temporal]) if (outcome.status === 'rejected') throw outcome.reason;
+      policy = realStackPolicy(stack!.gateway.url);
       worker = await createCutoverWorker({
         connection: env!.nativeConnection,
         deps,
@@ -98,4 +111,32 @@ export function useRealTestbed(): RealTestbed {
       failed = true;
     },
   };
+}
+
+/** The approver of the real-stack runs: the committed test-only key pair (never trusted anywhere real). */
+export const REAL_APPROVER = 'alice';
+
+/** The policy the real-stack worker runs with. */
+function realStackPolicy(gatewayUrl: string): WorkerPolicy {
+  return validatePolicy(
+    {
+      gateways: [new URL(gatewayUrl).origin],
+      coordinators: ['http://127.0.0.1:*'],
+      plainHttpHosts: ['127.0.0.1'],
+      provisioners: { static: true },
+      approvers: [{ name: REAL_APPROVER, publicKey: readFileSync(`${FIXTURE_KEY}.pub`, 'utf8').trim() }],
+      requireSignedApprovals: true,
+    },
+    'real-stack policy',
+  );
+}
+
+/** The input of a signed approve or promote by REAL_APPROVER, as `cutover approve --key` sends it. */
+export async function signedBy(
+  client: Client,
+  id: string,
+  action: 'approve' | 'promote',
+): Promise<{ by: string; signature: ApprovalSignature }> {
+  const key = parsePrivateKey(readFileSync(FIXTURE_KEY, 'utf8'));
+  return { by: REAL_APPROVER, signature: await signRequest(client, id, action, REAL_APPROVER, key, '10m') };
 }

@@ -18,19 +18,12 @@ export function fastPlan(gatewayUrl: string, routingGroup: string, overrides: Ov
 }
 
 /**
- * `plan` with green provisioned by shell commands that drive the sandbox fleet's control API with
- * curl, each taking `seconds` first, as a real provisioner (helm, terraform) takes its time.
+ * `plan` with green provisioned by the test policy's `sandbox-curl` command profile
+ * (test/support/policy.ts), each command taking `seconds` first, as a real provisioner (helm,
+ * terraform) takes its time.
  */
 export function withSlowCommandProvisioner(plan: UpgradePlan, seconds: number): UpgradePlan {
-  const cluster = `${plan.gateway.url}/sandbox/v1/clusters/$CUTOVER_CLUSTER_NAME`;
-  const urlOf = `sed -E 's/.*"url":"([^"]+)".*/\\1/'`;
-  const provisioner = {
-    type: 'command',
-    status: `out=$(curl -sf "${cluster}") || exit 3; echo "$out" | ${urlOf}`,
-    create: `sleep ${seconds} && curl -sf -X PUT --data '{"version":"'"$CUTOVER_TRINO_VERSION"'","startupDelayMs":300}' "${cluster}" | ${urlOf}`,
-    delete: `sleep ${seconds} && curl -sf -X DELETE "${cluster}"`,
-    timeout: '1m',
-  };
+  const provisioner = { type: 'command', profile: 'sandbox-curl', parameters: { seconds: String(seconds) } };
   return validatePlan(
     { ...plan, green: { name: plan.green.name, version: plan.green.version, provisioner } },
     'test plan',

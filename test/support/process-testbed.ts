@@ -1,8 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { sleep } from '../../src/devserver/wait';
 import { startWorkerProcess, type WorkerProcess } from '../../src/devserver/worker-process';
 import { installRuntime } from '../../src/worker/logging';
+import { writePolicyFile } from './policy';
+import { assertNoSecretsInHistories, TEST_SECRETS } from './secret-scan';
 import { startTestServer } from './temporal';
 
 /** What the tests of one file share: a real dev server, real `cutover worker` processes, and what they start beside them. */
@@ -35,6 +40,10 @@ export function useProcessTestbed(options: { dbFilename?: string; workers?: numb
   let env: TestWorkflowEnvironment | undefined;
   const workers: WorkerProcess[] = [];
   const stops: Array<() => Promise<unknown>> = [];
+  // The workers run as an operator would run them: with a policy file and real-looking credentials,
+  // which the scan after the file's tests must find in no history.
+  const policyDir = mkdtempSync(join(tmpdir(), 'cutover-policy-'));
+  const workerEnv = { ...TEST_SECRETS, CUTOVER_POLICY_FILE: writePolicyFile(policyDir) };
 
   before(async () => {
     installRuntime({ level: 'WARN' });
@@ -45,7 +54,12 @@ export function useProcessTestbed(options: { dbFilename?: string; workers?: numb
   after(async () => {
     await testbed.stopWorkers();
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    await env?.teardown();
+    try {
+      if (env) await assertNoSecretsInHistories(env.client);
+    } finally {
+      await env?.teardown();
+      rmSync(policyDir, { recursive: true, force: true });
+    }
   });
 
   const testbed: ProcessTestbed = {
@@ -60,7 +74,7 @@ export function useProcessTestbed(options: { dbFilename?: string; workers?: numb
     },
     workers,
     async startWorker() {
-      const worker = startWorkerProcess(testbed.env.address);
+      const worker = startWorkerProcess(testbed.env.address, workerEnv);
       workers.push(worker);
       await worker.ready;
       return worker;

@@ -3,9 +3,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { WorkerPolicy } from '../../src/policy/schema';
 import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../../src/sandbox/fleet';
+import { fixedPolicy } from '../../src/policy/load';
 import { integrationsFromEnv } from '../../src/worker/integrations';
 import { installRuntime } from '../../src/worker/logging';
 import { createCutoverWorker } from '../../src/worker/worker';
+import { TEST_POLICY } from './policy';
+import { assertNoSecretsInHistories, TEST_SECRETS } from './secret-scan';
 import { startTestServer, workflowBundle } from './temporal';
 
 /** What the workflow tests of one file share: a real dev server, the real worker, and the fleets they started. */
@@ -19,21 +22,26 @@ export interface Testbed {
 export interface TestWorker {
   /** The worker policy its activities see (ActivityDeps.policy()); a function is asked at each use, as a reloaded policy would be. */
   policy?: WorkerPolicy | (() => WorkerPolicy | undefined);
+  /** Whether the worker holds the test credentials (TEST_SECRETS); default true. */
+  credentials?: boolean;
 }
 
 /**
  * Registers before/after hooks (call it inside `describe`) that start one Temporal dev server and
- * a worker with the real activities for the whole file, and stop everything afterwards.
+ * a worker with the real activities and the test worker policy for the whole file, and stop
+ * everything afterwards.
  */
 export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestWorker = {}): Testbed {
   let env: TestWorkflowEnvironment | undefined;
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
-  const { policy } = options;
-  const deps = {
-    ...integrationsFromEnv({}),
-    policy: typeof policy === 'function' ? policy : () => policy,
-  };
+  const { policy = TEST_POLICY, credentials = true } = options;
+  // The worker holds real-looking credentials (sent only where its policy allows): every history
+  // of the file is scanned for them afterwards.
+  const deps = integrationsFromEnv(
+    credentials ? { ...TEST_SECRETS } : {},
+    typeof policy === 'function' ? { current: policy } : fixedPolicy(policy),
+  );
   const fleets: SandboxFleet[] = [];
 
   before(async () => {
@@ -52,7 +60,11 @@ export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestW
     await running;
     await deps.close();
     await Promise.all(fleets.map((fleet) => fleet.stop()));
-    await env?.teardown();
+    try {
+      if (env) await assertNoSecretsInHistories(env.client);
+    } finally {
+      await env?.teardown();
+    }
   });
 
   return {

@@ -20,6 +20,7 @@ export function registerDev(program: Command): void {
         ...stack.fleet
           .clusters()
           .map((cluster) => `Trino         ${cluster.name} ${cluster.version} at ${cluster.url}`),
+        `Worker policy ${stack.policyFile}  (sandbox: this gateway, local coordinators, the sandbox provisioner)`,
         '',
         'In another terminal:',
         `  export TEMPORAL_ADDRESS=${stack.temporalAddress} TEMPORAL_UI_URL=${stack.uiUrl}`,

@@ -1,6 +1,7 @@
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { Command } from 'commander';
-import { runVerb, type JsonOption } from '../output';
+import { PolicyError } from '../../policy/load';
+import { runVerb, UsageError, type JsonOption } from '../output';
 
 /** `cutover worker`: runs the workflows and activities on task queue `cutover` until Ctrl-C. */
 export function registerWorker(program: Command): void {
@@ -17,6 +18,11 @@ export function registerWorker(program: Command): void {
           const { runWorkerFromEnv } = require('../../worker/worker') as typeof import('../../worker/worker');
           await runWorkerFromEnv();
         } catch (error) {
+          if (error instanceof PolicyError) {
+            throw new UsageError(
+              `${error.message}\nthe worker did not start: fix the policy file (README: Worker policy)`,
+            );
+          }
           const address = loadClientConnectConfig().connectionOptions.address ?? 'localhost:7233';
           throw new Error(
             `the worker stopped: ${(error as Error).message}; check that Temporal runs at ${address} (start one with \`cutover dev\`, or set TEMPORAL_ADDRESS / a profile)`,

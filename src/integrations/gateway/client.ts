@@ -7,6 +7,8 @@ import type { BackendState, GatewayApi, GatewayBackend, RoutingRule, TrinoStatus
 export interface TrinoGatewayClientOptions {
   url: string;
   auth?: GatewayAuth;
+  /** Why no credentials are sent although the worker has some (the worker policy), for the message of a 401. */
+  withheldBecause?: string;
   requestTimeoutMs?: number;
 }
 
@@ -36,7 +38,7 @@ export class TrinoGatewayClient implements GatewayApi {
           ? new IntegrationError(
               options.auth
                 ? `Trino Gateway refused the credentials for ${req.method} ${req.path} (HTTP ${status}): ${CREDENTIALS_HINT}`
-                : `Trino Gateway requires authentication for ${req.method} ${req.path} (HTTP ${status}) and the worker sent none: set CUTOVER_GATEWAY_USER and CUTOVER_GATEWAY_PASSWORD (or CUTOVER_GATEWAY_TOKEN) in the worker environment`,
+                : `Trino Gateway requires authentication for ${req.method} ${req.path} (HTTP ${status}) and the worker sent none: ${options.withheldBecause ?? 'set CUTOVER_GATEWAY_USER and CUTOVER_GATEWAY_PASSWORD (or CUTOVER_GATEWAY_TOKEN) in the worker environment'}`,
               'GatewayAuthenticationFailed',
               false,
               status,
@@ -207,7 +209,7 @@ function isWrapped(data: unknown): data is WebappResult<unknown> & { code: numbe
 }
 
 function refusal(req: HttpRequest, data: WebappResult<unknown>, role: string): IntegrationError {
-  const message = data.msg ? ` (${data.msg})` : '';
+  const message = data.msg ? ` (${excerpt(data.msg)})` : '';
   if (data.code === 401 || data.code === 403) {
     return new IntegrationError(
       `Trino Gateway refused ${req.method} ${req.path}: the user cutover authenticates as lacks the ${role} role${message}; ` +

@@ -1,17 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { durationMs } from '../../plan/duration';
+import type { ProvisionerConfig } from '../../plan/schema';
+import type { WorkerPolicy } from '../../policy/schema';
 import { IntegrationError } from '../errors';
+import { cap, redact } from '../redact';
 import type { ClusterPresence, ClusterSpec, ProvisionedCluster, Provisioner } from './types';
 
-/** The user's shell commands and how long one may run. */
+/** The shell commands of a provisioner profile and how long one may run. */
 export interface CommandProvisionerOptions {
   create: string;
   delete: string;
   status: string;
   timeoutMs: number;
+  /** Environment of every command besides PATH, HOME and the cluster's variables: the profile's env and the plan's parameters. */
+  env?: Record<string, string>;
   /** Stops a running command (its whole process group) when aborted. */
   signal?: AbortSignal;
 }
+
+type CommandConfig = Extract<ProvisionerConfig, { type: 'command' }>;
 
 type CommandKind = 'status' | 'create' | 'delete';
 
@@ -29,8 +37,66 @@ interface CommandOutcome {
 const STATUS_ABSENT = 3;
 /** Time between SIGTERM and SIGKILL when a command is stopped. */
 const KILL_GRACE_MS = 5_000;
+/** Longest output line kept; longer lines are cut (a coordinator URL is far shorter). */
+const LINE_LENGTH = 1_000;
+/** Output of one command passed on to logs and heartbeats; the rest is counted, not kept. */
+const OUTPUT_KEPT = 64_000;
+/** Longest output line quoted in an error message. */
+const QUOTED_LENGTH = 200;
 
-/** Runs user-given create/delete/status commands (helm, terraform, ...) through `/bin/sh -c`. */
+/**
+ * The options of the profile a plan's `{ type: command, profile, parameters }` names in the worker
+ * policy; refuses (non-retryable `ProvisionerNotAllowed`) without a policy, for an unknown profile
+ * and for a parameter the profile does not declare.
+ */
+export function profileOptions(
+  config: CommandConfig,
+  policy: WorkerPolicy | undefined,
+  gatewayUrl: string,
+): Omit<CommandProvisionerOptions, 'signal'> {
+  if (policy === undefined) {
+    throw notAllowed(
+      `the command provisioner (profile "${config.profile}") needs a worker policy, and this worker runs without one ` +
+        '(CUTOVER_POLICY_FILE is not set): it runs no commands. Its operators define profiles in the policy (README: Worker policy)',
+    );
+  }
+  const profiles = policy.provisioners.profiles;
+  const profile = Object.hasOwn(profiles, config.profile) ? profiles[config.profile] : undefined;
+  if (profile === undefined) {
+    const known = Object.keys(profiles);
+    throw notAllowed(
+      `the worker policy has no provisioner profile "${config.profile}" (${known.length ? `profiles: ${known.join(', ')}` : 'it defines none'}): ` +
+        "name one of its profiles in green.provisioner.profile, or ask the worker's operators to add it",
+    );
+  }
+  const undeclared = Object.keys(config.parameters).filter((name) => !profile.parameters.includes(name));
+  if (undeclared.length > 0) {
+    throw notAllowed(
+      `provisioner profile "${config.profile}" does not declare the parameter${undeclared.length > 1 ? 's' : ''} ${undeclared.join(', ')} ` +
+        `(${profile.parameters.length ? `it declares: ${profile.parameters.join(', ')}` : 'it declares none'}): remove ${undeclared.length > 1 ? 'them' : 'it'} from green.provisioner.parameters`,
+    );
+  }
+  const env: Record<string, string> = { ...profile.env, CUTOVER_GATEWAY_URL: gatewayUrl };
+  for (const [name, value] of Object.entries(config.parameters)) env[parameterVariable(name)] = value;
+  return {
+    create: profile.create,
+    delete: profile.delete,
+    status: profile.status,
+    timeoutMs: durationMs(profile.timeout),
+    env,
+  };
+}
+
+/** `valuesFile` → `CUTOVER_PARAM_VALUES_FILE`: one underscore before each capital, so two names never share a variable. */
+export function parameterVariable(name: string): string {
+  return `CUTOVER_PARAM_${name.replace(/[A-Z]/g, (capital) => `_${capital}`).toUpperCase()}`;
+}
+
+function notAllowed(message: string): IntegrationError {
+  return new IntegrationError(message, 'ProvisionerNotAllowed', false);
+}
+
+/** Runs the create/delete/status commands of a worker policy profile (helm, terraform, ...) through `/bin/sh -c`. */
 export class CommandProvisioner implements Provisioner {
   constructor(private readonly options: CommandProvisionerOptions) {}
 
@@ -87,11 +153,17 @@ export class CommandProvisioner implements Provisioner {
     return { state: 'present', url: this.url('status', outcome.lastStdoutLine) };
   }
 
+  /** The coordinator URL a command printed: http(s), without user info, query or fragment (it is kept in history). */
   private url(kind: CommandKind, line: string | undefined): string {
-    if (line !== undefined && /^https?:\/\/\S+$/.test(line) && URL.canParse(line)) return line.replace(/\/+$/, '');
+    if (line !== undefined && /^https?:\/\/\S+$/.test(line) && URL.canParse(line)) {
+      const url = new URL(line);
+      if (url.username === '' && url.password === '' && url.search === '' && url.hash === '') {
+        return line.replace(/\/+$/, '');
+      }
+    }
     throw new IntegrationError(
-      `the ${kind} command must print the coordinator URL (http:// or https://) as its last line of output, ` +
-        `but printed ${line === undefined ? 'nothing' : JSON.stringify(line.slice(0, 200))}`,
+      `the ${kind} command must print the coordinator URL (http:// or https://, without user info, query or fragment) as its last line of output, ` +
+        `but printed ${line === undefined ? 'nothing' : JSON.stringify(cap(redact(line), QUOTED_LENGTH))}`,
       'ProvisionerOutputInvalid',
       false,
     );
@@ -100,7 +172,7 @@ export class CommandProvisioner implements Provisioner {
   private failure(kind: CommandKind, outcome: CommandOutcome): IntegrationError {
     const ending =
       outcome.exitCode === null ? `was killed by ${outcome.exitSignal}` : `exited with code ${outcome.exitCode}`;
-    const last = outcome.lastLine === undefined ? '' : ` (last output: ${outcome.lastLine.slice(0, 200)})`;
+    const last = outcome.lastLine === undefined ? '' : ` (last output: ${cap(outcome.lastLine, QUOTED_LENGTH)})`;
     return new IntegrationError(`the ${kind} command ${ending}${last}`, 'ProvisionerCommandFailed', true);
   }
 
@@ -115,7 +187,7 @@ export class CommandProvisioner implements Provisioner {
     return new Promise((resolve, reject) => {
       // detached: the shell leads a new process group, so stopping it also stops what it started.
       const child = spawn('/bin/sh', ['-c', this.options[kind]], {
-        env: { ...inheritedEnv(), ...env },
+        env: { ...inheritedEnv(), ...this.options.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
@@ -133,12 +205,22 @@ export class CommandProvisioner implements Provisioner {
       const onAbort = (): void => stop('abort');
       signal?.addEventListener('abort', onAbort, { once: true });
 
+      // Output goes to logs, heartbeats and error messages: each line capped and redacted, the total capped.
+      let passedOn = 0;
+      let linesCut = 0;
       const follow = (stream: NodeJS.ReadableStream, isStdout: boolean): void => {
         createInterface({ input: stream, crlfDelay: Infinity }).on('line', (raw: string) => {
-          const line = raw.trim();
-          if (line === '') return;
+          const trimmed = raw.trim();
+          if (trimmed === '') return;
+          const line = cap(redact(trimmed), LINE_LENGTH);
           outcome.lastLine = line;
-          if (isStdout) outcome.lastStdoutLine = line;
+          // The URL is parsed from the line as printed; what is quoted of it is redacted then.
+          if (isStdout) outcome.lastStdoutLine = cap(trimmed, LINE_LENGTH);
+          if (passedOn >= OUTPUT_KEPT) {
+            linesCut += 1;
+            return;
+          }
+          passedOn += line.length;
           onProgress?.(`${kind}: ${line}`);
         });
       };
@@ -149,6 +231,7 @@ export class CommandProvisioner implements Provisioner {
         clearTimeout(timer);
         clearTimeout(killTimer);
         signal?.removeEventListener('abort', onAbort);
+        if (linesCut > 0) onProgress?.(`${kind}: … ${linesCut} more lines of output not shown`);
       };
       child.on('error', (error) => {
         settle();
@@ -190,12 +273,10 @@ function specEnv(spec: ClusterSpec): Record<string, string> {
   return env;
 }
 
-/** The worker's environment without its own CUTOVER_* variables: no stale plan values, and its secrets stay in the worker. */
-function inheritedEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('CUTOVER_')) env[key] = value;
-  }
+/** Only PATH and HOME of the worker's environment: its credentials and other secrets stay in the worker. */
+function inheritedEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' };
+  if (process.env.HOME !== undefined) env.HOME = process.env.HOME;
   return env;
 }
 

@@ -1,6 +1,8 @@
 import { durationMs } from '../../plan/duration';
 import type { ProvisionerConfig } from '../../plan/schema';
-import { CommandProvisioner } from './command';
+import type { WorkerPolicy } from '../../policy/schema';
+import { IntegrationError } from '../errors';
+import { CommandProvisioner, profileOptions } from './command';
 import { SandboxProvisioner } from './sandbox';
 import { StaticProvisioner } from './static';
 import type { Provisioner } from './types';
@@ -17,29 +19,39 @@ export interface ProvisionerContext {
   staticUrl?: string;
   /** Cancels running commands and requests. */
   signal?: AbortSignal;
+  /** The worker policy in force: which provisioners and command profiles plans may use; undefined is no-policy mode. */
+  policy: WorkerPolicy | undefined;
 }
 
 /** A provisioner that holds connections or processes until closed. */
 export type ClosableProvisioner = Provisioner & { close(): Promise<void> };
 
-/** The provisioner the plan's `green.provisioner` asks for. */
+/**
+ * The provisioner the plan's `green.provisioner` asks for, as the worker policy allows it; a refusal
+ * is a non-retryable `ProvisionerNotAllowed`.
+ */
 export function createProvisioner(config: ProvisionerConfig, context: ProvisionerContext): ClosableProvisioner {
+  const { policy } = context;
   switch (config.type) {
     case 'sandbox':
+      if (policy && !policy.provisioners.sandbox) throw refused('sandbox');
       return new SandboxProvisioner({
         controlUrl: config.controlUrl ?? context.gatewayUrl,
         startupDelayMs: durationMs(config.startupDelay),
         signal: context.signal,
       });
     case 'command':
-      return new CommandProvisioner({
-        create: config.create,
-        delete: config.delete,
-        status: config.status,
-        timeoutMs: durationMs(config.timeout),
-        signal: context.signal,
-      });
+      return new CommandProvisioner({ ...profileOptions(config, policy, context.gatewayUrl), signal: context.signal });
     case 'static':
+      if (policy && !policy.provisioners.static) throw refused('static');
       return new StaticProvisioner(context.staticUrl);
   }
+}
+
+function refused(type: 'sandbox' | 'static'): IntegrationError {
+  return new IntegrationError(
+    `the worker policy does not allow the ${type} provisioner (provisioners.${type}: false): use a provisioner it allows, or ask the worker's operators`,
+    'ProvisionerNotAllowed',
+    false,
+  );
 }

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { IntegrationError } from '../errors';
 import { HttpClient, pathOf, segment, sleep, type HttpRequest, type HttpResponse } from '../http';
+import { cap, redact } from '../redact';
 import {
   ACTIVE_QUERY_STATES,
   type ClusterStats,
@@ -54,6 +55,7 @@ const RETRY_FIRST_DELAY_MS = 50;
 const RETRY_MAX_DELAY_MS = 100;
 const RETRY_BUDGET_MS = 30_000;
 const CANCEL_TIMEOUT_MS = 2_000;
+const ERROR_MESSAGE_LENGTH = 1_000;
 const CREDENTIALS_HINT = 'check CUTOVER_TRINO_USER and CUTOVER_TRINO_PASSWORD in the worker environment';
 
 /** One Trino coordinator over its HTTP APIs and the client protocol. */
@@ -233,7 +235,8 @@ export class TrinoHttpClient implements TrinoClusterApi {
       result.error = stopped;
     } else if (results.error) {
       result.error = {
-        message: results.error.message,
+        // A coordinator's message can quote the statement and its values: it goes to heartbeats and history.
+        message: cap(redact(results.error.message), ERROR_MESSAGE_LENGTH),
         errorName: results.error.errorName,
         errorType: results.error.errorType,
       };
