@@ -7,6 +7,7 @@ import type { SandboxFleet } from '../src/sandbox/fleet';
 import type { JournalEntry } from '../src/sandbox/journal';
 import { TASK_QUEUE } from '../src/workflows/messages';
 import { fastPlan } from './support/plans';
+import { assertNoSecretsInHistories } from './support/secret-scan';
 import { useTestbed } from './support/testbed';
 
 /** Journal kinds that change the gateway or the fleet (health checks only observe). */
@@ -81,6 +82,8 @@ describe('the worker validates every run it executes', () => {
     assert.deepEqual(changesSince(fleet, since), [], 'the gateway and the fleet were not touched');
     const history = JSON.stringify(await testbed.env.client.workflow.getHandle('cutover-rawbad').fetchHistory());
     assert.doesNotMatch(history, /"activityTaskScheduledEventAttributes"/, 'no activity ran');
+    // The secret scan every test file ends with reads inputs too: the password this raw start carried is found.
+    await assert.rejects(assertNoSecretsInHistories(testbed.env.client, ['hunter2']), /cutover-rawbad .* holds hunter/);
   });
 
   it('a raw start that carries a resume snapshot is refused: only continue-as-new may resume', async () => {
