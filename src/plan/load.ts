@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { checkPlan } from './problems';
 import type { UpgradePlan } from './schema';
+import { parseYamlMapping, readYamlText, YamlFileProblem } from './yaml-file';
 
 /** A plan that cannot be used; `problems` name each field and what to fix. */
 export class PlanError extends Error {
@@ -22,36 +21,22 @@ export function validatePlan(document: unknown, source = 'plan'): UpgradePlan {
   return result.plan;
 }
 
-/** Parses YAML or JSON text (JSON is YAML) and validates it. */
+/** Parses YAML (or JSON) text and validates it. */
 export function parsePlan(text: string, source = 'plan'): UpgradePlan {
-  let document: unknown;
   try {
-    document = parseYaml(text, { prettyErrors: true });
+    return validatePlan(parseYamlMapping(text, '(plan)', 'gateway, routingGroup and green'), source);
   } catch (error) {
-    throw new PlanError(source, [`cannot be parsed as YAML or JSON: ${(error as Error).message}`]);
+    if (error instanceof YamlFileProblem) throw new PlanError(source, [error.message]);
+    throw error;
   }
-  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-    throw new PlanError(source, ['(plan): must be a mapping with at least gateway, routingGroup and green']);
-  }
-  return validatePlan(document, source);
 }
 
 /** Reads a plan file (YAML or JSON) and validates it. */
 export async function loadPlanFile(path: string): Promise<UpgradePlan> {
-  let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    return parsePlan(await readYamlText(path), path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : (error as Error).message;
-    throw new PlanError(path, [`cannot be read: ${reason}`]);
+    if (error instanceof YamlFileProblem) throw new PlanError(path, [error.message]);
+    throw error;
   }
-  return parsePlan(text, path);
 }

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { fieldPath } from '../plan/problems';
 import { workerPolicySchema, type WorkerPolicy } from './schema';
+import { parseYamlMapping, readYamlText, YamlFileProblem } from '../plan/yaml-file';
 
 /** A policy file that cannot be used; `problems` name each field and what to fix. */
 export class PolicyError extends Error {
@@ -36,36 +35,22 @@ export function validatePolicy(document: unknown, source = 'policy'): WorkerPoli
 
 /** Parses YAML (or JSON) text and validates it. */
 export function parsePolicy(text: string, source = 'policy'): WorkerPolicy {
-  let document: unknown;
   try {
-    document = parseYaml(text, { prettyErrors: true });
+    return validatePolicy(parseYamlMapping(text, '(policy)', 'gateways'), source);
   } catch (error) {
-    throw new PolicyError(source, [`cannot be parsed as YAML: ${(error as Error).message}`]);
+    if (error instanceof YamlFileProblem) throw new PolicyError(source, [error.message]);
+    throw error;
   }
-  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-    throw new PolicyError(source, ['(policy): must be a mapping with at least gateways']);
-  }
-  return validatePolicy(document, source);
 }
 
-/** Reads a policy file and validates it. */
+/** Reads a policy file (YAML or JSON) and validates it. */
 export async function loadPolicyFile(path: string): Promise<WorkerPolicy> {
-  let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    return parsePolicy(await readYamlText(path), path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : (error as Error).message;
-    throw new PolicyError(path, [`cannot be read: ${reason}`]);
+    if (error instanceof YamlFileProblem) throw new PolicyError(path, [error.message]);
+    throw error;
   }
-  return parsePolicy(text, path);
 }
 
 /** Where the worker's integrations and activities read the policy in force; undefined is no-policy mode. */
