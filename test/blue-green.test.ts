@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
 import { findTemporalCli } from '../src/devserver/temporal-cli';
-import { sleep, untilHealthy, waitForPhase } from '../src/devserver/wait';
+import { sleep, waitForPhase } from '../src/devserver/wait';
 import type { UpgradePlan } from '../src/plan/schema';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad } from '../src/sandbox/load';
@@ -21,14 +21,7 @@ type Handle = WorkflowHandleWithFirstExecutionRunId<(input: { plan: UpgradePlan 
 describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet', () => {
   const testbed = useTestbed();
 
-  async function fleetWithBlue(group: string): Promise<SandboxFleet> {
-    const fleet = await testbed.fleet({
-      healthIntervalMs: 100,
-      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
-    });
-    await untilHealthy(fleet, `${group}-blue`);
-    return fleet;
-  }
+  const fleetWithBlue = (group: string) => testbed.fleetWithBlue(group);
 
   function start(plan: UpgradePlan): Promise<Handle> {
     return startUpgrade(testbed.env.client, plan, { startedBy: 'test' });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
-import { untilHealthy } from '../src/devserver/wait';
+
 import type { Overrides } from '../src/plan/merge';
 import { validatePolicy } from '../src/policy/load';
 import type { WorkerPolicy } from '../src/policy/schema';
@@ -147,14 +147,7 @@ describe('the worker policy refuses what it does not allow, before anything chan
   let policy: WorkerPolicy = STRICT;
   const testbed = useTestbed({}, { policy: () => policy });
 
-  async function fleetWithBlue(group: string): Promise<SandboxFleet> {
-    const fleet = await testbed.fleet({
-      healthIntervalMs: 100,
-      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
-    });
-    await untilHealthy(fleet, `${group}-blue`);
-    return fleet;
-  }
+  const fleetWithBlue = (group: string) => testbed.fleetWithBlue(group);
 
   async function refusalOf(fleet: SandboxFleet, group: string, overrides: Overrides): Promise<string> {
     const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group, overrides), {

@@ -29,14 +29,7 @@ const CHANGES = new Set<JournalEntry['kind']>([
 describe('the worker validates every run it executes', () => {
   const testbed = useTestbed();
 
-  async function fleetWithBlue(group: string): Promise<SandboxFleet> {
-    const fleet = await testbed.fleet({
-      healthIntervalMs: 100,
-      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
-    });
-    await untilHealthy(fleet, `${group}-blue`);
-    return fleet;
-  }
+  const fleetWithBlue = (group: string) => testbed.fleetWithBlue(group);
 
   /** Starts a workflow as the Temporal CLI would, with a raw input, and returns how it failed. */
   async function refusal(workflowType: string, id: string, input: unknown): Promise<string> {

@@ -24,6 +24,13 @@ const duration = z
 
 const positiveDuration = duration.refine((value) => !(lenientMs(value) <= 0), { error: 'must be longer than 0' });
 
+/** Failed checks or samples in a row that roll back: beyond 1000 a failing green would keep serving for hours. */
+const consecutiveFailures = z
+  .number()
+  .int()
+  .min(1, { error: 'must be 1 or more' })
+  .max(1000, { error: 'must be at most 1000 (more would keep a failing green for hours)' });
+
 /** A poll or sample interval: shorter than 100 ms would hammer the gateway and the coordinators. */
 const interval = positiveDuration.refine((value) => !(lenientMs(value) < 100), { error: 'must be at least 100ms' });
 
@@ -171,12 +178,7 @@ const canarySection = z
           .min(0, { error: 'must be between 0 and 1' })
           .lt(1, { error: 'must be between 0 and 1, and below 1: at 1 the error-rate check could never fire' })
           .default(0.02),
-        maxConsecutiveFailures: z
-          .number()
-          .int()
-          .min(1, { error: 'must be 1 or more' })
-          .max(1000, { error: 'must be at most 1000 (more would keep a failing green for hours)' })
-          .default(2),
+        maxConsecutiveFailures: consecutiveFailures.default(2),
         /** Queued queries on green may grow by this much between two measurements. */
         maxQueuedGrowth: z
           .number()
@@ -249,12 +251,7 @@ const blueGreenPlan = z
           .default(['SELECT 1']),
         minActiveWorkers: z.number().int().min(0, { error: 'must be 0 or more' }).default(1),
         /** Failed health checks in a row, while green serves traffic, that trigger an automatic rollback. */
-        maxConsecutiveFailures: z
-          .number()
-          .int()
-          .min(1, { error: 'must be 1 or more' })
-          .max(1000, { error: 'must be at most 1000 (more would keep a failing green for hours)' })
-          .default(2),
+        maxConsecutiveFailures: consecutiveFailures.default(2),
       })
       .prefault({}),
     approval: z

@@ -2,6 +2,7 @@ import { after, before } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { WorkerPolicy } from '../../src/policy/schema';
+import { untilHealthy } from '../../src/devserver/wait';
 import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../../src/sandbox/fleet';
 import { fixedPolicy } from '../../src/policy/load';
 import { integrationsFromEnv } from '../../src/worker/integrations';
@@ -16,6 +17,8 @@ export interface Testbed {
   readonly env: TestWorkflowEnvironment;
   /** A sandbox fleet stopped after the file's tests. */
   fleet(options: SandboxFleetOptions): Promise<SandboxFleet>;
+  /** A fleet whose routing group `group` is served by `<group>-blue` (Trino 470), HEALTHY in the gateway. */
+  fleetWithBlue(group: string): Promise<SandboxFleet>;
 }
 
 /** What the worker of a testbed runs with. */
@@ -75,6 +78,14 @@ export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestW
     async fleet(options) {
       const fleet = await startSandboxFleet(options);
       fleets.push(fleet);
+      return fleet;
+    },
+    async fleetWithBlue(group) {
+      const fleet = await this.fleet({
+        healthIntervalMs: 100,
+        clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+      });
+      await untilHealthy(fleet, `${group}-blue`);
       return fleet;
     },
   };
