@@ -1,13 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { sleep } from '../../src/devserver/wait';
 import { startWorkerProcess, type WorkerProcess } from '../../src/devserver/worker-process';
 import { installRuntime } from '../../src/worker/logging';
-import { writePolicyFile } from './policy';
-import { assertNoSecretsInHistories, TEST_SECRETS } from './secret-scan';
+import { assertNoSecretsInHistories } from './secret-scan';
 import { startTestServer } from './temporal';
 
 /** What the tests of one file share: a real dev server, real `cutover worker` processes, and what they start beside them. */
@@ -40,11 +36,6 @@ export function useProcessTestbed(options: { dbFilename?: string; workers?: numb
   let env: TestWorkflowEnvironment | undefined;
   const workers: WorkerProcess[] = [];
   const stops: Array<() => Promise<unknown>> = [];
-  // The workers run as an operator would run them: with a policy file and real-looking credentials,
-  // which the scan after the file's tests must find in no history.
-  const policyDir = mkdtempSync(join(tmpdir(), 'cutover-policy-'));
-  const workerEnv = { ...TEST_SECRETS, CUTOVER_POLICY_FILE: writePolicyFile(policyDir) };
-
   before(async () => {
     installRuntime({ level: 'WARN' });
     env = await startTestServer(server);
@@ -58,7 +49,6 @@ export function useProcessTestbed(options: { dbFilename?: string; workers?: numb
       if (env) await assertNoSecretsInHistories(env.client);
     } finally {
       await env?.teardown();
-      rmSync(policyDir, { recursive: true, force: true });
     }
   });
 
@@ -74,7 +64,7 @@ export function useProcessTestbed(options: { dbFilename?: string; workers?: numb
     },
     workers,
     async startWorker() {
-      const worker = startWorkerProcess(testbed.env.address, workerEnv);
+      const worker = startWorkerProcess(testbed.env.address);
       workers.push(worker);
       await worker.ready;
       return worker;
