@@ -43,7 +43,7 @@ describe('sandbox fleet: control API', () => {
         version: '470',
         url: fleet.cluster('blue')?.url,
         starting: false,
-        faults: { unhealthy: false, failRate: 0, queryDelayMs: 0, crashed: false },
+        faults: { unhealthy: false, failRate: 0, queryDelayMs: 0, queryListStatus: 0, crashed: false },
       },
     ]);
   });
