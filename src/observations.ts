@@ -23,7 +23,8 @@ export interface CanaryMeasurement {
   finished: number;
   failed: number;
   errorRate: number;
-  queued: number;
+  /** Queued on green; undefined when its query list could not be read (the sample is then a failure). */
+  queued?: number;
   /** Why this sample counts as a failure; undefined when green looked healthy. */
   problem?: string;
 }

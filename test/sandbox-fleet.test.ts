@@ -43,7 +43,7 @@ describe('sandbox fleet: control API', () => {
         version: '470',
         url: fleet.cluster('blue')?.url,
         starting: false,
-        faults: { unhealthy: false, failRate: 0, queryDelayMs: 0, crashed: false },
+        faults: { unhealthy: false, failRate: 0, queryDelayMs: 0, queryListStatus: 0, crashed: false },
       },
     ]);
   });
@@ -74,7 +74,13 @@ describe('sandbox fleet: control API', () => {
       failRate: 0.5,
       queryDelayMs: 10,
     });
-    assert.deepEqual(faulty.json().faults, { unhealthy: true, failRate: 0.5, queryDelayMs: 10, crashed: false });
+    assert.deepEqual(faulty.json().faults, {
+      unhealthy: true,
+      failRate: 0.5,
+      queryDelayMs: 10,
+      queryListStatus: 0,
+      crashed: false,
+    });
     assert.equal((await call(`${control}/clusters/green/faults`, 'POST', { crash: true })).json().faults.crashed, true);
     assert.equal(
       (await call(`${control}/clusters/green/faults`, 'POST', { crash: false })).json().faults.crashed,

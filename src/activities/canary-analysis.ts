@@ -58,8 +58,11 @@ export function canaryAnalysisActivities(deps: ActivityDeps) {
           progress.failures = sample.problem ? progress.failures + 1 : 0;
           progress.samples += 1;
           progress.last = sample;
-          progress.since = Date.parse(sample.at);
-          progress.previousQueued = sample.queued;
+          // An unread query list moves neither mark: the next sample counts what ended meanwhile.
+          if (sample.queued !== undefined) {
+            progress.since = Date.parse(sample.at);
+            progress.previousQueued = sample.queued;
+          }
           heartbeat(progress);
           if (sample.problem)
             return { verdict: progress.failures >= input.maxConsecutiveFailures ? 'breach' : 'problem', progress };
@@ -105,15 +108,19 @@ async function sampleCanary(
     // from the heartbeat) within the retry budget, instead of counting against green.
     gateway.backendState(input.entry),
     trino.info().catch((error: Error) => {
-      problems.push(`${input.url} did not answer: ${error.message}`);
+      problems.push(`could not read green's info at ${input.url}: ${error.message}`);
       return undefined;
     }),
-    trino.listQueries().catch(() => []),
+    // Data that could not be read is a bad sample, never a healthy zero.
+    trino.listQueries().catch((error: Error) => {
+      problems.push(`could not read green's query list: ${error.message}`);
+      return undefined;
+    }),
   ]);
   if (state && state.trinoStatus !== 'HEALTHY') problems.push(`gateway reports ${input.entry} ${state.trinoStatus}`);
   if (info && info.nodeVersion.version !== input.version)
     problems.push(`green runs ${info.nodeVersion.version}, expected ${input.version}`);
-  const ended = queries.filter((query) => query.endTime && Date.parse(query.endTime) >= input.since);
+  const ended = (queries ?? []).filter((query) => query.endTime && Date.parse(query.endTime) >= input.since);
   const failed = ended.filter((query) => query.state === 'FAILED').length;
   const finished = ended.length - failed;
   const errorRate = ended.length ? failed / ended.length : 0;
@@ -122,8 +129,12 @@ async function sampleCanary(
       `error rate ${(errorRate * 100).toFixed(1)}% (${failed} of ${ended.length}) above ${(input.maxErrorRate * 100).toFixed(1)}%`,
     );
   }
-  const queued = queries.filter((query) => query.state === 'QUEUED' || query.state === 'WAITING_FOR_RESOURCES').length;
-  if (input.previousQueued !== undefined && queued - input.previousQueued > input.maxQueuedGrowth) {
+  const queued = queries?.filter((query) => query.state === 'QUEUED' || query.state === 'WAITING_FOR_RESOURCES').length;
+  if (
+    queued !== undefined &&
+    input.previousQueued !== undefined &&
+    queued - input.previousQueued > input.maxQueuedGrowth
+  ) {
     problems.push(`queued queries grew from ${input.previousQueued} to ${queued}`);
   }
   return {

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { IntegrationError } from '../integrations/errors';
+import { GATEWAY_AUTH_REFUSALS, IntegrationError } from '../integrations/errors';
 import { admissionActivities } from './admission';
 import { approvalActivities } from './approvals';
 import { canaryActivities } from './canary';
@@ -39,8 +39,12 @@ export type { ActivityDeps } from './types';
 /**
  * A refusal an integration says the same request will meet again (a 4xx, a missing rule) becomes a
  * non-retryable failure of the same type name; everything else is retried by Temporal's policy.
+ * The gateway's refusals of cutover's identity stay retryable: forward calls list its type as
+ * non-retryable, compensations and the retire retry it (src/workflows/activity-options.ts).
  */
 function toFailure(error: unknown): unknown {
+  if (error instanceof IntegrationError && GATEWAY_AUTH_REFUSALS.includes(error.type))
+    return ApplicationFailure.retryable(error.message, error.type);
   if (error instanceof IntegrationError && !error.retryable)
     return ApplicationFailure.nonRetryable(error.message, error.type);
   return error;

@@ -8,8 +8,10 @@ import type {
   InspectGatewayInput,
   InspectGatewayResult,
   RegisterGreenInput,
+  ReadRoutingGroupInput,
   RemoveBackendInput,
   RetireInput,
+  RoutingGroupState,
 } from './types';
 
 /** Activities that change what the gateway routes. Each one is idempotent: re-running it changes nothing twice. */
@@ -129,6 +131,14 @@ export function trafficActivities(deps: ActivityDeps) {
       if (!existing) return;
       if (existing.active) await gateway.deactivateBackend(input.name);
       await gateway.deleteBackend(input.name);
+    },
+
+    /** What the gateway lists in a routing group now, for a message that says what is left after a failure. */
+    async readRoutingGroup(input: ReadRoutingGroupInput): Promise<RoutingGroupState> {
+      const all = await deps.gateway(input.gateway).listBackends();
+      return all
+        .filter((backend) => backend.routingGroup === input.routingGroup || input.names.includes(backend.name))
+        .map(({ name, routingGroup, active }) => ({ name, routingGroup, active }));
     },
 
     /** Removes blue from the gateway and, when the plan says so, deletes its clusters. */

@@ -143,3 +143,12 @@ export interface RetireInput {
   backends: BackendRef[];
   teardown: boolean;
 }
+
+export interface ReadRoutingGroupInput {
+  gateway: GatewayTarget;
+  routingGroup: string;
+  /** Backends to report wherever they are (or that they are gone). */
+  names: string[];
+}
+/** Backends of the group and the named ones, as the gateway lists them now. */
+export type RoutingGroupState = { name: string; routingGroup: string; active: boolean }[];

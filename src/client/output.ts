@@ -152,7 +152,7 @@ export function printAcknowledgement(
 /** One canary analysis sample on a line: when, finished / failed and queued queries, and the problem if any. */
 export function sampleText(sample: CanaryMeasurement): string {
   return (
-    `${clock(sample.at)}: ${sample.finished} finished / ${sample.failed} failed (${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued} queued` +
+    `${clock(sample.at)}: ${sample.finished} finished / ${sample.failed} failed (${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued ?? '?'} queued` +
     (sample.problem ? ` - ${sample.problem}` : '')
   );
 }

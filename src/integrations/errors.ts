@@ -17,6 +17,17 @@ export class IntegrationError extends Error {
   }
 }
 
+/** Type of the gateway's HTTP 401/403: it refused the worker's credentials. */
+export const GATEWAY_AUTH_FAILED = 'GatewayAuthenticationFailed';
+/** Type of the gateway's `{"code":401}` answer: the user cutover authenticates as lacks a role. */
+export const GATEWAY_ROLE_MISSING = 'GatewayUnauthorized';
+
+/**
+ * The gateway's refusals of cutover's identity. A forward step fails on them at once; a
+ * compensation or a retire retries them, because credentials or roles may be fixed meanwhile.
+ */
+export const GATEWAY_AUTH_REFUSALS: readonly string[] = [GATEWAY_AUTH_FAILED, GATEWAY_ROLE_MISSING];
+
 /** 4xx answers are the caller's mistake (except 408/429); 5xx and network failures are retryable. */
 export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;

@@ -279,6 +279,8 @@ const blueGreenPlan = z
       .strictObject({
         keepBlueFor: duration.default('1h'),
         teardown: z.boolean().default(true),
+        /** How long the retire retries (a refused credential included) before the upgrade fails; 1h when unset. */
+        timeout: positiveDuration.optional(),
       })
       .prefault({}),
     canary: canarySection.optional(),

@@ -28,6 +28,8 @@ export interface CoordinatorFaults {
   failRate: number;
   /** Added to the run time of every new query. */
   queryDelayMs: number;
+  /** When not 0, `GET /v1/query` answers this HTTP status (401 of a rotated password, 503 of an overloaded coordinator). */
+  queryListStatus: number;
   /** The listener is closed and every socket was cut. */
   crashed: boolean;
 }
@@ -75,7 +77,7 @@ export class SimulatedCoordinator {
   private readonly workers: number;
   private port: number;
   private current?: Incarnation;
-  private switches = { unhealthy: false, failRate: 0, queryDelayMs: 0 };
+  private switches = { unhealthy: false, failRate: 0, queryDelayMs: 0, queryListStatus: 0 };
   private crashed = false;
 
   constructor(options: SimulatedCoordinatorOptions) {
@@ -154,6 +156,7 @@ export class SimulatedCoordinator {
       unhealthy: patch.unhealthy ?? this.switches.unhealthy,
       failRate: patch.failRate ?? this.switches.failRate,
       queryDelayMs: patch.queryDelayMs ?? this.switches.queryDelayMs,
+      queryListStatus: patch.queryListStatus ?? this.switches.queryListStatus,
     };
   }
 
@@ -241,6 +244,8 @@ export class SimulatedCoordinator {
 
     app.get<{ Querystring: { state?: string } }>('/v1/query', async (request, reply) => {
       if (!needUser(request, reply)) return reply;
+      const refused = this.switches.queryListStatus;
+      if (refused !== 0) return reply.code(refused).type('text/plain').send(`query list refused (fault switch)`);
       const wanted = request.query.state?.toUpperCase();
       return live.queries
         .list()

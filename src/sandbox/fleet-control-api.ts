@@ -14,6 +14,7 @@ const faultsBody = z.strictObject({
   unhealthy: z.boolean().optional(),
   failRate: z.number().min(0).max(1).optional(),
   queryDelayMs: z.number().nonnegative().optional(),
+  queryListStatus: z.union([z.literal(0), z.number().int().min(400).max(599)]).optional(),
   crash: z.boolean().optional(),
 });
 

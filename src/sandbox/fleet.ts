@@ -26,6 +26,7 @@ export interface FaultRequest {
   unhealthy?: boolean;
   failRate?: number;
   queryDelayMs?: number;
+  queryListStatus?: number;
   crash?: boolean;
 }
 

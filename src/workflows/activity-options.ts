@@ -1,5 +1,6 @@
 import { ActivityCancellationType, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CutoverActivities } from '../activities';
+import { GATEWAY_AUTH_REFUSALS } from '../integrations/errors';
 import { durationMs } from '../plan/duration';
 import type { UpgradePlan } from '../plan/schema';
 
@@ -11,6 +12,16 @@ import type { UpgradePlan } from '../plan/schema';
  * then rolls back; a compensation has none, so it retries until blue serves again.
  */
 const RETRY_WITH_BACKOFF = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
+
+/**
+ * How forward calls retry: the same, except that a gateway refusing cutover's credentials fails
+ * the step at once (and the upgrade rolls back). Compensations and the retire retry
+ * everything (RETRY_EVERYTHING): they cannot give up, and credentials may be rotated meanwhile.
+ */
+const FORWARD_RETRY = { ...RETRY_WITH_BACKOFF, nonRetryableErrorTypes: [...GATEWAY_AUTH_REFUSALS] };
+
+/** RETRY_WITH_BACKOFF, spelled out as an override: per-call options are deep-merged into the proxies' FORWARD_RETRY. */
+const RETRY_EVERYTHING = { ...RETRY_WITH_BACKOFF, nonRetryableErrorTypes: [] };
 
 /**
  * Patch id of the change that gave the activities of `shift`, `verify` and `bake` their step's
@@ -35,6 +46,17 @@ export function workerValidatesRuns(): boolean {
   return patched(WORKER_VALIDATES_RUNS);
 }
 
+/**
+ * Patch id of the change that ends a failed retire FAILED with what is left in the gateway
+ * (formerly it became a rollback with nothing to undo, ending ROLLED_BACK while blue was gone).
+ */
+export const FAILED_RETIRE_FAILS = 'failed-retire-fails';
+
+/** True unless this upgrade's history predates FAILED_RETIRE_FAILS (then a failed retire rolls back as it did). */
+export function failedRetireFails(): boolean {
+  return patched(FAILED_RETIRE_FAILS);
+}
+
 /** A worker that died is noticed after this long: a few poll intervals, within sane bounds. */
 export function heartbeatTimeoutFor(pollInterval: string): number {
   return Math.min(60_000, Math.max(10_000, 3 * durationMs(pollInterval)));
@@ -43,7 +65,7 @@ export function heartbeatTimeoutFor(pollInterval: string): number {
 /** Activities that do one quick thing (gateway reads and writes); call them with forwardOptions. */
 export const quick = proxyActivities<CutoverActivities>({
   startToCloseTimeout: '1m',
-  retry: RETRY_WITH_BACKOFF,
+  retry: FORWARD_RETRY,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
@@ -51,7 +73,7 @@ export const quick = proxyActivities<CutoverActivities>({
 export const long = proxyActivities<CutoverActivities>({
   startToCloseTimeout: '1h',
   heartbeatTimeout: '2m',
-  retry: RETRY_WITH_BACKOFF,
+  retry: FORWARD_RETRY,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
@@ -85,7 +107,7 @@ export function pollingOptions(
     heartbeatTimeout,
     startToCloseTimeout: wait + 5 * 60_000,
     scheduleToCloseTimeout: waitFor === undefined ? undefined : wait + durationMs(retryBudget),
-    retry: RETRY_WITH_BACKOFF,
+    retry: FORWARD_RETRY,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   };
 }
@@ -98,13 +120,37 @@ export function verificationOptions(summary: string): ActivityOptions {
   return { summary, scheduleToCloseTimeout: '15s' };
 }
 
-/** Options of a compensation: retried until it works (use with the `long` proxy, which sets no schedule-to-close limit). */
+/**
+ * Options of a compensation: retried until it works, a refusal of cutover's credentials included
+ * (use with the `long` proxy, which sets no schedule-to-close limit).
+ */
 export function compensationOptions(summary: string, pollInterval: string): ActivityOptions {
   return {
     summary,
     heartbeatTimeout: heartbeatTimeoutFor(pollInterval),
     startToCloseTimeout: '1h',
-    retry: RETRY_WITH_BACKOFF,
+    retry: RETRY_EVERYTHING,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  };
+}
+
+/** The plan's `retire.timeout`; plans of upgrades started before the setting existed get 1h. */
+export function retireTimeoutOf(plan: UpgradePlan): string {
+  return plan.retire.timeout ?? '1h';
+}
+
+/**
+ * Options of the retire: retried like a compensation (a refused credential included, shown as a
+ * retrying activity) until the plan's `retire.timeout`, then the upgrade fails saying what is left.
+ */
+export function retireOptions(summary: string, plan: UpgradePlan): ActivityOptions {
+  return {
+    summary,
+    startToCloseTimeout: '1h',
+    // Like the `long` proxy: a provisioner deleting a cluster heartbeats every 10 s only.
+    heartbeatTimeout: '2m',
+    scheduleToCloseTimeout: durationMs(retireTimeoutOf(plan)),
+    retry: RETRY_EVERYTHING,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   };
 }

@@ -16,7 +16,7 @@ export function renderDetails(status: UpgradeStatus): string {
     lines.push(
       `**Analysis (${status.analysis!.samples} samples, ${status.analysis!.consecutiveFailures} failed in a row):** ` +
         `${sample.at.slice(11, 19)} gateway ${sample.gatewayStatus ?? '?'}, version ${sample.version ?? '?'}, ` +
-        `${sample.finished} finished / ${sample.failed} failed (error rate ${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued} queued` +
+        `${sample.finished} finished / ${sample.failed} failed (error rate ${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued ?? '?'} queued` +
         `${sample.problem ? ` — **${sample.problem}**` : ''}  `,
     );
   }

@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { UpgradePlan } from '../plan/schema';
+import { failedRetireFails } from './activity-options';
 import { gateId } from './approvals';
 import { renderDetails } from './details';
 import {
@@ -130,7 +131,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
     installOperatorActions(this);
   }
 
-  /** Runs the plan to SUCCEEDED or ROLLED_BACK; throws (phase FAILED) only when even the rollback could not finish. */
+  /** Runs the plan to SUCCEEDED or ROLLED_BACK; throws (phase FAILED) when the rollback or the retire could not finish. */
   async run(): Promise<UpgradeResult> {
     if (this.resumed) {
       this.note(
@@ -163,7 +164,12 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
         () => runStep(this, step),
         (error) => `${description} failed: ${messageOf(error)}`,
       );
-      if (outcome.kind === 'rollback') this.requestRollback(outcome.request);
+      if (outcome.kind === 'rollback') {
+        // Past the point of no return nothing is undone: a failure there is the upgrade's failure.
+        if (this.retiring && failedRetireFails())
+          return this.fail(outcome.request.reason, new Error(outcome.request.reason));
+        this.requestRollback(outcome.request);
+      }
     }
     if (this.rollbackRequest) return this.rollBack(this.rollbackRequest);
     this.setPhase('SUCCEEDED', `${this.plan.green.name} (${this.plan.green.version}) serves ${this.plan.routingGroup}`);

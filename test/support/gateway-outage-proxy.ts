@@ -1,8 +1,8 @@
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** How the gateway's API looks to cutover during an outage. */
-export type OutageMode = 'refuse' | 'unavailable' | 'hang';
+/** How the gateway's API looks to cutover during an outage; `forbidden` is the gateway refusing rotated credentials (403). */
+export type OutageMode = 'refuse' | 'unavailable' | 'hang' | 'forbidden';
 
 /** The request that starts an outage, e.g. `POST /gateway/backend/activate/trino-green`. */
 export type RequestMatch = (method: string, path: string) => boolean;
@@ -17,6 +17,8 @@ export class GatewayOutageProxy {
   /** Requests that met a fault (refused connections are never seen, so they do not count). */
   faulted = 0;
   private mode: OutageMode | undefined;
+  /** When set, only the requests it matches fail. */
+  private only?: RequestMatch;
   private readonly held = new Set<ServerResponse>();
   private readonly upstream = new Agent({ keepAlive: true });
   private armed?: { match: RequestMatch; mode: OutageMode; started: () => void };
@@ -44,9 +46,10 @@ export class GatewayOutageProxy {
     return new Promise((resolve) => (this.armed = { match, mode, started: resolve }));
   }
 
-  /** Fails every request in `mode` until end(). */
-  begin(mode: OutageMode): void {
+  /** Fails every request (or those `only` matches) in `mode` until end(). */
+  begin(mode: OutageMode, only?: RequestMatch): void {
     this.mode = mode;
+    this.only = only;
     if (mode === 'refuse') {
       this.server.close();
       this.server.closeAllConnections();
@@ -57,6 +60,7 @@ export class GatewayOutageProxy {
   async end(): Promise<void> {
     const was = this.mode;
     this.mode = undefined;
+    this.only = undefined;
     for (const res of this.held) res.socket?.destroy();
     this.held.clear();
     if (was === 'refuse') await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
@@ -77,7 +81,7 @@ export class GatewayOutageProxy {
       this.begin(armed.mode);
       armed.started();
     }
-    if (this.mode) return this.fail(this.mode, res);
+    if (this.mode && (!this.only || this.only(req.method ?? '', req.url ?? ''))) return this.fail(this.mode, res);
     const forward = request(
       {
         host: this.target.hostname,
@@ -99,6 +103,7 @@ export class GatewayOutageProxy {
   private fail(mode: OutageMode, res: ServerResponse): void {
     this.faulted += 1;
     if (mode === 'refuse') res.socket?.destroy();
+    else if (mode === 'forbidden') res.writeHead(403, { 'content-type': 'text/plain' }).end('Authentication error');
     else if (mode === 'unavailable')
       res.writeHead(503, { 'content-type': 'text/plain' }).end('gateway unavailable (injected outage)');
     else this.held.add(res);

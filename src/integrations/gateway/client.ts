@@ -1,4 +1,4 @@
-import { IntegrationError } from '../errors';
+import { GATEWAY_AUTH_FAILED, GATEWAY_ROLE_MISSING, IntegrationError } from '../errors';
 import { excerpt, HttpClient, segment, type HttpRequest } from '../http';
 import type { GatewayAuth } from './credentials';
 import type { BackendState, GatewayApi, GatewayBackend, RoutingRule, TrinoStatus } from './types';
@@ -39,7 +39,7 @@ export class TrinoGatewayClient implements GatewayApi {
               options.auth
                 ? `Trino Gateway refused the credentials for ${req.method} ${req.path} (HTTP ${status}): ${CREDENTIALS_HINT}`
                 : `Trino Gateway requires authentication for ${req.method} ${req.path} (HTTP ${status}) and the worker sent none: ${options.withheldBecause ?? 'set CUTOVER_GATEWAY_USER and CUTOVER_GATEWAY_PASSWORD (or CUTOVER_GATEWAY_TOKEN) in the worker environment'}`,
-              'GatewayAuthenticationFailed',
+              GATEWAY_AUTH_FAILED,
               false,
               status,
             )
@@ -214,7 +214,7 @@ function refusal(req: HttpRequest, data: WebappResult<unknown>, role: string): I
     return new IntegrationError(
       `Trino Gateway refused ${req.method} ${req.path}: the user cutover authenticates as lacks the ${role} role${message}; ` +
         `grant it in the gateway's authorization section or use another user`,
-      'GatewayUnauthorized',
+      GATEWAY_ROLE_MISSING,
       false,
     );
   }
