@@ -240,6 +240,8 @@ const blueGreenPlan = z
         }),
       url: httpUrl.optional(),
       provisioner: provisionerSchema,
+      /** How long creating green may take, retries of an unreachable provisioner included; then the upgrade rolls back. */
+      provisionDeadline: positiveDuration.default('1h'),
     }),
     health: z
       .strictObject({

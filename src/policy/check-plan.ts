@@ -55,6 +55,7 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
     ['bake', plan.bake],
     ['retire.keepBlueFor', plan.retire.keepBlueFor],
     ['gateway.retryBudget', plan.gateway.retryBudget],
+    ['green.provisionDeadline', plan.green.provisionDeadline],
     ...(plan.canary?.steps ?? []).map((step, index): [string, string | undefined] => [
       `canary.steps[${index}].bake`,
       step.bake,

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startUpgrade } from '../src/client/upgrades';
+import { waitForPhase } from '../src/devserver/wait';
+import { statusQuery } from '../src/workflows/messages';
+import { gatewayBackends } from './support/faults';
+import { GatewayOutageProxy } from './support/gateway-outage-proxy';
+import { fastPlan } from './support/plans';
+import { assertReplays } from './support/temporal';
+import { useTestbed } from './support/testbed';
+
+describe('everything bounded: deadlines and sizes an upgrade cannot outgrow', () => {
+  const testbed = useTestbed();
+
+  it('a provisioner that stays unreachable rolls back at green.provisionDeadline, leaving blue serving', async () => {
+    const group = 'provdeadline';
+    const fleet = await testbed.fleetWithBlue(group);
+    const control = await GatewayOutageProxy.start(fleet.gatewayUrl);
+    try {
+      // Looking for green works; creating it meets a control API that answers 503 from then on.
+      const outage = control.outageFrom(
+        (method, path) => method === 'PUT' && path.startsWith('/sandbox/v1/'),
+        'unavailable',
+      );
+      const handle = await startUpgrade(
+        testbed.env.client,
+        fastPlan(fleet.gatewayUrl, group, {
+          green: { provisionDeadline: '4s', provisioner: { controlUrl: control.url } },
+        }),
+      );
+      await outage;
+      await waitForPhase(handle, 'ROLLING_BACK', 30_000);
+      // The rollback's teardown of green needs the control API: it is back by now.
+      await control.end();
+      const result = await handle.result();
+      assert.equal(result.outcome, 'ROLLED_BACK');
+      assert.match(result.reason ?? '', /not provisioned within 4s \(green\.provisionDeadline\)/);
+      assert.deepEqual(await gatewayBackends(fleet), [[`${group}-blue`, true]]);
+      const status = await handle.query(statusQuery);
+      assert.equal(status.phase, 'ROLLED_BACK');
+      await assertReplays(handle);
+    } finally {
+      await control.stop();
+    }
+  });
+});
