@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startUpgrade } from '../src/client/upgrades';
 import { waitForPhase } from '../src/devserver/wait';
-import { statusQuery } from '../src/workflows/messages';
+import { approveSignal, rollbackUpdate, statusQuery, type ApproveInput } from '../src/workflows/messages';
+import { renderDetails } from '../src/workflows/details';
 import { gatewayBackends } from './support/faults';
 import { GatewayOutageProxy } from './support/gateway-outage-proxy';
 import { fastPlan } from './support/plans';
@@ -42,5 +43,22 @@ describe('everything bounded: deadlines and sizes an upgrade cannot outgrow', ()
     } finally {
       await control.stop();
     }
+  });
+  it('signal spam keeps the timeline at its latest 200 entries and counts the rest', async () => {
+    const group = 'spam';
+    const fleet = await testbed.fleetWithBlue(group);
+    const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group));
+    await waitForPhase(handle, 'AWAITING_APPROVAL', 30_000);
+    // Approvals that name nobody are refused, and each refusal is noted.
+    for (let i = 0; i < 300; i++) await handle.signal(approveSignal, {} as ApproveInput);
+    await handle.executeUpdate(rollbackUpdate, { args: [{ by: 'test', reason: 'spam test over' }] });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'ROLLED_BACK');
+    const status = await handle.query(statusQuery);
+    assert.equal(status.timeline.length, 200);
+    assert.ok((status.timelineDropped ?? 0) >= 100, `dropped ${status.timelineDropped}`);
+    assert.match(status.timeline.at(-1)!.message, /trino|serves/);
+    assert.match(renderDetails(status), /earlier timeline entries not kept/);
+    await assertReplays(handle);
   });
 });
