@@ -4,7 +4,7 @@ import { startUpgrade } from '../src/client/upgrades';
 import { waitForPhase } from '../src/devserver/wait';
 import { approveSignal, rollbackUpdate, statusQuery, type ApproveInput } from '../src/workflows/messages';
 import { renderDetails } from '../src/workflows/details';
-import { gatewayBackends } from './support/faults';
+import { gatewayBackends, startLongQueries } from './support/faults';
 import { GatewayOutageProxy } from './support/gateway-outage-proxy';
 import { fastPlan } from './support/plans';
 import { assertReplays } from './support/temporal';
@@ -59,6 +59,36 @@ describe('everything bounded: deadlines and sizes an upgrade cannot outgrow', ()
     assert.ok((status.timelineDropped ?? 0) >= 100, `dropped ${status.timelineDropped}`);
     assert.match(status.timeline.at(-1)!.message, /trino|serves/);
     assert.match(renderDetails(status), /earlier timeline entries not kept/);
+    await assertReplays(handle);
+  });
+
+  it('blue is torn down only drain.resultGrace after its last query ended, so clients can still fetch results', async () => {
+    const group = 'grace';
+    const fleet = await testbed.fleetWithBlue(group);
+    const since = Date.now();
+    const queries = startLongQueries(fleet.gatewayUrl, group, 3).then((states) => ({ states, endedAt: Date.now() }));
+    const handle = await startUpgrade(
+      testbed.env.client,
+      fastPlan(fleet.gatewayUrl, group, {
+        approval: { required: false },
+        bake: '200ms',
+        drain: { resultGrace: '4s' },
+        retire: { keepBlueFor: '0s' },
+      }),
+    );
+    const result = await handle.result();
+    const { states, endedAt } = await queries;
+    assert.equal(result.outcome, 'SUCCEEDED');
+    assert.deepEqual(states, ['FINISHED', 'FINISHED'], 'the queries on blue finished there');
+    const deleted = fleet
+      .journal(since)
+      .find((entry) => entry.kind === 'cluster.deleted' && entry.name === `${group}-blue`);
+    assert.ok(deleted, 'blue was torn down');
+    // The client saw its query end a little after the coordinator did: allow for that.
+    assert.ok(
+      deleted.at >= endedAt + 4_000 - 500,
+      `blue torn down ${deleted.at - endedAt} ms after its last query ended`,
+    );
     await assertReplays(handle);
   });
 });

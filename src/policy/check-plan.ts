@@ -52,6 +52,7 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
     ['health.timeout', plan.health.timeout],
     ['approval.timeout', plan.approval.timeout],
     ['drain.timeout', plan.drain.timeout],
+    ['drain.resultGrace', plan.drain.resultGrace],
     ['bake', plan.bake],
     ['retire.keepBlueFor', plan.retire.keepBlueFor],
     ['gateway.retryBudget', plan.gateway.retryBudget],

@@ -108,7 +108,7 @@ function demoPlan(gatewayUrl: string, flags: DemoFlags): UpgradePlan {
       health: { interval: '1s', timeout: '2m', smokeQueries: ['SELECT 1', 'SELECT version()'] },
       approval: { required: true, timeout: '10m' },
       bake: flags.bake,
-      drain: { timeout: '5m', interval: '1s' },
+      drain: { timeout: '5m', interval: '1s', resultGrace: '2s' },
       retire: { keepBlueFor: '10s', teardown: true },
     },
     'demo plan',
