@@ -167,6 +167,37 @@ describe('command provisioner', () => {
     await until('the background child to be killed too', () => !processAlive(sleeper), 2_000, 20);
   });
 
+  test('a command that exits leaves none of its background children running', async () => {
+    const pidFile = join(dir, 'left-behind.pid');
+    const provisioner = new CommandProvisioner({
+      status: 'exit 3',
+      create: `sleep 30 >/dev/null 2>&1 & echo $! > ${pidFile}; echo http://127.0.0.1:9481`,
+      delete: 'true',
+      timeoutMs: 10_000,
+    });
+    const cluster = await provisioner.ensureCluster(spec);
+    assert.equal(cluster.url, 'http://127.0.0.1:9481');
+    const sleeper = Number(readFileSync(pidFile, 'utf8'));
+    await until('the background child to be killed after the shell exited', () => !processAlive(sleeper), 2_000, 20);
+  });
+
+  test('a stopped command whose child ignores SIGTERM is killed after the shell has exited', async () => {
+    const pidFile = join(dir, 'stubborn.pid');
+    const provisioner = new CommandProvisioner({
+      status: 'exit 3',
+      create: `sh -c 'trap "" TERM; sleep 30' >/dev/null 2>&1 & echo $! > ${pidFile}; wait`,
+      delete: 'true',
+      timeoutMs: 300,
+    });
+    await assert.rejects(provisioner.ensureCluster(spec), (error: IntegrationError) => {
+      assert.equal(error.type, 'ProvisionerCommandTimedOut');
+      return true;
+    });
+    const stubborn = Number(readFileSync(pidFile, 'utf8'));
+    assert.ok(processAlive(stubborn), 'it outlived the SIGTERM and its shell');
+    await until('the SIGTERM-proof child to get SIGKILL', () => !processAlive(stubborn), 8_000, 50);
+  });
+
   test('aborting stops the running command and rejects with the abort reason', async () => {
     const controller = new AbortController();
     const policy = policyWith({

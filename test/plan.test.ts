@@ -31,7 +31,8 @@ describe('upgrade plan', () => {
     });
     assert.deepEqual(plan.approval, { required: true, timeout: '24h', onTimeout: 'rollback' });
     assert.equal(plan.bake, '10m');
-    assert.deepEqual(plan.drain, { timeout: '2h', onTimeout: 'wait', interval: '5s' });
+    assert.deepEqual(plan.drain, { timeout: '2h', onTimeout: 'wait', interval: '5s', resultGrace: '2m' });
+    assert.equal(plan.green.provisionDeadline, '1h');
     assert.deepEqual(plan.retire, { keepBlueFor: '1h', teardown: true });
     assert.deepEqual(plan.green.provisioner, { type: 'sandbox', startupDelay: '2s' });
   });

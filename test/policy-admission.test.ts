@@ -84,6 +84,12 @@ const CASES: PolicyCase[] = [
     says: /at most 1h/,
   },
   {
+    name: 'a provisioning deadline over bounds.maxWait',
+    overrides: () => ({ health: { interval: '1s' }, drain: { interval: '1s' }, green: { provisionDeadline: '2h' } }),
+    names: 'green.provisionDeadline',
+    says: /at most 1h/,
+  },
+  {
     name: 'more smoke queries than bounds.maxSmokeQueries',
     overrides: () => ({
       health: { interval: '1s', smokeQueries: ['SELECT 1', 'SELECT 2', 'SELECT 3'] },

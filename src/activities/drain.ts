@@ -1,25 +1,47 @@
 import { log } from '@temporalio/activity';
 import { IntegrationError } from '../integrations/errors';
+import { ACTIVE_QUERY_STATES } from '../integrations/trino/types';
 import { durationMs } from '../plan/duration';
-import { pollUntil } from './poll';
+import { pollUntil, resumedProgress } from './poll';
 import type { ActivityDeps, BackendRef, DrainInput, DrainResult } from './types';
+
+/** What a drain heartbeats, so a retry keeps when the last query ended. */
+interface DrainProgress {
+  remaining: number;
+  /** Last poll (epoch ms) that saw an active query. */
+  lastActiveAt?: number;
+  /** When (epoch ms) the last query ended, as far as the drain saw or the coordinators said. */
+  lastEndedAt?: number;
+}
 
 /** Draining: the backends are already deactivated; their running and queued queries finish where they run. */
 export function drainActivities(deps: ActivityDeps) {
   return {
-    /** Polls each coordinator until no query is in an active state, heartbeating the count. */
+    /**
+     * Polls each coordinator until no query is in an active state and `resultGrace` has passed since
+     * the last one ended, heartbeating the count.
+     */
     async drainBackends(input: DrainInput): Promise<DrainResult> {
+      const graceMs = input.resultGrace === undefined ? 0 : durationMs(input.resultGrace);
+      const progress: DrainProgress = { remaining: 0, ...(resumedProgress()?.state as DrainProgress | undefined) };
       let remaining = 0;
       /** Since when (epoch ms) each backend has been unreachable in this attempt. */
       const unreachable: Record<string, number> = {};
       const gone = new Set<string>();
-      /** Active queries on one backend; a coordinator unreachable for `unreachableFor` has none left. */
-      const activeOn = async (backend: BackendRef): Promise<number> => {
-        if (gone.has(backend.name)) return 0;
+      /**
+       * Active queries on one backend and when its latest finished one ended (epoch ms, 0 if none
+       * listed); a coordinator unreachable for `unreachableFor` has none left.
+       */
+      const activeOn = async (backend: BackendRef): Promise<{ active: number; lastEndedAt: number }> => {
+        if (gone.has(backend.name)) return { active: 0, lastEndedAt: 0 };
         try {
-          const active = (await deps.trino(backend.proxyTo).activeQueries()).length;
+          const queries = await deps.trino(backend.proxyTo).listQueries();
           delete unreachable[backend.name];
-          return active;
+          const ended = queries.filter((query) => !ACTIVE_QUERY_STATES.has(query.state));
+          return {
+            active: queries.length - ended.length,
+            lastEndedAt: Math.max(0, ...ended.map((query) => Date.parse(query.endTime ?? '') || 0)),
+          };
         } catch (error) {
           const down = error instanceof IntegrationError && error.retryable && error.status === undefined;
           if (!down || input.unreachableFor === undefined) throw error;
@@ -30,25 +52,44 @@ export function drainActivities(deps: ActivityDeps) {
             for: input.unreachableFor,
           });
           gone.add(backend.name);
-          return 0;
+          return { active: 0, lastEndedAt: 0 };
         }
       };
       const outcome = await pollUntil<true>({
         intervalMs: durationMs(input.interval),
-        timeoutMs: input.timeout === undefined ? undefined : durationMs(input.timeout),
+        timeoutMs: input.timeout === undefined ? undefined : durationMs(input.timeout) + graceMs,
         // Deactivated backends are polled on their own coordinators, not through the gateway.
         unreachableMeansNotYet: true,
         check: async () => {
           const counts = await Promise.all(
-            input.backends.map(async (backend) => ({ name: backend.name, active: await activeOn(backend) })),
+            input.backends.map(async (backend) => ({ name: backend.name, ...(await activeOn(backend)) })),
           );
+          const now = Date.now();
           remaining = counts.reduce((sum, count) => sum + count.active, 0);
-          if (remaining === 0) return { done: true, value: true };
-          const busy = counts.filter((count) => count.active > 0).map((count) => `${count.active} on ${count.name}`);
+          progress.remaining = remaining;
+          if (remaining > 0) {
+            progress.lastActiveAt = now;
+            const busy = counts.filter((count) => count.active > 0).map((count) => `${count.active} on ${count.name}`);
+            return {
+              done: false,
+              observation: `${remaining} queries still active (${busy.join(', ')})`,
+              state: progress,
+            };
+          }
+          // The last query seen active ended since the poll before this one: count its end as now.
+          const seenEnding =
+            progress.lastActiveAt !== undefined && progress.lastActiveAt >= (progress.lastEndedAt ?? 0);
+          progress.lastEndedAt = Math.max(
+            progress.lastEndedAt ?? 0,
+            seenEnding ? now : 0,
+            ...counts.map((count) => count.lastEndedAt),
+          );
+          const graceLeft = progress.lastEndedAt + graceMs - now;
+          if (graceLeft <= 0) return { done: true, value: true };
           return {
             done: false,
-            observation: `${remaining} queries still active (${busy.join(', ')})`,
-            state: { remaining },
+            observation: `no query active; blue stays up ${Math.ceil(graceLeft / 1000)} s more for clients still fetching results (drain.resultGrace ${input.resultGrace})`,
+            state: progress,
           };
         },
       });

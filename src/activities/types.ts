@@ -119,6 +119,11 @@ export interface DrainInput {
    * coordinator has no query left to finish. Without it, an unreachable backend is waited for.
    */
   unreachableFor?: string;
+  /**
+   * Drained only this long after the last query ended (on top of `timeout`): with Trino's spooling
+   * protocol a client fetches a finished query's result segments from the coordinator afterwards.
+   */
+  resultGrace?: string;
 }
 export interface DrainResult {
   drained: boolean;

@@ -240,6 +240,8 @@ const blueGreenPlan = z
         }),
       url: httpUrl.optional(),
       provisioner: provisionerSchema,
+      /** How long creating green may take, retries of an unreachable provisioner included; then the upgrade rolls back. */
+      provisionDeadline: positiveDuration.default('1h'),
     }),
     health: z
       .strictObject({
@@ -273,6 +275,8 @@ const blueGreenPlan = z
           .enum(['wait', 'proceed', 'rollback'], { error: 'must be "wait", "proceed" or "rollback"' })
           .default('wait'),
         interval: interval.default('5s'),
+        /** How long blue stays up after its last query ended: clients may still fetch spooled result segments. */
+        resultGrace: duration.default('2m'),
       })
       .prefault({}),
     retire: z

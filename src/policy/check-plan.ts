@@ -52,9 +52,11 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
     ['health.timeout', plan.health.timeout],
     ['approval.timeout', plan.approval.timeout],
     ['drain.timeout', plan.drain.timeout],
+    ['drain.resultGrace', plan.drain.resultGrace],
     ['bake', plan.bake],
     ['retire.keepBlueFor', plan.retire.keepBlueFor],
     ['gateway.retryBudget', plan.gateway.retryBudget],
+    ['green.provisionDeadline', plan.green.provisionDeadline],
     ...(plan.canary?.steps ?? []).map((step, index): [string, string | undefined] => [
       `canary.steps[${index}].bake`,
       step.bake,

@@ -18,6 +18,8 @@ export function sandboxPlan(
     gateway: { url: gatewayUrl },
     routingGroup,
     green: { name: `${routingGroup}-green`, version: '480', provisioner: { type: 'sandbox' } },
+    // The sandbox's coordinators spool no results: nothing is fetched after a query ends.
+    drain: { resultGrace: '0s' },
     retire: { teardown: true },
   };
   return validatePlan(merge(base, settings), source);

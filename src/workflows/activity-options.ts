@@ -112,6 +112,19 @@ export function pollingOptions(
   };
 }
 
+/** The plan's `green.provisionDeadline`; plans of upgrades started before the setting existed get its default. */
+export function provisionDeadlineOf(plan: UpgradePlan): string {
+  return plan.green.provisionDeadline ?? '1h';
+}
+
+/**
+ * Options of creating green (use with the `long` proxy): every attempt and retry within the plan's
+ * `green.provisionDeadline`, so a provisioner that stays unreachable rolls the upgrade back.
+ */
+export function provisioningOptions(summary: string, deadline: string): ActivityOptions {
+  return { summary, startToCloseTimeout: durationMs(deadline), scheduleToCloseTimeout: durationMs(deadline) };
+}
+
 /**
  * Options of `verifyApproval`: CPU work on the worker while an operator waits for the answer, so
  * it gives up within the CLI's wait for an update instead of retrying for the retry budget.

@@ -38,6 +38,7 @@ export function renderDetails(status: UpgradeStatus): string {
   const recent = status.timeline
     .slice(-5)
     .map((entry) => `- ${entry.at.slice(11, 19)} ${entry.phase}: ${entry.message}`);
-  lines.push('', '**Recent:**', ...recent);
+  const dropped = status.timelineDropped ? [`(${status.timelineDropped} earlier timeline entries not kept)`] : [];
+  lines.push('', '**Recent:**', ...recent, ...dropped);
   return lines.join('\n');
 }

@@ -20,6 +20,7 @@ import { renderDetails } from './details';
 import {
   FINAL_PHASES,
   statusQuery,
+  TIMELINE_KEPT,
   type AnalysisProgress,
   type ApproveInput,
   type Phase,
@@ -204,7 +205,12 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
   }
 
   note(message: string): void {
-    this.status.timeline.push({ at: new Date().toISOString(), phase: this.status.phase, message });
+    const { timeline } = this.status;
+    timeline.push({ at: new Date().toISOString(), phase: this.status.phase, message });
+    if (timeline.length > TIMELINE_KEPT) {
+      const dropped = timeline.splice(0, timeline.length - TIMELINE_KEPT).length;
+      this.status.timelineDropped = (this.status.timelineDropped ?? 0) + dropped;
+    }
     this.refreshDetails();
   }
 

@@ -78,9 +78,15 @@ export interface UpgradeStatus {
   health: HealthSnapshot;
   /** Canary analysis: the last sample and how many failed in a row. */
   analysis?: { last?: CanaryMeasurement; samples: number; consecutiveFailures: number };
+  /** The latest TIMELINE_KEPT entries; older ones are counted in `timelineDropped`. */
   timeline: TimelineEntry[];
+  /** Entries dropped from the front of `timeline` to keep it bounded (absent: none). */
+  timelineDropped?: number;
   error?: string;
 }
+
+/** Timeline entries the status keeps: signal spam cannot grow it (or a continue-as-new snapshot) without limit. */
+export const TIMELINE_KEPT = 200;
 
 /** What a finished upgrade returns. */
 export interface UpgradeResult {

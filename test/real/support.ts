@@ -39,7 +39,7 @@ export function realPlan(
       health: { interval: '1s', timeout: '3m', smokeQueries: ['SELECT 1', 'SELECT version()'] },
       approval: { required: true, timeout: '1h' },
       bake: '8s',
-      drain: { timeout: '5m', interval: '1s' },
+      drain: { timeout: '5m', interval: '1s', resultGrace: '3s' },
       retire: { keepBlueFor: '2s', teardown: true },
       ...overrides,
     },

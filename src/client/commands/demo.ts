@@ -108,7 +108,7 @@ function demoPlan(gatewayUrl: string, flags: DemoFlags): UpgradePlan {
       health: { interval: '1s', timeout: '2m', smokeQueries: ['SELECT 1', 'SELECT version()'] },
       approval: { required: true, timeout: '10m' },
       bake: flags.bake,
-      drain: { timeout: '5m', interval: '1s' },
+      drain: { timeout: '5m', interval: '1s', resultGrace: '2s' },
       retire: { keepBlueFor: '10s', teardown: true },
     },
     'demo plan',
@@ -122,9 +122,11 @@ async function follow(handle: WorkflowHandle, stack: LocalStack): Promise<Upgrad
   for (;;) {
     const status = await handle.query(statusQuery).catch(() => undefined);
     if (status) {
-      for (const entry of status.timeline.slice(printed))
+      // `printed` counts from the first entry: the status keeps only the latest ones.
+      const dropped = status.timelineDropped ?? 0;
+      for (const entry of status.timeline.slice(Math.max(0, printed - dropped)))
         printLines(`${entry.at.slice(11, 19)}  ${entry.phase.padEnd(17)} ${entry.message}`);
-      printed = status.timeline.length;
+      printed = dropped + status.timeline.length;
       if (status.awaitingApproval && !approved) {
         approved = true;
         await approveWithCli(status, stack);

@@ -131,5 +131,8 @@ function activityLines(activity: PendingActivityView | undefined, status: Upgrad
 function recentLines(status: UpgradeStatus): string[] {
   const recent = status.timeline.slice(-RECENT_TIMELINE_LINES);
   if (!recent.length) return [];
-  return ['  recent:', ...recent.map((entry) => `    ${timelineLine(entry)}`)];
+  const dropped = status.timelineDropped
+    ? [`    (${status.timelineDropped} earlier timeline entries not kept; the workflow's history has every event)`]
+    : [];
+  return ['  recent:', ...recent.map((entry) => `    ${timelineLine(entry)}`), ...dropped];
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { FINAL_PHASES, type TimelineEntry } from '../../workflows/messages';
+import { FINAL_PHASES, type TimelineEntry, type UpgradeStatus } from '../../workflows/messages';
 import {
   EXIT_FAILED,
   EXIT_OK,
@@ -103,7 +103,7 @@ class HumanDisplay {
       this.line('a worker answers again');
       this.workerWarned = false;
     }
-    for (const entry of this.newEntries(status.timeline)) this.line(timelineLine(entry));
+    for (const entry of this.newEntries(status)) this.line(timelineLine(entry));
     if (status.awaitingApproval && !this.approvalShown) {
       this.line(
         `awaiting approval: test ${status.green.name} at ${status.green.url ?? 'its address'}, then ${approveHint(status.id)}`,
@@ -123,15 +123,21 @@ class HumanDisplay {
     this.out.write(`${ending.message}${took ? ` after ${took}` : ''}\n`);
   }
 
-  /** Timeline entries not printed yet (robust to a timeline that was trimmed or restarted). */
-  private newEntries(timeline: TimelineEntry[]): TimelineEntry[] {
-    let start = this.printed;
-    if (timeline.length < this.printed || (start > 0 && timeline[start - 1]?.at !== this.lastPrintedAt)) {
+  /**
+   * Timeline entries not printed yet, counted from the upgrade's first entry (the status keeps only
+   * the latest ones); robust to a timeline that was restarted.
+   */
+  private newEntries(status: UpgradeStatus): TimelineEntry[] {
+    const { timeline } = status;
+    const dropped = status.timelineDropped ?? 0;
+    const total = dropped + timeline.length;
+    let start = Math.max(0, this.printed - dropped);
+    if (total < this.printed || (start > 0 && timeline[start - 1]?.at !== this.lastPrintedAt)) {
       start = timeline.findIndex((entry) => entry.at > this.lastPrintedAt);
       if (start < 0) start = timeline.length;
     }
     const fresh = timeline.slice(start);
-    this.printed = timeline.length;
+    this.printed = total;
     if (fresh.length) this.lastPrintedAt = fresh[fresh.length - 1].at;
     return fresh;
   }

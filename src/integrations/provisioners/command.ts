@@ -195,12 +195,20 @@ export class CommandProvisioner implements Provisioner {
       let stopped: 'timeout' | 'abort' | undefined;
       let killTimer: NodeJS.Timeout | undefined;
 
+      // SIGTERM to the group, SIGKILL after the grace: the SIGKILL goes even when the shell is gone by
+      // then, since a child that ignores SIGTERM (or was started in the background) outlives it.
+      const endGroup = (): void => {
+        if (!signalGroup(child, 'SIGTERM') || killTimer) return;
+        killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), KILL_GRACE_MS);
+        killTimer.unref();
+      };
       const stop = (reason: 'timeout' | 'abort'): void => {
         if (stopped) return;
         stopped = reason;
-        signalGroup(child, 'SIGTERM');
-        killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), KILL_GRACE_MS);
+        endGroup();
       };
+      // A command ends with its shell: what it left running in its group would outlive the call.
+      child.on('exit', endGroup);
       const timer = setTimeout(() => stop('timeout'), timeoutMs);
       const onAbort = (): void => stop('abort');
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -229,7 +237,6 @@ export class CommandProvisioner implements Provisioner {
 
       const settle = (): void => {
         clearTimeout(timer);
-        clearTimeout(killTimer);
         signal?.removeEventListener('abort', onAbort);
         if (linesCut > 0) onProgress?.(`${kind}: … ${linesCut} more lines of output not shown`);
       };
@@ -280,12 +287,15 @@ function inheritedEnv(): Record<string, string> {
   return env;
 }
 
-function signalGroup(child: ChildProcess, name: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
+/** Signals the command's process group; false when it has no process left. */
+function signalGroup(child: ChildProcess, name: NodeJS.Signals): boolean {
+  if (child.pid === undefined) return false;
   try {
     process.kill(-child.pid, name);
+    return true;
   } catch {
     // The group is already gone.
+    return false;
   }
 }
 

@@ -1,3 +1,4 @@
+import { durationMs } from '../../plan/duration';
 import { long, pollingOptions, retryBudgetOf } from '../activity-options';
 import { automaticRollback, CONTINUE, type StepKind } from './context';
 
@@ -5,7 +6,9 @@ export type DrainStep = { kind: 'drain' };
 
 /**
  * Blue gets no new query any more; its running and queued queries finish where they run. Past
- * `drain.timeout` the plan decides: wait on (with an alert), proceed, or roll back.
+ * `drain.timeout` the plan decides: wait on (with an alert), proceed, or roll back. Drained means also
+ * `drain.resultGrace` after the last query ended (polled inside the activity: no timer in history),
+ * since clients of Trino's spooling protocol fetch result segments from blue after their query ended.
  */
 export const drain: StepKind<DrainStep> = {
   describe: (_step, names) => `drain ${names.blue.join(', ') || 'blue'}`,
@@ -15,9 +18,12 @@ export const drain: StepKind<DrainStep> = {
     const budget = retryBudgetOf(plan);
     const names = status.blue.join(', ');
     ctx.setPhase('DRAINING', `waiting for the queries still running on ${names} to finish`);
-    const drainInput = { backends: facts.blue, interval: plan.drain.interval };
+    // Plans of upgrades started before the setting existed get its default.
+    const resultGrace = plan.drain.resultGrace ?? '2m';
+    const drainInput = { backends: facts.blue, interval: plan.drain.interval, resultGrace };
+    const waitFor = `${durationMs(plan.drain.timeout) + durationMs(resultGrace)}ms`;
     const first = await long.drainBackends.executeWithOptions(
-      pollingOptions(`drain ${names}`, plan.drain.interval, plan.drain.timeout, budget),
+      pollingOptions(`drain ${names}`, plan.drain.interval, waitFor, budget),
       [{ ...drainInput, timeout: plan.drain.timeout }],
     );
     if (first.drained) {

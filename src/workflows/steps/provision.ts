@@ -1,4 +1,13 @@
-import { compensationOptions, forwardOptions, long, quick, retryBudgetOf } from '../activity-options';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import {
+  compensationOptions,
+  forwardOptions,
+  long,
+  provisionDeadlineOf,
+  provisioningOptions,
+  quick,
+  retryBudgetOf,
+} from '../activity-options';
 import { CONTINUE, type StepKind } from './context';
 import { provisionerOf } from './targets';
 
@@ -21,15 +30,24 @@ export const provision: StepKind<ProvisionStep, 'teardownGreen'> = {
     );
     // Registered before creating, so a rollback during creation still removes what this run made.
     if (!before.present) ctx.registerCompensation({ kind: 'teardownGreen' });
-    const cluster = await long.provisionGreen.executeWithOptions({ summary: `provision ${green}` }, [
-      {
-        provisioner: provisionerOf(ctx),
-        name: green,
-        version: plan.green.version,
-        url: plan.green.url,
-        routingGroup: plan.routingGroup,
-      },
-    ]);
+    const deadline = provisionDeadlineOf(plan);
+    const cluster = await long.provisionGreen
+      .executeWithOptions(provisioningOptions(`provision ${green}`, deadline), [
+        {
+          provisioner: provisionerOf(ctx),
+          name: green,
+          version: plan.green.version,
+          url: plan.green.url,
+          routingGroup: plan.routingGroup,
+        },
+      ])
+      .catch((error: unknown) => {
+        if (!(error instanceof ActivityFailure && error.retryState === 'TIMEOUT')) throw error;
+        throw ApplicationFailure.nonRetryable(
+          `${green} was not provisioned within ${deadline} (green.provisionDeadline): ${innermostMessage(error)}`,
+          'ProvisionDeadlineExceeded',
+        );
+      });
     ctx.facts.greenUrl = cluster.url;
     ctx.status.green.url = cluster.url;
     ctx.note(
@@ -51,3 +69,10 @@ export const provision: StepKind<ProvisionStep, 'teardownGreen'> = {
     },
   },
 };
+
+/** What the last attempt said: the deepest cause of a timed-out activity (the timeout wraps it). */
+function innermostMessage(error: Error): string {
+  let inner: Error = error;
+  while (inner.cause instanceof Error) inner = inner.cause;
+  return inner.message;
+}
