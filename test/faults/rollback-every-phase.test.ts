@@ -95,7 +95,8 @@ const POINTS: RollbackPoint[] = [
     name: 'while draining blue',
     strategy: 'canary',
     at: inPhase('DRAINING', lastNote(/waiting for the queries/)),
-    longQueriesSeconds: 25,
+    // Long enough to outlast the canary up to its drain on a loaded machine (it takes about 25 s alone).
+    longQueriesSeconds: 50,
   },
   { name: 'while blue is kept warm', strategy: 'canary', at: lastNote(/warm for/) },
   { name: 'while retiring blue', strategy: 'canary', at: inPhase('RETIRING'), slowProvisioner: true, refused: true },
