@@ -18,7 +18,7 @@ export class GatewayOutageProxy {
   faulted = 0;
   private mode: OutageMode | undefined;
   /** When set, only the requests it matches fail. */
-  private only?: RequestMatch;
+  private matching?: RequestMatch;
   private readonly held = new Set<ServerResponse>();
   private readonly upstream = new Agent({ keepAlive: true });
   private armed?: { match: RequestMatch; mode: OutageMode; started: () => void };
@@ -49,7 +49,7 @@ export class GatewayOutageProxy {
   /** Fails every request (or those `only` matches) in `mode` until end(). */
   begin(mode: OutageMode, only?: RequestMatch): void {
     this.mode = mode;
-    this.only = only;
+    this.matching = only;
     if (mode === 'refuse') {
       this.server.close();
       this.server.closeAllConnections();
@@ -60,7 +60,7 @@ export class GatewayOutageProxy {
   async end(): Promise<void> {
     const was = this.mode;
     this.mode = undefined;
-    this.only = undefined;
+    this.matching = undefined;
     for (const res of this.held) res.socket?.destroy();
     this.held.clear();
     if (was === 'refuse') await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
@@ -81,7 +81,8 @@ export class GatewayOutageProxy {
       this.begin(armed.mode);
       armed.started();
     }
-    if (this.mode && (!this.only || this.only(req.method ?? '', req.url ?? ''))) return this.fail(this.mode, res);
+    if (this.mode && (!this.matching || this.matching(req.method ?? '', req.url ?? '')))
+      return this.fail(this.mode, res);
     const forward = request(
       {
         host: this.target.hostname,
