@@ -216,31 +216,15 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
     const cli = await findTemporalCli();
     assert.ok(cli, 'a temporal CLI is available');
     await waitForPhase(handle, 'PROVISIONING');
-    await promisify(execFile)(cli.path, [
-      'workflow',
-      'signal',
-      '--address',
-      testbed.env.address,
-      '--workflow-id',
-      handle.workflowId,
-      '--name',
-      'approve',
-      '--input',
-      '{"by":"early"}',
-    ]);
+    // As an operator would with the plain Temporal CLI: `temporal workflow signal --name approve`.
+    const approveWithTemporalCli = (by: string) =>
+      promisify(execFile)(cli.path, [
+        ...['workflow', 'signal', '--address', testbed.env.address, '--workflow-id', handle.workflowId],
+        ...['--name', 'approve', '--input', JSON.stringify({ by })],
+      ]);
+    await approveWithTemporalCli('early');
     await waitForPhase(handle, 'AWAITING_APPROVAL');
-    await promisify(execFile)(cli.path, [
-      'workflow',
-      'signal',
-      '--address',
-      testbed.env.address,
-      '--workflow-id',
-      handle.workflowId,
-      '--name',
-      'approve',
-      '--input',
-      '{"by":"x"}',
-    ]);
+    await approveWithTemporalCli('x');
     const result = await handle.result();
     assert.equal(result.outcome, 'SUCCEEDED');
     const messages = result.status.timeline.map((entry) => entry.message);
