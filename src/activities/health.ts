@@ -5,6 +5,7 @@ import type { StatementResult } from '../integrations/trino/types';
 import { durationMs } from '../plan/duration';
 import { DEFAULT_BOUNDS } from '../policy/schema';
 import type { HealthSnapshot } from '../observations';
+import { counted } from '../plural';
 import { pollGatewayHealthy, pollUntil, resumedProgress } from './poll';
 import type {
   ActivityDeps,
@@ -53,7 +54,10 @@ export function healthActivities(deps: ActivityDeps) {
           }
           const stats = await trino.clusterStats();
           if (stats.activeWorkers < input.minActiveWorkers) {
-            return { done: false, observation: `${stats.activeWorkers} of ${input.minActiveWorkers} workers active` };
+            return {
+              done: false,
+              observation: `${stats.activeWorkers} of ${counted(input.minActiveWorkers, 'worker')} active`,
+            };
           }
           const wait = firstSmokeAt - Date.now();
           if (wait > 0) {
@@ -81,7 +85,9 @@ export function healthActivities(deps: ActivityDeps) {
             value: {
               version,
               activeWorkers: stats.activeWorkers,
-              message: `${smokeQueries.length} smoke queries finished`,
+              message: smokeQueries.length
+                ? `${counted(smokeQueries.length, 'smoke query', 'smoke queries')} finished`
+                : 'no smoke queries to run',
             },
           };
         },
