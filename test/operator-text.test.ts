@@ -105,6 +105,7 @@ describe('what an operator reads', () => {
       /^ {2}no worker is polling task queue cutover-gone: start one with `cutover worker`/m,
       status.stdout,
     );
+    process.stderr.write(`status without a worker answered in ${took} ms\n`);
     assert.ok(took < 3_000, `status answered in ${took} ms`);
     assert.match(
       status.stdout,
