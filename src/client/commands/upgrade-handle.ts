@@ -88,7 +88,9 @@ function failingWorkflowTaskAttempt(description: WorkflowExecutionDescription): 
 /**
  * How long the `status` query may go unanswered before the CLI checks whether any worker took it.
  * A worker that polls answers in milliseconds; one that stopped may still be listed as a poller of
- * the task queue for a while (the server keeps pollers it saw in the last minutes).
+ * the task queue for a while (the server keeps pollers it saw in the last minutes). A query to a
+ * run a worker has cached goes to that worker's own sticky queue, which describe does not list:
+ * a live worker slower than this to answer it would read as absent.
  */
 const QUERY_PROBE_MS = 1_000;
 
