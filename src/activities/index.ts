@@ -4,6 +4,7 @@ import { admissionActivities } from './admission';
 import { approvalActivities } from './approvals';
 import { canaryActivities } from './canary';
 import { canaryAnalysisActivities } from './canary-analysis';
+import { coordinatorQueryActivities } from './coordinator-queries';
 import { drainActivities } from './drain';
 import { healthActivities } from './health';
 import { provisioningActivities } from './provisioning';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...healthActivities(deps),
     ...trafficActivities(deps),
     ...drainActivities(deps),
+    ...coordinatorQueryActivities(deps),
     ...canaryActivities(deps),
     ...canaryAnalysisActivities(deps),
     ...approvalActivities(deps),

@@ -2,6 +2,7 @@ import { ApplicationFailure, cancellationSignal, heartbeat, log } from '@tempora
 import { durationMs } from '../plan/duration';
 import { pollUntil } from './poll';
 import { progressFor, withProvisioner } from './provisioning';
+import { ensureNoQueryRuns, refuseSharedClusters } from './retire-checks';
 import type {
   ActivityDeps,
   ShiftTrafficInput,
@@ -141,9 +142,13 @@ export function trafficActivities(deps: ActivityDeps) {
         .map(({ name, routingGroup, active }) => ({ name, routingGroup, active }));
     },
 
-    /** Removes blue from the gateway and, when the plan says so, deletes its clusters. */
+    /**
+     * Removes blue from the gateway and, when the plan says so, deletes its clusters: never one
+     * that another backend of the gateway proxies to, nor one where a query still runs.
+     */
     async retireBlue(input: RetireInput): Promise<{ deleted: string[] }> {
       const gateway = deps.gateway(input.gateway);
+      if (input.teardown) await refuseSharedClusters(gateway, input.backends);
       const deleted: string[] = [];
       for (const backend of input.backends) {
         const existing = await gateway.getBackend(backend.name);
@@ -153,6 +158,7 @@ export function trafficActivities(deps: ActivityDeps) {
             'BlueStillActive',
           );
         }
+        if (input.teardown) await ensureNoQueryRuns(deps, input.provisioner, backend);
         if (existing) await gateway.deleteBackend(backend.name);
         if (input.teardown) {
           const gone = await withProvisioner(deps, input.provisioner, backend.proxyTo, (provisioner) =>

@@ -45,6 +45,11 @@ export interface InspectGatewayResult {
   blueVersion?: string;
 }
 
+export interface CheckQueryVisibilityInput {
+  /** Blue's backends, whose coordinators the drain will poll. */
+  backends: BackendRef[];
+}
+
 export interface InspectGreenInput {
   provisioner: ProvisionerTarget;
   name: string;

@@ -57,6 +57,17 @@ export function failedRetireFails(): boolean {
   return patched(FAILED_RETIRE_FAILS);
 }
 
+/**
+ * Patch id of the preflight's check that cutover's Trino user sees every query on blue
+ * (`checkQueryVisibility`). Upgrades whose history predates it go on without the check.
+ */
+export const PREFLIGHT_CHECKS_QUERY_VISIBILITY = 'preflight-checks-query-visibility';
+
+/** True unless this upgrade's history predates PREFLIGHT_CHECKS_QUERY_VISIBILITY. */
+export function preflightChecksQueryVisibility(): boolean {
+  return patched(PREFLIGHT_CHECKS_QUERY_VISIBILITY);
+}
+
 /** A worker that died is noticed after this long: a few poll intervals, within sane bounds. */
 export function heartbeatTimeoutFor(pollInterval: string): number {
   return Math.min(60_000, Math.max(10_000, 3 * durationMs(pollInterval)));

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { quick, workerValidatesRuns } from '../activity-options';
+import { preflightChecksQueryVisibility, quick, workerValidatesRuns } from '../activity-options';
 import { CONTINUE, type StepContext, type StepOutcome } from './context';
 import { canaryOf, gatewayOf, hasSeparateCanaryEntry } from './targets';
 
@@ -44,6 +44,16 @@ export const preflight = {
     status.blueVersion = found.blueVersion;
     ctx.refreshStepDescriptions();
     ctx.note(`blue: ${status.blue.join(', ')}${found.blueVersion ? ` (Trino ${found.blueVersion})` : ''}`);
+    // The drain counts blue's queries as cutover's Trino user: refuse now if access control hides some of them.
+    if (preflightChecksQueryVisibility()) {
+      await quick.checkQueryVisibility.executeWithOptions(
+        {
+          summary: `check that cutover sees every query on ${status.blue.join(', ')}`,
+          scheduleToCloseTimeout: PREFLIGHT_BUDGET,
+        },
+        [{ backends: facts.blue }],
+      );
+    }
     return CONTINUE;
   },
 };
