@@ -287,6 +287,31 @@ describe('ownership: cutover touches only what its upgrade owns', () => {
     await assertReplays(second);
   });
 
+  it('a canary whose entry name belongs to another routing group: refused at the preflight, that backend untouched', async () => {
+    const group = 'ownentry';
+    const fleet = await testbed.fleetWithBlue(group);
+    await register(fleet, {
+      name: `${group}-green-canary`,
+      proxyTo: 'http://127.0.0.1:9',
+      routingGroup: 'etl',
+      active: false,
+    });
+    const before = await backends(fleet);
+    const since = Date.now();
+    const handle = await startUpgrade(
+      testbed.env.client,
+      fastPlan(fleet.gatewayUrl, group, { strategy: 'canary', canary: { traffic: 'routing-rule' } }),
+    );
+    const end = await endOf(handle);
+    assert.equal(end.phase, 'FAILED', end.message);
+    assert.match(
+      end.message,
+      /backend ownentry-green-canary belongs to routing group etl, not ownentry-canary: refusing to overwrite it; pick another green name/,
+    );
+    assert.deepEqual(await backends(fleet), before);
+    assert.deepEqual(changesSince(fleet, since), []);
+  });
+
   it('a start after a half-finished run: green is the only active backend, the preflight says so and how to finish or undo it', async () => {
     const group = 'ownhalf';
     const fleet = await testbed.fleet({
