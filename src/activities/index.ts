@@ -7,6 +7,7 @@ import { canaryAnalysisActivities } from './canary-analysis';
 import { coordinatorQueryActivities } from './coordinator-queries';
 import { drainActivities } from './drain';
 import { healthActivities } from './health';
+import { leaseActivities } from './leases';
 import { provisioningActivities } from './provisioning';
 import { trafficActivities } from './traffic';
 import type { ActivityDeps } from './types';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...canaryActivities(deps),
     ...canaryAnalysisActivities(deps),
     ...approvalActivities(deps),
+    ...leaseActivities(),
   });
   return {
     ...activities,

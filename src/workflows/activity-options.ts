@@ -68,6 +68,19 @@ export function preflightChecksQueryVisibility(): boolean {
   return patched(PREFLIGHT_CHECKS_QUERY_VISIBILITY);
 }
 
+/**
+ * Patch id of ownership: an upgrade holds leases on the routing groups and the routing rule it
+ * changes (src/workflows/ownership.ts) from its preflight until it ends, and its canary rule is
+ * named after its routing group by default. Upgrades whose history predates it hold none and keep
+ * the rule `cutover-canary`.
+ */
+export const ONE_UPGRADE_PER_GROUP = 'one-upgrade-per-group';
+
+/** True unless this upgrade's history predates ONE_UPGRADE_PER_GROUP (call it at one point only: the preflight). */
+export function holdsLeases(): boolean {
+  return patched(ONE_UPGRADE_PER_GROUP);
+}
+
 /** A worker that died is noticed after this long: a few poll intervals, within sane bounds. */
 export function heartbeatTimeoutFor(pollInterval: string): number {
   return Math.min(60_000, Math.max(10_000, 3 * durationMs(pollInterval)));

@@ -24,6 +24,7 @@ export const retire: StepKind<RetireStep> = {
           provisioner: provisionerOf(ctx),
           backends: facts.blue,
           teardown: plan.retire.teardown,
+          routingGroup: plan.routingGroup,
         },
       ]);
     } catch (error) {
