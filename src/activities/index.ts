@@ -6,6 +6,7 @@ import { canaryActivities } from './canary';
 import { canaryAnalysisActivities } from './canary-analysis';
 import { drainActivities } from './drain';
 import { healthActivities } from './health';
+import { notificationActivities } from './notifications';
 import { provisioningActivities } from './provisioning';
 import { trafficActivities } from './traffic';
 import type { ActivityDeps } from './types';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...canaryActivities(deps),
     ...canaryAnalysisActivities(deps),
     ...approvalActivities(deps),
+    ...notificationActivities(deps),
   });
   return {
     ...activities,

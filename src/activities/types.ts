@@ -2,6 +2,7 @@ import type { ProvisionerConfig } from '../plan/schema';
 import type { GatewayApi } from '../integrations/gateway/types';
 import type { ClosableProvisioner } from '../integrations/provisioners';
 import type { TrinoClusterApi } from '../integrations/trino/types';
+import type { Webhook } from '../integrations/webhook/types';
 import type { HealthSnapshot } from '../observations';
 import type { WorkerPolicy } from '../policy/schema';
 
@@ -30,6 +31,8 @@ export interface ActivityDeps {
   provisioner(target: ProvisionerTarget, staticUrl: string | undefined, signal: AbortSignal): ClosableProvisioner;
   /** The worker policy in force (it can change on SIGHUP); undefined when the worker runs without one. */
   policy(): WorkerPolicy | undefined;
+  /** The webhooks of the policy in force (none without a policy). */
+  webhooks(): Webhook[];
 }
 
 export interface InspectGatewayInput {

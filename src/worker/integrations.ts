@@ -3,6 +3,7 @@ import { gatewayAuthFromEnv, trinoAuthFromEnv } from '../integrations/gateway/cr
 import { TrinoGatewayClient } from '../integrations/gateway/client';
 import { createProvisioner } from '../integrations/provisioners';
 import { TrinoHttpClient } from '../integrations/trino/client';
+import { webhooksOf } from '../integrations/webhook/client';
 import { durationMs } from '../plan/duration';
 import { fixedPolicy, type PolicySource } from '../policy/load';
 import { credentialsAllowed } from '../policy/origins';
@@ -24,6 +25,7 @@ export function integrationsFromEnv(
   const coordinators = new Map<string, TrinoHttpClient>();
   return {
     policy: () => policy.current(),
+    webhooks: () => webhooksOf(policy.current(), env),
     gateway(target: GatewayTarget) {
       const current = policy.current();
       const authorized = current !== undefined && credentialsAllowed(target.url, current, current.gateways);
