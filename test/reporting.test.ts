@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
 import { until, waitForPhase, waitForStatus } from '../src/devserver/wait';
-import { METRIC_NAMES } from '../src/metrics';
 import type { UpgradePlan } from '../src/plan/schema';
 import { validatePolicy } from '../src/policy/load';
 import type { WorkerPolicyInput } from '../src/policy/schema';
@@ -168,18 +167,18 @@ describe('metrics and notifications of upgrades on a real Temporal dev server', 
     const delta = (name: string, labels: Record<string, string>) =>
       total(after, name, labels) - total(before, name, labels);
     assert.equal(
-      delta(METRIC_NAMES.rollbacks, { reason: 'operator', step: 'approval', strategy: 'blue-green' }),
+      delta('cutover_rollbacks_total', { reason: 'operator', step: 'approval', strategy: 'blue-green' }),
       1,
       'one rollback asked by an operator at the approval gate',
     );
-    assert.equal(delta(METRIC_NAMES.phaseTransitions, { phase: 'ROLLED_BACK', strategy: 'blue-green' }), 1);
-    assert.equal(delta(METRIC_NAMES.phaseTransitions, { phase: 'AWAITING_APPROVAL' }), 1);
-    assert.equal(delta(METRIC_NAMES.phaseTransitions, { phase: 'SUCCEEDED' }), 0);
-    assert.equal(delta(`${METRIC_NAMES.stepDuration}_count`, { step: 'provision', end: 'completed' }), 1);
-    assert.equal(delta(`${METRIC_NAMES.stepDuration}_count`, { step: 'approval', end: 'stopped' }), 1);
+    assert.equal(delta('cutover_phase_transitions_total', { phase: 'ROLLED_BACK', strategy: 'blue-green' }), 1);
+    assert.equal(delta('cutover_phase_transitions_total', { phase: 'AWAITING_APPROVAL' }), 1);
+    assert.equal(delta('cutover_phase_transitions_total', { phase: 'SUCCEEDED' }), 0);
+    assert.equal(delta('cutover_step_duration_seconds_count', { step: 'provision', end: 'completed' }), 1);
+    assert.equal(delta('cutover_step_duration_seconds_count', { step: 'approval', end: 'stopped' }), 1);
     const provisionToReady =
-      delta(`${METRIC_NAMES.stepDuration}_sum`, { step: 'provision' }) +
-      delta(`${METRIC_NAMES.stepDuration}_sum`, { step: 'verify' });
+      delta('cutover_step_duration_seconds_sum', { step: 'provision' }) +
+      delta('cutover_step_duration_seconds_sum', { step: 'verify' });
     assert.ok(
       provisionToReady >= 0.5,
       `green took its 500 ms start-up between provision and verify: ${provisionToReady} s`,
@@ -216,7 +215,7 @@ describe('metrics and notifications of upgrades on a real Temporal dev server', 
     });
     const handle = await startUpgrade(testbed.env.client, plan);
     await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 50, 'baking at 50%');
-    const healthy = (samples: PromSample[]) => total(samples, METRIC_NAMES.analysisSamples, { verdict: 'healthy' });
+    const healthy = (samples: PromSample[]) => total(samples, 'cutover_analysis_samples_total', { verdict: 'healthy' });
     await until('two healthy samples', async () => healthy(await scrape(testbed.metricsUrl)) - healthy(before) >= 2);
     await fleet.applyFaults(`${group}-green`, { failRate: 0.5 });
     const result = await handle.result();
@@ -226,16 +225,20 @@ describe('metrics and notifications of upgrades on a real Temporal dev server', 
     const after = await scrape(testbed.metricsUrl);
     const delta = (name: string, labels: Record<string, string>) =>
       total(after, name, labels) - total(before, name, labels);
-    assert.ok(delta(METRIC_NAMES.analysisSamples, { verdict: 'healthy' }) >= 2);
-    assert.equal(delta(METRIC_NAMES.analysisSamples, { verdict: 'bad' }), 1, 'one bad sample breached (1 in a row)');
-    assert.equal(delta(METRIC_NAMES.rollbacks, { reason: 'analysis', step: 'bake', strategy: 'canary' }), 1);
+    assert.ok(delta('cutover_analysis_samples_total', { verdict: 'healthy' }) >= 2);
+    assert.equal(
+      delta('cutover_analysis_samples_total', { verdict: 'bad' }),
+      1,
+      'one bad sample breached (1 in a row)',
+    );
+    assert.equal(delta('cutover_rollbacks_total', { reason: 'analysis', step: 'bake', strategy: 'canary' }), 1);
     const errorRate = after.find(
       (s) =>
-        s.name === METRIC_NAMES.clusterErrorRate && s.labels.cluster === `${group}-green` && s.labels.role === 'green',
+        s.name === 'cutover_cluster_error_rate' && s.labels.cluster === `${group}-green` && s.labels.role === 'green',
     );
     assert.ok(errorRate && errorRate.value > 0.02, `green's error rate of the bad sample: ${errorRate?.value}`);
     assert.ok(
-      !after.some((s) => s.name === METRIC_NAMES.clusterLatencyP95),
+      !after.some((s) => s.name === 'cutover_cluster_latency_p95_seconds'),
       'no sample measures latency yet: no p95 gauge',
     );
     const rollback = jsonEvents('/json', handle.workflowId).find((event) => event.event === 'rollback');
