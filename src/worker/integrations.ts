@@ -14,6 +14,7 @@ import { credentialsAllowed } from '../policy/origins';
  * credentials to its `gateways`, Trino credentials to its `coordinators`, over HTTPS unless it
  * names the host in `plainHttpHosts`. Without a policy no client gets credentials. Clients are
  * kept per address (and per whether they carry credentials, which a policy reload can change).
+ * Webhooks come from the policy in force, their URLs and tokens from it and this environment.
  */
 export function integrationsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
