@@ -131,49 +131,49 @@ const bounds = z
   })
   .prefault({});
 
-export const workerPolicySchema = z
-  .strictObject({
-    /** Gateway origins this worker may talk to; the gateway credentials go only there. */
-    gateways: z.array(origin).min(1, { error: 'must name at least one gateway origin' }),
-    /** Coordinator origins (or patterns) the Trino credentials may be sent to. */
-    coordinators: z.array(origin).default([]),
-    /** Hosts to which credentials may go over plain HTTP (everything else needs HTTPS). */
-    plainHttpHosts: z
-      .array(
-        z.string().regex(/^([A-Za-z0-9.-]+|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\])$/, {
-          error: 'must be a host name or IP address such as "127.0.0.1" (no scheme, port or path)',
-        }),
-      )
-      .default([]),
-    provisioners: z
-      .strictObject({
-        sandbox: z.boolean().default(false),
-        static: z.boolean().default(true),
-        /** Named command provisioners a plan may use (`green.provisioner: { type: command, profile: NAME }`). */
-        profiles: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/), commandProfile).default({}),
-      })
-      .prefault({}),
-    /** People who may approve and promote; plans can only narrow this list. Empty: anyone the plan allows. */
-    approvers: z.array(approver).default([]),
-    /** Unsigned approve and promote are refused (rollback stays open to anyone). */
-    requireSignedApprovals: z.boolean().default(false),
-    /** Query texts (shadow validation) may be kept in workflow history. */
-    queryTextsInHistory: z.boolean().default(false),
-    bounds,
-    /** Webhooks told of approval gates, rollbacks, inconclusive analyses and how upgrades end. */
-    notifications,
-  })
-  .superRefine((policy, ctx) => {
-    // Events (and a webhook's token, or its secret URL) go over plain HTTP only where credentials may.
-    policy.notifications.webhooks.forEach((hook, index) => {
-      if (hook.url !== undefined && !transportAllowed(hook.url, policy))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['notifications', 'webhooks', index, 'url'],
-          message: `plain http to ${new URL(hook.url).hostname}: use https, or list the host in plainHttpHosts`,
-        });
-    });
+const policyFields = z.strictObject({
+  /** Gateway origins this worker may talk to; the gateway credentials go only there. */
+  gateways: z.array(origin).min(1, { error: 'must name at least one gateway origin' }),
+  /** Coordinator origins (or patterns) the Trino credentials may be sent to. */
+  coordinators: z.array(origin).default([]),
+  /** Hosts to which credentials may go over plain HTTP (everything else needs HTTPS). */
+  plainHttpHosts: z
+    .array(
+      z.string().regex(/^([A-Za-z0-9.-]+|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\])$/, {
+        error: 'must be a host name or IP address such as "127.0.0.1" (no scheme, port or path)',
+      }),
+    )
+    .default([]),
+  provisioners: z
+    .strictObject({
+      sandbox: z.boolean().default(false),
+      static: z.boolean().default(true),
+      /** Named command provisioners a plan may use (`green.provisioner: { type: command, profile: NAME }`). */
+      profiles: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/), commandProfile).default({}),
+    })
+    .prefault({}),
+  /** People who may approve and promote; plans can only narrow this list. Empty: anyone the plan allows. */
+  approvers: z.array(approver).default([]),
+  /** Unsigned approve and promote are refused (rollback stays open to anyone). */
+  requireSignedApprovals: z.boolean().default(false),
+  /** Query texts (shadow validation) may be kept in workflow history. */
+  queryTextsInHistory: z.boolean().default(false),
+  bounds,
+  /** Webhooks told of approval gates, rollbacks, inconclusive analyses and how upgrades end. */
+  notifications,
+});
+
+export const workerPolicySchema = policyFields.superRefine((policy, ctx) => {
+  // Events (and a webhook's token, or its secret URL) go over plain HTTP only where credentials may.
+  policy.notifications.webhooks.forEach((hook, index) => {
+    if (hook.url !== undefined && !transportAllowed(hook.url, policy))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['notifications', 'webhooks', index, 'url'],
+        message: `plain http to ${new URL(hook.url).hostname}: use https, or list the host in plainHttpHosts`,
+      });
   });
+});
 
 /** The validated worker policy, every default filled. */
 export type WorkerPolicy = z.output<typeof workerPolicySchema>;
