@@ -82,6 +82,33 @@ describe('reading the pending activity of an upgrade from describe()', () => {
     assert.equal(liveSample(activity, undefined), undefined);
   });
 
+  it("a webhook's retried delivery never stands in for the step's activity (the live sample stays visible)", () => {
+    const progress: AnalysisProgress = {
+      elapsedMs: 4_000,
+      failures: 0,
+      since: 0,
+      samples: 2,
+      last: sample('2026-01-01T10:00:04.000Z'),
+    };
+    const description = describing(
+      {
+        type: 'notify',
+        attempt: 3,
+        failure: 'gate event not delivered yet: webhooks[0] (https://hooks.example.com) answered HTTP 500',
+      },
+      { type: 'analyseCanary', heartbeat: progress },
+    );
+    const activity = pendingActivityOf(description);
+    assert.equal(activity?.type, 'analyseCanary');
+    assert.equal(retryText(activity, baking()), undefined);
+    assert.deepEqual(liveSample(activity, baking()), { ...progress.last, samples: 2 });
+    assert.equal(
+      pendingActivityOf(describing({ type: 'notify', attempt: 2, failure: 'HTTP 500' })),
+      undefined,
+      'an upgrade that only delivers an event runs no step activity',
+    );
+  });
+
   it('summarises a polling heartbeat by its observation', () => {
     const activity = pendingActivityOf(
       describing({ type: 'drainBackends', heartbeat: { startedAt: 1, observation: '3 queries still active' } }),

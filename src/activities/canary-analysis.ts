@@ -1,4 +1,5 @@
-import { activityInfo, CancelledFailure, heartbeat, sleep } from '@temporalio/activity';
+import { activityInfo, CancelledFailure, heartbeat, metricMeter, sleep } from '@temporalio/activity';
+import { analysisMetrics, type ClusterFigures } from '../metrics';
 import type { AnalysisProgress, CanaryMeasurement } from '../observations';
 import type { ActivityDeps, GatewayTarget } from './types';
 
@@ -14,6 +15,8 @@ export interface SampleTarget {
 }
 
 export interface AnalyseCanaryInput extends SampleTarget {
+  /** Green's name, for the per-cluster metrics (absent in inputs scheduled by older workflow code: `entry` then). */
+  green?: string;
   /** Length of the whole bake; `progress.elapsedMs` of it is already analysed. */
   bakeMs: number;
   intervalMs: number;
@@ -46,6 +49,7 @@ export function canaryAnalysisActivities(deps: ActivityDeps) {
      */
     async analyseCanary(input: AnalyseCanaryInput): Promise<AnalyseCanaryResult> {
       const progress: AnalysisProgress = resumedAnalysis() ?? { ...input.progress };
+      const metrics = analysisMetrics(metricMeter);
       try {
         while (progress.elapsedMs < input.bakeMs) {
           await waitForNextSample(progress, input);
@@ -58,6 +62,7 @@ export function canaryAnalysisActivities(deps: ActivityDeps) {
           progress.failures = sample.problem ? progress.failures + 1 : 0;
           progress.samples += 1;
           progress.last = sample;
+          metrics.sampleTaken(sample.problem ? 'bad' : 'healthy', figuresOf(sample, input));
           // An unread query list moves neither mark: the next sample counts what ended meanwhile.
           if (sample.queued !== undefined) {
             progress.since = Date.parse(sample.at);
@@ -75,6 +80,18 @@ export function canaryAnalysisActivities(deps: ActivityDeps) {
       }
     },
   };
+}
+
+/**
+ * The per-cluster figures a sample measured: green's error rate when its query list was read and
+ * some query ended in the window (else there is no rate, and its gauge keeps the last one).
+ */
+export function figuresOf(
+  sample: CanaryMeasurement,
+  input: Pick<AnalyseCanaryInput, 'green' | 'entry'>,
+): ClusterFigures[] {
+  const measured = sample.queued !== undefined && sample.finished + sample.failed > 0;
+  return [{ cluster: input.green ?? input.entry, role: 'green', ...(measured ? { errorRate: sample.errorRate } : {}) }];
 }
 
 /** Progress an earlier attempt of this activity heartbeated, if any. */

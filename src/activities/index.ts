@@ -8,6 +8,7 @@ import { coordinatorQueryActivities } from './coordinator-queries';
 import { drainActivities } from './drain';
 import { healthActivities } from './health';
 import { leaseActivities } from './leases';
+import { notificationActivities } from './notifications';
 import { provisioningActivities } from './provisioning';
 import { trafficActivities } from './traffic';
 import type { ActivityDeps } from './types';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...canaryAnalysisActivities(deps),
     ...approvalActivities(deps),
     ...leaseActivities(),
+    ...notificationActivities(deps),
   });
   return {
     ...activities,

@@ -3,6 +3,7 @@ import type { ExpectedBackend } from './backend-ownership';
 import type { GatewayApi } from '../integrations/gateway/types';
 import type { ClosableProvisioner } from '../integrations/provisioners';
 import type { TrinoClusterApi } from '../integrations/trino/types';
+import type { Webhook } from '../integrations/webhook/types';
 import type { HealthSnapshot } from '../observations';
 import type { WorkerPolicy } from '../policy/schema';
 
@@ -31,6 +32,8 @@ export interface ActivityDeps {
   provisioner(target: ProvisionerTarget, staticUrl: string | undefined, signal: AbortSignal): ClosableProvisioner;
   /** The worker policy in force (it can change on SIGHUP); undefined when the worker runs without one. */
   policy(): WorkerPolicy | undefined;
+  /** The webhooks of the policy in force (none without a policy). */
+  webhooks(): Webhook[];
 }
 
 export interface InspectGatewayInput {

@@ -19,9 +19,15 @@ export interface PendingActivityView {
 
 type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
 
-/** The pending activity worth showing: one that is retrying, else the first. */
+/**
+ * The pending activity worth showing: one that is retrying, else the first. Deliveries of events to
+ * webhooks (`notify`) run beside the steps and are left out: a receiver that is down shows in the
+ * worker's log and, once given up, in the timeline, never in place of what the upgrade is doing.
+ */
 export function pendingActivityOf(description: WorkflowExecutionDescription): PendingActivityView | undefined {
-  const pending = description.raw.pendingActivities ?? [];
+  const pending = (description.raw.pendingActivities ?? []).filter(
+    (activity) => activity.activityType?.name !== 'notify',
+  );
   const shown = pending.find((activity) => (activity.attempt ?? 1) > 1) ?? pending[0];
   if (!shown) return undefined;
   const seconds = shown.lastHeartbeatTime?.seconds;

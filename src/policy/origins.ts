@@ -54,7 +54,7 @@ export function originListed(url: string, patterns: readonly string[]): boolean 
 }
 
 /** Whether credentials may travel to `url` unencrypted: plain HTTP only to a host the policy names. */
-function transportAllowed(url: string, policy: WorkerPolicy): boolean {
+export function transportAllowed(url: string, policy: Pick<WorkerPolicy, 'plainHttpHosts'>): boolean {
   const origin = originOf(url);
   if (!origin) return false;
   return origin.scheme === 'https' || policy.plainHttpHosts.some((host) => normalizeHost(host) === origin.host);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { durationMs } from '../plan/duration';
+import { UPGRADE_EVENT_KINDS } from '../upgrade-events';
+import { transportAllowed } from './origins';
 
 /**
  * The worker policy: what only the operators of a worker decide (CUTOVER_POLICY_FILE, YAML). A plan
@@ -66,6 +68,47 @@ const approver = z.strictObject({
   groups: z.array(groupPattern).min(1).default(['*']),
 });
 
+const envName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'must be an environment variable name such as "CUTOVER_WEBHOOK_TOKEN"' });
+
+/** An http(s) URL without user info or fragment (a query is allowed: some receivers take a key there). */
+const webhookUrl = z.string().refine(
+  (value) => {
+    if (!URL.canParse(value)) return false;
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password && !url.hash;
+  },
+  { error: 'must be an http(s) URL without user, password or fragment, such as "https://hooks.example.com/cutover"' },
+);
+
+/** Where the worker posts upgrade events (README "Notifications"); its URL and token never reach a workflow. */
+const webhook = z
+  .strictObject({
+    /** The receiver's URL. */
+    url: webhookUrl.optional(),
+    /** Instead of `url`: the variable (or `<NAME>_FILE`) holding it, for URLs that are secrets themselves (Slack's). */
+    urlEnv: envName.optional(),
+    /** `slack`: `{"text": ...}` for Slack-compatible incoming webhooks; `json`: the event as a JSON document. */
+    format: z.enum(['slack', 'json']).default('json'),
+    /** The events this receiver gets; default all. */
+    events: z
+      .array(z.enum(UPGRADE_EVENT_KINDS))
+      .min(1)
+      .default([...UPGRADE_EVENT_KINDS]),
+    /** The variable (or `<NAME>_FILE`) holding a token sent as `Authorization: Bearer <token>`. */
+    tokenEnv: envName.optional(),
+  })
+  .refine((hook) => (hook.url === undefined) !== (hook.urlEnv === undefined), {
+    error: 'set either url or urlEnv (the environment variable holding the URL)',
+  });
+
+const notifications = z
+  .strictObject({
+    webhooks: z.array(webhook).default([]),
+  })
+  .prefault({});
+
 /** Limits every plan must respect; the defaults hold when the policy does not say. */
 const bounds = z
   .strictObject({
@@ -88,7 +131,7 @@ const bounds = z
   })
   .prefault({});
 
-export const workerPolicySchema = z.strictObject({
+const policyFields = z.strictObject({
   /** Gateway origins this worker may talk to; the gateway credentials go only there. */
   gateways: z.array(origin).min(1, { error: 'must name at least one gateway origin' }),
   /** Coordinator origins (or patterns) the Trino credentials may be sent to. */
@@ -116,6 +159,20 @@ export const workerPolicySchema = z.strictObject({
   /** Query texts (shadow validation) may be kept in workflow history. */
   queryTextsInHistory: z.boolean().default(false),
   bounds,
+  /** Webhooks told of approval gates, rollbacks, inconclusive analyses and how upgrades end. */
+  notifications,
+});
+
+export const workerPolicySchema = policyFields.superRefine((policy, ctx) => {
+  // Events (and a webhook's token, or its secret URL) go over plain HTTP only where credentials may.
+  policy.notifications.webhooks.forEach((hook, index) => {
+    if (hook.url !== undefined && !transportAllowed(hook.url, policy))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['notifications', 'webhooks', index, 'url'],
+        message: `plain http to ${new URL(hook.url).hostname}: use https, or list the host in plainHttpHosts`,
+      });
+  });
 });
 
 /** The validated worker policy, every default filled. */
@@ -124,6 +181,7 @@ export type WorkerPolicyInput = z.input<typeof workerPolicySchema>;
 export type CommandProfile = z.output<typeof commandProfile>;
 export type PolicyApprover = z.output<typeof approver>;
 export type PolicyBounds = z.output<typeof bounds>;
+export type PolicyWebhook = z.output<typeof webhook>;
 
 /** The bounds that hold when a worker has no policy, or its policy does not say. */
 export const DEFAULT_BOUNDS: PolicyBounds = bounds.parse(undefined);

@@ -3,6 +3,7 @@ import { gatewayAuthFromEnv, trinoAuthFromEnv } from '../integrations/gateway/cr
 import { TrinoGatewayClient } from '../integrations/gateway/client';
 import { createProvisioner } from '../integrations/provisioners';
 import { TrinoHttpClient } from '../integrations/trino/client';
+import { webhooksOf } from '../integrations/webhook/client';
 import { durationMs } from '../plan/duration';
 import { fixedPolicy, type PolicySource } from '../policy/load';
 import { credentialsAllowed } from '../policy/origins';
@@ -13,6 +14,7 @@ import { credentialsAllowed } from '../policy/origins';
  * credentials to its `gateways`, Trino credentials to its `coordinators`, over HTTPS unless it
  * names the host in `plainHttpHosts`. Without a policy no client gets credentials. Clients are
  * kept per address (and per whether they carry credentials, which a policy reload can change).
+ * Webhooks come from the policy in force, their URLs and tokens from it and this environment.
  */
 export function integrationsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
@@ -24,6 +26,7 @@ export function integrationsFromEnv(
   const coordinators = new Map<string, TrinoHttpClient>();
   return {
     policy: () => policy.current(),
+    webhooks: () => webhooksOf(policy.current(), env),
     gateway(target: GatewayTarget) {
       const current = policy.current();
       const authorized = current !== undefined && credentialsAllowed(target.url, current, current.gateways);

@@ -1,5 +1,6 @@
 import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
+import { METRIC_NAMES, STEP_DURATION_BUCKETS } from '../metrics';
 
 const PINO_LEVEL: Record<LogLevel, pino.Level> = {
   TRACE: 'trace',
@@ -26,7 +27,8 @@ export function rootLogger(): Logger {
 
 /**
  * Binds Temporal's runtime logger (worker, workflow and activity logs, and the Rust core's) to
- * pino, and exposes worker metrics to Prometheus when CUTOVER_METRICS_ADDRESS is set. Must run
+ * pino, and exposes the SDK's and cutover's own metrics (src/metrics.ts) to Prometheus when
+ * CUTOVER_METRICS_ADDRESS is set. Must run
  * before any connection or worker is created; later calls are no-ops.
  */
 export function installRuntime(options: { level?: LogLevel; metricsAddress?: string } = {}): Logger {
@@ -40,7 +42,14 @@ export function installRuntime(options: { level?: LogLevel; metricsAddress?: str
       telemetryOptions: {
         logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) },
         ...((options.metricsAddress ?? process.env.CUTOVER_METRICS_ADDRESS)
-          ? { metrics: { prometheus: { bindAddress: options.metricsAddress ?? process.env.CUTOVER_METRICS_ADDRESS! } } }
+          ? {
+              metrics: {
+                prometheus: {
+                  bindAddress: options.metricsAddress ?? process.env.CUTOVER_METRICS_ADDRESS!,
+                  histogramBucketOverrides: { [METRIC_NAMES.stepDuration]: STEP_DURATION_BUCKETS },
+                },
+              },
+            }
           : {}),
       },
     });

@@ -81,6 +81,33 @@ export function holdsLeases(): boolean {
   return patched(ONE_UPGRADE_PER_GROUP);
 }
 
+/**
+ * Patch id of the change that sends upgrade events (approval gate, rollback, inconclusive
+ * analysis, success, failure) to the worker's webhooks through the `notify` activity.
+ */
+export const UPGRADE_NOTIFICATIONS = 'upgrade-notifications';
+
+/** True unless this upgrade's history predates UPGRADE_NOTIFICATIONS (then it sends no events). */
+export function notificationsSent(): boolean {
+  return patched(UPGRADE_NOTIFICATIONS);
+}
+
+/**
+ * The `notify` activity: a receiver that fails is retried for 10 minutes at most, never for ever
+ * (the upgrade never waits for it but at its very end, see NOTIFICATIONS_SETTLE).
+ */
+export const notifications = proxyActivities<CutoverActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+/**
+ * How long a run waits at its end for events still being delivered: an activity cannot start, nor
+ * be retried, once its run is closed, so the last event would be lost without this short wait.
+ */
+export const NOTIFICATIONS_SETTLE = '10s';
+
 /** A worker that died is noticed after this long: a few poll intervals, within sane bounds. */
 export function heartbeatTimeoutFor(pollInterval: string): number {
   return Math.min(60_000, Math.max(10_000, 3 * durationMs(pollInterval)));

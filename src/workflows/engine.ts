@@ -13,7 +13,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
+import type { RollbackReason } from '../metrics';
 import type { UpgradePlan } from '../plan/schema';
+import type { UpgradeEventKind } from '../upgrade-events';
 import { failedRetireFails } from './activity-options';
 import { gateId } from './approvals';
 import { renderDetails } from './details';
@@ -31,6 +33,7 @@ import {
 } from './messages';
 import { installOperatorActions, type OperatorTarget } from './operator-actions';
 import { releaseOwnership } from './ownership';
+import { stepRollbackReason, UpgradeReporter } from './reporting';
 import {
   CutoverPhase,
   CutoverRoutingGroup,
@@ -71,6 +74,8 @@ export interface EngineSnapshot {
   promotedAllBy?: string;
   /** Nonces of signed requests already seen (absent in snapshots of older runs). */
   usedNonces?: string[];
+  /** Workflow time the current step started at (absent in snapshots of older runs). */
+  stepStartedAt?: number;
 }
 
 /**
@@ -92,6 +97,8 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
   private stepScope?: CancellationScope;
   private retiring = false;
   private readonly firstStep: number;
+  private readonly reporter: UpgradeReporter;
+  private stepStartedAt: number;
 
   constructor(
     readonly plan: UpgradePlan,
@@ -129,6 +136,8 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
     this.status.runId = workflowInfo().firstExecutionRunId;
     this.status.gate = gateId(this.status.step.index, this.steps[this.status.step.index]?.kind);
     this.refreshStepDescriptions();
+    this.reporter = new UpgradeReporter(this, resumed?.status.phase);
+    this.stepStartedAt = resumed?.stepStartedAt ?? Date.now();
     setHandler(statusQuery, () => this.status);
     installOperatorActions(this);
   }
@@ -144,6 +153,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
     } finally {
       // However the upgrade ends, the routing groups and the rule it held are free again.
       if (!continuing) await releaseOwnership(this);
+      await this.reporter.settle();
     }
   }
 
@@ -162,6 +172,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
         () => preflight.run(this),
         (error) => messageOf(error),
       );
+      this.reporter.stepEnded('preflight', this.stepStartedAt, inspected.kind === 'rollback' ? 'stopped' : 'completed');
       if (inspected.kind === 'rollback')
         return this.fail(
           `preflight failed, nothing was changed: ${inspected.request.reason}`,
@@ -175,15 +186,19 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       const description = this.describe(step);
       this.status.step = { index, total: this.steps.length, description };
       this.status.gate = gateId(index, step.kind);
+      // A continued run goes on with the step its predecessor was in, which started back then.
+      if (!this.resumed || index !== this.firstStep) this.stepStartedAt = Date.now();
       const outcome = await this.runInStepScope(
         () => runStep(this, step),
         (error) => `${description} failed: ${messageOf(error)}`,
       );
+      const stopped = outcome.kind === 'rollback' || this.rollbackRequest !== undefined;
+      this.reporter.stepEnded(step.kind, this.stepStartedAt, stopped ? 'stopped' : 'completed');
       if (outcome.kind === 'rollback') {
         // Past the point of no return nothing is undone: a failure there is the upgrade's failure.
         if (this.retiring && failedRetireFails())
           return this.fail(outcome.request.reason, new Error(outcome.request.reason));
-        this.requestRollback(outcome.request);
+        this.requestRollback(outcome.request, stepRollbackReason(outcome.request.by));
       }
     }
     if (this.rollbackRequest) return this.rollBack(this.rollbackRequest);
@@ -216,6 +231,11 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       { key: CutoverTargetVersion, value: this.plan.green.version },
     ]);
     this.refreshDetails();
+    this.reporter.phaseSet(phase, message);
+  }
+
+  notify(kind: UpgradeEventKind, message: string): void {
+    this.reporter.notify(kind, message);
   }
 
   note(message: string): void {
@@ -267,7 +287,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       await condition(() => !this.status.paused || this.rollbackRequest !== undefined);
     } catch (error) {
       if (!isCancellation(error)) throw error;
-      this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' });
+      this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' }, 'cancelled');
     }
   }
 
@@ -297,6 +317,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       promoteAll: this.promoteAll,
       promotedAllBy: this.promotedAllBy,
       usedNonces: [...this.usedNonces],
+      stepStartedAt: this.stepStartedAt,
     };
     this.note(`continuing as a new run to keep history small (${workflowInfo().historyLength} events)`);
     await continueAsNew<(input: UpgradeInput) => Promise<UpgradeResult>>({
@@ -322,9 +343,11 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
     this.usedNonces.add(nonce);
   }
 
-  requestRollback(request: RollbackInput): void {
+  /** `reason` says who decided it, for the metrics: operators (signals, updates) unless the engine says otherwise. */
+  requestRollback(request: RollbackInput, reason: RollbackReason = 'operator'): void {
     if (this.rollbackRequest || FINAL_PHASES.has(this.status.phase)) return;
     this.rollbackRequest = request;
+    this.reporter.rollbackRequested(reason, this.steps[this.status.step.index]?.kind ?? 'preflight', request.reason);
     this.note(`rollback requested by ${request.by}: ${request.reason}`);
     this.stepScope?.cancel();
   }
@@ -348,7 +371,8 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       if (error instanceof ContinueAsNew) throw error;
       if (isCancellation(error)) {
         // Our own rollback cancelled the step, or someone cancelled the workflow: either way, roll back.
-        if (!this.rollbackRequest) this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' });
+        if (!this.rollbackRequest)
+          this.requestRollback({ by: 'temporal', reason: 'the workflow was cancelled' }, 'cancelled');
         return { kind: 'continue' };
       }
       return { kind: 'rollback', request: { by: 'cutover', reason: reasonOf(error) } };

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
@@ -9,12 +10,14 @@ import { integrationsFromEnv } from '../../src/worker/integrations';
 import { installRuntime } from '../../src/worker/logging';
 import { createCutoverWorker } from '../../src/worker/worker';
 import { TEST_POLICY } from './policy';
-import { assertNoSecretsInHistories, TEST_SECRETS } from './secret-scan';
+import { assertNoSecretsInHistories, SECRET_STRINGS, TEST_SECRETS } from './secret-scan';
 import { startTestServer, workflowBundle } from './temporal';
 
 /** What the workflow tests of one file share: a real dev server, the real worker, and the fleets they started. */
 export interface Testbed {
   readonly env: TestWorkflowEnvironment;
+  /** Where the worker serves Prometheus metrics (with `metrics: true`). */
+  readonly metricsUrl: string;
   /** A sandbox fleet stopped after the file's tests. */
   fleet(options: SandboxFleetOptions): Promise<SandboxFleet>;
   /** A fleet whose routing group `group` is served by `<group>-blue` (Trino 470), HEALTHY in the gateway. */
@@ -27,6 +30,12 @@ export interface TestWorker {
   policy?: WorkerPolicy | (() => WorkerPolicy | undefined);
   /** Whether the worker holds the test credentials (TEST_SECRETS); default true. */
   credentials?: boolean;
+  /** More of the worker's environment (e.g. a webhook token). */
+  env?: Record<string, string>;
+  /** More strings no history may hold (the values of `env` that are secrets). */
+  secrets?: string[];
+  /** Serve the worker's Prometheus metrics at `metricsUrl` (the runtime is installed once per test process: the first testbed's choice holds). */
+  metrics?: boolean;
 }
 
 /**
@@ -38,17 +47,19 @@ export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestW
   let env: TestWorkflowEnvironment | undefined;
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
-  const { policy = TEST_POLICY, credentials = true } = options;
+  const { policy = TEST_POLICY, credentials = true, env: extraEnv = {}, secrets = [], metrics = false } = options;
   // The worker holds real-looking credentials (sent only where its policy allows): every history
   // of the file is scanned for them afterwards.
   const deps = integrationsFromEnv(
-    credentials ? { ...TEST_SECRETS } : {},
+    { ...(credentials ? TEST_SECRETS : {}), ...extraEnv },
     typeof policy === 'function' ? { current: policy } : fixedPolicy(policy),
   );
   const fleets: SandboxFleet[] = [];
+  let metricsAddress: string | undefined;
 
   before(async () => {
-    installRuntime({ level: 'WARN' });
+    metricsAddress = metrics ? `127.0.0.1:${await freePort()}` : undefined;
+    installRuntime({ level: 'WARN', metricsAddress });
     env = await startTestServer(server);
     worker = await createCutoverWorker({
       connection: env.nativeConnection,
@@ -64,7 +75,7 @@ export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestW
     await deps.close();
     await Promise.all(fleets.map((fleet) => fleet.stop()));
     try {
-      if (env) await assertNoSecretsInHistories(env.client);
+      if (env) await assertNoSecretsInHistories(env.client, [...SECRET_STRINGS, ...secrets]);
     } finally {
       await env?.teardown();
     }
@@ -74,6 +85,10 @@ export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestW
     get env() {
       if (!env) throw new Error('the testbed starts in before()');
       return env;
+    },
+    get metricsUrl() {
+      if (!metricsAddress) throw new Error('the testbed serves metrics only with { metrics: true }, from before()');
+      return `http://${metricsAddress}/metrics`;
     },
     async fleet(options) {
       const fleet = await startSandboxFleet(options);
@@ -89,4 +104,13 @@ export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestW
       return fleet;
     },
   };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -14,9 +14,9 @@ type Env = Record<string, string | undefined>;
 
 /** Gateway credentials from CUTOVER_GATEWAY_TOKEN(_FILE) or CUTOVER_GATEWAY_USER + CUTOVER_GATEWAY_PASSWORD(_FILE); undefined when none are set. */
 export function gatewayAuthFromEnv(env: Env = process.env): GatewayAuth | undefined {
-  const token = secret(env, 'CUTOVER_GATEWAY_TOKEN');
+  const token = secretFromEnv(env, 'CUTOVER_GATEWAY_TOKEN');
   const user = nonEmpty(env.CUTOVER_GATEWAY_USER);
-  const password = secret(env, 'CUTOVER_GATEWAY_PASSWORD');
+  const password = secretFromEnv(env, 'CUTOVER_GATEWAY_PASSWORD');
   if (token !== undefined) {
     if (user !== undefined || password !== undefined) {
       throw invalid(
@@ -41,12 +41,12 @@ export function gatewayAuthFromEnv(env: Env = process.env): GatewayAuth | undefi
 /** Trino credentials from CUTOVER_TRINO_USER (default `cutover`) and CUTOVER_TRINO_PASSWORD(_FILE). */
 export function trinoAuthFromEnv(env: Env = process.env): TrinoAuth {
   const user = nonEmpty(env.CUTOVER_TRINO_USER) ?? 'cutover';
-  const password = secret(env, 'CUTOVER_TRINO_PASSWORD');
+  const password = secretFromEnv(env, 'CUTOVER_TRINO_PASSWORD');
   return password === undefined ? { user } : { user, password };
 }
 
 /** The value of NAME, or the content of the file named by NAME_FILE without its final line break. */
-function secret(env: Env, name: string): string | undefined {
+export function secretFromEnv(env: Env, name: string): string | undefined {
   const direct = nonEmpty(env[name]);
   const file = nonEmpty(env[`${name}_FILE`]);
   if (direct !== undefined && file !== undefined) throw invalid(`set either ${name} or ${name}_FILE, not both`);

@@ -34,6 +34,7 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
     while (progress.elapsedMs < bakeMs) {
       const input: AnalyseCanaryInput = {
         gateway: gatewayOf(ctx),
+        green: plan.green.name,
         entry: status.trafficPercent === 100 ? plan.green.name : entry,
         url: ctx.facts.greenUrl ?? plan.green.url ?? '',
         version: plan.green.version,

@@ -1,4 +1,5 @@
 import type { UpgradePlan } from '../../plan/schema';
+import type { UpgradeEventKind } from '../../upgrade-events';
 import type { AnalysisProgress, ApproveInput, Phase, PromoteInput, RollbackInput, UpgradeStatus } from '../messages';
 
 /** Mutable facts the steps learn and the compensations need. */
@@ -49,6 +50,8 @@ export interface StepContext {
   setPhase(phase: Phase, message: string): void;
   /** Adds a timeline line in the current phase. */
   note(message: string): void;
+  /** Tells the worker's webhooks (fire and forget: the upgrade never waits for it). */
+  notify(kind: UpgradeEventKind, message: string): void;
   setTraffic(percent: number): void;
   /** Re-renders the UI's current details from the status. */
   refreshDetails(): void;
