@@ -1,6 +1,7 @@
 /** Reads an upgrade's running activity from `describe()`: what it is, its retries, and its last heartbeat (a canary's live sample). */
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { formatSeconds } from '../observations';
 import type { AnalysisProgress, CanaryMeasurement, UpgradeStatus } from '../workflows/messages';
 
 /** The activity an upgrade is running now, as `describe()` reports it. */
@@ -80,15 +81,19 @@ function summaryOf(details: unknown): string | undefined {
   if (details === undefined) return undefined;
   if (typeof details === 'string') return details;
   if (typeof details !== 'object' || details === null) return JSON.stringify(details);
-  const { observation, message, elapsedMs, samples } = details as {
+  const { observation, message, elapsedMs, samples, unwatchedMs } = details as {
     observation?: unknown;
     message?: unknown;
     elapsedMs?: unknown;
     samples?: unknown;
+    unwatchedMs?: unknown;
   };
   if (typeof observation === 'string') return observation;
   if (typeof message === 'string') return message;
-  if (typeof elapsedMs === 'number')
-    return `${Math.round(elapsedMs / 1000)} s of the bake analysed, ${typeof samples === 'number' ? samples : '?'} samples`;
+  if (typeof elapsedMs === 'number') {
+    const unwatched =
+      typeof unwatchedMs === 'number' && unwatchedMs > 0 ? `, ${formatSeconds(unwatchedMs)} unwatched (made up)` : '';
+    return `${Math.round(elapsedMs / 1000)} s of the bake analysed, ${typeof samples === 'number' ? samples : '?'} samples${unwatched}`;
+  }
   return JSON.stringify(details);
 }
