@@ -58,6 +58,18 @@ export function failedRetireFails(): boolean {
 }
 
 /**
+ * Patch id of the change that drains green once in a rollback, after every compensation that moves
+ * traffic back to blue (steps/index.ts `rollbackPlan`); before it, restoreBlue and resetCanary each
+ * drained green, the first while the canary rule could still send it queries.
+ */
+export const TRAFFIC_BACK_BEFORE_DRAIN = 'traffic-back-before-drain';
+
+/** True unless this upgrade's rollback started before TRAFFIC_BACK_BEFORE_DRAIN (then green drains after each traffic compensation). */
+export function trafficBackBeforeDrain(): boolean {
+  return patched(TRAFFIC_BACK_BEFORE_DRAIN);
+}
+
+/**
  * Patch id of the change that credits a canary bake interrupted (pause, promote) while its analysis
  * was not running, so that no progress came with the cancellation, with no analysed time: the
  * analysis may have been down (a worker outage). Before it, with the time since it was scheduled.
