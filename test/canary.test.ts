@@ -126,7 +126,7 @@ describe('canary upgrade on a real Temporal dev server and the sandbox fleet', (
       data: { name: string; condition: string }[];
     };
     assert.equal(
-      rules.data.find((rule) => rule.name === 'cutover-canary')?.condition,
+      rules.data.find((rule) => rule.name === `cutover-canary-${group}`)?.condition,
       canaryCondition(0),
       'the canary rule is back at 0%',
     );

@@ -156,6 +156,7 @@ describe('cutover CLI', () => {
     assert.equal(help.code, 0, help.stderr);
     for (const verb of [
       'start',
+      'validate',
       'status',
       'watch',
       'approve',

@@ -125,7 +125,7 @@ describe('deploy/gateway', () => {
     const rules = parseAllDocuments(read('deploy/gateway/routing-rules.yaml')).map((document) =>
       document.toJS(),
     ) as Array<Record<string, any>>;
-    const canary = rules.find((rule) => rule.name === 'cutover-canary');
+    const canary = rules.find((rule) => rule.name === 'cutover-canary-adhoc');
     assert.ok(canary);
     assert.equal(
       canary.condition,

@@ -100,6 +100,19 @@ describe('Trino Gateway client', () => {
     assert.deepEqual(JSON.parse(gateway.seen[0].body), green);
   });
 
+  test('add posts the backend to modify/add; a name that exists (HTTP 500) is a retryable error, never an overwrite', async () => {
+    const green = { name: 'trino-green', proxyTo: 'http://127.0.0.1:8480', active: false, routingGroup: 'adhoc' };
+    gateway.reset((req, res) => json(res, 200, JSON.parse(req.body)));
+    assert.deepEqual(await client.addBackend(green), green);
+    assert.equal(gateway.seen[0].url, '/gateway/backend/modify/add');
+    assert.deepEqual(JSON.parse(gateway.seen[0].body), green);
+    gateway.reset((_req, res) =>
+      res.writeHead(500).end('duplicate key value violates unique constraint "gateway_backend_pkey"'),
+    );
+    const error = await rejectsWith(client.addBackend(green), 'GatewayUnavailable', true);
+    assert.match(error.message, /HTTP 500/);
+  });
+
   test('delete sends the bare name, and deleting an unknown backend is not an error', async () => {
     gateway.reset((req, res) => (req.method === 'GET' ? json(res, 200, blue) : res.writeHead(200).end()));
     await client.deleteBackend('trino-blue');

@@ -95,4 +95,23 @@ describe('reading the pending activity of an upgrade from describe()', () => {
     assert.equal(activity?.summary, '3 queries still active');
     assert.equal(pendingActivityOf(describing()), undefined);
   });
+
+  it('summarises every heartbeat shape the activities send in words, never as raw JSON', () => {
+    const summaries = [
+      { type: 'shiftTraffic', heartbeat: { stage: 'activated', backend: 'trino-green' } },
+      { type: 'retireBlue', heartbeat: { retired: 'trino-blue' } },
+      { type: 'provisionGreen', heartbeat: { message: 'sandbox: cluster trino-green starting' } },
+      { type: 'analyseCanary', heartbeat: { elapsedMs: 2_000, failures: 0, since: 0, samples: 1 } },
+      { type: 'shiftCanary', heartbeat: { waitingForRulesRefresh: 2000 } },
+    ].map((pending) => pendingActivityOf(describing(pending))?.summary);
+    assert.deepEqual(summaries, [
+      'trino-green activated; waiting until the gateway lists it active and HEALTHY',
+      'trino-blue retired',
+      'sandbox: cluster trino-green starting',
+      '2 s of the bake analysed, 1 sample',
+      undefined,
+    ]);
+    const unknown = pendingActivityOf(describing({ type: 'shiftCanary', heartbeat: { waitingForRulesRefresh: 2000 } }));
+    assert.deepEqual(unknown?.heartbeat, { waitingForRulesRefresh: 2000 }, '--json still shows the details');
+  });
 });

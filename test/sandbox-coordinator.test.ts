@@ -177,6 +177,52 @@ describe('sandbox coordinator', () => {
     await call(running.nextUri ?? '', { method: 'DELETE' });
   });
 
+  it('counts only QUEUED and RUNNING queries in /ui/api/stats, as Trino’s ClusterStatsResource: a FINISHING one is in neither', async () => {
+    const login = await call(`${blue.url}/ui/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'username=anyone&password=',
+    });
+    const cookie = String(login.headers['set-cookie']).split(';')[0];
+    const first = await submit(blue.url, '/* sandbox:rows=5000 */ SELECT x FROM t');
+    let page = first;
+    while (page.data === undefined) page = (await call(page.nextUri ?? '')).json() as Page;
+    assert.equal(page.stats.state, 'FINISHING');
+    const stats = (await call(`${blue.url}/ui/api/stats`, { headers: { cookie } })).json();
+    assert.deepEqual([stats.runningQueries, stats.blockedQueries, stats.queuedQueries], [0, 0, 0]);
+    await call(page.nextUri ?? '', { method: 'DELETE' });
+  });
+
+  it('with access control, /v1/query shows a user only its own queries unless it may view others’; /ui/api/stats counts every query', async () => {
+    const guarded = new SimulatedCoordinator({ name: 'guarded', version: '470', queryViewers: ['admin'] });
+    await guarded.start();
+    try {
+      const mine = await submit(guarded.url, '/* sandbox:duration=2s */ SELECT 1', { 'x-trino-user': 'cutover' });
+      const theirs = await submit(guarded.url, '/* sandbox:duration=2s */ SELECT 1', { 'x-trino-user': 'etl' });
+      const listedFor = async (user: string) =>
+        ((await call(`${guarded.url}/v1/query`, { headers: { 'x-trino-user': user } })).json() as { queryId: string }[])
+          .map((query) => query.queryId)
+          .sort();
+      assert.deepEqual(await listedFor('cutover'), [mine.id]);
+      assert.deepEqual(await listedFor('etl'), [theirs.id]);
+      assert.deepEqual(await listedFor('admin'), [mine.id, theirs.id].sort());
+      const asCutover = { 'x-trino-user': 'cutover' };
+      assert.equal((await call(`${guarded.url}/v1/query/${theirs.id}`, { headers: asCutover })).status, 403);
+      assert.equal((await call(`${guarded.url}/v1/query/${mine.id}`, { headers: asCutover })).status, 200);
+      const login = await call(`${guarded.url}/ui/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'username=cutover&password=',
+      });
+      const cookie = String(login.headers['set-cookie']).split(';')[0];
+      await sleep(30);
+      const stats = (await call(`${guarded.url}/ui/api/stats`, { headers: { cookie } })).json();
+      assert.equal(stats.runningQueries + stats.queuedQueries, 2);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it('fails the configured fraction of queries with a Trino-like error', async () => {
     blue.setFaults({ failRate: 1 });
     try {

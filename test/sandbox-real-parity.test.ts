@@ -153,7 +153,7 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        name: 'cutover-canary',
+        name: 'cutover-canary-adhoc',
         description: 'cutover canary: 10%',
         priority: 10,
         condition: canaryCondition(10),
@@ -162,13 +162,13 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
     });
     const rules = ((await updated.json()) as { data: RoutingRule[] }).data;
     assert.equal(
-      rules.find((rule) => rule.name === 'cutover-canary')?.condition,
+      rules.find((rule) => rule.name === 'cutover-canary-adhoc')?.condition,
       canaryCondition(10),
       'updateRoutingRules answers with the rule as written',
     );
     assert.deepEqual(
       rules.map((rule) => rule.name),
-      ['cutover-canary', 'routing-group-header'],
+      ['cutover-canary-adhoc', 'routing-group-header'],
       'in file order, nothing added',
     );
     await sleep(RULES_REFRESH_MS + 100);

@@ -131,7 +131,7 @@ describe('smoke queries on green: read-only, bounded, never in a tight loop', ()
       activities.verifyGreen,
       input([small]),
     );
-    assert.equal(snapshot.message, '1 smoke queries finished');
+    assert.equal(snapshot.message, '1 smoke query finished');
 
     // Past the cap with a page still to come: the query is cancelled on green.
     const large = '/* sandbox:rows=12000 */ SELECT x FROM t';

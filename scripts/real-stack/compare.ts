@@ -121,7 +121,7 @@ async function scenario(gateway: string, blue: string, green: string): Promise<E
     json,
   );
   const canary = (rules: unknown): RoutingRule =>
-    ((rules as { data: RoutingRule[] }).data ?? []).find((rule) => rule.name === 'cutover-canary')!;
+    ((rules as { data: RoutingRule[] }).data ?? []).find((rule) => rule.name === 'cutover-canary-adhoc')!;
   const original = canary(out.find((e) => e.step === 'rules')!.body);
   const everyone = { ...original, condition: original.condition.replace(/< 0$/, '< 100') };
   await step('update canary rule to 100%', 'POST', '/webapp/updateRoutingRules', JSON.stringify(everyone), json);

@@ -179,10 +179,14 @@ export async function startGateway(
   return component;
 }
 
-/** Starts a single-node (coordinator-only) Trino; resolves once it has started (`starting: false`). */
+/**
+ * Starts a single-node (coordinator-only) Trino; resolves once it has started (`starting: false`).
+ * `accessControlRules`: Trino's file-based system access control (`access-control.name=file`)
+ * with these rules (the JSON of its `security.config-file`); default Trino's `default` access control.
+ */
 export async function startTrino(
   dir: string,
-  options: { name: string; home: string; version: string; heap?: string },
+  options: { name: string; home: string; version: string; heap?: string; accessControlRules?: unknown },
 ): Promise<Component & { version: string }> {
   const started = Date.now();
   const port = await freePort();
@@ -216,9 +220,19 @@ export async function startTrino(
       // Keep every query of the run in /v1/query: the test cross-checks the gateway's attribution with it.
       'query.max-history=100000',
       'query.min-expire-age=60m',
+      ...(options.accessControlRules === undefined
+        ? []
+        : [`access-control.config-files=${join(etc, 'access-control.properties')}`]),
       '',
     ].join('\n'),
   );
+  if (options.accessControlRules !== undefined) {
+    writeFileSync(join(etc, 'rules.json'), JSON.stringify(options.accessControlRules, null, 2));
+    writeFileSync(
+      join(etc, 'access-control.properties'),
+      ['access-control.name=file', `security.config-file=${join(etc, 'rules.json')}`, ''].join('\n'),
+    );
+  }
   writeFileSync(
     join(etc, 'jvm.config'),
     [

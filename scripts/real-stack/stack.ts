@@ -23,11 +23,17 @@ export interface RealStack {
   stop(options?: { keepDir?: boolean }): Promise<void>;
 }
 
+/** Choices for one stack. */
+export interface RealStackOptions {
+  /** Blue runs Trino's file-based access control with these rules (`security.config-file` JSON). */
+  blueAccessControlRules?: unknown;
+}
+
 /**
  * Fetches (Maven, cached) and starts the whole stack in parallel. Whatever it started is stopped
  * again if any component fails to start.
  */
-export async function startRealStack(): Promise<RealStack> {
+export async function startRealStack(options: RealStackOptions = {}): Promise<RealStack> {
   const fetchStarted = Date.now();
   const [blueServer, greenServer, jar] = await Promise.all([
     trinoServer(REAL_STACK_VERSIONS.blue),
@@ -45,7 +51,9 @@ export async function startRealStack(): Promise<RealStack> {
     await Promise.all(components.map((component) => component.process.stop()));
   };
   const postgres = track(startPostgres(dir));
-  const blue = track(startTrino(dir, { name: 'trino-blue', ...blueServer }));
+  const blue = track(
+    startTrino(dir, { name: 'trino-blue', ...blueServer, accessControlRules: options.blueAccessControlRules }),
+  );
   const green = track(startTrino(dir, { name: 'trino-green', ...greenServer }));
   const gateway = track(postgres.then((pg) => startGateway(dir, { jar, dbPort: pg.port })));
   const all = await Promise.allSettled([postgres, blue, green, gateway]);

@@ -1,6 +1,7 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import { trafficMode, type TrafficModeName } from '../integrations/traffic';
 import { durationMs } from '../plan/duration';
+import { assertOwned } from './backend-ownership';
 import { pollGatewayHealthy } from './poll';
 import type { ActivityDeps, GatewayTarget } from './types';
 
@@ -10,6 +11,8 @@ export interface CanaryTarget {
   mode: TrafficModeName;
   /** The backend that takes canary traffic (the mode's canary entry: `<green>-canary`, or green itself). */
   entry: string;
+  /** The routing group the entry belongs to (the canary group, or blue's); absent in calls scheduled before ownership checks. */
+  entryGroup?: string;
   ruleName: string;
   canaryGroup: string;
   rulesRefresh: string;
@@ -59,6 +62,17 @@ export function canaryActivities(deps: ActivityDeps) {
   return {
     /** Registers the canary entry inactive, so the gateway health-checks it (nothing to do when green is the entry). */
     async registerCanary(input: CanaryTarget & { url: string }): Promise<void> {
+      const existing = await deps.gateway(input.gateway).getBackend(input.entry);
+      if (existing && input.entryGroup !== undefined) {
+        const expected = { routingGroup: input.entryGroup, proxyTo: input.url, addressOf: "green's address" };
+        assertOwned(existing, expected, 'overwrite', `pick another green name (its canary entry is ${input.entry})`);
+        if (existing.active) {
+          throw ApplicationFailure.nonRetryable(
+            `backend ${input.entry} is already active in routing group ${existing.routingGroup}: refusing to overwrite it; pick another green name`,
+            'CanaryEntryActive',
+          );
+        }
+      }
       await routerOf(input).register(input.entry, input.url);
     },
 
@@ -66,7 +80,11 @@ export function canaryActivities(deps: ActivityDeps) {
     async shiftCanary(input: ShiftCanaryInput): Promise<{ appliedPercent: number }> {
       const unreachable = trafficMode(input.mode).unreachableWeight(input.percent, input.blueCount);
       if (unreachable) throw ApplicationFailure.nonRetryable(`${input.percent}% ${unreachable}`, 'WeightNotReachable');
-      await deps.gateway(input.gateway).activateBackend(input.entry);
+      const gateway = deps.gateway(input.gateway);
+      const entry = await gateway.getBackend(input.entry);
+      if (entry && input.entryGroup !== undefined)
+        assertOwned(entry, { routingGroup: input.entryGroup }, 'activate', 'nothing was changed');
+      await gateway.activateBackend(input.entry);
       await waitHealthy(input);
       const applied = await routerOf(input).setWeight(input.percent, input.blueCount);
       await waitUntilApplied(applied.appliedAfterMs);
@@ -78,7 +96,10 @@ export function canaryActivities(deps: ActivityDeps) {
       const reset = await routerOf(input).reset();
       await waitUntilApplied(reset.appliedAfterMs);
       const gateway = deps.gateway(input.gateway);
-      if ((await gateway.getBackend(input.entry))?.active) await gateway.deactivateBackend(input.entry);
+      const entry = await gateway.getBackend(input.entry);
+      // An entry moved to another group meanwhile is that group's now: not this upgrade's to deactivate.
+      if (entry?.active && (input.entryGroup === undefined || entry.routingGroup === input.entryGroup))
+        await gateway.deactivateBackend(input.entry);
     },
   };
 }

@@ -1,7 +1,6 @@
 import { log } from '@temporalio/activity';
-import { IntegrationError } from '../integrations/errors';
-import { ACTIVE_QUERY_STATES } from '../integrations/trino/types';
 import { durationMs } from '../plan/duration';
+import { activeOf, describeActive, isUnreachable, readCoordinatorQueries } from './coordinator-queries';
 import { pollUntil, resumedProgress } from './poll';
 import type { ActivityDeps, BackendRef, DrainInput, DrainResult } from './types';
 
@@ -18,8 +17,10 @@ interface DrainProgress {
 export function drainActivities(deps: ActivityDeps) {
   return {
     /**
-     * Polls each coordinator until no query is in an active state and `resultGrace` has passed since
-     * the last one ended, heartbeating the count.
+     * Polls each coordinator until no query is active and `resultGrace` has passed since the last
+     * one ended, heartbeating the count. Active counts every user's queries: Trino's cluster stats
+     * (running and queued, whoever runs them) and the active queries of `/v1/query` (every state,
+     * but only those access control lets cutover's user view), whichever counts more.
      */
     async drainBackends(input: DrainInput): Promise<DrainResult> {
       const graceMs = input.resultGrace === undefined ? 0 : durationMs(input.resultGrace);
@@ -32,19 +33,21 @@ export function drainActivities(deps: ActivityDeps) {
        * Active queries on one backend and when its latest finished one ended (epoch ms, 0 if none
        * listed); a coordinator unreachable for `unreachableFor` has none left.
        */
-      const activeOn = async (backend: BackendRef): Promise<{ active: number; lastEndedAt: number }> => {
-        if (gone.has(backend.name)) return { active: 0, lastEndedAt: 0 };
+      const activeOn = async (
+        backend: BackendRef,
+      ): Promise<{ active: number; lastEndedAt: number; described: string }> => {
+        if (gone.has(backend.name)) return { active: 0, lastEndedAt: 0, described: '0' };
+        const trino = deps.trino(backend.proxyTo);
         try {
-          const queries = await deps.trino(backend.proxyTo).listQueries();
+          const queries = await readCoordinatorQueries(trino);
           delete unreachable[backend.name];
-          const ended = queries.filter((query) => !ACTIVE_QUERY_STATES.has(query.state));
           return {
-            active: queries.length - ended.length,
-            lastEndedAt: Math.max(0, ...ended.map((query) => Date.parse(query.endTime ?? '') || 0)),
+            active: activeOf(queries),
+            lastEndedAt: queries.lastEndedAt,
+            described: describeActive(queries, trino.user),
           };
         } catch (error) {
-          const down = error instanceof IntegrationError && error.retryable && error.status === undefined;
-          if (!down || input.unreachableFor === undefined) throw error;
+          if (!isUnreachable(error) || input.unreachableFor === undefined) throw error;
           unreachable[backend.name] ??= Date.now();
           if (Date.now() - unreachable[backend.name] < durationMs(input.unreachableFor)) throw error;
           log.warn('coordinator unreachable: its queries cannot run any more, counted as drained', {
@@ -52,7 +55,7 @@ export function drainActivities(deps: ActivityDeps) {
             for: input.unreachableFor,
           });
           gone.add(backend.name);
-          return { active: 0, lastEndedAt: 0 };
+          return { active: 0, lastEndedAt: 0, described: '0' };
         }
       };
       const outcome = await pollUntil<true>({
@@ -69,7 +72,9 @@ export function drainActivities(deps: ActivityDeps) {
           progress.remaining = remaining;
           if (remaining > 0) {
             progress.lastActiveAt = now;
-            const busy = counts.filter((count) => count.active > 0).map((count) => `${count.active} on ${count.name}`);
+            const busy = counts
+              .filter((count) => count.active > 0)
+              .map((count) => `${count.described} on ${count.name}`);
             return {
               done: false,
               observation: `${remaining} queries still active (${busy.join(', ')})`,

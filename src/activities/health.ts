@@ -5,6 +5,7 @@ import type { StatementResult } from '../integrations/trino/types';
 import { durationMs } from '../plan/duration';
 import { DEFAULT_BOUNDS } from '../policy/schema';
 import { formatSeconds, type HealthSnapshot } from '../observations';
+import { counted } from '../plural';
 import { pollGatewayHealthy, pollUntil, resumedProgress } from './poll';
 import { maxWatchGapMs, observe, unwatchedBefore, type WatchClock } from './watch-clock';
 import type {
@@ -54,7 +55,10 @@ export function healthActivities(deps: ActivityDeps) {
           }
           const stats = await trino.clusterStats();
           if (stats.activeWorkers < input.minActiveWorkers) {
-            return { done: false, observation: `${stats.activeWorkers} of ${input.minActiveWorkers} workers active` };
+            return {
+              done: false,
+              observation: `${stats.activeWorkers} of ${counted(input.minActiveWorkers, 'worker')} active`,
+            };
           }
           const wait = firstSmokeAt - Date.now();
           if (wait > 0) {
@@ -82,7 +86,9 @@ export function healthActivities(deps: ActivityDeps) {
             value: {
               version,
               activeWorkers: stats.activeWorkers,
-              message: `${smokeQueries.length} smoke queries finished`,
+              message: smokeQueries.length
+                ? `${counted(smokeQueries.length, 'smoke query', 'smoke queries')} finished`
+                : 'no smoke queries to run',
             },
           };
         },

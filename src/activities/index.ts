@@ -4,8 +4,10 @@ import { admissionActivities } from './admission';
 import { approvalActivities } from './approvals';
 import { canaryActivities } from './canary';
 import { canaryAnalysisActivities } from './canary-analysis';
+import { coordinatorQueryActivities } from './coordinator-queries';
 import { drainActivities } from './drain';
 import { healthActivities } from './health';
+import { leaseActivities } from './leases';
 import { provisioningActivities } from './provisioning';
 import { trafficActivities } from './traffic';
 import type { ActivityDeps } from './types';
@@ -18,9 +20,11 @@ export function createActivities(deps: ActivityDeps) {
     ...healthActivities(deps),
     ...trafficActivities(deps),
     ...drainActivities(deps),
+    ...coordinatorQueryActivities(deps),
     ...canaryActivities(deps),
     ...canaryAnalysisActivities(deps),
     ...approvalActivities(deps),
+    ...leaseActivities(),
   });
   return {
     ...activities,

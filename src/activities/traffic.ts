@@ -1,7 +1,10 @@
 import { ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import type { GatewayApi, GatewayBackend } from '../integrations/gateway/types';
 import { durationMs } from '../plan/duration';
+import { assertOwned, foreignBackend, mismatchOf } from './backend-ownership';
 import { pollUntil } from './poll';
 import { progressFor, withProvisioner } from './provisioning';
+import { ensureNoQueryRuns, refuseSharedClusters } from './retire-checks';
 import type {
   ActivityDeps,
   ShiftTrafficInput,
@@ -10,6 +13,7 @@ import type {
   RegisterGreenInput,
   ReadRoutingGroupInput,
   RemoveBackendInput,
+  RemoveBackendResult,
   RetireInput,
   RoutingGroupState,
 } from './types';
@@ -22,6 +26,24 @@ export function trafficActivities(deps: ActivityDeps) {
       const gateway = deps.gateway(input.gateway);
       const all = await gateway.listBackends();
       const inGroup = all.filter((backend) => backend.routingGroup === input.routingGroup);
+      const green = all.find((backend) => backend.name === input.green);
+      if (green) {
+        const mismatch = mismatchOf(green, {
+          routingGroup: input.routingGroup,
+          proxyTo: input.greenUrl,
+          addressOf: "green's address",
+        });
+        if (mismatch) {
+          throw foreignBackend(
+            green.name,
+            mismatch,
+            'overwrite',
+            green.routingGroup === input.routingGroup
+              ? 'if an earlier upgrade left it, remove it from the gateway, else pick another green name'
+              : 'pick another green name',
+          );
+        }
+      }
       const blue = input.blue
         ? input.blue.map((name) => {
             const backend = all.find((candidate) => candidate.name === name);
@@ -39,13 +61,25 @@ export function trafficActivities(deps: ActivityDeps) {
             return backend;
           })
         : inGroup.filter((backend) => backend.active && backend.name !== input.green);
+      const greenServes = green?.active === true;
       if (!blue.some((backend) => backend.active)) {
+        if (greenServes && inGroup.filter((backend) => backend.active).length === 1)
+          throw greenAlreadyServes(input.routingGroup, input.green, input.blue ?? othersOf(inGroup, input.green));
         throw ApplicationFailure.nonRetryable(
           `routing group ${input.routingGroup} has no active backend to upgrade (backends: ${inGroup.map((b) => b.name).join(', ') || 'none'})`,
           'NoActiveBlue',
         );
       }
+      if (greenServes) {
+        const serving = blue.filter((backend) => backend.active).map((backend) => backend.name);
+        throw ApplicationFailure.nonRetryable(
+          `${input.green}, this plan's green, is already active in ${input.routingGroup} beside ${serving.join(', ')}: an earlier upgrade stopped between activating green and deactivating blue. ` +
+            `To finish, deactivate ${serving.join(', ')} by hand and retire ${serving.length === 1 ? 'it' : 'them'}; to undo, deactivate ${input.green}, then start again`,
+          'GreenAlreadyActive',
+        );
+      }
       const canary = input.canary;
+      if (canary) checkCanaryEntry(all, canary);
       const squatters = canary
         ? all.filter((b) => b.routingGroup === canary.group && b.name !== canary.entry && b.active)
         : [];
@@ -69,20 +103,26 @@ export function trafficActivities(deps: ActivityDeps) {
     async registerGreen(input: RegisterGreenInput): Promise<void> {
       const gateway = deps.gateway(input.gateway);
       const existing = await gateway.getBackend(input.name);
-      if (
-        existing &&
-        existing.proxyTo === input.url &&
-        existing.routingGroup === input.routingGroup &&
-        !existing.active
-      )
-        return;
-      if (existing?.active) {
-        throw ApplicationFailure.nonRetryable(
-          `backend ${input.name} is already active in routing group ${existing.routingGroup}; pick another green name`,
-          'GreenAlreadyActive',
+      if (existing) {
+        assertOwned(
+          existing,
+          { routingGroup: input.routingGroup, proxyTo: input.url, addressOf: "green's address" },
+          'overwrite',
+          existing.routingGroup === input.routingGroup
+            ? 'if an earlier upgrade left it, remove it from the gateway, else pick another green name'
+            : 'pick another green name',
         );
+        if (existing.active) {
+          throw ApplicationFailure.nonRetryable(
+            `backend ${input.name} is already active in routing group ${existing.routingGroup}: refusing to overwrite it; pick another green name`,
+            'GreenAlreadyActive',
+          );
+        }
+        return; // registered inactive by an earlier attempt of this step
       }
-      await gateway.upsertBackend({
+      // Add, not update: a backend someone registers under this name meanwhile makes the add fail
+      // (retried, then refused above) instead of being overwritten.
+      await gateway.addBackend({
         name: input.name,
         proxyTo: input.url,
         externalUrl: input.url,
@@ -97,6 +137,7 @@ export function trafficActivities(deps: ActivityDeps) {
      */
     async shiftTraffic(input: ShiftTrafficInput): Promise<void> {
       const gateway = deps.gateway(input.gateway);
+      const leave = input.routingGroup === undefined ? [] : await checkShift(gateway, input, input.routingGroup);
       await gateway.activateBackend(input.to);
       heartbeat({ stage: 'activated', backend: input.to });
       const outcome = await pollUntil<true>({
@@ -119,18 +160,33 @@ export function trafficActivities(deps: ActivityDeps) {
       }
       for (const name of input.from) {
         cancellationSignal().throwIfAborted();
-        await gateway.deactivateBackend(name);
+        if (!leave.includes(name)) await gateway.deactivateBackend(name);
       }
       log.info('traffic moved', { to: input.to, from: input.from });
     },
 
-    /** Deactivates and deletes a backend from the gateway; a missing one is already removed. */
-    async removeBackend(input: RemoveBackendInput): Promise<void> {
+    /**
+     * Deactivates and deletes a backend from the gateway; a missing one is already removed. One that
+     * is not what cutover registered (another group or address), or that alone serves its group,
+     * is left as it is.
+     */
+    async removeBackend(input: RemoveBackendInput): Promise<RemoveBackendResult> {
       const gateway = deps.gateway(input.gateway);
       const existing = await gateway.getBackend(input.name);
-      if (!existing) return;
+      if (!existing) return { removed: true };
+      const mismatch = input.expected && mismatchOf(existing, input.expected);
+      const leftBecause = mismatch
+        ? `${input.name} ${mismatch}: not this upgrade's to remove`
+        : existing.active && (await alone(gateway, existing))
+          ? `${input.name} is the only active backend of routing group ${existing.routingGroup}: removing it would leave the group unserved`
+          : undefined;
+      if (leftBecause) {
+        log.warn('backend left in the gateway', { backend: input.name, reason: leftBecause });
+        return { removed: false, leftBecause };
+      }
       if (existing.active) await gateway.deactivateBackend(input.name);
       await gateway.deleteBackend(input.name);
+      return { removed: true };
     },
 
     /** What the gateway lists in a routing group now, for a message that says what is left after a failure. */
@@ -141,18 +197,31 @@ export function trafficActivities(deps: ActivityDeps) {
         .map(({ name, routingGroup, active }) => ({ name, routingGroup, active }));
     },
 
-    /** Removes blue from the gateway and, when the plan says so, deletes its clusters. */
+    /**
+     * Removes blue from the gateway and, when the plan says so, deletes its clusters: never one
+     * that another backend of the gateway proxies to, nor one where a query still runs.
+     */
     async retireBlue(input: RetireInput): Promise<{ deleted: string[] }> {
       const gateway = deps.gateway(input.gateway);
+      if (input.teardown) await refuseSharedClusters(gateway, input.backends);
       const deleted: string[] = [];
       for (const backend of input.backends) {
         const existing = await gateway.getBackend(backend.name);
+        if (existing && input.routingGroup !== undefined) {
+          const expected = {
+            routingGroup: input.routingGroup,
+            proxyTo: backend.proxyTo,
+            addressOf: 'its address when the upgrade started',
+          };
+          assertOwned(existing, expected, 'retire', 'it is no longer the blue this upgrade replaced');
+        }
         if (existing?.active) {
           throw ApplicationFailure.nonRetryable(
             `${backend.name} is active again; refusing to retire a serving backend`,
             'BlueStillActive',
           );
         }
+        if (input.teardown) await ensureNoQueryRuns(deps, input.provisioner, backend);
         if (existing) await gateway.deleteBackend(backend.name);
         if (input.teardown) {
           const gone = await withProvisioner(deps, input.provisioner, backend.proxyTo, (provisioner) =>
@@ -165,4 +234,70 @@ export function trafficActivities(deps: ActivityDeps) {
       return { deleted };
     },
   };
+}
+
+/** The other backends of the group: the old blue, when the plan does not name it. */
+function othersOf(inGroup: GatewayBackend[], green: string): string[] {
+  return inGroup.filter((backend) => backend.name !== green).map((backend) => backend.name);
+}
+
+/** An earlier upgrade already flipped the group to this plan's green: say so, and how to finish or undo it. */
+function greenAlreadyServes(group: string, green: string, blue: string[]): ApplicationFailure {
+  const names = blue.join(', ');
+  const ways = blue.length
+    ? `To finish, retire ${names} by hand (or start with a plan whose blue is ${green}); to undo, activate ${names} and deactivate ${green}, then start again`
+    : `Nothing else is left in the group: to upgrade it again, start with a plan whose blue is ${green} and whose green has another name`;
+  return ApplicationFailure.nonRetryable(
+    `the only active backend of ${group} is ${green}, this plan's green: an earlier upgrade already moved the group to it. ${ways}`,
+    'GreenAlreadyServes',
+  );
+}
+
+/** The canary entry of this plan, if registered already, must be an inactive backend of the canary group. */
+function checkCanaryEntry(all: GatewayBackend[], canary: { group: string; entry: string; rule?: string }): void {
+  const entry = all.find((backend) => backend.name === canary.entry);
+  if (!entry) return;
+  assertOwned(
+    entry,
+    { routingGroup: canary.group },
+    'overwrite',
+    `pick another green name (its canary entry is ${canary.entry})`,
+  );
+  if (entry.active) {
+    throw ApplicationFailure.nonRetryable(
+      `${canary.entry}, this plan's canary entry, is active in ${canary.group}: an earlier canary upgrade left canary users on it. ` +
+        `To undo, set routing rule ${canary.rule ?? 'the canary rule'} back to 0% and deactivate ${canary.entry}, then start again`,
+      'CanaryEntryActive',
+    );
+  }
+}
+
+/**
+ * Before the flip changes anything: `to` must be the backend this upgrade means (in the group, at
+ * its address). Returns the backends of `from` that are in another group now: not this
+ * upgrade's to deactivate.
+ */
+async function checkShift(gateway: GatewayApi, input: ShiftTrafficInput, group: string): Promise<string[]> {
+  const target = await gateway.getBackend(input.to);
+  if (target) {
+    assertOwned(
+      target,
+      { routingGroup: group, proxyTo: input.toProxyTo, addressOf: `the address ${input.to} was registered with` },
+      'activate',
+      'nothing was changed',
+    );
+  }
+  const leave: string[] = [];
+  for (const name of input.from) {
+    const backend = await gateway.getBackend(name);
+    if (backend && backend.routingGroup !== group) leave.push(name);
+  }
+  if (leave.length) log.warn('backends of another routing group left as they are', { backends: leave, group });
+  return leave;
+}
+
+/** True when `backend` is the only active backend of its routing group. */
+async function alone(gateway: GatewayApi, backend: GatewayBackend): Promise<boolean> {
+  const active = await gateway.listActiveBackends();
+  return !active.some((other) => other.routingGroup === backend.routingGroup && other.name !== backend.name);
 }

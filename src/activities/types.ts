@@ -1,4 +1,5 @@
 import type { ProvisionerConfig } from '../plan/schema';
+import type { ExpectedBackend } from './backend-ownership';
 import type { GatewayApi } from '../integrations/gateway/types';
 import type { ClosableProvisioner } from '../integrations/provisioners';
 import type { TrinoClusterApi } from '../integrations/trino/types';
@@ -37,12 +38,19 @@ export interface InspectGatewayInput {
   routingGroup: string;
   blue?: string[];
   green: string;
+  /** Green's address when the plan gives it (else the provisioner tells it later). */
+  greenUrl?: string;
   /** Canary modes with an entry of their own: the group canary users go to, which must not serve anything else. */
-  canary?: { group: string; entry: string };
+  canary?: { group: string; entry: string; rule?: string };
 }
 export interface InspectGatewayResult {
   blue: BackendRef[];
   blueVersion?: string;
+}
+
+export interface CheckQueryVisibilityInput {
+  /** Blue's backends, whose coordinators the drain will poll. */
+  backends: BackendRef[];
 }
 
 export interface InspectGreenInput {
@@ -95,6 +103,10 @@ export interface ShiftTrafficInput {
   from: string[];
   interval: string;
   timeout: string;
+  /** The group `to` and `from` must be in; absent in calls scheduled before ownership checks (then nothing is checked). */
+  routingGroup?: string;
+  /** The address `to` must proxy to, when known. */
+  toProxyTo?: string;
 }
 
 export interface BakeGreenInput {
@@ -141,6 +153,13 @@ export interface DrainResult {
 export interface RemoveBackendInput {
   gateway: GatewayTarget;
   name: string;
+  /** What the backend must be for cutover to remove it (absent in calls scheduled before ownership checks). */
+  expected?: ExpectedBackend;
+}
+/** Whether the backend is gone; one that is not cutover's is left as it is, and why. */
+export interface RemoveBackendResult {
+  removed: boolean;
+  leftBecause?: string;
 }
 
 export interface TeardownInput {
@@ -154,6 +173,8 @@ export interface RetireInput {
   provisioner: ProvisionerTarget;
   backends: BackendRef[];
   teardown: boolean;
+  /** Blue's routing group; a backend found elsewhere or at another address is not retired (absent before ownership checks). */
+  routingGroup?: string;
 }
 
 export interface ReadRoutingGroupInput {

@@ -6,6 +6,7 @@ import { EXIT_OK, EXIT_USAGE, printJson, reportError } from './output';
 const EXAMPLES = `
 Examples:
   $ cutover dev                                      # local Temporal (UI :8233), sandbox fleet and worker
+  $ cutover validate plans/sandbox-blue-green.yaml --gateway   # check plan, policy and gateway; start nothing
   $ cutover start plans/sandbox-blue-green.yaml      # validate the plan, start the upgrade
   $ cutover watch cutover-adhoc                      # follow it live
   $ cutover status cutover-adhoc                     # phase, traffic, green's address for testing
@@ -14,7 +15,8 @@ Examples:
   $ cutover list --all --group adhoc
 
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS and profiles
-(@temporalio/envconfig); TEMPORAL_UI_URL for links. Every command takes --json.
+(@temporalio/envconfig). Links to the Temporal UI: TEMPORAL_UI_URL (found without it only for a
+Temporal on this machine whose UI is at its port + 1000). Every command takes --json.
 Exit codes: 0 success, 1 refused or failed action, 2 bad usage or invalid plan.`;
 
 function packageVersion(): string {
@@ -50,6 +52,7 @@ type Register = (program: Command) => void;
 // require() rather than import(): it works the same under tsx's CommonJS hook (bin/cutover.js) and in dist/.
 const VERBS: Record<string, () => Register> = {
   start: () => (require('./commands/start') as typeof import('./commands/start')).registerStart,
+  validate: () => (require('./commands/validate') as typeof import('./commands/validate')).registerValidate,
   status: () => (require('./commands/status') as typeof import('./commands/status')).registerStatus,
   watch: () => (require('./commands/watch') as typeof import('./commands/watch')).registerWatch,
   approve: () => (require('./commands/approve') as typeof import('./commands/approve')).registerApprove,

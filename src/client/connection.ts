@@ -22,11 +22,57 @@ export async function connectFromEnv(): Promise<{
   return { client: new Client({ connection, namespace: ns }), address, namespace: ns, close: () => connection.close() };
 }
 
-/** Link to a run in the Temporal UI (TEMPORAL_UI_URL, default the dev server's http://localhost:8233). */
-export function uiLink(namespace: string, workflowId: string, runId?: string): string {
-  const base = (process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/+$/, '');
+/** The page of a run (or of a workflow id's latest run) in the Temporal UI at `base`. */
+export function runPage(base: string, namespace: string, workflowId: string, runId?: string): string {
+  const root = base.replace(/\/+$/, '');
   const id = encodeURIComponent(workflowId);
   return runId
-    ? `${base}/namespaces/${namespace}/workflows/${id}/${runId}/history`
-    : `${base}/namespaces/${namespace}/workflows/${id}`;
+    ? `${root}/namespaces/${namespace}/workflows/${id}/${runId}/history`
+    : `${root}/namespaces/${namespace}/workflows/${id}`;
+}
+
+/** A link to a run in the Temporal UI, or why there is none and how to get one. */
+export type UiLink = { url: string } | { hint: string };
+
+/** How long the CLI waits for a Temporal UI it guessed to answer. */
+const UI_PROBE_MS = 1_000;
+
+/**
+ * Where a run is in the Temporal UI. TEMPORAL_UI_URL when set; else, for a Temporal on this
+ * machine, the UI at its gRPC port + 1000 (`temporal server start-dev`'s default, and where
+ * `cutover dev` and the Compose stack put it), but only once that UI shows this very run. A remote
+ * Temporal says nothing about its UI: then the link needs TEMPORAL_UI_URL.
+ */
+export async function findUiLink(
+  temporal: { address: string; namespace: string },
+  workflowId: string,
+  runId: string,
+): Promise<UiLink> {
+  const configured = process.env.TEMPORAL_UI_URL?.trim();
+  if (configured) return { url: runPage(configured, temporal.namespace, workflowId, runId) };
+  const beside = uiBesideLocalTemporal(temporal.address);
+  if (beside && (await uiShowsRun(beside, temporal.namespace, workflowId, runId)))
+    return { url: runPage(beside, temporal.namespace, workflowId, runId) };
+  return {
+    hint: `no Temporal UI found for ${temporal.address}; for a link, set TEMPORAL_UI_URL to the address of its UI (e.g. export TEMPORAL_UI_URL=https://temporal.example.com)`,
+  };
+}
+
+function uiBesideLocalTemporal(address: string): string | undefined {
+  const match = /^(localhost|127\.0\.0\.1|\[::1\]):(\d+)$/.exec(address);
+  const port = match ? Number(match[2]) + 1000 : undefined;
+  return match && port !== undefined && port <= 65535 ? `http://${match[1]}:${port}` : undefined;
+}
+
+/** True when the Temporal UI at `base` describes this run (so it serves the Temporal the CLI talks to). */
+async function uiShowsRun(base: string, namespace: string, workflowId: string, runId: string): Promise<boolean> {
+  const url = `${base}/api/v1/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}?execution.runId=${encodeURIComponent(runId)}`;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(UI_PROBE_MS), redirect: 'error' });
+    if (!response.ok) return false;
+    const body = (await response.json()) as { workflowExecutionInfo?: { execution?: { runId?: string } } };
+    return body.workflowExecutionInfo?.execution?.runId === runId;
+  } catch {
+    return false;
+  }
 }

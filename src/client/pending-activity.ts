@@ -2,6 +2,7 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { formatSeconds } from '../observations';
+import { counted } from '../plural';
 import type { AnalysisProgress, CanaryMeasurement, UpgradeStatus } from '../workflows/messages';
 
 /** The activity an upgrade is running now, as `describe()` reports it. */
@@ -76,24 +77,27 @@ function decode(payload: Payload | undefined): unknown {
   }
 }
 
-/** Polls heartbeat `{observation}`, provisioning `{message}`, the canary analysis its progress; anything else is shown as JSON. */
+/**
+ * One plain line for a heartbeat: polls send `{observation}`, provisioning `{message}`, the canary
+ * analysis its progress, the flip `{stage, backend}`, the retire `{retired}`. Anything else is not
+ * summarised (raw JSON is no sentence); `--json` still carries it as `heartbeat`.
+ */
 function summaryOf(details: unknown): string | undefined {
-  if (details === undefined) return undefined;
   if (typeof details === 'string') return details;
-  if (typeof details !== 'object' || details === null) return JSON.stringify(details);
-  const { observation, message, elapsedMs, samples, unwatchedMs } = details as {
-    observation?: unknown;
-    message?: unknown;
-    elapsedMs?: unknown;
-    samples?: unknown;
-    unwatchedMs?: unknown;
-  };
+  if (typeof details !== 'object' || details === null) return undefined;
+  const { observation, message, elapsedMs, samples, unwatchedMs, stage, backend, retired } = details as Record<
+    string,
+    unknown
+  >;
   if (typeof observation === 'string') return observation;
   if (typeof message === 'string') return message;
   if (typeof elapsedMs === 'number') {
     const unwatched =
       typeof unwatchedMs === 'number' && unwatchedMs > 0 ? `, ${formatSeconds(unwatchedMs)} unwatched (made up)` : '';
-    return `${Math.round(elapsedMs / 1000)} s of the bake analysed, ${typeof samples === 'number' ? samples : '?'} samples${unwatched}`;
+    return `${Math.round(elapsedMs / 1000)} s of the bake analysed${typeof samples === 'number' ? `, ${counted(samples, 'sample')}` : ''}${unwatched}`;
   }
-  return JSON.stringify(details);
+  if (stage === 'activated' && typeof backend === 'string')
+    return `${backend} activated; waiting until the gateway lists it active and HEALTHY`;
+  if (typeof retired === 'string') return `${retired} retired`;
+  return undefined;
 }

@@ -3,6 +3,8 @@ import {
   type Client,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
+import { leaseHolder } from '../ownership/holder';
+import { claimsOf, heldMessage, leasesOf } from '../ownership/leases';
 import type { UpgradePlan } from '../plan/schema';
 import type { blueGreenUpgrade } from '../workflows/blue-green';
 import { TASK_QUEUE } from '../workflows/messages';
@@ -30,6 +32,7 @@ export async function startUpgrade(
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof blueGreenUpgrade>> {
   const workflowId = options.workflowId ?? defaultWorkflowId(plan);
   const blue = plan.blue?.backends.join(', ') ?? 'active backends';
+  await refuseIfHeld(client, plan, workflowId);
   try {
     return await client.workflow.start<typeof blueGreenUpgrade>(
       plan.strategy === 'canary' ? 'canaryUpgrade' : 'blueGreenUpgrade',
@@ -66,5 +69,22 @@ export async function startUpgrade(
       );
     }
     throw error;
+  }
+}
+
+/**
+ * One upgrade per routing group and per routing rule of a gateway, whatever the workflow id: a
+ * start that would collide with a running upgrade is refused before anything starts. The worker
+ * checks it again, race-free, in the preflight (src/workflows/ownership.ts).
+ */
+async function refuseIfHeld(client: Client, plan: UpgradePlan, workflowId: string): Promise<void> {
+  for (const lease of leasesOf(claimsOf(plan))) {
+    const holder = await leaseHolder(client, lease.id);
+    // The same workflow id is refused by Temporal itself, with the message below.
+    if (holder?.ownerRunning && holder.owner?.workflowId !== workflowId) {
+      throw new RefusedError(
+        heldMessage(lease, holder.owner?.workflowId ?? `whose owner cannot be read (lease workflow ${lease.id})`),
+      );
+    }
   }
 }

@@ -166,8 +166,8 @@ const canarySection = z
     steps: z.array(canaryStep).min(1, { error: 'must have at least one step' }).optional(),
     /** routing-rule: the routing group green serves canary users in (default `<routingGroup>-canary`). */
     canaryGroup: name.optional(),
-    /** routing-rule: the FILE routing rule cutover rewrites; it must already exist in the gateway's rules file. */
-    ruleName: z.string().min(1).default('cutover-canary'),
+    /** routing-rule: the FILE routing rule cutover rewrites (default `cutover-canary-<routingGroup>`); it must already exist in the gateway's rules file. */
+    ruleName: z.string().min(1).optional(),
     /** routing-rule: the gateway's `routingRules.rulesRefreshPeriod`; a step counts as applied after it. */
     rulesRefresh: duration.default('1m'),
     analysis: z

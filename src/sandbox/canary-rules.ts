@@ -1,11 +1,16 @@
 import type { RoutingRule } from '../integrations/gateway/types';
-import { canaryAction, canaryCondition } from '../integrations/traffic/routing-rule';
+import { canaryAction, canaryCondition, defaultRuleName } from '../integrations/traffic/routing-rule';
 
 /**
  * The FILE rules of a canary-ready gateway as the sandbox runs them: honour `X-Trino-Routing-Group`
- * first, then cutover's canary rule (at 0%) for `canaryGroup`, which a later rule overrides.
+ * first, then cutover's canary rule (at 0%) for `canaryGroup`, which a later rule overrides. The
+ * rule is named as a plan of `routingGroup` names it by default (`<routingGroup>-canary` is the
+ * default canary group).
  */
-export function canaryReadyRules(canaryGroup: string): RoutingRule[] {
+export function canaryReadyRules(
+  canaryGroup: string,
+  routingGroup = canaryGroup.replace(/-canary$/, ''),
+): RoutingRule[] {
   return [
     {
       name: 'routing-group-header',
@@ -15,7 +20,7 @@ export function canaryReadyRules(canaryGroup: string): RoutingRule[] {
       actions: ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))'],
     },
     {
-      name: 'cutover-canary',
+      name: defaultRuleName(routingGroup),
       description: 'cutover canary share',
       priority: 10,
       condition: canaryCondition(0),

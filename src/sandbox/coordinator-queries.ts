@@ -184,13 +184,16 @@ export class QueryTracker {
     return [...this.queries.values()];
   }
 
-  /** Current and cumulative counters. */
+  /**
+   * Current and cumulative counters. Like Trino's ClusterStatsResource, only the QUEUED and RUNNING
+   * states count: a FINISHING query (its result still being read) is in neither.
+   */
   counts(): QueryCounts {
     let queued = 0;
     let running = 0;
     for (const query of this.queries.values()) {
       if (query.state === 'QUEUED') queued += 1;
-      else if (!isDone(query)) running += 1;
+      else if (query.state === 'RUNNING') running += 1;
     }
     return { queued, running, finishedTotal: this.finishedTotal, cpuMs: this.cpuMs };
   }

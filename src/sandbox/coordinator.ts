@@ -18,6 +18,13 @@ export interface SimulatedCoordinatorOptions {
   environment?: string;
   /** Active workers reported by `/ui/api/stats` once started. */
   workers?: number;
+  /**
+   * Access control that lets only these users view other users' queries (Trino's file-based query
+   * rule `allow: ["view"]`): `/v1/query` lists, and `GET /v1/query/{id}` shows (else 403), only
+   * a user's own queries to everyone else. `/ui/api/stats` still counts every user's queries.
+   * Absent: Trino's default access control, every user sees every query.
+   */
+  queryViewers?: string[];
 }
 
 /** Fault switches; they survive a crash and recovery, queries and UI sessions do not. */
@@ -75,6 +82,7 @@ export class SimulatedCoordinator {
   readonly nodeId: string;
   private readonly startupDelayMs: number;
   private readonly workers: number;
+  private readonly queryViewers?: ReadonlySet<string>;
   private port: number;
   private current?: Incarnation;
   private switches = { unhealthy: false, failRate: 0, queryDelayMs: 0, queryListStatus: 0 };
@@ -88,6 +96,7 @@ export class SimulatedCoordinator {
     this.port = options.port ?? 0;
     this.startupDelayMs = options.startupDelayMs ?? 0;
     this.workers = options.workers ?? 1;
+    if (options.queryViewers) this.queryViewers = new Set(options.queryViewers);
   }
 
   /** Base URL, e.g. `http://127.0.0.1:41234`; the same after a crash and recovery. */
@@ -158,6 +167,11 @@ export class SimulatedCoordinator {
       queryDelayMs: patch.queryDelayMs ?? this.switches.queryDelayMs,
       queryListStatus: patch.queryListStatus ?? this.switches.queryListStatus,
     };
+  }
+
+  /** Whether `user` may see `query`, as Trino's access control filters `/v1/query`: its own always. */
+  private mayView(user: string, query: SimulatedQuery): boolean {
+    return this.queryViewers === undefined || query.user === user || this.queryViewers.has(user);
   }
 
   private async shutDown(): Promise<void> {
@@ -243,21 +257,24 @@ export class SimulatedCoordinator {
     });
 
     app.get<{ Querystring: { state?: string } }>('/v1/query', async (request, reply) => {
-      if (!needUser(request, reply)) return reply;
+      const user = needUser(request, reply);
+      if (!user) return reply;
       const refused = this.switches.queryListStatus;
       if (refused !== 0) return reply.code(refused).type('text/plain').send(`query list refused (fault switch)`);
       const wanted = request.query.state?.toUpperCase();
       return live.queries
         .list()
-        .filter((query) => !wanted || query.state === wanted)
+        .filter((query) => this.mayView(user, query) && (!wanted || query.state === wanted))
         .map((query) => basicQueryInfo(query, base(request)));
     });
 
     // Fastify answers HEAD with this handler too, which is what the gateway's query-id probe uses.
     app.get<{ Params: { queryId: string } }>('/v1/query/:queryId', async (request, reply) => {
-      if (!needUser(request, reply)) return reply;
+      const user = needUser(request, reply);
+      if (!user) return reply;
       const query = live.queries.get(request.params.queryId);
       if (!query) return reply.code(410).send();
+      if (!this.mayView(user, query)) return reply.code(403).type('text/plain').send('Forbidden');
       return basicQueryInfo(query, base(request));
     });
 

@@ -8,6 +8,7 @@ const PREFIX = '/sandbox/v1';
 const createBody = z.strictObject({
   version: z.string().min(1),
   startupDelayMs: z.number().int().nonnegative().optional(),
+  queryViewers: z.array(z.string().min(1)).optional(),
 });
 
 const faultsBody = z.strictObject({

@@ -13,6 +13,8 @@ export interface SandboxClusterSpec {
   /** Routing group of an initial cluster's gateway backend (default "adhoc"). */
   routingGroup?: string;
   startupDelayMs?: number;
+  /** Only these users see other users' queries in `/v1/query` (access control); absent: everyone sees all. */
+  queryViewers?: string[];
 }
 
 /** How to start the fleet: the gateway's options plus the clusters registered at start. */
@@ -85,6 +87,7 @@ export class SandboxFleet {
       name: spec.name,
       version: spec.version,
       startupDelayMs: spec.startupDelayMs,
+      queryViewers: spec.queryViewers,
     });
     const entry: ClusterEntry = { coordinator, started: coordinator.start() };
     this.entries.set(spec.name, entry);

@@ -58,6 +58,30 @@ export function failedRetireFails(): boolean {
 }
 
 /**
+ * Patch id of the preflight's check that cutover's Trino user sees every query on blue
+ * (`checkQueryVisibility`). Upgrades whose history predates it go on without the check.
+ */
+export const PREFLIGHT_CHECKS_QUERY_VISIBILITY = 'preflight-checks-query-visibility';
+
+/** True unless this upgrade's history predates PREFLIGHT_CHECKS_QUERY_VISIBILITY. */
+export function preflightChecksQueryVisibility(): boolean {
+  return patched(PREFLIGHT_CHECKS_QUERY_VISIBILITY);
+}
+
+/**
+ * Patch id of ownership: an upgrade holds leases on the routing groups and the routing rule it
+ * changes (src/workflows/ownership.ts) from its preflight until it ends, and its canary rule is
+ * named after its routing group by default. Upgrades whose history predates it hold none and keep
+ * the rule `cutover-canary`.
+ */
+export const ONE_UPGRADE_PER_GROUP = 'one-upgrade-per-group';
+
+/** True unless this upgrade's history predates ONE_UPGRADE_PER_GROUP (call it at one point only: the preflight). */
+export function holdsLeases(): boolean {
+  return patched(ONE_UPGRADE_PER_GROUP);
+}
+
+/**
  * Patch id of the change that drains green once in a rollback, after every compensation that moves
  * traffic back to blue (steps/index.ts `rollbackPlan`); before it, restoreBlue and resetCanary each
  * drained green, the first while the canary rule could still send it queries.

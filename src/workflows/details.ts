@@ -1,4 +1,5 @@
-import type { UpgradeStatus } from './messages';
+import { counted } from '../plural';
+import { FINAL_PHASES, type UpgradeStatus } from './messages';
 
 /** Markdown for the Temporal UI's "Current details": where the upgrade is and what an operator can do. */
 export function renderDetails(status: UpgradeStatus): string {
@@ -9,12 +10,26 @@ export function renderDetails(status: UpgradeStatus): string {
     `**Traffic:** ${100 - status.trafficPercent}% blue / ${status.trafficPercent}% green  `,
     `**Step ${Math.min(status.step.index + 1, status.step.total)} of ${status.step.total}:** ${status.step.description}  `,
   ];
-  if (status.green.url) lines.push(`**Green address (test it here):** ${status.green.url}  `);
-  if (status.health.message) lines.push(`**Health:** ${status.health.message}  `);
+  const running = !FINAL_PHASES.has(status.phase) && status.phase !== 'ROLLING_BACK';
+  if (status.green.url)
+    lines.push(
+      `**Green address${running && status.trafficPercent === 0 ? ' (test it here)' : ''}:** ${status.green.url}  `,
+    );
+  // A blue/green bake records its checks only when it ends: until then the health shown is the verify's.
+  const bakingBlueGreen = status.phase === 'BAKING' && status.strategy === 'blue-green';
+  if (status.health.message) {
+    const checked = status.health.checkedAt ? ` (checked ${status.health.checkedAt.slice(11, 19)})` : '';
+    lines.push(`**Health${bakingBlueGreen ? ' before this bake' : ''}:** ${status.health.message}${checked}  `);
+  }
+  if (bakingBlueGreen) {
+    lines.push(
+      `Bake checks: the pending \`bakeGreen\` activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`.  `,
+    );
+  }
   const sample = status.analysis?.last;
   if (sample) {
     lines.push(
-      `**Analysis (${status.analysis!.samples} samples, ${status.analysis!.consecutiveFailures} failed in a row):** ` +
+      `**Analysis (${counted(status.analysis!.samples, 'sample')}, ${status.analysis!.consecutiveFailures} failed in a row):** ` +
         `${sample.at.slice(11, 19)} gateway ${sample.gatewayStatus ?? '?'}, version ${sample.version ?? '?'}, ` +
         `${sample.finished} finished / ${sample.failed} failed (error rate ${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued ?? '?'} queued` +
         `${sample.problem ? ` — **${sample.problem}**` : ''}  `,
@@ -38,7 +53,9 @@ export function renderDetails(status: UpgradeStatus): string {
   const recent = status.timeline
     .slice(-5)
     .map((entry) => `- ${entry.at.slice(11, 19)} ${entry.phase}: ${entry.message}`);
-  const dropped = status.timelineDropped ? [`(${status.timelineDropped} earlier timeline entries not kept)`] : [];
+  const dropped = status.timelineDropped
+    ? [`(${counted(status.timelineDropped, 'earlier timeline entry', 'earlier timeline entries')} not kept)`]
+    : [];
   lines.push('', '**Recent:**', ...recent, ...dropped);
   return lines.join('\n');
 }

@@ -30,6 +30,7 @@ import {
   type UpgradeStatus,
 } from './messages';
 import { installOperatorActions, type OperatorTarget } from './operator-actions';
+import { releaseOwnership } from './ownership';
 import {
   CutoverPhase,
   CutoverRoutingGroup,
@@ -135,6 +136,19 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
 
   /** Runs the plan to SUCCEEDED or ROLLED_BACK; throws (phase FAILED) when the rollback or the retire could not finish. */
   async run(): Promise<UpgradeResult> {
+    let continuing = false;
+    try {
+      return await this.runPlan();
+    } catch (error) {
+      continuing = error instanceof ContinueAsNew;
+      throw error;
+    } finally {
+      // However the upgrade ends, the routing groups and the rule it held are free again.
+      if (!continuing) await releaseOwnership(this);
+    }
+  }
+
+  private async runPlan(): Promise<UpgradeResult> {
     if (this.resumed) {
       this.note(
         `continued as a new run (history of the previous run was ${workflowInfo().continuedFromExecutionRunId ?? 'closed'})`,

@@ -1,3 +1,4 @@
 /** Workflow entry point bundled for the worker: deterministic code only. */
 export { blueGreenUpgrade } from './blue-green';
 export { canaryUpgrade } from './canary';
+export { upgradeLease } from './lease';

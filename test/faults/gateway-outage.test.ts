@@ -135,10 +135,7 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
       activity: 'registerGreen',
       failure: /HTTP 503/,
       start: (_group, proxy) =>
-        proxy.outageFrom(
-          (method, path) => method === 'POST' && path === '/gateway/backend/modify/update',
-          'unavailable',
-        ),
+        proxy.outageFrom((method, path) => method === 'POST' && path === '/gateway/backend/modify/add', 'unavailable'),
     },
     {
       title:

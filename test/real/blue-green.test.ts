@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startUpgrade } from '../../src/client/upgrades';
 import { sleep, until, waitForPhase } from '../../src/devserver/wait';
+import { IntegrationError } from '../../src/integrations/errors';
 import { startQueryLoad, type LoadReport } from '../../src/sandbox/load';
 import { approveUpdate, rollbackSignal } from '../../src/workflows/messages';
 import { progress } from '../../scripts/real-stack/stack';
@@ -249,6 +250,23 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
         real.stack.blue.version,
         'SELECT version() through the gateway answers blue',
       );
+    } catch (error) {
+      real.markFailed();
+      throw error;
+    }
+  });
+
+  it('modify/add of a name that exists fails (HTTP 500) and leaves that backend as it was: registering green never overwrites one', async () => {
+    try {
+      await blueOnly();
+      const before = await real.gateway.getBackend(BLUE);
+      // What registerGreen sends when someone registered its name meanwhile (here: blue's name, for another group).
+      await assert.rejects(
+        real.gateway.addBackend({ name: BLUE, proxyTo: real.stack.green.url, routingGroup: 'etl', active: false }),
+        (error: unknown) => error instanceof IntegrationError && error.status === 500 && error.retryable,
+      );
+      assert.deepEqual(await real.gateway.getBackend(BLUE), before, 'blue is unchanged: same group, address, active');
+      assert.deepEqual(await groupBackends(), [[BLUE, true]]);
     } catch (error) {
       real.markFailed();
       throw error;

@@ -36,7 +36,7 @@ import {
 import { signedBy, useRealTestbed } from './testbed';
 
 /** The rule and group the rules copy of the stack (deploy/gateway/routing-rules.yaml) already has. */
-const RULE = 'cutover-canary';
+const RULE = 'cutover-canary-adhoc';
 const CANARY_GROUP = `${GROUP}-canary`;
 /** The gateway's `routingRules.rulesRefreshPeriod` (deploy/real-stack/gateway-config.yaml). */
 const GATEWAY_RULES_REFRESH_MS = 2_000;
@@ -296,7 +296,7 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
         .filter((r) => r !== null);
       assert.deepEqual(
         file.map((r) => r.name).sort(),
-        ['cutover-canary', 'routing-group-header'],
+        ['cutover-canary-adhoc', 'routing-group-header'],
         'the rules file still holds both rules',
       );
       assert.equal(

@@ -4,7 +4,7 @@ import { after, before } from 'node:test';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { progress, startRealStack, type RealStack } from '../../scripts/real-stack/stack';
+import { progress, startRealStack, type RealStack, type RealStackOptions } from '../../scripts/real-stack/stack';
 import { signRequest } from '../../src/client/signing';
 import { TrinoGatewayClient } from '../../src/integrations/gateway/client';
 import { validatePolicy } from '../../src/policy/load';
@@ -34,7 +34,7 @@ export interface RealTestbed {
  * server start in parallel, then a worker with the real integrations; both coordinators are
  * checked and warmed up. Everything started is stopped afterwards, also when start-up failed.
  */
-export function useRealTestbed(): RealTestbed {
+export function useRealTestbed(options: RealStackOptions = {}): RealTestbed {
   let stack: RealStack | undefined;
   let env: TestWorkflowEnvironment | undefined;
   let worker: Worker | undefined;
@@ -52,7 +52,7 @@ export function useRealTestbed(): RealTestbed {
   before(async () => {
     try {
       installRuntime({ level: 'WARN' });
-      const [real, temporal] = await Promise.allSettled([startRealStack(), startTestServer()]);
+      const [real, temporal] = await Promise.allSettled([startRealStack(options), startTestServer()]);
       if (real.status === 'fulfilled') stack = real.value;
       if (temporal.status === 'fulfilled') env = temporal.value;
       for (const outcome of [real, temporal]) if (outcome.status === 'rejected') throw outcome.reason;

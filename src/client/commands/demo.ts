@@ -8,7 +8,7 @@ import { validatePlan } from '../../plan/load';
 import type { UpgradePlan } from '../../plan/schema';
 import { startQueryLoad, type LoadReport } from '../../sandbox/load';
 import { FINAL_PHASES, statusQuery, type UpgradeResult, type UpgradeStatus } from '../../workflows/messages';
-import { uiLink } from '../connection';
+import { runPage } from '../connection';
 import { EXIT_FAILED, EXIT_OK, printLines } from '../output';
 import { startUpgrade } from '../upgrades';
 import { parseClusters, stackOptions, type StackFlags } from './stack-flags';
@@ -56,7 +56,7 @@ async function runDemo(flags: DemoFlags): Promise<number> {
     printLines(
       '',
       `upgrade ${handle.workflowId} started: ${plan.routingGroup} ${plan.blue?.backends.join(', ') ?? 'blue'} -> ${plan.green.name} ${plan.green.version}`,
-      `watch it in the Temporal UI: ${uiLink(namespace, handle.workflowId).replace('http://localhost:8233', stack.uiUrl)}`,
+      `watch it in the Temporal UI: ${runPage(stack.uiUrl, namespace, handle.workflowId)}`,
       `query load: ${DEMO_USERS} users, 6 at a time, through ${stack.fleet.gatewayUrl}`,
       '',
     );
@@ -68,7 +68,7 @@ async function runDemo(flags: DemoFlags): Promise<number> {
     if (!flags.exit) {
       printLines(
         '',
-        `The Temporal UI stays up at ${stack.uiUrl} (the run: ${uiLink(namespace, handle.workflowId).replace('http://localhost:8233', stack.uiUrl)}). Ctrl-C stops everything.`,
+        `The Temporal UI stays up at ${stack.uiUrl} (the run: ${runPage(stack.uiUrl, namespace, handle.workflowId)}). Ctrl-C stops everything.`,
       );
       await stack.running;
     }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadPlanFile } from '../../plan/load';
-import { uiLink } from '../connection';
+import { findUiLink } from '../connection';
 import { UsageError, operatorName, printJson, printLines, runVerb, withTemporal, type JsonOption } from '../output';
 import { startUpgrade } from '../upgrades';
 import { followUpgrade } from './watch';
@@ -24,17 +24,18 @@ export function registerStart(program: Command): void {
         if (options.id !== undefined && !options.id.trim()) throw new UsageError('--id must not be empty');
         // An invalid plan never reaches Temporal: nothing is started.
         const plan = await loadPlanFile(planPath);
-        return withTemporal(async ({ client, namespace }) => {
+        return withTemporal(async (temporal) => {
+          const { client, namespace } = temporal;
           const handle = await startUpgrade(client, plan, { workflowId: options.id, startedBy: operatorName() });
           const id = handle.workflowId;
-          const link = uiLink(namespace, id, handle.firstExecutionRunId);
+          const ui = await findUiLink(temporal, id, handle.firstExecutionRunId);
           if (options.json) {
             printJson(
               {
                 workflowId: id,
                 runId: handle.firstExecutionRunId,
                 namespace,
-                uiUrl: link,
+                ...('url' in ui ? { uiUrl: ui.url } : {}),
                 routingGroup: plan.routingGroup,
                 green: plan.green,
               },
@@ -43,7 +44,7 @@ export function registerStart(program: Command): void {
           } else {
             printLines(
               `started upgrade ${id}: ${plan.strategy} ${plan.routingGroup} -> ${plan.green.name} (Trino ${plan.green.version})`,
-              `  UI:      ${link}`,
+              `  UI:      ${'url' in ui ? ui.url : ui.hint}`,
               `  watch:   cutover watch ${id}`,
               `  status:  cutover status ${id}   (shows green's address for testing)`,
               plan.approval.required

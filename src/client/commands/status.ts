@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import type { UpgradeStatus } from '../../workflows/messages';
-import { uiLink } from '../connection';
+import { counted } from '../../plural';
+import { FINAL_PHASES, type UpgradeStatus } from '../../workflows/messages';
+import { findUiLink } from '../connection';
 import {
   approveHint,
   clock,
@@ -29,11 +30,11 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print the status as JSON')
     .action((id: string, options: JsonOption) =>
       runVerb(options, () =>
-        withTemporal(async ({ client, namespace }) => {
-          const view = await readUpgrade(client, id, STATUS_QUERY_TIMEOUT_MS);
-          const link = uiLink(namespace, view.id, view.runId);
-          if (options.json) printJson({ ...view, uiUrl: link });
-          else printLines(...renderView(view), `  UI:        ${link}`);
+        withTemporal(async (temporal) => {
+          const view = await readUpgrade(temporal.client, id, STATUS_QUERY_TIMEOUT_MS);
+          const ui = await findUiLink(temporal, view.id, view.runId);
+          if (options.json) printJson({ ...view, ...('url' in ui ? { uiUrl: ui.url } : {}) });
+          else printLines(...renderView(view), `  UI:        ${'url' in ui ? ui.url : ui.hint}`);
         }),
       ),
     );
@@ -54,12 +55,12 @@ export function renderView(view: UpgradeView): string[] {
       ...activityLines(view.pendingActivity, undefined),
       ...workflowTaskLines(view),
       view.workerPolling === false
-        ? `  the worker is not running (${view.workerProblem}): start one with \`cutover worker\` (or \`cutover dev\`) for the full status and to act on the upgrade`
+        ? `  ${view.workerProblem}: start one with \`cutover worker\` (or \`cutover dev\`) for the full status and to act on the upgrade`
         : `  no status from the worker (${view.workerProblem}); check the worker's log and the run in the UI`,
     ];
   }
   return [
-    ...renderStatus(view.status, ended),
+    ...renderStatus(view, view.status, ended),
     ...liveSampleLines(view.liveSample),
     ...activityLines(view.pendingActivity, view.status),
     ...workflowTaskLines(view),
@@ -74,22 +75,22 @@ function workflowTaskLines(view: UpgradeView): string[] {
   ];
 }
 
-function renderStatus(status: UpgradeStatus, ended: string): string[] {
+function renderStatus(view: UpgradeView, status: UpgradeStatus, ended: string): string[] {
   const blue = status.blue.length ? status.blue.join(', ') : 'not read yet';
   const lines = [
     `${status.id}  ${status.strategy} ${status.routingGroup}: ${blue}${status.blueVersion ? ` (${status.blueVersion})` : ''} -> ${status.green.name} (${status.green.version})${ended}`,
     `  phase:     ${status.phase}${status.paused ? `  PAUSED (resume with \`cutover resume ${status.id}\`)` : ''}`,
     `  traffic:   ${trafficSplit(status.trafficPercent)}`,
     `  ${stepText(status)}`,
-    `  green:     ${status.green.name} ${status.green.version}${status.green.url ? ` at ${status.green.url} (test it there)` : ' (no address yet)'}`,
+    `  green:     ${status.green.name} ${status.green.version}${greenWhere(status)}`,
     `  blue:      ${blue}`,
   ];
-  const health = healthText(status);
+  const health = healthLine(view, status);
   if (health) lines.push(`  health:    ${health}`);
   const sample = status.analysis?.last;
   if (sample) {
     lines.push(
-      `  analysis:  ${status.analysis!.samples} samples, ${status.analysis!.consecutiveFailures} bad in a row; last ${sampleText(sample)}`,
+      `  analysis:  ${counted(status.analysis!.samples, 'sample')}, ${status.analysis!.consecutiveFailures} bad in a row; last ${sampleText(sample)}`,
     );
   }
   if (status.strategy === 'canary' && status.phase === 'BAKING')
@@ -99,14 +100,42 @@ function renderStatus(status: UpgradeStatus, ended: string): string[] {
   return lines;
 }
 
-function healthText(status: UpgradeStatus): string | undefined {
-  const h = status.health;
+/** Green's address, and whether to test it there: only before it takes traffic, while the upgrade runs. */
+function greenWhere(status: UpgradeStatus): string {
+  const running = !FINAL_PHASES.has(status.phase) && status.phase !== 'ROLLING_BACK';
+  if (!status.green.url) return running ? ' (no address yet)' : '';
+  return ` at ${status.green.url}${running && status.trafficPercent === 0 ? ' (test it there)' : ''}`;
+}
+
+/** The activities that run a bake: their heartbeat carries the bake's latest check of green. */
+const BAKE_ACTIVITIES = new Set(['bakeGreen', 'watchGreen']);
+
+/**
+ * Green's health as of the latest check. During a bake that is the bake's own check (from its
+ * activity's heartbeat, or the canary analysis's latest sample), not the verify before it.
+ */
+function healthLine(view: UpgradeView, status: UpgradeStatus): string | undefined {
+  const activity = view.pendingActivity;
+  if (status.phase === 'BAKING' && activity?.type === 'analyseCanary') {
+    const sample = view.liveSample ?? status.analysis?.last;
+    if (!sample) return 'no analysis sample of this bake yet';
+    const facts = [sample.gatewayStatus, sample.version && `version ${sample.version}`, sample.problem ?? 'healthy'];
+    return `${facts.filter(Boolean).join(', ')} (analysis sample ${clock(sample.at)})`;
+  }
+  if (status.phase === 'BAKING' && activity && BAKE_ACTIVITIES.has(activity.type)) {
+    if (!activity.summary) return 'the bake has reported no check of green yet';
+    return `${activity.summary} (bake check, reported ${clock(activity.lastHeartbeat)})`;
+  }
+  return healthText(status.health);
+}
+
+function healthText(h: UpgradeStatus['health']): string | undefined {
   const facts = [
     h.gatewayStatus,
     h.version && `version ${h.version}`,
-    h.activeWorkers !== undefined && `${h.activeWorkers} active workers`,
+    h.activeWorkers !== undefined && counted(h.activeWorkers, 'active worker'),
     (h.runningQueries !== undefined || h.queuedQueries !== undefined) &&
-      `${h.runningQueries ?? 0} running / ${h.queuedQueries ?? 0} queued queries`,
+      `${h.runningQueries ?? 0} running / ${h.queuedQueries ?? 0} queued ${(h.queuedQueries ?? 0) === 1 ? 'query' : 'queries'}`,
     h.message,
   ].filter((fact): fact is string => typeof fact === 'string' && fact.length > 0);
   if (!facts.length) return undefined;
@@ -132,7 +161,9 @@ function recentLines(status: UpgradeStatus): string[] {
   const recent = status.timeline.slice(-RECENT_TIMELINE_LINES);
   if (!recent.length) return [];
   const dropped = status.timelineDropped
-    ? [`    (${status.timelineDropped} earlier timeline entries not kept; the workflow's history has every event)`]
+    ? [
+        `    (${counted(status.timelineDropped, 'earlier timeline entry', 'earlier timeline entries')} not kept; the workflow's history has every event)`,
+      ]
     : [];
   return ['  recent:', ...recent.map((entry) => `    ${timelineLine(entry)}`), ...dropped];
 }

@@ -2,6 +2,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
+  isGrpcCancelledError,
   isGrpcDeadlineError,
   type Client,
   type WorkflowExecutionDescription,
@@ -85,18 +86,43 @@ function failingWorkflowTaskAttempt(description: WorkflowExecutionDescription): 
 }
 
 /**
+ * How long the `status` query may go unanswered before the CLI checks whether any worker took it.
+ * A worker that polls answers in milliseconds; one that stopped may still be listed as a poller of
+ * the task queue for a while (the server keeps pollers it saw in the last minutes). A query to a
+ * run a worker has cached goes to that worker's own sticky queue, which describe does not list:
+ * a live worker slower than this to answer it would read as absent.
+ */
+const QUERY_PROBE_MS = 1_000;
+
+/**
  * Reads an upgrade: describe, then the `status` query when a worker polls the task queue. A closed
- * run still answers the query while a worker runs; without one the view says so.
+ * run still answers the query while a worker runs; without one the view says so, within about a
+ * second: a query nobody takes would otherwise wait for its whole deadline.
  */
 export async function readUpgrade(client: Client, id: string, queryTimeoutMs: number): Promise<UpgradeView> {
   const description = await describeUpgrade(client, id);
   const view = viewOfDescription(description);
-  view.workerPolling = await hasWorker(client, description.taskQueue);
-  if (!view.workerPolling) {
-    view.workerProblem = `no worker polls task queue ${description.taskQueue}`;
-    return view;
+  const taskQueue = description.taskQueue;
+  const noWorker = (): UpgradeView => ({
+    ...view,
+    workerPolling: false,
+    workerProblem: `no worker is polling task queue ${taskQueue}`,
+  });
+  const before = await lastPolls(client, taskQueue);
+  if (before?.size === 0) return noWorker();
+  const probeMs = before ? Math.min(QUERY_PROBE_MS, queryTimeoutMs) : queryTimeoutMs;
+  let answer = await queryStatus(client, id, probeMs);
+  if ('unanswered' in answer && before) {
+    // Unanswered: a worker that polls would have taken the query and polled again since.
+    const after = await lastPolls(client, taskQueue);
+    if (after && !polledSince(before, after)) return noWorker();
+    if (queryTimeoutMs > probeMs) answer = await queryStatus(client, id, queryTimeoutMs - probeMs);
+    if ('unanswered' in answer)
+      answer = {
+        problem: `a worker polls task queue ${taskQueue} but did not answer the status query within ${Math.round(queryTimeoutMs / 1000)} s (busy, or stuck: see its log)`,
+      };
   }
-  const answer = await queryStatus(client, id, queryTimeoutMs);
+  view.workerPolling = true;
   if ('status' in answer) view.status = answer.status;
   else view.workerProblem = answer.problem;
   view.liveSample = liveSample(view.pendingActivity, view.status);
@@ -108,7 +134,7 @@ export async function queryStatus(
   client: Client,
   id: string,
   timeoutMs: number,
-): Promise<{ status: UpgradeStatus } | { problem: string }> {
+): Promise<{ status: UpgradeStatus } | { problem: string; unanswered?: true }> {
   try {
     const status = await client.connection.withDeadline(Date.now() + timeoutMs, () =>
       client.workflow.getHandle(id).query(statusQuery),
@@ -116,25 +142,46 @@ export async function queryStatus(
     return { status };
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new WorkflowNotFoundError(error.message, id, undefined);
-    if (isGrpcDeadlineError(error))
-      return { problem: `no worker answered the status query within ${Math.round(timeoutMs / 1000)} s` };
-    const cause = (error as { cause?: Error }).cause;
-    return { problem: `the status query failed: ${cause?.message ?? (error as Error).message}` };
+    // Past the deadline the call ends as DEADLINE_EXCEEDED, or CANCELLED when the server gave up first.
+    if (isGrpcDeadlineError(error) || isGrpcCancelledError(error) || isGrpcDeadlineError(causeOf(error)))
+      return {
+        problem: `no worker answered the status query within ${Math.round(timeoutMs / 1000)} s`,
+        unanswered: true,
+      };
+    return { problem: `the status query failed: ${causeOf(error)?.message ?? (error as Error).message}` };
   }
 }
 
-async function hasWorker(client: Client, taskQueue: string): Promise<boolean> {
+function causeOf(error: unknown): Error | undefined {
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error ? cause : undefined;
+}
+
+/**
+ * When each worker (by identity) last polled the task queue for workflow tasks, in the server's
+ * clock; undefined when the caller may not describe task queues (the query then decides alone).
+ */
+async function lastPolls(client: Client, taskQueue: string): Promise<Map<string, number> | undefined> {
   try {
     const { pollers } = await client.workflowService.describeTaskQueue({
       namespace: client.options.namespace,
       taskQueue: { name: taskQueue },
       taskQueueType: WORKFLOW_TASK_QUEUE_TYPE,
     });
-    return (pollers?.length ?? 0) > 0;
+    return new Map(
+      (pollers ?? []).map((poller) => [
+        poller.identity ?? '',
+        Number(poller.lastAccessTime?.seconds ?? 0) * 1000 + Math.floor((poller.lastAccessTime?.nanos ?? 0) / 1e6),
+      ]),
+    );
   } catch {
-    // Not allowed to describe task queues: let the query decide.
-    return true;
+    return undefined;
   }
+}
+
+/** True when a worker polled between the two readings (a poller that is new, or that polled again). */
+function polledSince(before: Map<string, number>, after: Map<string, number>): boolean {
+  return [...after].some(([identity, at]) => at > (before.get(identity) ?? -1));
 }
 
 /**

@@ -88,8 +88,11 @@ class HumanDisplay {
     const status = view.status;
     if (!status) {
       if (!this.workerWarned) {
-        const advice = view.workerPolling === false ? 'start one with `cutover worker`' : "check the worker's log";
-        this.line(`no status from a worker (${view.workerProblem}); ${advice}; still watching`);
+        this.line(
+          view.workerPolling === false
+            ? `${view.workerProblem}: start one with \`cutover worker\`; still watching`
+            : `no status from a worker (${view.workerProblem}); check the worker's log; still watching`,
+        );
         this.workerWarned = true;
       }
       const traffic = view.trafficPercent === undefined ? '' : ` · ${trafficSplit(view.trafficPercent)}`;

@@ -68,9 +68,18 @@ export class TrinoGatewayClient implements GatewayApi {
     return toBackend(data);
   }
 
+  /** `POST /gateway/backend/modify/add`; a name that exists fails on the gateway's primary key (HTTP 500). */
+  async addBackend(backend: GatewayBackend): Promise<GatewayBackend> {
+    return this.writeBackend('/gateway/backend/modify/add', backend);
+  }
+
   /** `POST /gateway/backend/modify/update` (creates when missing); returns the backend as stored. */
   async upsertBackend(backend: GatewayBackend): Promise<GatewayBackend> {
-    const req: HttpRequest = { method: 'POST', path: '/gateway/backend/modify/update', json: backend };
+    return this.writeBackend('/gateway/backend/modify/update', backend);
+  }
+
+  private async writeBackend(path: string, backend: GatewayBackend): Promise<GatewayBackend> {
+    const req: HttpRequest = { method: 'POST', path, json: backend };
     const data = this.checkApiReply(req, (await this.http.json<unknown>(req)).data);
     return data && typeof data === 'object' ? toBackend(data) : backend;
   }

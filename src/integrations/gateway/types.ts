@@ -39,6 +39,8 @@ export interface GatewayApi {
   listActiveBackends(): Promise<GatewayBackend[]>;
   /** One backend by name, undefined when the gateway does not know it. */
   getBackend(name: string): Promise<GatewayBackend | undefined>;
+  /** `POST /gateway/backend/modify/add`: fails (HTTP 500, a retryable error) when the name exists, so nobody's backend is overwritten. */
+  addBackend(backend: GatewayBackend): Promise<GatewayBackend>;
   /** `POST /gateway/backend/modify/update` (creates when missing). */
   upsertBackend(backend: GatewayBackend): Promise<GatewayBackend>;
   /** `POST /gateway/backend/modify/delete`; deleting an unknown backend is not an error. */

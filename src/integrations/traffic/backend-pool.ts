@@ -18,6 +18,7 @@ export const backendPool: TrafficMode = {
   summary: 'green joins the routing group; share 1/(n+1) with n blue backends',
   canaryEntry: (green) => green,
   separateEntry: false,
+  rewritesRule: false,
   unreachableWeight(weight, blueBackends) {
     if (isReachable(weight, blueBackends)) return undefined;
     const share = Math.round(poolShare(blueBackends));

@@ -12,6 +12,14 @@ export function canaryCondition(percent: number): string {
   return `request.getHeader("X-Trino-User") != null && Math.floorMod(request.getHeader("X-Trino-User").hashCode(), 100) < ${percent}`;
 }
 
+/** The FILE rule a canary of `routingGroup` rewrites unless the plan names one: each group has a rule of its own. */
+export function defaultRuleName(routingGroup: string): string {
+  return `cutover-canary-${routingGroup}`;
+}
+
+/** The rule every canary rewrote before rules were named after their group (upgrades started then keep it). */
+export const LEGACY_RULE_NAME = 'cutover-canary';
+
 export function canaryAction(canaryGroup: string): string {
   return `result.put("routingGroup", "${canaryGroup}")`;
 }
@@ -28,6 +36,7 @@ export const routingRule: TrafficMode = {
   summary: 'one FILE routing rule sends a sticky share of users (hash of X-Trino-User) to a canary group',
   canaryEntry: (green) => `${green}-canary`,
   separateEntry: true,
+  rewritesRule: true,
   unreachableWeight: () => undefined,
   describeShift: ({ percent, canaryGroup }) =>
     `${percent}% of users (by X-Trino-User) go to ${canaryGroup}; the gateway has re-read its rules`,
@@ -46,8 +55,16 @@ class RoutingRuleRouter implements TrafficRouter {
 
   async register(entry: string, url: string): Promise<void> {
     const existing = await this.gateway.getBackend(entry);
-    if (existing && existing.proxyTo === url && existing.routingGroup === this.settings.canaryGroup) return;
-    await this.gateway.upsertBackend({
+    if (existing) {
+      if (existing.proxyTo === url && existing.routingGroup === this.settings.canaryGroup) return;
+      throw new IntegrationError(
+        `backend ${entry} is registered in routing group ${existing.routingGroup} at ${existing.proxyTo}: refusing to overwrite it; pick another green name`,
+        'ForeignBackend',
+        false,
+      );
+    }
+    // Add, not update: an entry registered by someone else meanwhile fails the add instead of being overwritten.
+    await this.gateway.addBackend({
       name: entry,
       proxyTo: url,
       externalUrl: url,

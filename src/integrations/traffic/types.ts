@@ -28,6 +28,8 @@ export interface TrafficMode {
   canaryEntry(green: string): string;
   /** True when the canary entry is a gateway backend of its own: registered with green, removed once green takes 100%. */
   readonly separateEntry: boolean;
+  /** True when the mode rewrites the plan's routing rule, which then belongs to one upgrade at a time. */
+  readonly rewritesRule: boolean;
   /** Why the mode cannot give green `weight`% with this many blue backends (e.g. "is not reachable ..."), or undefined. */
   unreachableWeight(weight: number, blueBackends: number): string | undefined;
   /** How a shift reads in the timeline once applied. */

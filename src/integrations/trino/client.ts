@@ -61,7 +61,7 @@ const CREDENTIALS_HINT = 'check CUTOVER_TRINO_USER and CUTOVER_TRINO_PASSWORD in
 /** One Trino coordinator over its HTTP APIs and the client protocol. */
 export class TrinoHttpClient implements TrinoClusterApi {
   private readonly http: HttpClient;
-  private readonly user: string;
+  readonly user: string;
   private readonly source: string;
   private readonly password?: string;
   /** The coordinator's origin: the only one `nextUri` is followed on. */

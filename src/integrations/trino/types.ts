@@ -41,7 +41,12 @@ export interface QuerySummary {
   errorCode?: string;
 }
 
-/** `GET /ui/api/stats`. */
+/**
+ * `GET /ui/api/stats`. Computed over every user's queries (no access control filter), but only
+ * QUEUED and RUNNING ones (Trino's ClusterStatsResource): `blockedQueries` are RUNNING queries
+ * that are fully blocked, not in `runningQueries`; PLANNING, STARTING, FINISHING and the other
+ * active states are in none of the three.
+ */
 export interface ClusterStats {
   runningQueries: number;
   blockedQueries: number;
@@ -75,9 +80,11 @@ export interface StatementOptions {
 
 /** What cutover needs from one Trino coordinator. */
 export interface TrinoClusterApi {
+  /** The Trino user cutover is to this coordinator (`X-Trino-User`): `/v1/query` shows it the queries it may view. */
+  readonly user: string;
   /** `GET /v1/info` (no auth). */
   info(): Promise<ServerInfo>;
-  /** `GET /v1/query` (all queries the coordinator remembers). */
+  /** `GET /v1/query`: the queries the coordinator remembers that access control lets `user` view. */
   listQueries(): Promise<QuerySummary[]>;
   /** Queries in an active state. */
   activeQueries(): Promise<QuerySummary[]>;

@@ -5,6 +5,10 @@ import type { AnalysisProgress, ApproveInput, Phase, PromoteInput, RollbackInput
 export interface RunFacts {
   blue: { name: string; proxyTo: string }[];
   greenUrl?: string;
+  /** The lease workflows this upgrade holds (src/workflows/ownership.ts); absent in upgrades from before leases. */
+  leases?: string[];
+  /** The canary routing rule this upgrade rewrites, fixed at the preflight; absent before leases (then `cutover-canary`). */
+  ruleName?: string;
 }
 
 /**

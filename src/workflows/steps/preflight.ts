@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { quick, workerValidatesRuns } from '../activity-options';
+import { preflightChecksQueryVisibility, quick, workerValidatesRuns } from '../activity-options';
+import { claimOwnership } from '../ownership';
 import { CONTINUE, type StepContext, type StepOutcome } from './context';
 import { canaryOf, gatewayOf, hasSeparateCanaryEntry } from './targets';
 
@@ -24,6 +25,7 @@ export const preflight = {
         );
       }
     }
+    await claimOwnership(ctx);
     // Nothing has changed yet: an unreachable gateway fails the upgrade within a minute instead of hanging.
     const found = await quick.inspectGateway.executeWithOptions(
       { summary: `inspect routing group ${plan.routingGroup}`, scheduleToCloseTimeout: PREFLIGHT_BUDGET },
@@ -33,8 +35,9 @@ export const preflight = {
           routingGroup: plan.routingGroup,
           blue: plan.blue?.backends,
           green: plan.green.name,
+          greenUrl: plan.green.url,
           canary: hasSeparateCanaryEntry(ctx)
-            ? { group: canaryOf(ctx).canaryGroup, entry: canaryOf(ctx).entry }
+            ? { group: canaryOf(ctx).canaryGroup, entry: canaryOf(ctx).entry, rule: canaryOf(ctx).ruleName }
             : undefined,
         },
       ],
@@ -44,6 +47,16 @@ export const preflight = {
     status.blueVersion = found.blueVersion;
     ctx.refreshStepDescriptions();
     ctx.note(`blue: ${status.blue.join(', ')}${found.blueVersion ? ` (Trino ${found.blueVersion})` : ''}`);
+    // The drain counts blue's queries as cutover's Trino user: refuse now if access control hides some of them.
+    if (preflightChecksQueryVisibility()) {
+      await quick.checkQueryVisibility.executeWithOptions(
+        {
+          summary: `check that cutover sees every query on ${status.blue.join(', ')}`,
+          scheduleToCloseTimeout: PREFLIGHT_BUDGET,
+        },
+        [{ backends: facts.blue }],
+      );
+    }
     return CONTINUE;
   },
 };

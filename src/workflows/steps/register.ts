@@ -49,18 +49,29 @@ export const register: StepKind<RegisterStep, 'removeGreenBackend' | 'removeCana
   compensations: {
     async removeGreenBackend(ctx) {
       const green = ctx.plan.green.name;
-      await removeBackend(ctx, green);
-      ctx.note(`${green} removed from the gateway`);
+      const left = await removeBackend(ctx, green, ctx.plan.routingGroup);
+      ctx.note(left ? `${green} left in the gateway: ${left}` : `${green} removed from the gateway`);
     },
     async removeCanaryEntry(ctx) {
-      await removeBackend(ctx, canaryOf(ctx).entry);
+      const { entry, canaryGroup } = canaryOf(ctx);
+      const left = await removeBackend(ctx, entry, canaryGroup);
+      if (left) ctx.note(`${entry} left in the gateway: ${left}`);
     },
   },
 };
 
-async function removeBackend(ctx: StepContext, name: string): Promise<void> {
-  await long.removeBackend.executeWithOptions(
+/** Removes a backend this upgrade registered in `routingGroup` at green's address; says why one was left instead. */
+async function removeBackend(ctx: StepContext, name: string, routingGroup: string): Promise<string | undefined> {
+  const result = await long.removeBackend.executeWithOptions(
     compensationOptions(`remove ${name} from the gateway`, ctx.plan.health.interval),
-    [{ gateway: gatewayOf(ctx), name }],
+    [
+      {
+        gateway: gatewayOf(ctx),
+        name,
+        expected: { routingGroup, proxyTo: ctx.facts.greenUrl, addressOf: "green's address" },
+      },
+    ],
   );
+  // Histories from before ownership checks recorded no result: the backend was removed.
+  return result?.leftBecause;
 }

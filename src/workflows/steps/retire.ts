@@ -2,6 +2,7 @@ import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio
 import type { RoutingGroupState } from '../../activities/types';
 import { failedRetireFails, forwardOptions, long, quick, retireOptions, retireTimeoutOf } from '../activity-options';
 import { CONTINUE, type StepContext, type StepKind } from './context';
+import { deletesClusters, retireIntent, retireOutcome } from './retire-text';
 import { gatewayOf, provisionerOf } from './targets';
 
 export type RetireStep = { kind: 'retire' };
@@ -14,10 +15,7 @@ export const retire: StepKind<RetireStep> = {
     const { plan, status, facts } = ctx;
     ctx.pointOfNoReturn();
     const names = status.blue.join(', ');
-    ctx.setPhase(
-      'RETIRING',
-      `removing ${names} from the gateway${plan.retire.teardown ? ' and deleting the clusters' : ''}`,
-    );
+    ctx.setPhase('RETIRING', retireIntent(plan, status.blue));
     let retired: { deleted: string[] };
     try {
       retired = await long.retireBlue.executeWithOptions(retireOptions(`retire ${names}`, plan), [
@@ -26,6 +24,7 @@ export const retire: StepKind<RetireStep> = {
           provisioner: provisionerOf(ctx),
           backends: facts.blue,
           teardown: plan.retire.teardown,
+          routingGroup: plan.routingGroup,
         },
       ]);
     } catch (error) {
@@ -36,7 +35,7 @@ export const retire: StepKind<RetireStep> = {
         nonRetryable: true,
       });
     }
-    ctx.note(retired.deleted.length ? `deleted ${retired.deleted.join(', ')}` : `${names} removed from the gateway`);
+    ctx.note(retireOutcome(plan, status.blue, retired.deleted));
     return CONTINUE;
   },
 
@@ -70,8 +69,8 @@ async function whatIsLeft(ctx: StepContext, error: unknown): Promise<string> {
   const list = (backends: RoutingGroupState) => backends.map((backend) => backend.name).join(', ') || 'none';
   return (
     `${cause}${gaveUp}. ` +
-    `Retired: ${gone.length ? `${gone.join(', ')} (removed from the gateway${plan.retire.teardown ? '; cluster deletion not confirmed' : ''})` : 'none'}. ` +
-    `Not retired: ${left.length ? left.map((name) => `${name} (still in the gateway, ${listed(name)?.active ? 'active' : 'inactive'}${plan.retire.teardown ? ', cluster not deleted' : ''})`).join(', ') : 'none'}. ` +
+    `Retired: ${gone.length ? `${gone.join(', ')} (removed from the gateway${deletesClusters(plan) ? '; cluster deletion not confirmed' : ''})` : 'none'}. ` +
+    `Not retired: ${left.length ? left.map((name) => `${name} (still in the gateway, ${listed(name)?.active ? 'active' : 'inactive'}${deletesClusters(plan) ? ', cluster not deleted' : ''})`).join(', ') : 'none'}. ` +
     `The gateway's routing group ${plan.routingGroup} has active: ${list(active)}; inactive: ${list(inactive)}. ` +
     `Remove what is left of blue by hand`
   );

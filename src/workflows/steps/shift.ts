@@ -56,7 +56,7 @@ export const shift: StepKind<ShiftStep, 'restoreBlue' | 'resetCanary' | 'drainGr
         [canary],
       );
       await quick.removeBackend.executeWithOptions(forwardOptions(`remove ${canary.entry}`, budget), [
-        { gateway: gatewayOf(ctx), name: canary.entry },
+        { gateway: gatewayOf(ctx), name: canary.entry, expected: { routingGroup: canary.canaryGroup } },
       ]);
       ctx.note(
         `canary rule ${canary.ruleName} back to 0% and ${canary.entry} removed: ${green} serves ${plan.routingGroup} directly`,
@@ -142,7 +142,13 @@ async function shiftTraffic(
   move: { to: string; from: string[] },
   options: ActivityOptions,
 ): Promise<void> {
-  const { interval, timeout } = ctx.plan.health;
+  const { plan, facts } = ctx;
+  const { interval, timeout } = plan.health;
   const activity = stepNamed() ? long.shiftTraffic : long.flip;
-  await activity.executeWithOptions(options, [{ gateway: gatewayOf(ctx), ...move, interval, timeout }]);
+  // The target must be the backend this upgrade means: in the group, at the address it was registered with.
+  const toProxyTo =
+    move.to === plan.green.name ? facts.greenUrl : facts.blue.find((backend) => backend.name === move.to)?.proxyTo;
+  await activity.executeWithOptions(options, [
+    { gateway: gatewayOf(ctx), ...move, interval, timeout, routingGroup: plan.routingGroup, toProxyTo },
+  ]);
 }

@@ -1,6 +1,7 @@
 import type { CanaryTarget } from '../../activities/canary';
 import type { GatewayTarget, ProvisionerTarget } from '../../activities/types';
 import { trafficMode } from '../../integrations/traffic';
+import { LEGACY_RULE_NAME } from '../../integrations/traffic/routing-rule';
 import type { StepContext } from './context';
 
 /** What the activities are told about the gateway; the worker adds the credentials. */
@@ -24,12 +25,16 @@ export function canaryOf(ctx: StepContext): CanaryTarget {
   const { plan } = ctx;
   const canary = plan.canary;
   if (!canary) throw new Error("a canary step needs the plan's canary section");
+  const mode = trafficMode(canary.traffic);
+  const canaryGroup = canary.canaryGroup ?? `${plan.routingGroup}-canary`;
   return {
     gateway: gatewayOf(ctx),
     mode: canary.traffic,
-    entry: trafficMode(canary.traffic).canaryEntry(plan.green.name),
-    ruleName: canary.ruleName,
-    canaryGroup: canary.canaryGroup ?? `${plan.routingGroup}-canary`,
+    entry: mode.canaryEntry(plan.green.name),
+    entryGroup: mode.separateEntry ? canaryGroup : plan.routingGroup,
+    // Fixed at the preflight (src/workflows/ownership.ts); upgrades from before it keep the plan's or the former default.
+    ruleName: ctx.facts.ruleName ?? canary.ruleName ?? LEGACY_RULE_NAME,
+    canaryGroup,
     rulesRefresh: canary.rulesRefresh,
     interval: plan.health.interval,
     timeout: plan.health.timeout,

@@ -1,3 +1,4 @@
+import { counted } from '../../plural';
 import { long, pollingOptions, retryBudgetOf, stepNamed } from '../activity-options';
 import { CONTINUE, type StepKind } from './context';
 import { greenUrl } from './targets';
@@ -14,7 +15,7 @@ export const verify: StepKind<VerifyStep> = {
     const { interval, timeout, smokeQueries, minActiveWorkers } = plan.health;
     ctx.setPhase(
       'VERIFYING',
-      `waiting until ${green} runs ${plan.green.version} with ${minActiveWorkers} workers and passes ${smokeQueries.length} smoke queries`,
+      `waiting until ${green} runs ${plan.green.version}${minActiveWorkers > 0 ? ` with at least ${counted(minActiveWorkers, 'active worker')}` : ''}${smokeQueries.length > 0 ? ` and passes ${counted(smokeQueries.length, 'smoke query', 'smoke queries')}` : ''}`,
     );
     const verifyGreen = stepNamed() ? long.verifyGreen : long.waitForGreenReady;
     status.health = await verifyGreen.executeWithOptions(
