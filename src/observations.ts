@@ -35,7 +35,10 @@ export interface CanaryMeasurement {
  * continue-as-new carries it.
  */
 export interface AnalysisProgress {
-  /** Bake time analysed so far; the clock stops while paused. */
+  /**
+   * Bake time analysed so far: each sample adds the interval it closes, so the clock stops while
+   * paused and while no analysis runs (a worker outage, an unreachable gateway).
+   */
   elapsedMs: number;
   /** Bad samples in a row. */
   failures: number;
@@ -44,4 +47,13 @@ export interface AnalysisProgress {
   previousQueued?: number;
   samples: number;
   last?: CanaryMeasurement;
+  /** When the analysis last sampled green (epoch ms, the worker's clock); cleared when the bake is paused. */
+  observedAt?: number;
+  /** How long green went unwatched during this bake (made up: it never counts as analysed). */
+  unwatchedMs?: number;
+}
+
+/** A stretch of time as a timeline or heartbeat names it: `47 s`, `0.8 s`. */
+export function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s` : `${Math.round(ms / 1000)} s`;
 }

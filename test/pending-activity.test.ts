@@ -68,6 +68,12 @@ describe('reading the pending activity of an upgrade from describe()', () => {
     assert.equal(retryText(activity, baking()), undefined, 'a first attempt is not retrying');
   });
 
+  it('says in the canary summary how long green went unwatched in the bake', () => {
+    const progress: AnalysisProgress = { elapsedMs: 42_000, failures: 0, since: 0, samples: 7, unwatchedMs: 47_000 };
+    const activity = pendingActivityOf(describing({ type: 'analyseCanary', heartbeat: progress }));
+    assert.equal(activity?.summary, '42 s of the bake analysed, 7 samples, 47 s unwatched (made up)');
+  });
+
   it('shows a retrying activity (not the first one) with its attempt and last failure', () => {
     const description = describing(
       { type: 'drainBackends', heartbeat: { startedAt: 1, observation: '3 queries still active' } },

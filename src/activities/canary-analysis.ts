@@ -1,7 +1,9 @@
 import { activityInfo, CancelledFailure, heartbeat, metricMeter, sleep } from '@temporalio/activity';
 import { analysisMetrics, type ClusterFigures } from '../metrics';
 import type { AnalysisProgress, CanaryMeasurement } from '../observations';
+import { durationMs } from '../plan/duration';
 import type { ActivityDeps, GatewayTarget } from './types';
+import { maxWatchGapMs, unwatchedBefore } from './watch-clock';
 
 /** What a sample of green looks at and the limits it judges by. */
 export interface SampleTarget {
@@ -50,15 +52,21 @@ export function canaryAnalysisActivities(deps: ActivityDeps) {
     async analyseCanary(input: AnalyseCanaryInput): Promise<AnalyseCanaryResult> {
       const progress: AnalysisProgress = resumedAnalysis() ?? { ...input.progress };
       const metrics = analysisMetrics(metricMeter);
+      // Time since the last sample recorded (by an interrupted attempt, or the bake's previous call) went unanalysed.
+      const maxGapMs = maxWatchGapMs(input.intervalMs, durationMs(input.gateway.requestTimeout));
+      const gapMs = unwatchedBefore(progress.observedAt, Date.now(), maxGapMs);
+      if (gapMs > 0) progress.unwatchedMs = (progress.unwatchedMs ?? 0) + gapMs;
       try {
         while (progress.elapsedMs < input.bakeMs) {
-          await waitForNextSample(progress, input);
+          const closes = await waitForNextSample(progress, input);
           const wasFailing = progress.failures > 0;
           const sample = await sampleCanary(deps, {
             ...input,
             since: progress.since,
             previousQueued: progress.previousQueued,
           });
+          progress.elapsedMs = closes;
+          progress.observedAt = Date.parse(sample.at);
           progress.failures = sample.problem ? progress.failures + 1 : 0;
           progress.samples += 1;
           progress.last = sample;
@@ -100,15 +108,21 @@ function resumedAnalysis(): AnalysisProgress | undefined {
   return details && typeof details.elapsedMs === 'number' ? details : undefined;
 }
 
-/** Sleeps until the next sample is due (on the interval grid of the bake clock, or the bake's end), heartbeating. */
-async function waitForNextSample(progress: AnalysisProgress, input: AnalyseCanaryInput): Promise<void> {
+/**
+ * Sleeps until the next sample is due (on the interval grid of the bake clock, or the bake's end),
+ * heartbeating, and returns the bake time that sample closes. The clock itself moves only when the
+ * sample is taken: time slept before a worker dies was never analysed.
+ */
+async function waitForNextSample(progress: AnalysisProgress, input: AnalyseCanaryInput): Promise<number> {
   const due = Math.min(input.bakeMs, (Math.floor(progress.elapsedMs / input.intervalMs) + 1) * input.intervalMs);
-  while (progress.elapsedMs < due) {
+  let slept = 0;
+  while (progress.elapsedMs + slept < due) {
     const start = Date.now();
-    await sleep(Math.min(HEARTBEAT_EVERY_MS, due - progress.elapsedMs));
-    progress.elapsedMs = Math.min(due, progress.elapsedMs + Date.now() - start);
+    await sleep(Math.min(HEARTBEAT_EVERY_MS, due - progress.elapsedMs - slept));
+    slept += Date.now() - start;
     heartbeat(progress);
   }
+  return due;
 }
 
 /** One sample of green: gateway health, version, error rate of the queries it ended since `since`, queued growth. */

@@ -4,9 +4,10 @@ import { checkReadOnly } from '../integrations/trino/read-only';
 import type { StatementResult } from '../integrations/trino/types';
 import { durationMs } from '../plan/duration';
 import { DEFAULT_BOUNDS } from '../policy/schema';
-import type { HealthSnapshot } from '../observations';
+import { formatSeconds, type HealthSnapshot } from '../observations';
 import { counted } from '../plural';
 import { pollGatewayHealthy, pollUntil, resumedProgress } from './poll';
+import { maxWatchGapMs, observe, unwatchedBefore, type WatchClock } from './watch-clock';
 import type {
   ActivityDeps,
   GatewayHealthResult,
@@ -123,15 +124,30 @@ export function healthActivities(deps: ActivityDeps) {
       );
     },
 
-    /** Watches green for a bake; returns unhealthy after maxConsecutiveFailures failed checks in a row. */
+    /**
+     * Watches green for a bake; returns unhealthy after maxConsecutiveFailures failed checks in a row.
+     * The bake ends once its duration was watched (watch-clock.ts): time green went unwatched, while
+     * the worker was down or the gateway unreachable, is made up, and the result says how much.
+     */
     async bakeGreen(input: BakeGreenInput): Promise<BakeGreenResult> {
       const gateway = deps.gateway(input.gateway);
       const trino = deps.trino(input.url);
-      let failures = (resumedProgress()?.state as { failures?: number } | undefined)?.failures ?? 0;
+      const durationMsOfBake = durationMs(input.duration);
+      const intervalMs = durationMs(input.interval);
+      const maxGapMs = maxWatchGapMs(intervalMs, durationMs(input.gateway.requestTimeout));
+      const recorded = resumedProgress()?.state as Partial<BakeWatch> | undefined;
+      let failures = recorded?.failures ?? 0;
+      const resumeGapMs = unwatchedBefore(recorded?.observedAt, Date.now(), maxGapMs);
+      let clock: WatchClock = {
+        watchedMs: recorded?.watchedMs ?? 0,
+        unwatchedMs: (recorded?.unwatchedMs ?? 0) + resumeGapMs,
+      };
+      const resumedNote = resumeGapMs
+        ? `resumed after green went unwatched for ${formatSeconds(resumeGapMs)} (worker outage or gateway unreachable); `
+        : '';
       let snapshot: HealthSnapshot = {};
-      const outcome = await pollUntil<string>({
-        intervalMs: durationMs(input.interval),
-        timeoutMs: durationMs(input.duration),
+      const outcome = await pollUntil<string | undefined>({
+        intervalMs,
         check: async () => {
           // An unreachable gateway API says nothing about green: it fails the attempt (retried within
           // the plan's retry budget) instead of counting as a failed check that would roll back.
@@ -143,17 +159,32 @@ export function healthActivities(deps: ActivityDeps) {
             },
             (error: Error) => `${input.name} did not answer: ${error.message}`,
           );
+          clock = observe(clock, Date.now(), maxGapMs);
           failures = problem ? failures + 1 : 0;
           snapshot = { ...snapshot, message: problem ?? 'healthy', checkedAt: new Date().toISOString() };
           if (problem && failures >= input.maxConsecutiveFailures) {
             return { done: true, value: `${problem} (${failures} checks in a row)` };
           }
-          return { done: false, observation: snapshot.message ?? '', state: { failures } };
+          if (clock.watchedMs >= durationMsOfBake) return { done: true, value: undefined };
+          const unwatched = clock.unwatchedMs ? `, ${formatSeconds(clock.unwatchedMs)} unwatched made up` : '';
+          return {
+            done: false,
+            observation: `${resumedNote}${snapshot.message}; ${formatSeconds(clock.watchedMs)} of ${input.duration} watched${unwatched}`,
+            state: { failures, ...clock } satisfies BakeWatch,
+          };
         },
       });
-      return outcome.done ? { healthy: false, reason: outcome.value, snapshot } : { healthy: true, snapshot };
+      const watched = { snapshot, watchedMs: clock.watchedMs, unwatchedMs: clock.unwatchedMs };
+      // Without a timeout pollUntil returns only when a check is done; anything else is no verdict, so no pass.
+      const reason = outcome.done ? outcome.value : `the bake ended without a verdict: ${outcome.observation}`;
+      return reason === undefined ? { healthy: true, ...watched } : { healthy: false, reason, ...watched };
     },
   };
+}
+
+/** What a bake's heartbeat holds, so a retried attempt goes on from it. */
+interface BakeWatch extends WatchClock {
+  failures: number;
 }
 
 /**

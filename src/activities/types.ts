@@ -121,8 +121,15 @@ export interface BakeGreenInput {
   interval: string;
   maxConsecutiveFailures: number;
 }
-export type BakeGreenResult =
-  { healthy: true; snapshot: HealthSnapshot } | { healthy: false; reason: string; snapshot: HealthSnapshot };
+/** How a bake went; `watchedMs` and `unwatchedMs` are absent in results recorded before bakes counted only watched time. */
+export type BakeGreenResult = (
+  { healthy: true; snapshot: HealthSnapshot } | { healthy: false; reason: string; snapshot: HealthSnapshot }
+) & {
+  /** Bake time green was watched. */
+  watchedMs?: number;
+  /** Time green went unwatched (worker outage, gateway unreachable) and the bake made up. */
+  unwatchedMs?: number;
+};
 
 export interface DrainInput {
   backends: BackendRef[];

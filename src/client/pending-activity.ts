@@ -1,6 +1,7 @@
 /** Reads an upgrade's running activity from `describe()`: what it is, its retries, and its last heartbeat (a canary's live sample). */
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { formatSeconds } from '../observations';
 import { counted } from '../plural';
 import type { AnalysisProgress, CanaryMeasurement, UpgradeStatus } from '../workflows/messages';
 
@@ -90,11 +91,17 @@ function decode(payload: Payload | undefined): unknown {
 function summaryOf(details: unknown): string | undefined {
   if (typeof details === 'string') return details;
   if (typeof details !== 'object' || details === null) return undefined;
-  const { observation, message, elapsedMs, samples, stage, backend, retired } = details as Record<string, unknown>;
+  const { observation, message, elapsedMs, samples, unwatchedMs, stage, backend, retired } = details as Record<
+    string,
+    unknown
+  >;
   if (typeof observation === 'string') return observation;
   if (typeof message === 'string') return message;
-  if (typeof elapsedMs === 'number')
-    return `${Math.round(elapsedMs / 1000)} s of the bake analysed${typeof samples === 'number' ? `, ${counted(samples, 'sample')}` : ''}`;
+  if (typeof elapsedMs === 'number') {
+    const unwatched =
+      typeof unwatchedMs === 'number' && unwatchedMs > 0 ? `, ${formatSeconds(unwatchedMs)} unwatched (made up)` : '';
+    return `${Math.round(elapsedMs / 1000)} s of the bake analysed${typeof samples === 'number' ? `, ${counted(samples, 'sample')}` : ''}${unwatched}`;
+  }
   if (stage === 'activated' && typeof backend === 'string')
     return `${backend} activated; waiting until the gateway lists it active and HEALTHY`;
   if (typeof retired === 'string') return `${retired} retired`;

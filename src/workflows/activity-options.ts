@@ -108,6 +108,30 @@ export const notifications = proxyActivities<CutoverActivities>({
  */
 export const NOTIFICATIONS_SETTLE = '10s';
 
+/**
+ * Patch id of the change that drains green once in a rollback, after every compensation that moves
+ * traffic back to blue (steps/index.ts `rollbackPlan`); before it, restoreBlue and resetCanary each
+ * drained green, the first while the canary rule could still send it queries.
+ */
+export const TRAFFIC_BACK_BEFORE_DRAIN = 'traffic-back-before-drain';
+
+/** True unless this upgrade's rollback started before TRAFFIC_BACK_BEFORE_DRAIN (then green drains after each traffic compensation). */
+export function trafficBackBeforeDrain(): boolean {
+  return patched(TRAFFIC_BACK_BEFORE_DRAIN);
+}
+
+/**
+ * Patch id of the change that credits a canary bake interrupted (pause, promote) while its analysis
+ * was not running, so that no progress came with the cancellation, with no analysed time: the
+ * analysis may have been down (a worker outage). Before it, with the time since it was scheduled.
+ */
+export const UNANALYSED_TIME_NOT_COUNTED = 'unanalysed-time-not-counted';
+
+/** True unless this upgrade's history predates UNANALYSED_TIME_NOT_COUNTED. */
+export function unanalysedTimeNotCounted(): boolean {
+  return patched(UNANALYSED_TIME_NOT_COUNTED);
+}
+
 /** A worker that died is noticed after this long: a few poll intervals, within sane bounds. */
 export function heartbeatTimeoutFor(pollInterval: string): number {
   return Math.min(60_000, Math.max(10_000, 3 * durationMs(pollInterval)));
@@ -144,6 +168,11 @@ export function forwardOptions(summary: string, retryBudget: string): ActivityOp
 /**
  * Options of one long polling call: the activity's own deadline plus the retry budget (a poll that
  * cannot reach the gateway fails its attempt and is retried, so an outage shows as attempts).
+ * A bake's `waitFor` is the time green must be watched; time it goes unwatched (a worker outage, a
+ * gateway outage: the attempt's retries) is made up after it, so the retry budget on top also
+ * bounds how much unwatched time a bake can make up. Past it the bake times out and the upgrade
+ * rolls back: green went unwatched for longer than the plan tolerates an unreachable gateway. Each
+ * attempt gets the whole wait (plus 5 minutes): a resumed one never needs more.
  */
 export function pollingOptions(
   summary: string,

@@ -16,7 +16,7 @@ import type { Duration } from '@temporalio/common';
 import type { RollbackReason } from '../metrics';
 import type { UpgradePlan } from '../plan/schema';
 import type { UpgradeEventKind } from '../upgrade-events';
-import { failedRetireFails } from './activity-options';
+import { failedRetireFails, trafficBackBeforeDrain } from './activity-options';
 import { gateId } from './approvals';
 import { renderDetails } from './details';
 import {
@@ -44,6 +44,7 @@ import {
 import {
   describeStep,
   preflight,
+  rollbackPlan,
   runCompensation,
   runStep,
   type Compensation,
@@ -385,9 +386,10 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
     this.status.paused = false;
     this.status.awaitingApproval = false;
     this.setPhase('ROLLING_BACK', `rolling back: ${request.reason}`);
+    const undo = rollbackPlan(this.compensations, trafficBackBeforeDrain());
     try {
       await CancellationScope.nonCancellable(async () => {
-        for (const compensation of [...this.compensations].reverse()) await runCompensation(this, compensation);
+        for (const compensation of undo) await runCompensation(this, compensation);
       });
     } catch (error) {
       return this.fail(`rollback could not finish: ${messageOf(error)}`, error);

@@ -17,8 +17,8 @@ export interface ProcessTestbed {
   startWorker(): Promise<WorkerProcess>;
   /** Stops every worker with SIGTERM, so the next test starts with none. */
   stopWorkers(): Promise<void>;
-  /** Kills the last worker with `signal` and starts a new one in its place, as an operator would after a crash. */
-  replaceWorker(signal: NodeJS.Signals): Promise<WorkerProcess>;
+  /** Kills the last worker with `signal` and, `downMs` later (default at once), starts a new one in its place, as an operator would after a crash. */
+  replaceWorker(signal: NodeJS.Signals, downMs?: number): Promise<WorkerProcess>;
   /** Stops the server, leaves it down for `downMs`, starts it again on the same port and database file. */
   restartServer(downMs: number): Promise<void>;
   /** Registers something to stop after the file's tests (before the server), last registered first. */
@@ -72,10 +72,11 @@ export function useProcessTestbed(options: { dbFilename?: string; workers?: numb
     async stopWorkers() {
       await Promise.all(workers.splice(0).map((worker) => worker.kill('SIGTERM')));
     },
-    async replaceWorker(signal) {
+    async replaceWorker(signal, downMs = 0) {
       const replaced = testbed.worker;
       await replaced.kill(signal);
       workers.splice(workers.indexOf(replaced), 1);
+      await sleep(downMs);
       return testbed.startWorker();
     },
     async restartServer(downMs) {

@@ -1,3 +1,4 @@
+import { formatSeconds } from '../../observations';
 import { long, pollingOptions, retryBudgetOf, stepNamed } from '../activity-options';
 import { canaryBake } from './canary-bake';
 import { automaticRollback, CONTINUE, skipped, type StepKind } from './context';
@@ -22,6 +23,7 @@ export const bake: StepKind<BakeStep> = {
     const green = plan.green.name;
     ctx.setPhase('BAKING', `watching ${green} for ${step.duration}`);
     const bakeGreen = stepNamed() ? long.bakeGreen : long.watchGreen;
+    // Time green goes unwatched is made up, within the retry budget the polling options add (pollingOptions).
     const watched = await bakeGreen.executeWithOptions(
       pollingOptions(`bake ${step.duration}`, plan.health.interval, step.duration, retryBudgetOf(plan)),
       [
@@ -37,8 +39,17 @@ export const bake: StepKind<BakeStep> = {
       ],
     );
     status.health = watched.snapshot;
+    const unwatchedMs = watched.unwatchedMs ?? 0;
+    if (unwatchedMs > 0)
+      ctx.note(
+        `${green} went unwatched for ${formatSeconds(unwatchedMs)} (worker outage or gateway unreachable); the bake went on until ${step.duration} were watched`,
+      );
     if (!watched.healthy) return automaticRollback(`${green} failed while baking: ${watched.reason}`);
-    ctx.note(`bake of ${step.duration} passed`);
+    ctx.note(
+      unwatchedMs > 0
+        ? `bake of ${step.duration} passed (${formatSeconds(unwatchedMs)} unwatched, made up)`
+        : `bake of ${step.duration} passed`,
+    );
     return CONTINUE;
   },
 

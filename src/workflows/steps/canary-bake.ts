@@ -1,7 +1,8 @@
 import { ActivityFailure, CancellationScope, CancelledFailure, condition, isCancellation } from '@temporalio/workflow';
 import type { AnalyseCanaryInput, AnalysisVerdict } from '../../activities/canary-analysis';
+import { formatSeconds } from '../../observations';
 import { durationMs } from '../../plan/duration';
-import { long, pollingOptions, retryBudgetOf } from '../activity-options';
+import { long, pollingOptions, retryBudgetOf, unanalysedTimeNotCounted } from '../activity-options';
 import type { AnalysisProgress } from '../messages';
 import { automaticRollback, CONTINUE, type StepContext, type StepOutcome } from './context';
 import { gatewayOf } from './targets';
@@ -53,12 +54,17 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
       Object.assign(progress, run.progress);
       record(ctx, run.verdict, progress);
       if (run.verdict === 'breach') {
+        noteUnwatched(ctx, progress, duration);
         return automaticRollback(
           `canary analysis failed ${progress.failures} times in a row at ${status.trafficPercent}%: ${progress.last?.problem}`,
           'cutover (analysis)',
         );
       }
-      await ctx.holdWhilePaused();
+      if (status.paused) {
+        await ctx.holdWhilePaused();
+        // The analysis resumes with a new watch: the paused time is not a gap in it.
+        progress.observedAt = undefined;
+      }
       if (ctx.rollingBack) return CONTINUE;
       const promotion = ctx.takePromotion();
       if (promotion) {
@@ -67,8 +73,10 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
       }
       await ctx.continueAsNewIfSuggested();
     }
+    noteUnwatched(ctx, progress, duration);
+    const unwatched = progress.unwatchedMs ? `; ${formatSeconds(progress.unwatchedMs)} unwatched, made up` : '';
     ctx.note(
-      `bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} analysis samples since the first step)`,
+      `bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} analysis samples since the first step${unwatched})`,
     );
     return CONTINUE;
   } finally {
@@ -108,15 +116,29 @@ async function analyseUntilInterrupted(
     );
   } catch (error) {
     if (interruptedAt === undefined || ctx.rollingBack || !isCancellation(error)) throw error;
-    // Both are in history, so replays agree: the activity's progress at the cancel, else workflow time since it was scheduled.
-    const progress = progressAtCancel(error) ?? {
-      ...input.progress,
-      elapsedMs: Math.min(input.bakeMs, input.progress.elapsedMs + interruptedAt - scheduledAt),
-    };
-    return { verdict: 'interrupted', progress };
+    // The activity's progress at the cancel (in history, so replays agree). Without it the analysis
+    // was not running (an activity waiting for a worker is cancelled without its progress): no time analysed.
+    const progress =
+      progressAtCancel(error) ??
+      (unanalysedTimeNotCounted()
+        ? input.progress
+        : {
+            ...input.progress,
+            elapsedMs: Math.min(input.bakeMs, input.progress.elapsedMs + interruptedAt - scheduledAt),
+          });
+    // A pause (or promote) interrupted the watch: the analysis resumes with a new one.
+    return { verdict: 'interrupted', progress: { ...progress, observedAt: undefined } };
   } finally {
     watcher.cancel();
   }
+}
+
+/** Says in the timeline how long green went unwatched during the bake (time the bake made up), if at all. */
+function noteUnwatched(ctx: StepContext, progress: AnalysisProgress, duration: string): void {
+  if (!progress.unwatchedMs) return;
+  ctx.note(
+    `${ctx.plan.green.name} went unwatched for ${formatSeconds(progress.unwatchedMs)} at ${ctx.status.trafficPercent}% (worker outage or gateway unreachable); the bake went on until ${duration} were analysed`,
+  );
 }
 
 /** The progress the activity attached to its cancellation, if it was running when cancelled. */

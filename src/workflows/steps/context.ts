@@ -14,10 +14,11 @@ export interface RunFacts {
 
 /**
  * The undo of a change, recorded as data so it survives replays and continue-as-new. Each kind is
- * implemented by the step that registers it (src/workflows/steps/<step>.ts).
+ * implemented by the step that registers it (src/workflows/steps/<step>.ts). `drainGreen` is never
+ * registered: a rollback runs it after the compensations that move traffic (steps/index.ts).
  */
 export type Compensation = {
-  kind: 'teardownGreen' | 'removeGreenBackend' | 'removeCanaryEntry' | 'restoreBlue' | 'resetCanary';
+  kind: 'teardownGreen' | 'removeGreenBackend' | 'removeCanaryEntry' | 'restoreBlue' | 'resetCanary' | 'drainGreen';
 };
 export type CompensationKind = Compensation['kind'];
 

@@ -6,7 +6,7 @@ import { keepWarm } from './keep-warm';
 import { provision } from './provision';
 import { register } from './register';
 import { retire } from './retire';
-import { shift } from './shift';
+import { shift, TRAFFIC_COMPENSATIONS } from './shift';
 import { verify } from './verify';
 
 /**
@@ -49,6 +49,24 @@ function kindOf<S extends Step>(step: S): StepRunner<S> {
 /** Runs one step of the runbook; I/O happens in the activities it calls. */
 export function runStep(ctx: StepContext, step: Step): Promise<StepOutcome> {
   return kindOf(step).run(ctx, step);
+}
+
+/**
+ * The compensations a rollback runs, in order: the registered ones last first, and green's drain
+ * after the compensations that move traffic back to blue (TRAFFIC_COMPENSATIONS). With `drainOnce`
+ * green drains once, after all of them, so no new query can reach it while it drains (the canary
+ * rule at 0% and its entry inactive, whatever step the rollback came from); without it, after each
+ * of them, as upgrades whose rollback started before that change did.
+ */
+export function rollbackPlan(registered: readonly Compensation[], drainOnce: boolean): Compensation[] {
+  const moves = (compensation: Compensation) => TRAFFIC_COMPENSATIONS.includes(compensation.kind);
+  const undo = [...registered].reverse();
+  const lastMove = undo.map(moves).lastIndexOf(true);
+  return undo.flatMap((compensation, index) =>
+    moves(compensation) && (!drainOnce || index === lastMove)
+      ? [compensation, { kind: 'drainGreen' as const }]
+      : [compensation],
+  );
 }
 
 /** Undoes one change during a rollback; retried until it works. */

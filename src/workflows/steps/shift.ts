@@ -10,7 +10,15 @@ import {
   retryBudgetOf,
   stepNamed,
 } from '../activity-options';
-import { CONTINUE, namesWith, skipped, type StepContext, type StepKind, type StepOutcome } from './context';
+import {
+  CONTINUE,
+  namesWith,
+  skipped,
+  type CompensationKind,
+  type StepContext,
+  type StepKind,
+  type StepOutcome,
+} from './context';
 import { canaryOf, gatewayOf, hasSeparateCanaryEntry } from './targets';
 
 export type ShiftStep = { kind: 'shift'; percent: number };
@@ -20,7 +28,7 @@ export type ShiftStep = { kind: 'shift'; percent: number };
  * at 100% the flip: green is activated and blue deactivated once the gateway reports green HEALTHY,
  * so the group always has an active HEALTHY backend. Queries running on blue finish there.
  */
-export const shift: StepKind<ShiftStep, 'restoreBlue' | 'resetCanary'> = {
+export const shift: StepKind<ShiftStep, 'restoreBlue' | 'resetCanary' | 'drainGreen'> = {
   describe: (step, names) => `shift ${step.percent}% to ${names.green}`,
 
   async run(ctx, step) {
@@ -58,7 +66,7 @@ export const shift: StepKind<ShiftStep, 'restoreBlue' | 'resetCanary'> = {
   },
 
   compensations: {
-    /** Blue serves every new query again (first blue backend first, green off once it does), then green drains. */
+    /** Blue serves every new query again (first blue backend first, green off once it does). */
     async restoreBlue(ctx) {
       const { plan, status } = ctx;
       const [first, ...others] = status.blue;
@@ -67,13 +75,10 @@ export const shift: StepKind<ShiftStep, 'restoreBlue' | 'resetCanary'> = {
       await shiftTraffic(ctx, { to: first, from: [plan.green.name] }, back(first));
       for (const other of others) await shiftTraffic(ctx, { to: other, from: [] }, back(other));
       ctx.setTraffic(0);
-      ctx.note(
-        `${namesWith(status.blue, 'serves', 'serve')} ${plan.routingGroup} again; draining ${plan.green.name} (its queries finish, none is killed)`,
-      );
-      await drainGreen(ctx);
+      ctx.note(`${namesWith(status.blue, 'serves', 'serve')} ${plan.routingGroup} again`);
     },
 
-    /** The canary share goes back to blue, then green drains. */
+    /** The canary share goes back to blue: the rule (if any) at 0%, then the canary entry inactive. */
     async resetCanary(ctx) {
       const { status } = ctx;
       await long.resetCanary.executeWithOptions(
@@ -81,13 +86,30 @@ export const shift: StepKind<ShiftStep, 'restoreBlue' | 'resetCanary'> = {
         [canaryOf(ctx)],
       );
       ctx.setTraffic(0);
-      ctx.note(
-        `canary traffic back on ${status.blue.join(', ')}; draining ${ctx.plan.green.name} (its queries finish, none is killed)`,
+      ctx.note(`canary traffic back on ${status.blue.join(', ')}`);
+    },
+
+    /** Green's running queries finish where they run, once no new query can reach it (after TRAFFIC_COMPENSATIONS). */
+    async drainGreen(ctx) {
+      const { plan, facts } = ctx;
+      if (!facts.greenUrl) return;
+      ctx.note(`draining ${plan.green.name} (its queries finish, none is killed)`);
+      await long.drainBackends.executeWithOptions(
+        compensationOptions(`drain ${plan.green.name}`, plan.drain.interval),
+        [
+          {
+            backends: [{ name: plan.green.name, proxyTo: facts.greenUrl }],
+            interval: plan.drain.interval,
+            unreachableFor: plan.health.timeout,
+          },
+        ],
       );
-      await drainGreen(ctx);
     },
   },
 };
+
+/** The compensations of this step that move traffic back to blue; green drains only after all of them. */
+export const TRAFFIC_COMPENSATIONS: readonly CompensationKind[] = ['restoreBlue', 'resetCanary'];
 
 /** Moves a share (< 100%) of new queries to green through the plan's traffic mode. */
 async function shiftShare(ctx: StepContext, percent: number): Promise<StepOutcome> {
@@ -128,18 +150,5 @@ async function shiftTraffic(
     move.to === plan.green.name ? facts.greenUrl : facts.blue.find((backend) => backend.name === move.to)?.proxyTo;
   await activity.executeWithOptions(options, [
     { gateway: gatewayOf(ctx), ...move, interval, timeout, routingGroup: plan.routingGroup, toProxyTo },
-  ]);
-}
-
-/** Green's running queries finish where they run; a coordinator unreachable for health.timeout has none left. */
-async function drainGreen(ctx: StepContext): Promise<void> {
-  const { plan, facts } = ctx;
-  if (!facts.greenUrl) return;
-  await long.drainBackends.executeWithOptions(compensationOptions(`drain ${plan.green.name}`, plan.drain.interval), [
-    {
-      backends: [{ name: plan.green.name, proxyTo: facts.greenUrl }],
-      interval: plan.drain.interval,
-      unreachableFor: plan.health.timeout,
-    },
   ]);
 }
