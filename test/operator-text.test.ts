@@ -47,7 +47,7 @@ describe('what an operator reads', () => {
     const health = baking.stdout.split('\n').find((line) => line.startsWith('  health:'));
     assert.match(
       health ?? '',
-      /^ {2}health: {4}healthy \(bake check, reported \d\d:\d\d:\d\d\)$/,
+      /^ {2}health: {4}healthy; \d+ s of 6s watched \(bake check, reported \d\d:\d\d:\d\d\)$/,
       `the health line is the bake's latest check, not the verify's:\n${baking.stdout}`,
     );
 

@@ -78,7 +78,7 @@ describe('cutover validate', () => {
     assert.equal(answer.valid, false);
     assert.deepEqual(answer.problems, [
       `blue.backends: blue backend vt-missing is not registered in the gateway at ${fleet.gatewayUrl}`,
-      'green.name: backend busy-green is already active in routing group elsewhere; pick another green name',
+      'green.name: backend busy-green belongs to routing group elsewhere, not vt: refusing to overwrite it; pick another green name',
     ]);
 
     const unreachable = await cutover(planFile('unreachable', {}, 'http://127.0.0.1:9'), '--gateway');

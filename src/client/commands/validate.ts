@@ -138,16 +138,25 @@ async function inspectGateway(
             }
           : undefined,
     };
-    try {
-      const found = await trafficActivities(deps).inspectGateway(input);
-      findings.blue = await Promise.all(found.blue.map((backend) => withVersion(deps, backend)));
-    } catch (error) {
-      findings.problems.push(`${fieldOf(error)}: ${(error as Error).message}`);
-      if (fieldOf(error) === 'gateway.url') return findings;
+    // The inspection stops at its first refusal: one about green is noted, and blue is inspected without it.
+    let greenRefused = false;
+    for (const green of [plan.green.name, '']) {
+      try {
+        const found = await trafficActivities(deps).inspectGateway({ ...input, green });
+        findings.blue = await Promise.all(found.blue.map((backend) => withVersion(deps, backend)));
+        break;
+      } catch (error) {
+        const field = fieldOf(error, plan.green.name);
+        findings.problems.push(`${field}: ${(error as Error).message}`);
+        if (field === 'gateway.url') return findings;
+        if (field !== 'green.name') break;
+        greenRefused = true;
+      }
     }
+    findings.problems.sort((a, b) => a.slice(0, a.indexOf(':')).localeCompare(b.slice(0, b.indexOf(':'))));
     const green = (await deps.gateway(target).listBackends()).find((backend) => backend.name === plan.green.name);
     if (green) findings.green = { routingGroup: green.routingGroup, active: green.active };
-    if (green?.active) {
+    if (green?.active && !greenRefused) {
       findings.problems.push(
         `green.name: backend ${green.name} is already active in routing group ${green.routingGroup}; pick another green name`,
       );
@@ -172,8 +181,9 @@ async function withVersion(
 }
 
 /** The plan field a refusal of the preflight's inspection comes from. */
-function fieldOf(error: unknown): string {
+function fieldOf(error: unknown, green: string): string {
   const type = (error as { type?: unknown }).type;
+  if (type === 'ForeignBackend' && (error as Error).message.startsWith(`backend ${green} `)) return 'green.name';
   if (type === 'BlueNotFound' || type === 'BlueNotInGroup') return 'blue.backends';
   if (type === 'NoActiveBlue') return 'routingGroup';
   if (type === 'CanaryGroupInUse') return 'canary.canaryGroup';
