@@ -2,6 +2,7 @@ import { ActivityFailure, CancellationScope, CancelledFailure, condition, isCanc
 import type { AnalyseCanaryInput, AnalysisVerdict } from '../../activities/canary-analysis';
 import { formatSeconds } from '../../observations';
 import { durationMs } from '../../plan/duration';
+import { analysisConfig } from '../../plan/schema';
 import { long, pollingOptions, retryBudgetOf, unanalysedTimeNotCounted } from '../activity-options';
 import type { AnalysisProgress } from '../messages';
 import { automaticRollback, CONTINUE, type StepContext, type StepOutcome } from './context';
@@ -17,7 +18,7 @@ import { gatewayOf } from './targets';
  */
 export async function canaryBake(ctx: StepContext, duration: string, entry: string): Promise<StepOutcome> {
   const { plan, status } = ctx;
-  const analysis = plan.canary!.analysis;
+  const analysis = analysisConfig(plan.canary!.analysis);
   const bakeMs = durationMs(duration);
   const progress = (ctx.bakeProgress ??= {
     elapsedMs: 0,
@@ -41,6 +42,17 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
         maxErrorRate: analysis.maxErrorRate,
         maxQueuedGrowth: analysis.maxQueuedGrowth,
         maxConsecutiveFailures: analysis.maxConsecutiveFailures,
+        greenName: plan.green.name,
+        blue: ctx.facts.blue.map((blue) => ({ name: blue.name, url: blue.proxyTo })),
+        comparison: {
+          minQueries: analysis.minQueries,
+          maxLatencyRatio: analysis.maxLatencyRatio,
+          latencySlackMs: durationMs(analysis.latencySlack),
+          minLatencyQueries: analysis.minLatencyQueries,
+          inconclusiveTimeoutMs: durationMs(analysis.inconclusiveTimeout),
+          baselineWindowMs: durationMs(analysis.baselineWindow),
+        },
+        intendedPercent: status.trafficPercent,
         bakeMs,
         intervalMs: durationMs(analysis.interval),
         progress: { ...progress },
@@ -58,6 +70,31 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
           `canary analysis failed ${progress.failures} times in a row at ${status.trafficPercent}%: ${progress.last?.problem}`,
           'cutover (analysis)',
         );
+      }
+      if (run.verdict === 'inconclusiveTimeout') {
+        const undecided = `no verdict on ${plan.green.name} at ${status.trafficPercent}% for ${formatSeconds(progress.inconclusiveMs ?? 0)} (${progress.last?.inconclusive ?? 'too little traffic'})`;
+        switch (analysis.onInconclusive) {
+          case 'rollback':
+            noteUnwatched(ctx, progress, duration);
+            return automaticRollback(
+              `${undecided}: rolling back (analysis.onInconclusive: rollback)`,
+              'cutover (analysis)',
+            );
+          case 'proceed':
+            ctx.note(
+              `${undecided}: ending this bake without a verdict (analysis.onInconclusive: proceed); ${formatSeconds(progress.elapsedMs)} of ${duration} were analysed`,
+            );
+            return CONTINUE;
+          case 'wait':
+            ctx.note(
+              `${undecided}: still waiting for queries to judge green by (analysis.onInconclusive: wait); roll back or promote by hand to end the wait`,
+            );
+            break;
+          default: {
+            const unknown: never = analysis.onInconclusive;
+            throw new Error(`unknown onInconclusive ${String(unknown)}`);
+          }
+        }
       }
       if (status.paused) {
         await ctx.holdWhilePaused();
@@ -151,13 +188,22 @@ function progressAtCancel(error: unknown): AnalysisProgress | undefined {
 function record(ctx: StepContext, verdict: AnalysisVerdict | 'interrupted', progress: AnalysisProgress): void {
   const { status } = ctx;
   const sample = progress.last;
-  status.analysis = { last: sample, samples: progress.samples, consecutiveFailures: progress.failures };
+  status.analysis = {
+    last: sample,
+    samples: progress.samples,
+    consecutiveFailures: progress.failures,
+    inconclusiveSamples: progress.inconclusiveSamples ?? 0,
+  };
   if (sample) {
     status.health = {
       ...status.health,
       gatewayStatus: sample.gatewayStatus,
       version: sample.version,
-      message: sample.problem ?? `healthy: ${sample.finished} finished, ${sample.failed} failed`,
+      message:
+        sample.problem ??
+        (sample.verdict === 'inconclusive'
+          ? `inconclusive: ${sample.inconclusive}`
+          : `healthy: ${sample.finished} finished, ${sample.failed} failed`),
       checkedAt: sample.at,
     };
   }
@@ -169,6 +215,14 @@ function record(ctx: StepContext, verdict: AnalysisVerdict | 'interrupted', prog
   else if (verdict === 'recovered')
     ctx.note(
       `analysis at ${status.trafficPercent}%: green healthy again (${sample?.finished} finished, ${sample?.failed} failed)`,
+    );
+  else if (verdict === 'inconclusive')
+    ctx.note(
+      `analysis at ${status.trafficPercent}%: inconclusive, ${sample?.inconclusive ?? 'too little traffic on green'}; the bake clock holds at ${formatSeconds(progress.elapsedMs)} until green can be judged`,
+    );
+  else if (verdict === 'conclusive')
+    ctx.note(
+      `analysis at ${status.trafficPercent}%: green can be judged again (${sample?.finished} finished, ${sample?.failed} failed); the bake clock runs again`,
     );
   else ctx.refreshDetails();
 }
