@@ -17,7 +17,7 @@ const RULES_REFRESH_MS = 200;
 /** Every query of the load carries this, so error faults hit the load and never the smoke queries. */
 const LOAD_MARK = 'AS load';
 
-describe('canary analysis against blue on a real Temporal dev server and the sandbox fleet', () => {
+describe('bake analysis against blue on a real Temporal dev server and the sandbox fleet', () => {
   const testbed = useTestbed();
 
   async function canaryFleet(group: string): Promise<SandboxFleet> {
@@ -89,6 +89,31 @@ describe('canary analysis against blue on a real Temporal dev server and the san
     await assertReplays(handle as WorkflowHandle);
   });
 
+  it("blue/green: green 2 s slower than blue's last window before the flip rolls back in the bake", async () => {
+    const group = 'bgslow';
+    const fleet = await testbed.fleetWithBlue(group);
+    const queries = load(fleet, group, { concurrency: 8 });
+    const handle = await startUpgrade(
+      testbed.env.client,
+      fastPlan(fleet.gatewayUrl, group, {
+        approval: { required: false },
+        bake: '30s',
+        analysis: { interval: '1s', minQueries: 1, minLatencyQueries: 5 },
+      }),
+    );
+    await waitForStatus(handle, (s) => s.phase === 'BAKING', 'baking', 60_000);
+    await fleet.applyFaults(`${group}-green`, { queryDelayMs: 2000 });
+    const result = await handle.result();
+    await queries.stop();
+    assert.equal(result.outcome, 'ROLLED_BACK', result.reason);
+    assert.match(
+      result.reason ?? '',
+      /bgslow-green failed while baking: .*p50 latency \d+(\.\d)?( s| ms) on green against \d+ ms on blue \(its 10 min before this bake\)/,
+    );
+    assert.deepEqual(await gatewayBackends(fleet), [[`${group}-blue`, true]]);
+    await assertReplays(handle as WorkflowHandle);
+  });
+
   it('a canary bake in which green ends no query does not pass: the clock holds, status and timeline say inconclusive, queries let it pass', async () => {
     const group = 'idle';
     const fleet = await canaryFleet(group);
@@ -144,7 +169,7 @@ describe('canary analysis against blue on a real Temporal dev server and the san
     assert.equal(result.outcome, 'ROLLED_BACK');
     assert.match(
       result.reason ?? '',
-      /no verdict on undecided-green at 10% for 2 s \(green ended 0 queries .*\): rolling back \(analysis.onInconclusive: rollback\)/,
+      /no verdict on undecided-green at 10% for 2 s of samples \(green ended 0 queries .*\): rolling back \(analysis.onInconclusive: rollback\)/,
     );
     assert.deepEqual(await gatewayBackends(fleet), [[`${group}-blue`, true]]);
   });

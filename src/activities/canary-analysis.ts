@@ -88,7 +88,8 @@ export function canaryAnalysisActivities(deps: ActivityDeps) {
       if (gapMs > 0) progress.unwatchedMs = (progress.unwatchedMs ?? 0) + gapMs;
       try {
         const limits = input.comparison ?? DEFAULT_COMPARISON;
-        while (progress.elapsedMs < input.bakeMs) {
+        // A bake never ends on a bad sample: past its length it samples on until a good one or a breach.
+        while (progress.elapsedMs < input.bakeMs || progress.failures > 0) {
           const closes = await waitForNextSample(progress, input);
           const wasFailing = progress.failures > 0;
           const wasInconclusive = (progress.inconclusiveSamples ?? 0) > 0;
@@ -114,8 +115,9 @@ export function canaryAnalysisActivities(deps: ActivityDeps) {
             progress.inconclusiveMs = before + (closes - progress.elapsedMs);
             heartbeat(progress);
             if (!wasInconclusive) return { verdict: 'inconclusive', progress };
-            if (before < limits.inconclusiveTimeoutMs && progress.inconclusiveMs >= limits.inconclusiveTimeoutMs)
-              return { verdict: 'inconclusiveTimeout', progress };
+            // Once per inconclusiveTimeout without a verdict: the workflow applies onInconclusive (and, waiting, says so again).
+            const periods = (ms: number) => Math.floor(ms / limits.inconclusiveTimeoutMs);
+            if (periods(progress.inconclusiveMs) > periods(before)) return { verdict: 'inconclusiveTimeout', progress };
             continue;
           }
           progress.elapsedMs = closes;
@@ -149,7 +151,10 @@ function resumedAnalysis(): AnalysisProgress | undefined {
  * sample is taken: time slept before a worker dies was never analysed.
  */
 async function waitForNextSample(progress: AnalysisProgress, input: AnalyseCanaryInput): Promise<number> {
-  const due = Math.min(input.bakeMs, (Math.floor(progress.elapsedMs / input.intervalMs) + 1) * input.intervalMs);
+  const due =
+    progress.elapsedMs >= input.bakeMs
+      ? progress.elapsedMs + input.intervalMs
+      : Math.min(input.bakeMs, (Math.floor(progress.elapsedMs / input.intervalMs) + 1) * input.intervalMs);
   let slept = 0;
   while (progress.elapsedMs + slept < due) {
     const start = Date.now();
@@ -207,6 +212,7 @@ async function sampleCanary(
   if (state && state.trinoStatus !== 'HEALTHY') problems.push(`gateway reports ${input.entry} ${state.trinoStatus}`);
   if (info && info.nodeVersion.version !== input.version)
     problems.push(`green runs ${info.nodeVersion.version}, expected ${input.version}`);
+  if (info?.starting) problems.push(`green restarted (starting)`);
   const green = buildWindow(input.greenName ?? input.entry, [queries ?? []], { from: input.since, to: at });
   if (!queries) {
     green.queued = undefined;

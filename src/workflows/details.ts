@@ -23,7 +23,7 @@ export function renderDetails(status: UpgradeStatus): string {
   }
   if (bakingBlueGreen) {
     lines.push(
-      `Bake checks: the pending \`bakeGreen\` activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`.  `,
+      `Bake checks: the pending bake activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`.  `,
     );
   }
   const sample = status.analysis?.last;
