@@ -132,7 +132,8 @@ async function analysedBake(
         ctx.note(`bake at ${status.trafficPercent}% ended early: promoted by ${promotion.by}`);
         return CONTINUE;
       }
-      await ctx.continueAsNewIfSuggested();
+      // Canaries run for hours across many bakes; a blue/green upgrade's history stays small without it.
+      if (canary) await ctx.continueAsNewIfSuggested();
     }
     noteUnwatched(ctx, progress, duration);
     const unwatched = progress.unwatchedMs ? `; ${formatSeconds(progress.unwatchedMs)} unwatched, made up` : '';
