@@ -34,6 +34,7 @@ export const WAIT_ACTIVITIES = new Set([
   'waitForGatewayHealthy',
   'shiftTraffic',
   'bakeGreen',
+  'analyseCanary',
   'drainBackends',
   'shiftCanary',
   'resetCanary',

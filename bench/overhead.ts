@@ -77,7 +77,7 @@ export async function overhead(stack: Stack, runs: number): Promise<Row[]> {
   );
   out(
     'method: wall = WorkflowExecutionStarted → WorkflowExecutionCompleted event times; external waits = started→closed of the waiting activities ' +
-      '(provisionGreen, verifyGreen, waitForGatewayHealthy, shiftTraffic, bakeGreen, drainBackends) plus started→fired of timers (keep-warm); ' +
+      '(provisionGreen, verifyGreen, waitForGatewayHealthy, shiftTraffic, the bake (analyseCanary), drainBackends) plus started→fired of timers (keep-warm); ' +
       'overhead = the rest: workflow tasks, task queueing (scheduled→started) and the quick gateway/provisioner calls (inspect, register, retire).',
   );
   out();

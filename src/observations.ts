@@ -14,7 +14,46 @@ export interface HealthSnapshot {
   checkedAt?: string;
 }
 
-/** One analysis sample of green during a canary bake. */
+/** Trino's ErrorType of a failed query (`errorType` in `/v1/query`). */
+export type TrinoErrorType = 'USER_ERROR' | 'INTERNAL_ERROR' | 'INSUFFICIENT_RESOURCES' | 'EXTERNAL';
+
+/** An error name and how many queries of a window failed with it. */
+export interface ErrorCount {
+  name: string;
+  type?: string;
+  count: number;
+}
+
+/**
+ * What one cluster (blue: all its coordinators; green) did in an analysis window: the queries it
+ * received and ended since the previous sample, read from its coordinators' `/v1/query`.
+ */
+export interface ClusterWindow {
+  /** `blue` (every blue coordinator together) or green's backend name. */
+  name: string;
+  /** Queries created on it in the window: the new queries the gateway routed to it. */
+  routed?: number;
+  running?: number;
+  queued?: number;
+  /** Queries that ended FINISHED / FAILED in the window. */
+  finished: number;
+  failed: number;
+  /** Failed queries by Trino error type (`UNKNOWN` when Trino gave none). */
+  failedByType: Partial<Record<TrinoErrorType | 'UNKNOWN', number>>;
+  /** The most frequent error names of the window, most frequent first (at most 5). */
+  topErrors: ErrorCount[];
+  /** Elapsed time of the FINISHED queries: how many had one, their median and 95th percentile. */
+  latencyCount: number;
+  p50Ms?: number;
+  p95Ms?: number;
+  /** Set when this is blue's baseline from before the flip rather than blue's current window. */
+  baselineOf?: string;
+}
+
+/** The judgement of one sample: pass, fail, or inconclusive (too little traffic on green to judge). */
+export type SampleVerdict = 'pass' | 'fail' | 'inconclusive';
+
+/** One analysis sample of green during a bake. */
 export interface CanaryMeasurement {
   at: string;
   gatewayStatus?: string;
@@ -22,11 +61,26 @@ export interface CanaryMeasurement {
   /** Queries green finished (and failed) since the previous sample. */
   finished: number;
   failed: number;
+  /** Green's error rate as judged: errors that count against green (see `judgeSample`) / ended queries. */
   errorRate: number;
   /** Queued on green; undefined when its query list could not be read (the sample is then a failure). */
   queued?: number;
   /** Why this sample counts as a failure; undefined when green looked healthy. */
   problem?: string;
+  /** The verdict (absent in samples recorded before the comparison with blue). */
+  verdict?: SampleVerdict;
+  /** Why the sample is inconclusive, when it is. */
+  inconclusive?: string;
+  /** Criteria that could not be judged in this sample (e.g. latency with too few queries), in plain words. */
+  notes?: string[];
+  /** Green's and blue's windows (blue's is its baseline before the flip when blue takes no new queries). */
+  green?: ClusterWindow;
+  blue?: ClusterWindow;
+  /** Error names seen on green and not on blue in this window, most frequent first. */
+  newErrorNames?: string[];
+  /** The share of new queries the plan's step intends for green, and the share it got (percent). */
+  intendedPercent?: number;
+  actualPercent?: number;
 }
 
 /**
@@ -51,6 +105,11 @@ export interface AnalysisProgress {
   observedAt?: number;
   /** How long green went unwatched during this bake (made up: it never counts as analysed). */
   unwatchedMs?: number;
+  /** Inconclusive samples in a row, and the analysed time they closed (which the bake clock did not count). */
+  inconclusiveSamples?: number;
+  inconclusiveMs?: number;
+  /** The last blue window large enough to compare latencies with: the baseline while blue gets no new queries. */
+  baseline?: ClusterWindow;
 }
 
 /** A stretch of time as a timeline or heartbeat names it: `47 s`, `0.8 s`. */

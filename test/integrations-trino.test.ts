@@ -45,7 +45,8 @@ describe('Trino coordinator client', () => {
           queryId: 'q2',
           state: 'FAILED',
           session: { user: 'bob' },
-          queryStats: { createTime: 't0', endTime: 't1' },
+          queryStats: { createTime: 't0', endTime: 't1', elapsedTime: '1.50s' },
+          errorType: 'USER_ERROR',
           errorCode: { code: 1, name: 'SYNTAX_ERROR', type: 'USER_ERROR' },
         },
         { queryId: 'q3', state: 'QUEUED', session: { user: 'carol' } },
@@ -59,6 +60,9 @@ describe('Trino coordinator client', () => {
       createTime: 't0',
       endTime: 't1',
       errorCode: 'SYNTAX_ERROR',
+      errorName: 'SYNTAX_ERROR',
+      errorType: 'USER_ERROR',
+      elapsedMs: 1500,
     });
     assert.deepEqual(
       (await client.activeQueries()).map((q) => q.queryId),

@@ -42,13 +42,23 @@ describe('what an operator reads', () => {
     const id = handle.workflowId;
 
     await waitForPhase(handle, 'BAKING', 30_000);
-    const baking = await cutover(['status', id]);
-    assert.equal(baking.code, 0, baking.stderr);
-    const health = baking.stdout.split('\n').find((line) => line.startsWith('  health:'));
+    // The bake's analysis samples green every 200 ms (test plans): its first sample shows within a moment.
+    let baking: CliRun | undefined;
+    let health: string | undefined;
+    await until(
+      () => `a bake sample in cutover status:\n${baking?.stdout}`,
+      async () => {
+        baking = await cutover(['status', id]);
+        health = baking.stdout.split('\n').find((line) => line.startsWith('  health:'));
+        return baking.code === 0 && !/no analysis sample/.test(health ?? '');
+      },
+      10_000,
+      100,
+    );
     assert.match(
       health ?? '',
-      /^ {2}health: {4}healthy; \d+ s of 6s watched \(bake check, reported \d\d:\d\d:\d\d\)$/,
-      `the health line is the bake's latest check, not the verify's:\n${baking.stdout}`,
+      /^ {2}health: {4}HEALTHY, version 480, healthy \(analysis sample \d\d:\d\d:\d\d\)$/,
+      `the health line is the bake's latest sample, not the verify's:\n${baking?.stdout}`,
     );
 
     const result = await handle.result();

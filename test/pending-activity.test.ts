@@ -74,6 +74,22 @@ describe('reading the pending activity of an upgrade from describe()', () => {
     assert.equal(activity?.summary, '42 s of the bake analysed, 7 samples, 47 s unwatched (made up)');
   });
 
+  it('says in the summary that inconclusive samples hold the bake clock', () => {
+    const progress: AnalysisProgress = {
+      elapsedMs: 12_000,
+      failures: 0,
+      since: 0,
+      samples: 9,
+      inconclusiveSamples: 3,
+      inconclusiveMs: 90_000,
+    };
+    const activity = pendingActivityOf(describing({ type: 'analyseCanary', heartbeat: progress }));
+    assert.equal(
+      activity?.summary,
+      '12 s of the bake analysed, 9 samples; inconclusive for 90 s (too little traffic on green): the clock holds',
+    );
+  });
+
   it('shows a retrying activity (not the first one) with its attempt and last failure', () => {
     const description = describing(
       { type: 'drainBackends', heartbeat: { startedAt: 1, observation: '3 queries still active' } },

@@ -186,7 +186,7 @@ describe('metrics and notifications of upgrades on a real Temporal dev server', 
     await assertReplays(handle as WorkflowHandle);
   });
 
-  it('a canary rolled back by its analysis: samples by verdict, green error rate, rollback reason analysis, no p95 invented', async () => {
+  it('a canary rolled back by its analysis: samples by verdict, error rate and p95 of both clusters, rollback reason analysis', async () => {
     webhooks = jsonAndSlack();
     const group = 'analysed';
     const fleet = await testbed.fleet({
@@ -237,10 +237,13 @@ describe('metrics and notifications of upgrades on a real Temporal dev server', 
         s.name === 'cutover_cluster_error_rate' && s.labels.cluster === `${group}-green` && s.labels.role === 'green',
     );
     assert.ok(errorRate && errorRate.value > 0.02, `green's error rate of the bad sample: ${errorRate?.value}`);
-    assert.ok(
-      !after.some((s) => s.name === 'cutover_cluster_latency_p95_seconds'),
-      'no sample measures latency yet: no p95 gauge',
-    );
+    const p95 = (role: string) =>
+      after.find((s) => s.name === 'cutover_cluster_latency_p95_seconds' && s.labels.role === role);
+    assert.equal(p95('green')?.labels.cluster, `${group}-green`);
+    assert.ok((p95('green')?.value ?? 0) > 0, `green's p95 from its finished queries: ${p95('green')?.value}`);
+    assert.ok((p95('blue')?.value ?? 0) > 0, `blue's p95 from its finished queries: ${p95('blue')?.value}`);
+    const blueRate = after.find((s) => s.name === 'cutover_cluster_error_rate' && s.labels.role === 'blue');
+    assert.ok(blueRate && blueRate.value < 0.02, `blue kept failing nothing: ${blueRate?.value}`);
     const rollback = jsonEvents('/json', handle.workflowId).find((event) => event.event === 'rollback');
     assert.match(rollback?.reason ?? '', /canary analysis failed 1 times in a row at 50%: error rate/);
     await assertReplays(handle as WorkflowHandle);

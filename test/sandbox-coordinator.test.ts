@@ -239,6 +239,49 @@ describe('sandbox coordinator', () => {
     }
   });
 
+  it('fails queries with the typed, named errors of the errors switch (by SQL), and /v1/query carries errorType, errorCode and elapsedTime as Trino does', async () => {
+    blue.setFaults({
+      errors: [{ rate: 1, errorType: 'USER_ERROR', errorName: 'FUNCTION_NOT_FOUND', sqlContains: 'my_udf(' }],
+    });
+    try {
+      const failed = await follow(await submit(blue.url, 'SELECT my_udf(1)'));
+      const fine = await follow(await submit(blue.url, '/* sandbox:duration=50ms */ SELECT 1'));
+      assert.equal(fine.at(-1)?.stats.state, 'FINISHED', 'SQL without the function is unaffected');
+      assert.deepEqual(
+        [failed.at(-1)?.error?.errorName, failed.at(-1)?.error?.errorCode, failed.at(-1)?.error?.errorType],
+        ['FUNCTION_NOT_FOUND', 5, 'USER_ERROR'],
+      );
+      const listed = (await call(`${blue.url}/v1/query`, { headers: USER })).json() as {
+        queryId: string;
+        errorType?: string;
+        errorCode?: { name: string; type: string };
+        queryStats: { elapsedTime: string };
+      }[];
+      const info = listed.find((query) => query.queryId === failed.at(-1)?.id);
+      assert.equal(info?.errorType, 'USER_ERROR');
+      assert.deepEqual([info?.errorCode?.name, info?.errorCode?.type], ['FUNCTION_NOT_FOUND', 'USER_ERROR']);
+      const summary = (await new TrinoHttpClient({ url: blue.url, user: 'cutover' }).listQueries()).find(
+        (query) => query.queryId === fine.at(-1)?.id,
+      );
+      assert.ok((summary?.elapsedMs ?? 0) >= 50, `elapsedTime read back: ${summary?.elapsedMs} ms`);
+    } finally {
+      blue.setFaults({ errors: [] });
+    }
+  });
+
+  it('slows queries by a factor and a jitter: the latency switches', async () => {
+    blue.setFaults({ queryLatencyFactor: 3, queryJitterMs: 100 });
+    try {
+      const started = Date.now();
+      const pages = await follow(await submit(blue.url, '/* sandbox:duration=100ms */ SELECT 1'));
+      const took = Date.now() - started;
+      assert.equal(pages.at(-1)?.stats.state, 'FINISHED');
+      assert.ok(took >= 300 && took < 1_000, `a 100 ms query took ${took} ms at 3x plus up to 100 ms jitter`);
+    } finally {
+      blue.setFaults({ queryLatencyFactor: 1, queryJitterMs: 0 });
+    }
+  });
+
   it('answers 503 on /v1/info and new statements while unhealthy', async () => {
     blue.setFaults({ unhealthy: true });
     try {

@@ -43,7 +43,16 @@ describe('sandbox fleet: control API', () => {
         version: '470',
         url: fleet.cluster('blue')?.url,
         starting: false,
-        faults: { unhealthy: false, failRate: 0, queryDelayMs: 0, queryListStatus: 0, crashed: false },
+        faults: {
+          unhealthy: false,
+          failRate: 0,
+          queryDelayMs: 0,
+          queryJitterMs: 0,
+          queryLatencyFactor: 1,
+          errors: [],
+          queryListStatus: 0,
+          crashed: false,
+        },
       },
     ]);
   });
@@ -69,15 +78,22 @@ describe('sandbox fleet: control API', () => {
 
   it('switches faults, crashes and recovers through the API, journaling each effect', async () => {
     const since = Date.now();
+    const errors = [{ rate: 0.1, errorType: 'USER_ERROR', errorName: 'FUNCTION_NOT_FOUND', sqlContains: 'my_udf(' }];
     const faulty = await call(`${control}/clusters/green/faults`, 'POST', {
       unhealthy: true,
       failRate: 0.5,
       queryDelayMs: 10,
+      queryJitterMs: 5,
+      queryLatencyFactor: 2,
+      errors,
     });
     assert.deepEqual(faulty.json().faults, {
       unhealthy: true,
       failRate: 0.5,
       queryDelayMs: 10,
+      queryJitterMs: 5,
+      queryLatencyFactor: 2,
+      errors,
       queryListStatus: 0,
       crashed: false,
     });
@@ -88,6 +104,15 @@ describe('sandbox fleet: control API', () => {
     );
     assert.equal((await call(`${control}/clusters/green/faults`, 'POST', { failRate: 2 })).status, 400);
     assert.equal((await call(`${control}/clusters/green/faults`, 'POST', { explode: true })).status, 400);
+    assert.equal(
+      (
+        await call(`${control}/clusters/green/faults`, 'POST', {
+          errors: [{ rate: 1, errorType: 'OOPS', errorName: 'X' }],
+        })
+      ).status,
+      400,
+      'an unknown error type is refused',
+    );
     assert.equal((await call(`${control}/clusters/nope/faults`, 'POST', { crash: true })).status, 404);
     assert.deepEqual(
       (await call(`${control}/journal?since=${since}`)).json().map((entry: { kind: string }) => entry.kind),

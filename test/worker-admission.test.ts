@@ -117,6 +117,8 @@ describe('the worker validates every run it executes', () => {
             bake: '1s',
             drain: { interval: '200ms' },
             retire: { keepBlueFor: '0s' },
+            // No query load: by default the bake's analysis would wait for queries to judge green by.
+            analysis: { minQueries: 0 },
           },
         },
       ],

@@ -77,11 +77,34 @@ export function gatewayJar(): Promise<string> {
   return mavenArtifact(`io.trino.gateway:gateway-ha:${REAL_STACK_VERSIONS.gateway}:jar:jar-with-dependencies`);
 }
 
-/** A Trino server unpacked once into the cache (bin, lib; plugins left out), e.g. `io.trino:trino-server:470`. */
+/** A Trino server unpacked once into the cache (bin, lib; of the plugins only TPCH), e.g. `io.trino:trino-server:470`. */
 export async function trinoServer(coordinates: string): Promise<{ home: string; version: string }> {
   const [, artifact, version] = coordinates.split(':');
   const home = join(cacheDir(), `${artifact}-${version}`);
-  if (existsSync(join(home, 'bin', 'launcher'))) return { home, version };
+  if (!existsSync(join(home, 'bin', 'launcher'))) await unpackTrinoServer(coordinates, home);
+  await addTpchPlugin(home, version);
+  return { home, version };
+}
+
+/**
+ * The TPCH connector of the same release (`io.trino:trino-tpch:<version>:zip`, about 22 MB) in the
+ * server's `plugin/tpch`, once: the canary's analysis compares blue and green on the same TPCH queries.
+ */
+async function addTpchPlugin(home: string, version: string): Promise<void> {
+  const plugin = join(home, 'plugin', 'tpch');
+  if (existsSync(plugin)) return;
+  const zip = await mavenArtifact(`io.trino:trino-tpch:${version}:zip`);
+  const partial = `${plugin}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  await run('unzip', ['-q', zip, '-d', partial]);
+  renameSync(join(partial, `trino-tpch-${version}`), plugin);
+  rmSync(partial, { recursive: true, force: true });
+  progress(`added the TPCH connector ${version} to ${home}`);
+}
+
+async function unpackTrinoServer(coordinates: string, home: string): Promise<void> {
+  const [, artifact, version] = coordinates.split(':');
   const tarball = await mavenArtifact(`${coordinates}:tar.gz`);
   progress(`unpacking ${artifact}-${version} into ${home} (once)`);
   const started = Date.now();
@@ -89,11 +112,10 @@ export async function trinoServer(coordinates: string): Promise<{ home: string; 
   const partial = `${home}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
-  // Connectors are left out: the test only uses the system catalog, and they are most of the size.
+  // Connectors are left out (they are most of the size); addTpchPlugin adds the one the tests query.
   await run('tar', ['xzf', tarball, '-C', partial, '--strip-components=1', '--exclude=*/plugin/*']);
   mkdirSync(join(partial, 'plugin'), { recursive: true });
   rmSync(home, { recursive: true, force: true });
   renameSync(partial, home);
   progress(`unpacked ${artifact}-${version} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { home, version };
 }

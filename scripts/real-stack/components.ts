@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { java25Home } from './artifacts';
@@ -226,6 +226,10 @@ export async function startTrino(
       '',
     ].join('\n'),
   );
+  if (existsSync(join(options.home, 'plugin', 'tpch'))) {
+    mkdirSync(join(etc, 'catalog'), { recursive: true });
+    writeFileSync(join(etc, 'catalog', 'tpch.properties'), 'connector.name=tpch\n');
+  }
   if (options.accessControlRules !== undefined) {
     writeFileSync(join(etc, 'rules.json'), JSON.stringify(options.accessControlRules, null, 2));
     writeFileSync(

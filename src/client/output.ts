@@ -153,6 +153,7 @@ export function printAcknowledgement(
 export function sampleText(sample: CanaryMeasurement): string {
   return (
     `${clock(sample.at)}: ${sample.finished} finished / ${sample.failed} failed (${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued ?? '?'} queued` +
-    (sample.problem ? ` - ${sample.problem}` : '')
+    (sample.problem ? ` - ${sample.problem}` : '') +
+    (sample.verdict === 'inconclusive' ? ` - inconclusive: ${sample.inconclusive}; the bake clock holds` : '')
   );
 }

@@ -91,16 +91,18 @@ function decode(payload: Payload | undefined): unknown {
 function summaryOf(details: unknown): string | undefined {
   if (typeof details === 'string') return details;
   if (typeof details !== 'object' || details === null) return undefined;
-  const { observation, message, elapsedMs, samples, unwatchedMs, stage, backend, retired } = details as Record<
-    string,
-    unknown
-  >;
+  const { observation, message, elapsedMs, samples, unwatchedMs, inconclusiveMs, stage, backend, retired } =
+    details as Record<string, unknown>;
   if (typeof observation === 'string') return observation;
   if (typeof message === 'string') return message;
   if (typeof elapsedMs === 'number') {
     const unwatched =
       typeof unwatchedMs === 'number' && unwatchedMs > 0 ? `, ${formatSeconds(unwatchedMs)} unwatched (made up)` : '';
-    return `${Math.round(elapsedMs / 1000)} s of the bake analysed${typeof samples === 'number' ? `, ${counted(samples, 'sample')}` : ''}${unwatched}`;
+    const held =
+      typeof inconclusiveMs === 'number' && inconclusiveMs > 0
+        ? `; inconclusive for ${formatSeconds(inconclusiveMs)} (too little traffic on green): the clock holds`
+        : '';
+    return `${Math.round(elapsedMs / 1000)} s of the bake analysed${typeof samples === 'number' ? `, ${counted(samples, 'sample')}` : ''}${unwatched}${held}`;
   }
   if (stage === 'activated' && typeof backend === 'string')
     return `${backend} activated; waiting until the gateway lists it active and HEALTHY`;

@@ -154,6 +154,58 @@ export const CANARY_PRESETS: Record<'standard' | 'ten-then-full' | 'linear-10', 
   'linear-10': Array.from({ length: 10 }, (_, i) => ({ weight: (i + 1) * 10 })),
 };
 
+/**
+ * How a bake analyses green against blue: every `interval` a sample compares the queries each
+ * ended in that window (src/analysis/judge.ts). Defaults are explained in the README's plan reference.
+ */
+const analysisFields = z.strictObject({
+  interval: interval.default('30s'),
+  maxErrorRate: z
+    .number()
+    .min(0, { error: 'must be between 0 and 1' })
+    .lt(1, { error: 'must be between 0 and 1, and below 1: at 1 the error-rate check could never fire' })
+    .default(0.02),
+  maxConsecutiveFailures: consecutiveFailures.default(2),
+  /** Queued queries on green may grow by this much between two measurements. */
+  maxQueuedGrowth: z
+    .number()
+    .int()
+    .min(0)
+    .max(100_000, { error: 'must be at most 100000 (more would switch the queue check off)' })
+    .default(20),
+  /** Green's p50 and p95 elapsed time may be at most this times blue's, plus latencySlack. */
+  maxLatencyRatio: z
+    .number()
+    .min(1, { error: 'must be 1 or more (green may be as fast as blue)' })
+    .max(100, { error: 'must be at most 100 (more would switch the latency check off)' })
+    .default(1.5),
+  latencySlack: duration
+    .refine((value) => !(lenientMs(value) > 3_600_000), {
+      error: 'must be at most 1h (more would switch the latency check off)',
+    })
+    .default('100ms'),
+  /** Finished queries each side needs in a window before their p50 is compared (p95: at least 100). */
+  minLatencyQueries: z.number().int().min(5, { error: 'must be 5 or more' }).max(100_000).default(20),
+  /** Fewer ended queries on green in a sample make it inconclusive: the bake clock does not move. */
+  minQueries: z.number().int().min(0, { error: 'must be 0 or more' }).max(100_000).default(1),
+  /** What inconclusive samples lead to once they lasted inconclusiveTimeout in a row. */
+  onInconclusive: z
+    .enum(['wait', 'proceed', 'rollback'], { error: 'must be "wait", "proceed" or "rollback"' })
+    .default('wait'),
+  inconclusiveTimeout: positiveDuration.default('30m'),
+  /** How far back blue's queries make its baseline, for samples in which blue takes no new queries (after the flip). */
+  baselineWindow: positiveDuration.default('10m'),
+});
+const analysisSection = analysisFields.prefault({});
+
+/** A plan's analysis settings with every default filled (plans of upgrades started before some existed lack them). */
+export type AnalysisConfig = z.output<typeof analysisSection>;
+
+/** The analysis settings of a plan section as recorded, defaults filled for fields it does not have. */
+export function analysisConfig(section: Partial<AnalysisConfig> | undefined): AnalysisConfig {
+  return { ...analysisSection.parse({}), ...section };
+}
+
 const canarySection = z
   .strictObject({
     /** How the share moves (src/integrations/traffic): routing-rule, precise and sticky per user; backend-pool, green joins the group. */
@@ -170,24 +222,7 @@ const canarySection = z
     ruleName: z.string().min(1).optional(),
     /** routing-rule: the gateway's `routingRules.rulesRefreshPeriod`; a step counts as applied after it. */
     rulesRefresh: duration.default('1m'),
-    analysis: z
-      .strictObject({
-        interval: interval.default('30s'),
-        maxErrorRate: z
-          .number()
-          .min(0, { error: 'must be between 0 and 1' })
-          .lt(1, { error: 'must be between 0 and 1, and below 1: at 1 the error-rate check could never fire' })
-          .default(0.02),
-        maxConsecutiveFailures: consecutiveFailures.default(2),
-        /** Queued queries on green may grow by this much between two measurements. */
-        maxQueuedGrowth: z
-          .number()
-          .int()
-          .min(0)
-          .max(100_000, { error: 'must be at most 100000 (more would switch the queue check off)' })
-          .default(20),
-      })
-      .prefault({}),
+    analysis: analysisSection,
   })
   .superRefine((canary, ctx) => {
     if (canary.preset && canary.steps)
@@ -288,10 +323,19 @@ const blueGreenPlan = z
       })
       .prefault({}),
     canary: canarySection.optional(),
+    /** Blue/green: the bake's analysis of green against blue's window before the flip (canary: canary.analysis). */
+    analysis: analysisFields.optional(),
   })
   .superRefine((plan, ctx) => {
     if (plan.strategy === 'blue-green' && plan.canary) {
       ctx.addIssue({ code: 'custom', path: ['canary'], message: 'only applies to strategy: canary' });
+    }
+    if (plan.strategy === 'canary' && plan.analysis) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['analysis'],
+        message: 'applies to blue-green bakes; a canary sets its analysis in canary.analysis',
+      });
     }
     if (plan.canary && plan.blue) {
       const mode = trafficMode(plan.canary.traffic);

@@ -41,6 +41,7 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
     ['health.interval', plan.health.interval],
     ['drain.interval', plan.drain.interval],
     ['canary.analysis.interval', plan.canary?.analysis.interval],
+    ['analysis.interval', plan.analysis?.interval],
   ];
   for (const [field, value] of intervals) {
     if (value !== undefined && durationMs(value) < minInterval)
@@ -86,16 +87,21 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
       }
       previous = step.weight;
     });
-    const analysis = plan.canary.analysis;
+  }
+  for (const [prefix, analysis] of [
+    ['canary.analysis', plan.canary?.analysis],
+    ['analysis', plan.analysis],
+  ] as const) {
+    if (!analysis) continue;
     if (analysis.maxErrorRate > bounds.maxErrorRate) {
       refuse(
-        'canary.analysis.maxErrorRate',
+        `${prefix}.maxErrorRate`,
         `must be at most ${bounds.maxErrorRate} (the worker policy's bounds.maxErrorRate)`,
       );
     }
     if (analysis.maxConsecutiveFailures > bounds.maxConsecutiveFailures) {
       refuse(
-        'canary.analysis.maxConsecutiveFailures',
+        `${prefix}.maxConsecutiveFailures`,
         `must be at most ${bounds.maxConsecutiveFailures} (the worker policy's bounds.maxConsecutiveFailures)`,
       );
     }

@@ -41,12 +41,42 @@ export interface SubmitOptions {
   source?: string;
   /**
    * `random`: runs, then FAILED with GENERIC_INTERNAL_ERROR (the `failRate` fault);
-   * `starting`: FAILED at dispatch with SERVER_STARTING_UP, as Trino does before startup completes.
+   * `starting`: FAILED at dispatch with SERVER_STARTING_UP, as Trino does before startup completes;
+   * an injected error (the `errors` fault): a USER_ERROR fails at dispatch, as a failed analysis
+   * does, any other type after the query's run time.
    */
-  failure?: 'random' | 'starting';
-  /** Added to the statement's own duration (the `queryDelayMs` fault). */
+  failure?: 'random' | 'starting' | InjectedError;
+  /** Added to the statement's own duration (the `queryDelayMs` and `queryJitterMs` faults). */
   extraDelayMs: number;
+  /** Multiplies the statement's own duration (the `queryLatencyFactor` fault); default 1. */
+  latencyFactor?: number;
 }
+
+/** An error a fault switch makes a query fail with, as Trino names it. */
+export interface InjectedError {
+  errorType: QueryError['errorType'];
+  errorName: string;
+  message?: string;
+}
+
+/** Trino's error codes of the names a fault is likely to inject (others get a code of their type's range). */
+const ERROR_CODES: Record<string, number> = {
+  GENERIC_USER_ERROR: 0,
+  SYNTAX_ERROR: 1,
+  USER_CANCELED: 3,
+  FUNCTION_NOT_FOUND: 5,
+  TABLE_NOT_FOUND: 46,
+  COLUMN_NOT_FOUND: 47,
+  GENERIC_INTERNAL_ERROR: 65536,
+  EXCEEDED_GLOBAL_MEMORY_LIMIT: 131072 + 2,
+  EXCEEDED_TIME_LIMIT: 131072 + 3,
+};
+const ERROR_TYPE_BASE: Record<QueryError['errorType'], number> = {
+  USER_ERROR: 0,
+  INTERNAL_ERROR: 65536,
+  INSUFFICIENT_RESOURCES: 131072,
+  EXTERNAL: 16777216,
+};
 
 /** Like Trino's `query.min-expire-age` and `query.max-history`, scaled to a sandbox. */
 const RETENTION_MS = 10 * 60_000;
@@ -121,7 +151,16 @@ export class QueryTracker {
       rowsServed: 0,
     };
     this.queries.set(query.id, query);
-    const runMs = statement.durationMs + options.extraDelayMs;
+    const runMs = Math.round(statement.durationMs * (options.latencyFactor ?? 1) + options.extraDelayMs);
+    const injected = typeof options.failure === 'object' ? options.failure : undefined;
+    const injectedError = injected
+      ? failure(
+          injected.errorName,
+          ERROR_CODES[injected.errorName] ?? ERROR_TYPE_BASE[injected.errorType],
+          injected.errorType,
+          injected.message ?? `Simulated ${injected.errorName} on coordinator ${this.coordinatorName}`,
+        )
+      : undefined;
     // Dispatch on the next tick so the POST reply still says QUEUED, as Trino's does.
     this.schedule(query, 0, () => {
       if (options.failure === 'starting') {
@@ -129,9 +168,17 @@ export class QueryTracker {
         this.transition(query, 'FAILED');
         return;
       }
+      if (injectedError?.errorType === 'USER_ERROR') {
+        query.error = injectedError;
+        this.transition(query, 'FAILED');
+        return;
+      }
       this.transition(query, 'RUNNING');
       this.schedule(query, runMs, () => {
-        if (options.failure === 'random') {
+        if (injectedError) {
+          query.error = injectedError;
+          this.transition(query, 'FAILED');
+        } else if (options.failure === 'random') {
           query.error = failure(
             'GENERIC_INTERNAL_ERROR',
             65536,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { QueryTracker, type SimulatedQuery } from './coordinator-queries';
+import { QueryTracker, type InjectedError, type SimulatedQuery } from './coordinator-queries';
 import { basicQueryInfo, externalBaseUrl, formatDuration, queryResults } from './coordinator-protocol';
 import { createListener, listenLocal, type Listener } from './http-listener';
 import { requestCookie, trinoUser } from './trino-request';
@@ -35,10 +35,27 @@ export interface CoordinatorFaults {
   failRate: number;
   /** Added to the run time of every new query. */
   queryDelayMs: number;
+  /** A uniformly random 0..this many ms added to the run time of each new query (jittered latency). */
+  queryJitterMs: number;
+  /** Multiplies the own run time of every new query (2: twice as slow). */
+  queryLatencyFactor: number;
+  /**
+   * Errors new queries fail with, as Trino types and names them: each rule fails that fraction of
+   * the new queries whose SQL contains `sqlContains` (of all of them when absent), e.g. a function
+   * an upgrade removed: `{ rate: 1, errorType: 'USER_ERROR', errorName: 'FUNCTION_NOT_FOUND', sqlContains: 'my_udf(' }`.
+   */
+  errors: ErrorFault[];
   /** When not 0, `GET /v1/query` answers this HTTP status (401 of a rotated password, 503 of an overloaded coordinator). */
   queryListStatus: number;
   /** The listener is closed and every socket was cut. */
   crashed: boolean;
+}
+
+/** One rule of the `errors` fault switch. */
+export interface ErrorFault extends InjectedError {
+  /** Fraction (0..1) of the matching new queries that fail with this error. */
+  rate: number;
+  sqlContains?: string;
 }
 
 /** A cluster as the fleet's control API shows it. */
@@ -85,7 +102,15 @@ export class SimulatedCoordinator {
   private readonly queryViewers?: ReadonlySet<string>;
   private port: number;
   private current?: Incarnation;
-  private switches = { unhealthy: false, failRate: 0, queryDelayMs: 0, queryListStatus: 0 };
+  private switches: Omit<CoordinatorFaults, 'crashed'> = {
+    unhealthy: false,
+    failRate: 0,
+    queryDelayMs: 0,
+    queryJitterMs: 0,
+    queryLatencyFactor: 1,
+    errors: [],
+    queryListStatus: 0,
+  };
   private crashed = false;
 
   constructor(options: SimulatedCoordinatorOptions) {
@@ -161,12 +186,34 @@ export class SimulatedCoordinator {
     if (patch.queryDelayMs !== undefined && !(patch.queryDelayMs >= 0)) {
       throw new RangeError(`queryDelayMs must be 0 or more, got ${patch.queryDelayMs}`);
     }
+    if (patch.queryJitterMs !== undefined && !(patch.queryJitterMs >= 0)) {
+      throw new RangeError(`queryJitterMs must be 0 or more, got ${patch.queryJitterMs}`);
+    }
+    if (patch.queryLatencyFactor !== undefined && !(patch.queryLatencyFactor > 0)) {
+      throw new RangeError(`queryLatencyFactor must be above 0, got ${patch.queryLatencyFactor}`);
+    }
+    for (const rule of patch.errors ?? []) {
+      if (!(rule.rate >= 0 && rule.rate <= 1))
+        throw new RangeError(`errors[].rate must be between 0 and 1, got ${rule.rate}`);
+    }
     this.switches = {
       unhealthy: patch.unhealthy ?? this.switches.unhealthy,
       failRate: patch.failRate ?? this.switches.failRate,
       queryDelayMs: patch.queryDelayMs ?? this.switches.queryDelayMs,
+      queryJitterMs: patch.queryJitterMs ?? this.switches.queryJitterMs,
+      queryLatencyFactor: patch.queryLatencyFactor ?? this.switches.queryLatencyFactor,
+      errors: patch.errors ?? this.switches.errors,
       queryListStatus: patch.queryListStatus ?? this.switches.queryListStatus,
     };
+  }
+
+  /** How a new query fails, if it does: startup, then the `errors` rules in order, then `failRate`. */
+  private failureFor(sql: string): 'starting' | 'random' | InjectedError | undefined {
+    if (this.starting) return 'starting';
+    for (const { rate, sqlContains, ...error } of this.switches.errors) {
+      if ((sqlContains === undefined || sql.includes(sqlContains)) && Math.random() < rate) return error;
+    }
+    return Math.random() < this.switches.failRate ? 'random' : undefined;
   }
 
   /** Whether `user` may see `query`, as Trino's access control filters `/v1/query`: its own always. */
@@ -223,8 +270,9 @@ export class SimulatedCoordinator {
         sql,
         user,
         source: request.headers['x-trino-source'] as string | undefined,
-        extraDelayMs: this.switches.queryDelayMs,
-        failure: this.starting ? 'starting' : Math.random() < this.switches.failRate ? 'random' : undefined,
+        extraDelayMs: this.switches.queryDelayMs + Math.random() * this.switches.queryJitterMs,
+        latencyFactor: this.switches.queryLatencyFactor,
+        failure: this.failureFor(sql),
       });
       return queryResults(query, base(request), query.nextToken);
     });

@@ -15,6 +15,19 @@ const faultsBody = z.strictObject({
   unhealthy: z.boolean().optional(),
   failRate: z.number().min(0).max(1).optional(),
   queryDelayMs: z.number().nonnegative().optional(),
+  queryJitterMs: z.number().nonnegative().optional(),
+  queryLatencyFactor: z.number().positive().optional(),
+  errors: z
+    .array(
+      z.strictObject({
+        rate: z.number().min(0).max(1),
+        errorType: z.enum(['USER_ERROR', 'INTERNAL_ERROR', 'INSUFFICIENT_RESOURCES', 'EXTERNAL']),
+        errorName: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+        message: z.string().optional(),
+        sqlContains: z.string().min(1).optional(),
+      }),
+    )
+    .optional(),
   queryListStatus: z.union([z.literal(0), z.number().int().min(400).max(599)]).optional(),
   crash: z.boolean().optional(),
 });

@@ -1,4 +1,4 @@
-import { SimulatedCoordinator } from './coordinator';
+import { SimulatedCoordinator, type ErrorFault } from './coordinator';
 import { registerControlApi } from './fleet-control-api';
 import { ClusterVersionConflictError, UnknownClusterError } from './fleet-errors';
 import { SandboxGateway, type SandboxGatewayOptions } from './gateway';
@@ -28,6 +28,9 @@ export interface FaultRequest {
   unhealthy?: boolean;
   failRate?: number;
   queryDelayMs?: number;
+  queryJitterMs?: number;
+  queryLatencyFactor?: number;
+  errors?: ErrorFault[];
   queryListStatus?: number;
   crash?: boolean;
 }

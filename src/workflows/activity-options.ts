@@ -132,6 +132,26 @@ export function unanalysedTimeNotCounted(): boolean {
   return patched(UNANALYSED_TIME_NOT_COUNTED);
 }
 
+/**
+ * Patch id of the change that keeps a bake going past its length while its last sample was bad,
+ * until a good one (or a breach); before it such a bake passed. Asked only in that situation.
+ */
+const BAKE_ENDS_ON_GOOD_SAMPLE = 'bake-ends-on-good-sample';
+
+export function bakeEndsOnGoodSample(): boolean {
+  return patched(BAKE_ENDS_ON_GOOD_SAMPLE);
+}
+
+/**
+ * Patch id of the change that bakes blue/green upgrades under the canary's analysis (`analyseCanary`
+ * against blue's baseline before the flip) instead of health checks alone (`bakeGreen`).
+ */
+const BLUE_GREEN_BAKE_ANALYSIS = 'blue-green-bake-analysis';
+
+export function blueGreenBakeAnalysis(): boolean {
+  return patched(BLUE_GREEN_BAKE_ANALYSIS);
+}
+
 /** A worker that died is noticed after this long: a few poll intervals, within sane bounds. */
 export function heartbeatTimeoutFor(pollInterval: string): number {
   return Math.min(60_000, Math.max(10_000, 3 * durationMs(pollInterval)));

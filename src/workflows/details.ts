@@ -23,7 +23,7 @@ export function renderDetails(status: UpgradeStatus): string {
   }
   if (bakingBlueGreen) {
     lines.push(
-      `Bake checks: the pending \`bakeGreen\` activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`.  `,
+      `Bake checks: the pending bake activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`.  `,
     );
   }
   const sample = status.analysis?.last;
@@ -32,7 +32,8 @@ export function renderDetails(status: UpgradeStatus): string {
       `**Analysis (${counted(status.analysis!.samples, 'sample')}, ${status.analysis!.consecutiveFailures} failed in a row):** ` +
         `${sample.at.slice(11, 19)} gateway ${sample.gatewayStatus ?? '?'}, version ${sample.version ?? '?'}, ` +
         `${sample.finished} finished / ${sample.failed} failed (error rate ${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued ?? '?'} queued` +
-        `${sample.problem ? ` — **${sample.problem}**` : ''}  `,
+        `${sample.problem ? ` — **${sample.problem}**` : ''}` +
+        `${sample.verdict === 'inconclusive' ? ` — **inconclusive: ${sample.inconclusive}; the bake clock holds**` : ''}  `,
     );
   }
   if (status.strategy === 'canary' && status.phase === 'BAKING') {

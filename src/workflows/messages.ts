@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AnalysisProgress, CanaryMeasurement, HealthSnapshot } from '../observations';
+import type { AnalysisProgress, CanaryMeasurement, ClusterWindow, HealthSnapshot } from '../observations';
 import type { ApprovalSignature } from '../signing/payload';
 
 /** Task queue every cutover worker polls. */
@@ -77,7 +77,13 @@ export interface UpgradeStatus {
   awaitingApproval: boolean;
   health: HealthSnapshot;
   /** Canary analysis: the last sample and how many failed in a row. */
-  analysis?: { last?: CanaryMeasurement; samples: number; consecutiveFailures: number };
+  analysis?: {
+    last?: CanaryMeasurement;
+    samples: number;
+    consecutiveFailures: number;
+    /** Inconclusive samples in a row (too little traffic on green to judge it): the bake clock holds meanwhile. */
+    inconclusiveSamples?: number;
+  };
   /** The latest TIMELINE_KEPT entries; older ones are counted in `timelineDropped`. */
   timeline: TimelineEntry[];
   /** Entries dropped from the front of `timeline` to keep it bounded (absent: none). */
@@ -132,4 +138,4 @@ export const promoteUpdate = OPERATOR_MESSAGES.promote.update;
 
 export const statusQuery = defineQuery<UpgradeStatus>('status');
 
-export type { AnalysisProgress, ApprovalSignature, CanaryMeasurement, HealthSnapshot };
+export type { AnalysisProgress, ApprovalSignature, CanaryMeasurement, ClusterWindow, HealthSnapshot };

@@ -141,7 +141,7 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
       title:
         'gateway hangs past the request timeout for 3 s in the middle of the bake: the bake goes on, nothing fails',
       mode: 'hang',
-      activity: 'bakeGreen',
+      activity: 'analyseCanary',
       failure: /no answer within 1000 ms/,
       start: async (_group, proxy, handle) => {
         await waitForStatus(handle, inPhase('BAKING'), 'the bake', 90_000);

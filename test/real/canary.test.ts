@@ -47,12 +47,18 @@ const WINDOW_ROUNDS = 2;
 
 const bucketOf = (user: string) => javaFloorMod(javaStringHashCode(user), 100);
 
-/** Mostly short queries, so that every user runs several during the 10% step. */
+/**
+ * Short TPCH queries (the tiny schema), the same on blue and green, so that every user runs several
+ * during the 10% step and the analysis compares the two releases on the same work.
+ */
 function lightSql(_user: string, i: number): string {
-  const sizes = [0, 500, 0, 1000, 0, 0, 300, 0];
-  const n = sizes[i % sizes.length];
-  if (n === 0) return 'SELECT version()';
-  return `SELECT sum((x * y) % 7) FROM UNNEST(sequence(1, ${n})) a(x) CROSS JOIN UNNEST(sequence(1, ${n})) b(y)`;
+  const queries = [
+    'SELECT version()',
+    `SELECT count(*) FROM tpch.tiny.lineitem WHERE quantity > ${i % 50}`,
+    'SELECT n.name, count(*) FROM tpch.tiny.customer c JOIN tpch.tiny.nation n ON c.nationkey = n.nationkey GROUP BY n.name',
+    `SELECT sum(totalprice) FROM tpch.tiny.orders WHERE orderpriority = '${['1-URGENT', '2-HIGH', '3-MEDIUM'][i % 3]}'`,
+  ];
+  return queries[i % queries.length];
 }
 
 describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rules', { timeout: 15 * 60_000 }, () => {
@@ -232,6 +238,23 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
 
       assert.equal(report.failed, 0, `no query failed: ${failures(report.queries)}`);
       assert.ok(report.queries.every((q) => q.state === 'FINISHED'));
+
+      // The analysis compared 476 (green) with 470 (blue) on the same TPCH queries: at 100% against blue's baseline.
+      const last = result.status.analysis?.last;
+      progress(
+        `analysis: last sample ${last?.verdict}: green ${last?.green?.finished} finished, p50 ${last?.green?.p50Ms} ms, p95 ${last?.green?.p95Ms} ms; ` +
+          `blue${last?.blue?.baselineOf ? ` (${last.blue.baselineOf})` : ''} ${last?.blue?.finished} finished, p50 ${last?.blue?.p50Ms} ms, p95 ${last?.blue?.p95Ms} ms; ` +
+          `notes: ${last?.notes?.join('; ')}`,
+      );
+      assert.equal(last?.verdict, 'pass', `the last sample passed: ${JSON.stringify(last)}`);
+      assert.ok(
+        (last?.green?.latencyCount ?? 0) > 0 && last?.green?.p50Ms !== undefined,
+        `green's window has finished queries with their elapsed time: ${JSON.stringify(last?.green)}`,
+      );
+      assert.ok(
+        (last?.blue?.latencyCount ?? 0) > 0 && last?.blue?.p50Ms !== undefined,
+        `blue's window (or baseline) has finished queries with their elapsed time: ${JSON.stringify(last?.blue)}`,
+      );
       // Stickiness needs users with several queries in the window: the promote above waited for them.
       assert.ok(
         perUser.every((n) => n >= WINDOW_ROUNDS),

@@ -119,7 +119,9 @@ function healthLine(view: UpgradeView, status: UpgradeStatus): string | undefine
   if (status.phase === 'BAKING' && activity?.type === 'analyseCanary') {
     const sample = view.liveSample ?? status.analysis?.last;
     if (!sample) return 'no analysis sample of this bake yet';
-    const facts = [sample.gatewayStatus, sample.version && `version ${sample.version}`, sample.problem ?? 'healthy'];
+    const verdict =
+      sample.problem ?? (sample.verdict === 'inconclusive' ? `inconclusive: ${sample.inconclusive}` : 'healthy');
+    const facts = [sample.gatewayStatus, sample.version && `version ${sample.version}`, verdict];
     return `${facts.filter(Boolean).join(', ')} (analysis sample ${clock(sample.at)})`;
   }
   if (status.phase === 'BAKING' && activity && BAKE_ACTIVITIES.has(activity.type)) {

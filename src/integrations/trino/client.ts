@@ -42,8 +42,9 @@ interface BasicQueryInfo {
   state: QueryState;
   query?: string;
   session?: { user?: string };
-  queryStats?: { createTime?: string; endTime?: string };
-  errorCode?: { name?: string };
+  queryStats?: { createTime?: string; endTime?: string; elapsedTime?: string };
+  errorType?: string;
+  errorCode?: { name?: string; type?: string };
 }
 
 const UI_COOKIE = 'Trino-UI-Token';
@@ -331,8 +332,31 @@ function toQuerySummary(info: BasicQueryInfo): QuerySummary {
   if (info.session?.user !== undefined) summary.user = info.session.user;
   if (info.queryStats?.createTime !== undefined) summary.createTime = info.queryStats.createTime;
   if (info.queryStats?.endTime !== undefined) summary.endTime = info.queryStats.endTime;
-  if (info.errorCode?.name !== undefined) summary.errorCode = info.errorCode.name;
+  if (info.errorCode?.name !== undefined) {
+    summary.errorCode = info.errorCode.name;
+    summary.errorName = info.errorCode.name;
+  }
+  const errorType = info.errorType ?? info.errorCode?.type;
+  if (errorType !== undefined) summary.errorType = errorType;
+  const elapsedMs = info.queryStats?.elapsedTime === undefined ? undefined : parseDuration(info.queryStats.elapsedTime);
+  if (elapsedMs !== undefined) summary.elapsedMs = elapsedMs;
   return summary;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** Milliseconds of an airlift Duration as Trino prints it (`20.00ms`, `1.23s`, `2.50m`); undefined if unreadable. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h|d)\s*$/.exec(text);
+  return match ? Number(match[1]) * DURATION_UNITS_MS[match[2]] : undefined;
 }
 
 /** Appends a page in place: pages can be large, so no spread into push. */

@@ -38,7 +38,13 @@ export interface QuerySummary {
   user?: string;
   createTime?: string;
   endTime?: string;
+  /** `errorCode.name` of a failed query (e.g. `FUNCTION_NOT_FOUND`); `errorName` is the same value. */
   errorCode?: string;
+  errorName?: string;
+  /** `errorType` of a failed query: USER_ERROR, INTERNAL_ERROR, INSUFFICIENT_RESOURCES or EXTERNAL. */
+  errorType?: string;
+  /** `queryStats.elapsedTime` (queued time included) in milliseconds. */
+  elapsedMs?: number;
 }
 
 /**

@@ -1,15 +1,15 @@
 import { formatSeconds } from '../../observations';
-import { long, pollingOptions, retryBudgetOf, stepNamed } from '../activity-options';
-import { canaryBake } from './canary-bake';
+import { blueGreenBakeAnalysis, long, pollingOptions, retryBudgetOf, stepNamed } from '../activity-options';
+import { blueGreenBake, canaryBake } from './canary-bake';
 import { automaticRollback, CONTINUE, skipped, type StepKind } from './context';
 import { canaryOf, gatewayOf, greenUrl } from './targets';
 
 export type BakeStep = { kind: 'bake'; duration: string; analysis?: boolean };
 
 /**
- * Green serves its share for a while under watch. Blue/green: green's health in the gateway, its
- * version and its coordinator, rolled back after too many failed checks in a row. Canary: the
- * analysis of canary-bake.ts, which a pause stops and a promote ends.
+ * Green serves its share for a while under watch: the analysis of canary-bake.ts (green against
+ * blue), which a pause stops and a promote ends. Blue/green bakes recorded before the patch
+ * `blue-green-bake-analysis` watch green's health alone (`bakeGreen`).
  */
 export const bake: StepKind<BakeStep> = {
   describe: (step) => (step.analysis ? `bake ${step.duration} with analysis` : `bake ${step.duration}`),
@@ -19,6 +19,7 @@ export const bake: StepKind<BakeStep> = {
       if (ctx.promoteAll) return skipped(ctx, `${step.duration} bake`);
       return canaryBake(ctx, step.duration, canaryOf(ctx).entry);
     }
+    if (blueGreenBakeAnalysis()) return blueGreenBake(ctx, step.duration);
     const { plan, status } = ctx;
     const green = plan.green.name;
     ctx.setPhase('BAKING', `watching ${green} for ${step.duration}`);

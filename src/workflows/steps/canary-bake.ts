@@ -2,7 +2,14 @@ import { ActivityFailure, CancellationScope, CancelledFailure, condition, isCanc
 import type { AnalyseCanaryInput, AnalysisVerdict } from '../../activities/canary-analysis';
 import { formatSeconds } from '../../observations';
 import { durationMs } from '../../plan/duration';
-import { long, pollingOptions, retryBudgetOf, unanalysedTimeNotCounted } from '../activity-options';
+import { analysisConfig, type AnalysisConfig } from '../../plan/schema';
+import {
+  bakeEndsOnGoodSample,
+  long,
+  pollingOptions,
+  retryBudgetOf,
+  unanalysedTimeNotCounted,
+} from '../activity-options';
 import type { AnalysisProgress } from '../messages';
 import { automaticRollback, CONTINUE, type StepContext, type StepOutcome } from './context';
 import { gatewayOf } from './targets';
@@ -16,8 +23,25 @@ import { gatewayOf } from './targets';
  * cancels the whole step. Between hand-backs the run may continue as new, keeping the progress.
  */
 export async function canaryBake(ctx: StepContext, duration: string, entry: string): Promise<StepOutcome> {
+  return analysedBake(ctx, duration, entry, analysisConfig(ctx.plan.canary!.analysis));
+}
+
+/**
+ * A blue/green bake under the same analysis (patch `blue-green-bake-analysis`): green, which takes
+ * every new query, against blue's baseline of the `analysis.baselineWindow` before the bake.
+ */
+export async function blueGreenBake(ctx: StepContext, duration: string): Promise<StepOutcome> {
+  return analysedBake(ctx, duration, ctx.plan.green.name, analysisConfig(ctx.plan.analysis));
+}
+
+async function analysedBake(
+  ctx: StepContext,
+  duration: string,
+  entry: string,
+  analysis: AnalysisConfig,
+): Promise<StepOutcome> {
   const { plan, status } = ctx;
-  const analysis = plan.canary!.analysis;
+  const canary = plan.strategy === 'canary';
   const bakeMs = durationMs(duration);
   const progress = (ctx.bakeProgress ??= {
     elapsedMs: 0,
@@ -32,7 +56,7 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
     );
   status.analysis ??= { samples: 0, consecutiveFailures: 0 };
   try {
-    while (progress.elapsedMs < bakeMs) {
+    while (progress.elapsedMs < bakeMs || (progress.failures > 0 && bakeEndsOnGoodSample())) {
       const input: AnalyseCanaryInput = {
         gateway: gatewayOf(ctx),
         green: plan.green.name,
@@ -42,6 +66,17 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
         maxErrorRate: analysis.maxErrorRate,
         maxQueuedGrowth: analysis.maxQueuedGrowth,
         maxConsecutiveFailures: analysis.maxConsecutiveFailures,
+        greenName: plan.green.name,
+        blue: ctx.facts.blue.map((blue) => ({ name: blue.name, url: blue.proxyTo })),
+        comparison: {
+          minQueries: analysis.minQueries,
+          maxLatencyRatio: analysis.maxLatencyRatio,
+          latencySlackMs: durationMs(analysis.latencySlack),
+          minLatencyQueries: analysis.minLatencyQueries,
+          inconclusiveTimeoutMs: durationMs(analysis.inconclusiveTimeout),
+          baselineWindowMs: durationMs(analysis.baselineWindow),
+        },
+        intendedPercent: status.trafficPercent,
         bakeMs,
         intervalMs: durationMs(analysis.interval),
         progress: { ...progress },
@@ -52,13 +87,40 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
         `bake ${duration} at ${status.trafficPercent}%: analyse ${plan.green.name}`,
       );
       Object.assign(progress, run.progress);
-      record(ctx, run.verdict, progress);
+      record(ctx, run.verdict, progress, analysis.maxConsecutiveFailures);
       if (run.verdict === 'breach') {
         noteUnwatched(ctx, progress, duration);
         return automaticRollback(
-          `canary analysis failed ${progress.failures} times in a row at ${status.trafficPercent}%: ${progress.last?.problem}`,
+          canary
+            ? `canary analysis failed ${progress.failures} times in a row at ${status.trafficPercent}%: ${progress.last?.problem}`
+            : `${plan.green.name} failed while baking: ${progress.last?.problem} (${progress.failures} samples in a row)`,
           'cutover (analysis)',
         );
+      }
+      if (run.verdict === 'inconclusiveTimeout') {
+        const undecided = `no verdict on ${plan.green.name} at ${status.trafficPercent}% for ${formatSeconds(progress.inconclusiveMs ?? 0)} of samples (${progress.last?.inconclusive ?? 'too little traffic'})`;
+        switch (analysis.onInconclusive) {
+          case 'rollback':
+            noteUnwatched(ctx, progress, duration);
+            return automaticRollback(
+              `${undecided}: rolling back (analysis.onInconclusive: rollback)`,
+              'cutover (analysis)',
+            );
+          case 'proceed':
+            ctx.note(
+              `${undecided}: ending this bake without a verdict (analysis.onInconclusive: proceed); ${formatSeconds(progress.elapsedMs)} of ${duration} were analysed`,
+            );
+            return CONTINUE;
+          case 'wait':
+            ctx.note(
+              `${undecided}: still waiting for queries to judge green by (analysis.onInconclusive: wait); roll back or promote by hand to end the wait`,
+            );
+            break;
+          default: {
+            const unknown: never = analysis.onInconclusive;
+            throw new Error(`unknown onInconclusive ${String(unknown)}`);
+          }
+        }
       }
       if (status.paused) {
         await ctx.holdWhilePaused();
@@ -71,12 +133,15 @@ export async function canaryBake(ctx: StepContext, duration: string, entry: stri
         ctx.note(`bake at ${status.trafficPercent}% ended early: promoted by ${promotion.by}`);
         return CONTINUE;
       }
-      await ctx.continueAsNewIfSuggested();
+      // Canaries run for hours across many bakes; a blue/green upgrade's history stays small without it.
+      if (canary) await ctx.continueAsNewIfSuggested();
     }
     noteUnwatched(ctx, progress, duration);
     const unwatched = progress.unwatchedMs ? `; ${formatSeconds(progress.unwatchedMs)} unwatched, made up` : '';
     ctx.note(
-      `bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} analysis samples since the first step${unwatched})`,
+      canary
+        ? `bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} analysis samples since the first step${unwatched})`
+        : `bake of ${duration} passed (${status.analysis.samples} analysis samples${unwatched})`,
     );
     return CONTINUE;
   } finally {
@@ -106,7 +171,13 @@ async function analyseUntilInterrupted(
       },
       () => undefined,
     );
-  const remaining = `${Math.max(0, input.bakeMs - input.progress.elapsedMs)}ms`;
+  // The analysed time left, a bad last sample's follow-ups, and the inconclusive time after which it hands back.
+  const remaining = `${
+    Math.max(0, input.bakeMs - input.progress.elapsedMs) +
+    input.maxConsecutiveFailures * input.intervalMs +
+    (input.comparison?.inconclusiveTimeoutMs ?? 0) +
+    input.intervalMs
+  }ms`;
   try {
     return await analysis.run(() =>
       long.analyseCanary.executeWithOptions(
@@ -149,20 +220,33 @@ function progressAtCancel(error: unknown): AnalysisProgress | undefined {
 }
 
 /** Puts what the analysis saw into the status (and the timeline, for bad samples and recoveries). */
-function record(ctx: StepContext, verdict: AnalysisVerdict | 'interrupted', progress: AnalysisProgress): void {
+function record(
+  ctx: StepContext,
+  verdict: AnalysisVerdict | 'interrupted',
+  progress: AnalysisProgress,
+  max: number,
+): void {
   const { status } = ctx;
   const sample = progress.last;
-  status.analysis = { last: sample, samples: progress.samples, consecutiveFailures: progress.failures };
+  status.analysis = {
+    last: sample,
+    samples: progress.samples,
+    consecutiveFailures: progress.failures,
+    inconclusiveSamples: progress.inconclusiveSamples ?? 0,
+  };
   if (sample) {
     status.health = {
       ...status.health,
       gatewayStatus: sample.gatewayStatus,
       version: sample.version,
-      message: sample.problem ?? `healthy: ${sample.finished} finished, ${sample.failed} failed`,
+      message:
+        sample.problem ??
+        (sample.verdict === 'inconclusive'
+          ? `inconclusive: ${sample.inconclusive}`
+          : `healthy: ${sample.finished} finished, ${sample.failed} failed`),
       checkedAt: sample.at,
     };
   }
-  const max = ctx.plan.canary!.analysis.maxConsecutiveFailures;
   if (verdict === 'problem')
     ctx.note(
       `analysis at ${status.trafficPercent}%: bad sample ${progress.failures} of ${max} in a row: ${sample?.problem}`,
@@ -170,6 +254,14 @@ function record(ctx: StepContext, verdict: AnalysisVerdict | 'interrupted', prog
   else if (verdict === 'recovered')
     ctx.note(
       `analysis at ${status.trafficPercent}%: green healthy again (${sample?.finished} finished, ${sample?.failed} failed)`,
+    );
+  else if (verdict === 'inconclusive')
+    ctx.note(
+      `analysis at ${status.trafficPercent}%: inconclusive, ${sample?.inconclusive ?? 'too little traffic on green'}; the bake clock holds at ${formatSeconds(progress.elapsedMs)} until green can be judged`,
+    );
+  else if (verdict === 'conclusive')
+    ctx.note(
+      `analysis at ${status.trafficPercent}%: green can be judged again (${sample?.finished} finished, ${sample?.failed} failed); the bake clock runs again`,
     );
   else ctx.refreshDetails();
 }
