@@ -249,6 +249,44 @@ describe('metrics and notifications of upgrades on a real Temporal dev server', 
     await assertReplays(handle as WorkflowHandle);
   });
 
+  it('a canary bake with nothing to judge sends inconclusive events, then the rollback onInconclusive asks for', async () => {
+    webhooks = jsonAndSlack();
+    const group = 'undecided';
+    const fleet = await testbed.fleet({
+      healthIntervalMs: 100,
+      rulesRefreshMs: 200,
+      rules: canaryReadyRules(`${group}-canary`),
+      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+    });
+    const plan = fastPlan(fleet.gatewayUrl, group, {
+      strategy: 'canary',
+      approval: { required: false },
+      canary: {
+        traffic: 'routing-rule',
+        rulesRefresh: '200ms',
+        analysis: { interval: '250ms', minQueries: 1, onInconclusive: 'rollback', inconclusiveTimeout: '2s' },
+        steps: [{ weight: 50, bake: '1m' }, { weight: 100 }],
+      },
+    });
+    const handle = await startUpgrade(testbed.env.client, plan);
+    const result = await handle.result();
+    assert.equal(result.outcome, 'ROLLED_BACK');
+    await until('the rollback event delivered', async () =>
+      jsonEvents('/json', handle.workflowId).some((event) => event.event === 'rollback'),
+    );
+    const events = jsonEvents('/json', handle.workflowId);
+    const undecided = events.filter((event) => event.event === 'inconclusive');
+    assert.ok(undecided.length >= 2, `the start of the stretch and its timeout: ${JSON.stringify(events)}`);
+    assert.match(undecided[0].message, /analysis at 50%: inconclusive, green ended 0 queries/);
+    assert.match(undecided.at(-1)?.message ?? '', /no verdict on undecided-green at 50% .*onInconclusive: rollback/);
+    assert.ok(
+      events.findIndex((event) => event.event === 'inconclusive') <
+        events.findIndex((event) => event.event === 'rollback'),
+      'inconclusive before the rollback',
+    );
+    await assertReplays(handle as WorkflowHandle);
+  });
+
   it('a receiver that answers 500 is retried in the background: the upgrade neither waits nor fails', async () => {
     webhooks = [];
     const baseline = await run(fastPlan((await testbed.fleetWithBlue('quiet')).gatewayUrl, 'quiet'), true);

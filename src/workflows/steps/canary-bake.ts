@@ -99,6 +99,7 @@ async function analysedBake(
       }
       if (run.verdict === 'inconclusiveTimeout') {
         const undecided = `no verdict on ${plan.green.name} at ${status.trafficPercent}% for ${formatSeconds(progress.inconclusiveMs ?? 0)} of samples (${progress.last?.inconclusive ?? 'too little traffic'})`;
+        ctx.notify('inconclusive', `${undecided} (analysis.onInconclusive: ${analysis.onInconclusive})`);
         switch (analysis.onInconclusive) {
           case 'rollback':
             noteUnwatched(ctx, progress, duration);
@@ -255,11 +256,11 @@ function record(
     ctx.note(
       `analysis at ${status.trafficPercent}%: green healthy again (${sample?.finished} finished, ${sample?.failed} failed)`,
     );
-  else if (verdict === 'inconclusive')
-    ctx.note(
-      `analysis at ${status.trafficPercent}%: inconclusive, ${sample?.inconclusive ?? 'too little traffic on green'}; the bake clock holds at ${formatSeconds(progress.elapsedMs)} until green can be judged`,
-    );
-  else if (verdict === 'conclusive')
+  else if (verdict === 'inconclusive') {
+    const text = `analysis at ${status.trafficPercent}%: inconclusive, ${sample?.inconclusive ?? 'too little traffic on green'}; the bake clock holds at ${formatSeconds(progress.elapsedMs)} until green can be judged`;
+    ctx.note(text);
+    ctx.notify('inconclusive', text);
+  } else if (verdict === 'conclusive')
     ctx.note(
       `analysis at ${status.trafficPercent}%: green can be judged again (${sample?.finished} finished, ${sample?.failed} failed); the bake clock runs again`,
     );
