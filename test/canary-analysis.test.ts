@@ -7,7 +7,9 @@ import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import type { ErrorFault } from '../src/sandbox/coordinator';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad, type QueryLoadOptions } from '../src/sandbox/load';
-import { statusQuery } from '../src/workflows/messages';
+import type { RoutingView } from '../src/analysis/routing-view';
+import { promoteUpdate, statusQuery } from '../src/workflows/messages';
+import { runCli } from './support/cli';
 import { gatewayBackends } from './support/faults';
 import { fastPlan } from './support/plans';
 import { assertReplays } from './support/temporal';
@@ -55,6 +57,75 @@ describe('bake analysis against blue on a real Temporal dev server and the sandb
     await until('green created', () => fleet.cluster(`${group}-green`) !== undefined, 30_000, 20);
     await fleet.applyFaults(`${group}-green`, { errors });
   }
+
+  it("status and watch show blue and green under load at 50%: the queries each got, green's real share against 50%, the table", async () => {
+    const group = 'routed';
+    const fleet = await canaryFleet(group);
+    const queries = load(fleet, group);
+    const handle = await startUpgrade(
+      testbed.env.client,
+      canaryPlan(fleet, group, {
+        steps: [
+          { weight: 50, bake: '10m' },
+          { weight: 100, bake: '1s' },
+        ],
+        analysis: { interval: '2s', minQueries: 1, maxQueuedGrowth: 100_000 },
+      }),
+    );
+    const id = handle.workflowId;
+    const watching = runCli(testbed.env.address, ['watch', id]);
+    await waitForStatus(handle, (s) => s.phase === 'BAKING' && s.trafficPercent === 50, 'baking at 50%', 60_000);
+    // A sample whose whole window had the load at 50%: the first may have opened before the shift.
+    let analysis: RoutingView | undefined;
+    let samples = 0;
+    await until(
+      () => `a second analysis sample at 50% in status --json: ${JSON.stringify(analysis)}`,
+      async () => {
+        const run = await runCli(testbed.env.address, ['status', id, '--json']);
+        assert.equal(run.code, 0, run.stderr);
+        const view = JSON.parse(run.stdout) as { analysis?: RoutingView; liveSample?: { samples: number } };
+        analysis = view.analysis;
+        if (view.liveSample) samples = Math.max(samples, view.liveSample.samples);
+        return analysis?.intendedPercent === 50 && samples >= 2;
+      },
+      60_000,
+      200,
+    );
+    assert.ok(analysis);
+    assert.equal(analysis.source, 'live', 'the sample comes from the running analysis activity');
+    assert.equal(analysis.verdict, 'pass', JSON.stringify(analysis));
+    const { blue, green } = analysis;
+    assert.ok(green && blue, JSON.stringify(analysis));
+    assert.equal(green.name, `${group}-green`);
+    assert.ok((green.routed ?? 0) > 0 && (blue.routed ?? 0) > 0, `both got new queries: ${JSON.stringify(analysis)}`);
+    assert.ok(green.finished > 0 && green.p95Ms !== undefined, `green finished queries: ${JSON.stringify(green)}`);
+    assert.equal(green.failed, 0);
+    const share = analysis.actualPercent ?? NaN;
+    process.stderr.write(`routing at 50%: green got ${share}% (${green.routed} of ${green.routed! + blue.routed!})\n`);
+    assert.ok(Math.abs(share - 50) <= 20, `green's share ${share}% of new queries, intended 50%`);
+    assert.equal(share, Math.round((1000 * green.routed!) / (green.routed! + blue.routed!)) / 10);
+
+    const text = await runCli(testbed.env.address, ['status', id]);
+    assert.equal(text.code, 0, text.stderr);
+    const lines = text.stdout.split('\n');
+    const at = lines.findIndex((line) => line.startsWith('  routing:   sample '));
+    assert.ok(at > 0, `a routing block:\n${text.stdout}`);
+    assert.match(lines[at + 1], /^ {13}green got \d+(\.\d)?% of new queries \(intended 50%\)$/);
+    const table = lines.slice(at + 2, at + 10).map((line) => line.trim());
+    assert.match(table[0], new RegExp(`^blue {2}green \\(${group}-green\\)$`), text.stdout);
+    for (const [row, label] of ['routed', 'running', 'queued', 'finished', 'failed', 'p95'].entries())
+      assert.match(table[row + 2], new RegExp(`^${label}\\s+\\S`), text.stdout);
+
+    await handle.executeUpdate(promoteUpdate, { args: [{ by: 'test', full: true }] });
+    const result = await handle.result();
+    await queries.stop();
+    assert.equal(result.outcome, 'SUCCEEDED', result.reason);
+    const watched = await watching;
+    assert.equal(watched.code, 0, watched.stderr);
+    assert.match(watched.stdout, /^routing: sample \d\d:\d\d:\d\d \(analysis heartbeat\): pass$/m, watched.stdout);
+    assert.match(watched.stdout, /^ {2}green got \d+(\.\d)?% of new queries \(intended 50%\)$/m);
+    assert.match(watched.stdout, new RegExp(`^ {2}\\s+blue {2}green \\(${group}-green\\)$`, 'm'));
+  });
 
   it('green answering every query 2 s slower than blue at 50% rolls back on latency; blue users see no failure', async () => {
     const group = 'slow';

@@ -42,24 +42,26 @@ describe('what an operator reads', () => {
     const id = handle.workflowId;
 
     await waitForPhase(handle, 'BAKING', 30_000);
-    // The bake's analysis samples green every 200 ms (test plans): its first sample shows within a moment.
+    // The blue/green bake is analysed (patch blue-green-bake-analysis): its check is the analysis's latest sample.
     let baking: CliRun | undefined;
     let health: string | undefined;
     await until(
-      () => `a bake sample in cutover status:\n${baking?.stdout}`,
+      () => `a health line from the bake's analysis:\n${baking?.stdout}`,
       async () => {
         baking = await cutover(['status', id]);
+        assert.equal(baking.code, 0, baking.stderr);
         health = baking.stdout.split('\n').find((line) => line.startsWith('  health:'));
-        return baking.code === 0 && !/no analysis sample/.test(health ?? '');
+        return /\(analysis sample/.test(health ?? '');
       },
-      10_000,
+      20_000,
       100,
     );
     assert.match(
       health ?? '',
       /^ {2}health: {4}HEALTHY, version 480, healthy \(analysis sample \d\d:\d\d:\d\d\)$/,
-      `the health line is the bake's latest sample, not the verify's:\n${baking?.stdout}`,
+      `the health line is the bake's latest check, not the verify's:\n${baking?.stdout}`,
     );
+    assert.match(baking?.stdout ?? '', /^ {2}routing: {3}sample \d\d:\d\d:\d\d \(analysis heartbeat\)/m);
 
     const result = await handle.result();
     assert.equal(result.outcome, 'SUCCEEDED');

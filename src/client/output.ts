@@ -1,5 +1,13 @@
 import { userInfo } from 'node:os';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import {
+  blueSourceLine,
+  clusterTable,
+  newErrorsLine,
+  shareLine,
+  verdictLine,
+  type RoutingView,
+} from '../analysis/routing-view';
 import { PlanError } from '../plan/load';
 import type { Acknowledgement, CanaryMeasurement, TimelineEntry, UpgradeStatus } from '../workflows/messages';
 import { connectFromEnv } from './connection';
@@ -156,4 +164,18 @@ export function sampleText(sample: CanaryMeasurement): string {
     (sample.problem ? ` - ${sample.problem}` : '') +
     (sample.verdict === 'inconclusive' ? ` - inconclusive: ${sample.inconclusive}; the bake clock holds` : '')
   );
+}
+
+/**
+ * The routing of the latest analysis sample: its verdict, green's share of new queries against the
+ * share intended, and blue and green side by side (the first line is the caller's to label).
+ */
+export function routingLines(view: RoutingView): string[] {
+  const from = view.source === 'live' ? 'analysis heartbeat' : 'last recorded sample';
+  return [
+    `sample ${clock(view.at)} (${from}): ${verdictLine(view)}`,
+    shareLine(view),
+    ...[newErrorsLine(view), blueSourceLine(view)].filter((line): line is string => line !== undefined),
+    ...clusterTable(view),
+  ];
 }

@@ -1,7 +1,19 @@
+import {
+  blueSourceLine,
+  clusterTable,
+  newErrorsLine,
+  routingView,
+  shareLine,
+  verdictLine,
+} from '../analysis/routing-view';
 import { counted } from '../plural';
 import { FINAL_PHASES, type UpgradeStatus } from './messages';
 
-/** Markdown for the Temporal UI's "Current details": where the upgrade is and what an operator can do. */
+/**
+ * Markdown for the Temporal UI's "Current details": where the upgrade is and what an operator can do.
+ * The UI renders CommonMark without GitHub's extensions (no pipe tables), so every list and block
+ * stands after a blank line, list items never span lines, and the per-cluster table is a code block.
+ */
 export function renderDetails(status: UpgradeStatus): string {
   const lines = [
     `### ${status.strategy} ${status.routingGroup}: ${status.blue.join(', ') || 'blue'}${status.blueVersion ? ` (${status.blueVersion})` : ''} → ${status.green.name} (${status.green.version})`,
@@ -15,48 +27,81 @@ export function renderDetails(status: UpgradeStatus): string {
     lines.push(
       `**Green address${running && status.trafficPercent === 0 ? ' (test it here)' : ''}:** ${status.green.url}  `,
     );
-  // A blue/green bake records its checks only when it ends: until then the health shown is the verify's.
-  const bakingBlueGreen = status.phase === 'BAKING' && status.strategy === 'blue-green';
   if (status.health.message) {
     const checked = status.health.checkedAt ? ` (checked ${status.health.checkedAt.slice(11, 19)})` : '';
+    const bakingBlueGreen = status.phase === 'BAKING' && status.strategy === 'blue-green' && !status.analysis?.last;
     lines.push(`**Health${bakingBlueGreen ? ' before this bake' : ''}:** ${status.health.message}${checked}  `);
   }
-  if (bakingBlueGreen) {
-    lines.push(
-      `Bake checks: the pending bake activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`.  `,
-    );
-  }
-  const sample = status.analysis?.last;
-  if (sample) {
-    lines.push(
-      `**Analysis (${counted(status.analysis!.samples, 'sample')}, ${status.analysis!.consecutiveFailures} failed in a row):** ` +
-        `${sample.at.slice(11, 19)} gateway ${sample.gatewayStatus ?? '?'}, version ${sample.version ?? '?'}, ` +
-        `${sample.finished} finished / ${sample.failed} failed (error rate ${(sample.errorRate * 100).toFixed(1)}%), ${sample.queued ?? '?'} queued` +
-        `${sample.problem ? ` — **${sample.problem}**` : ''}` +
-        `${sample.verdict === 'inconclusive' ? ` — **inconclusive: ${sample.inconclusive}; the bake clock holds**` : ''}  `,
-    );
-  }
-  if (status.strategy === 'canary' && status.phase === 'BAKING') {
+  lines.push(...analysisLines(status));
+  if (status.phase === 'BAKING') {
     // Healthy samples are not recorded in history; the running analysis activity heartbeats each one.
     lines.push(
-      `Live samples: the pending \`analyseCanary\` activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`; above is the last recorded one.  `,
+      '',
+      `Live samples: the pending bake activity's heartbeat details (Pending Activities), or \`cutover status ${status.id}\`.`,
     );
-    lines.push(`Skip this bake: \`cutover promote ${status.id}\` (\`--full\` skips every remaining step).  `);
+    if (status.strategy === 'canary')
+      lines.push('', `Skip this bake: \`cutover promote ${status.id}\` (\`--full\` skips every remaining step).`);
   }
   if (status.awaitingApproval) {
     lines.push(
       '',
       `**Next gate: approval.** Run \`cutover approve ${status.id} --by <you>\`, or use "Send signal" here with name \`approve\` and input \`{"by": "<you>"}\`.`,
+      '',
       `To abort: \`cutover rollback ${status.id} --reason "..."\`.`,
     );
   }
-  if (status.error) lines.push('', `**Error:** ${status.error}`);
+  if (status.error) lines.push('', `**Error:** ${oneLine(status.error)}`);
   const recent = status.timeline
     .slice(-5)
-    .map((entry) => `- ${entry.at.slice(11, 19)} ${entry.phase}: ${entry.message}`);
-  const dropped = status.timelineDropped
-    ? [`(${counted(status.timelineDropped, 'earlier timeline entry', 'earlier timeline entries')} not kept)`]
-    : [];
-  lines.push('', '**Recent:**', ...recent, ...dropped);
+    .map((entry) => `- ${entry.at.slice(11, 19)} ${entry.phase}: ${oneLine(entry.message)}`);
+  lines.push('', '**Recent:**', '', ...recent);
+  if (status.timelineDropped)
+    lines.push(
+      '',
+      `(${counted(status.timelineDropped, 'earlier timeline entry', 'earlier timeline entries')} not kept)`,
+    );
   return lines.join('\n');
+}
+
+/** The last recorded analysis sample: its verdict, green's share of new queries and blue and green side by side. */
+function analysisLines(status: UpgradeStatus): string[] {
+  const analysis = status.analysis;
+  const sample = analysis?.last;
+  if (!analysis || !sample) return [];
+  const heading = `**Analysis** (${counted(analysis.samples, 'sample')}, ${analysis.consecutiveFailures} failed in a row; last recorded sample ${sample.at.slice(11, 19)}):`;
+  const health = `gateway ${sample.gatewayStatus ?? '?'}, version ${sample.version ?? '?'}, error rate ${(sample.errorRate * 100).toFixed(1)}%`;
+  const view = routingView(sample, 'recorded');
+  if (!view) {
+    const verdict = sample.problem ? `fail: ${sample.problem}` : 'pass';
+    return [
+      '',
+      heading,
+      '',
+      `- ${oneLine(verdict)}`,
+      `- ${health}, ${sample.finished} finished / ${sample.failed} failed`,
+    ];
+  }
+  const items = [
+    verdictLine(view),
+    shareLine(view),
+    newErrorsLine(view),
+    blueSourceLine(view),
+    health,
+    ...(sample.notes ?? []),
+  ];
+  return [
+    '',
+    heading,
+    '',
+    ...items.filter((item): item is string => item !== undefined).map((item) => `- ${oneLine(item)}`),
+    '',
+    '```',
+    ...clusterTable(view),
+    '```',
+  ];
+}
+
+/** Text that stays on one line: a line break would end a list item or a paragraph early. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
 }

@@ -7,6 +7,7 @@ import {
   clock,
   printJson,
   printLines,
+  routingLines,
   runVerb,
   sampleText,
   stepText,
@@ -62,6 +63,7 @@ export function renderView(view: UpgradeView): string[] {
   return [
     ...renderStatus(view, view.status, ended),
     ...liveSampleLines(view.liveSample),
+    ...routingBlock(view),
     ...activityLines(view.pendingActivity, view.status),
     ...workflowTaskLines(view),
     ...recentLines(view.status),
@@ -147,6 +149,13 @@ function healthText(h: UpgradeStatus['health']): string | undefined {
 /** The latest sample from the canary analysis's heartbeat: healthy samples are not recorded in the workflow. */
 function liveSampleLines(sample: LiveSample | undefined): string[] {
   return sample ? [`  live:      sample ${sample.samples} (analysis heartbeat) ${sampleText(sample)}`] : [];
+}
+
+/** Blue and green in the latest analysis sample, under a `routing:` label. */
+function routingBlock(view: UpgradeView): string[] {
+  if (!view.analysis) return [];
+  const [first, ...rest] = routingLines(view.analysis);
+  return [`  routing:   ${first}`, ...rest.map((line) => `             ${line}`)];
 }
 
 function activityLines(activity: PendingActivityView | undefined, status: UpgradeStatus | undefined): string[] {

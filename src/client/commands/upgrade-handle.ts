@@ -9,6 +9,7 @@ import {
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
+import { routingView, type RoutingView } from '../../analysis/routing-view';
 import { statusQuery, type Acknowledgement, type UpgradeStatus } from '../../workflows/messages';
 import { CutoverPhase, CutoverTrafficPercent } from '../../workflows/search-attributes';
 import { liveSample, pendingActivityOf, type LiveSample, type PendingActivityView } from '../pending-activity';
@@ -45,6 +46,12 @@ export interface UpgradeView {
   pendingActivity?: PendingActivityView;
   /** The canary analysis's latest sample from its heartbeat, when newer than `status.analysis.last`. */
   liveSample?: LiveSample;
+  /**
+   * Routing in the latest analysis sample: per cluster the queries routed, running, queued,
+   * finished, failed and the p95, and green's share of new queries against the share intended. From
+   * the running analysis's heartbeat, else the workflow's last recorded sample.
+   */
+  analysis?: RoutingView;
 }
 
 /** Describes an upgrade; unknown ids and workflows that are not upgrades become clear refusals. */
@@ -126,7 +133,14 @@ export async function readUpgrade(client: Client, id: string, queryTimeoutMs: nu
   if ('status' in answer) view.status = answer.status;
   else view.workerProblem = answer.problem;
   view.liveSample = liveSample(view.pendingActivity, view.status);
+  view.analysis = analysisOf(view);
   return view;
+}
+
+function analysisOf(view: UpgradeView): RoutingView | undefined {
+  if (view.liveSample) return routingView(view.liveSample, 'live');
+  const recorded = view.status?.analysis?.last;
+  return recorded && routingView(recorded, 'recorded');
 }
 
 /** The `status` query with a deadline: a missing worker must not hang the CLI. */

@@ -7,6 +7,7 @@ import {
   EXIT_OK,
   approveHint,
   printJson,
+  routingLines,
   runVerb,
   sampleText,
   stepText,
@@ -79,6 +80,7 @@ class HumanDisplay {
   private lastPrintedAt = '';
   private approvalShown = false;
   private workerWarned = false;
+  private routingShownAt = '';
 
   constructor(private readonly out: NodeJS.WriteStream) {
     this.tty = out.isTTY === true;
@@ -113,6 +115,13 @@ class HumanDisplay {
       );
     }
     this.approvalShown = status.awaitingApproval;
+    if (view.analysis && view.analysis.at !== this.routingShownAt && !FINAL_PHASES.has(status.phase)) {
+      // Each new analysis sample once: blue and green side by side, under the timeline.
+      this.routingShownAt = view.analysis.at;
+      const [first, ...rest] = routingLines(view.analysis);
+      this.line(`routing: ${first}`);
+      for (const line of rest) this.line(`  ${line}`);
+    }
     const observation = FINAL_PHASES.has(status.phase) ? undefined : activityText(view);
     this.setProgress(
       `[${stepText(status)}] ${trafficSplit(status.trafficPercent)} · ${status.phase}${status.paused ? ' · PAUSED' : ''}${observation ? ` · ${observation}` : ''}`,
