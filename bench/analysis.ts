@@ -206,6 +206,11 @@ async function scenario(stack: Stack, kind: Kind): Promise<Outcome> {
     for (;;) {
       const { verdict, progress: next } = await runAnalysis({ ...input, progress: state });
       state = next;
+      const last = state.last;
+      progress(
+        `  ${kind}: ${verdict} at sample ${state.samples}: green ended ${last ? last.finished + last.failed : '?'}, ` +
+          `${last?.problem ?? last?.inconclusive ?? last?.notes?.join('; ') ?? ''}`.slice(0, 300),
+      );
       if (verdict === 'breach' || verdict === 'baked' || verdict === 'inconclusiveTimeout') break;
     }
     const breached = state.failures >= defaults.maxConsecutiveFailures;
