@@ -114,7 +114,10 @@ const analysis = canaryAnalysisActivities(deps);
 const defaults = analysisConfig({});
 
 async function runAnalysis(input: AnalyseCanaryInput): Promise<AnalyseCanaryResult> {
-  return new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') }).run(analysis.analyseCanary, input);
+  return new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') }).run(
+    (next: AnalyseCanaryInput) => analysis.analyseCanary(next),
+    input,
+  );
 }
 
 /** A fleet of blue and green, both active in `group`, and green's analysis input at meters in front of them. */
@@ -263,9 +266,8 @@ async function sampleCost(stack: Stack): Promise<Cost> {
     const listed = (await new TrinoHttpClient({ url: green.url }).listQueries()).length;
     const input = inputFor(fleet, group, { blue: meters[0].url, green: meters[1].url }, 0);
     let since = Date.now();
-    let baseline: AnalysisProgress['baseline'];
-    // One sample first, outside the figures: it opens the keep-alive connections.
-    ({ baseline } = await sampleCanary(deps, { ...input, since, baseline }));
+    // One sample first, outside the figures: it opens the keep-alive connections and takes blue's baseline.
+    const { baseline } = await sampleCanary(deps, { ...input, since });
     const before = meters[0].bytes + meters[1].bytes;
     const durations: number[] = [];
     for (let i = 0; i < COST_SAMPLES; i++) {
