@@ -1,6 +1,6 @@
 /** Command-line flags of `npm run bench`. */
 
-export const SECTIONS = ['overhead', 'rollback', 'history', 'scale'] as const;
+export const SECTIONS = ['overhead', 'rollback', 'history', 'scale', 'analysis'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {
@@ -13,10 +13,12 @@ export interface BenchArgs {
   historyWaits: number[];
   /** Concurrent upgrades of the scale row. */
   scale: number[];
+  /** Healthy canaries of the analysis row, and as many regressed ones. */
+  analysisRuns: number;
 }
 
-const USAGE = `usage: npm run bench -- [--only overhead,rollback,history,scale] [--runs 5] [--rollback-runs 3]
-                      [--history 5,30,120] [--scale 10,100,500]`;
+const USAGE = `usage: npm run bench -- [--only overhead,rollback,history,scale,analysis] [--runs 5] [--rollback-runs 3]
+                      [--history 5,30,120] [--scale 10,100,500] [--analysis-runs 20]`;
 
 function numbers(flag: string, value: string | undefined): number[] {
   const list = (value ?? '').split(',').filter(Boolean).map(Number);
@@ -32,6 +34,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     rollbackRuns: 3,
     historyWaits: [5, 30, 120],
     scale: [10, 100, 500],
+    analysisRuns: 20,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -62,6 +65,10 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       case '--scale':
         args.scale = numbers(flag, value);
+        i++;
+        break;
+      case '--analysis-runs':
+        args.analysisRuns = numbers(flag, value)[0];
         i++;
         break;
       case '--help':

@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
  * `cutover worker` process and the sandbox fleet (all on 127.0.0.1). Not a test; not part of CI.
  * Figures go to stdout, progress to stderr. See docs/benchmark.md.
  */
+import { analysisBench } from './analysis';
 import { parseArgs, type Section } from './args';
 import { historySize } from './history-size';
 import { overhead } from './overhead';
@@ -32,12 +33,13 @@ async function main(): Promise<number> {
     rollback: () => rollback(stack, args.rollbackRuns),
     history: () => historySize(stack, args.historyWaits),
     scale: () => scale(stack, args.scale),
+    analysis: () => analysisBench(stack, args.analysisRuns),
   };
   try {
     out(`# cutover bench (${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores)`);
     out();
     for (const section of args.only) {
-      if (section !== 'scale' && !stack.worker) await stack.startWorker();
+      if (section !== 'scale' && section !== 'analysis' && !stack.worker) await stack.startWorker();
       progress(`== ${section}`);
       try {
         rows.push(...(await sections[section]()));

@@ -212,7 +212,7 @@ async function waitForNextSample(progress: AnalysisProgress, input: AnalyseCanar
  * sample blue's queries of the `baselineWindow` before it become blue's baseline, which stands in
  * for blue while blue gets too few new queries to compare with (after the flip).
  */
-async function sampleCanary(
+export async function sampleCanary(
   deps: ActivityDeps,
   input: SampleTarget & { since: number; previousQueued?: number; baseline?: ClusterWindow },
 ): Promise<{ sample: CanaryMeasurement; baseline?: ClusterWindow }> {
