@@ -76,6 +76,12 @@ describe('what an operator reads', () => {
     ]) {
       assert.ok(messages.includes(expected), `timeline says "${expected}":\n${messages.join('\n')}`);
     }
+    const baked = messages.find((message) => message.startsWith('bake of 6s passed'));
+    assert.match(
+      baked ?? '',
+      /^bake of 6s passed \((1 analysis sample|([02-9]|\d\d+) analysis samples)\)$/,
+      'counted right',
+    );
     assert.ok(fleet.cluster(blue), 'blue still runs: the static provisioner deleted nothing');
     assert.equal(fleet.gateway.backendState(blue), undefined, 'blue left the gateway');
 

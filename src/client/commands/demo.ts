@@ -101,7 +101,8 @@ function demoPlan(gatewayUrl: string, flags: DemoFlags): UpgradePlan {
   return validatePlan(
     {
       strategy: flags.strategy,
-      ...(flags.strategy === 'canary' ? { canary } : {}),
+      // Blue/green bakes are analysed too: a sample every 2 s fits several into the demo's bake.
+      ...(flags.strategy === 'canary' ? { canary } : { analysis: { interval: '2s' } }),
       gateway: { url: gatewayUrl },
       routingGroup: flags.routingGroup,
       green: { name: 'trino-green', version: '480', provisioner: { type: 'sandbox', startupDelay: '3s' } },

@@ -2,6 +2,7 @@ import { ActivityFailure, CancellationScope, CancelledFailure, condition, isCanc
 import type { AnalyseCanaryInput, AnalysisVerdict } from '../../activities/canary-analysis';
 import { formatSeconds } from '../../observations';
 import { durationMs } from '../../plan/duration';
+import { counted } from '../../plural';
 import { analysisConfig, type AnalysisConfig } from '../../plan/schema';
 import {
   bakeEndsOnGoodSample,
@@ -141,8 +142,8 @@ async function analysedBake(
     const unwatched = progress.unwatchedMs ? `; ${formatSeconds(progress.unwatchedMs)} unwatched, made up` : '';
     ctx.note(
       canary
-        ? `bake of ${duration} at ${status.trafficPercent}% passed (${status.analysis.samples} analysis samples since the first step${unwatched})`
-        : `bake of ${duration} passed (${status.analysis.samples} analysis samples${unwatched})`,
+        ? `bake of ${duration} at ${status.trafficPercent}% passed (${counted(status.analysis.samples, 'analysis sample')} since the first step${unwatched})`
+        : `bake of ${duration} passed (${counted(status.analysis.samples, 'analysis sample')}${unwatched})`,
     );
     return CONTINUE;
   } finally {
