@@ -149,6 +149,35 @@ describe('judgeSample: green against blue over the same window', () => {
     assert.deepEqual(judged.newErrorNames, ['FUNCTION_NOT_FOUND']);
   });
 
+  it('a function failing only on green among background user errors fails the sample and is named, against blue and its baseline', () => {
+    const syntax = { type: 'USER_ERROR', name: 'SYNTAX_ERROR', count: 2 };
+    const blue = window('blue', 58, jittered(300), [syntax]);
+    const baseline = { ...window('blue', 196, jittered(300), [{ ...syntax, count: 4 }]), baselineOf: 'its 10 min' };
+    const green = window('green', 52, jittered(300), [
+      syntax,
+      { type: 'USER_ERROR', name: 'FUNCTION_NOT_FOUND', count: 6 },
+    ]);
+    const judged = judgeSample(blue, green, LIMITS, undefined, baseline);
+    assert.equal(judged.verdict, 'fail', judged.notes.join('; '));
+    assert.match(judged.problems[0], /6 USER_ERROR beyond blue's rate of 60 ended/);
+    assert.match(judged.problems[0], /failing on green only: FUNCTION_NOT_FOUND \(6\)/);
+    assert.equal(judged.errorRate, 0.1);
+    // The same split with blue's baseline as the window to compare with (blue gets no new queries).
+    assert.equal(judgeSample(baseline, green, LIMITS).verdict, 'fail');
+    // Background user errors alone, at blue's rate, still pass.
+    const healthy = window('green', 58, jittered(300), [syntax]);
+    assert.equal(judgeSample(blue, healthy, LIMITS, undefined, baseline).verdict, 'pass');
+  });
+
+  it('a user error name far more frequent on green than on blue and its baseline counts against green', () => {
+    const blue = window('blue', 59, jittered(300), [{ type: 'USER_ERROR', name: 'TYPE_MISMATCH', count: 1 }]);
+    const baseline = { ...window('blue', 300, jittered(300)), baselineOf: 'its 10 min' };
+    const green = window('green', 50, jittered(300), [{ type: 'USER_ERROR', name: 'TYPE_MISMATCH', count: 10 }]);
+    const judged = judgeSample(blue, green, LIMITS, undefined, baseline);
+    assert.equal(judged.verdict, 'fail');
+    assert.match(judged.problems[0], /failing far more often on green: TYPE_MISMATCH \(10, 1 on blue\)/);
+  });
+
   it('a few user errors more on green than on blue are noise, not a failure', () => {
     const blue = window('blue', 990, jittered(300), [{ type: 'USER_ERROR', name: 'SYNTAX_ERROR', count: 10 }]);
     const green = window('green', 18, jittered(300), [{ type: 'USER_ERROR', name: 'TABLE_NOT_FOUND', count: 2 }]);

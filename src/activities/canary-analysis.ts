@@ -283,6 +283,7 @@ export async function sampleCanary(
       minLatencyQueries: limits.minLatencyQueries,
     } satisfies JudgeLimits,
     input.previousQueued,
+    baseline,
   );
   problems.push(...judgement.problems);
   let verdict = problems.length > 0 ? 'fail' : judgement.verdict;

@@ -1,4 +1,5 @@
 import type { ClusterWindow, SampleVerdict } from '../observations';
+import { MAX_ERROR_NAMES } from './window';
 
 /** The limits one sample is judged by (a plan's analysis settings, durations in ms). */
 export interface JudgeLimits {
@@ -37,6 +38,13 @@ export interface Judgement {
 export const P95_MIN_QUERIES = 100;
 /** User errors count against green only when green's excess over blue's rate is this unlikely by chance. */
 export const USER_ERROR_SIGNIFICANCE = 0.001;
+/**
+ * One user error name counts against green when the way its occurrences split between green and
+ * blue is this unlikely under the same rate on both (see `newUserErrors`).
+ */
+export const ERROR_NAME_SIGNIFICANCE = 0.002;
+/** A name seen fewer times on green is not tested on its own (one user retrying a typo is not a regression). */
+export const ERROR_NAME_MIN_COUNT = 3;
 
 /**
  * Judges one analysis sample: green's window against blue's over the same time (or blue's
@@ -45,8 +53,10 @@ export const USER_ERROR_SIGNIFICANCE = 0.001;
  * - Errors: green's INTERNAL_ERROR, INSUFFICIENT_RESOURCES, EXTERNAL and untyped failures all count
  *   against it; its USER_ERRORs count only as far as they exceed blue's user-error rate, and only
  *   when that excess is significant (a one-sided binomial test at 0.1%): a function an upgrade drops
- *   shows up there, a few typos on both sides do not. Counted errors over green's ended queries
- *   above `maxErrorRate` fail the sample.
+ *   shows up there, a few typos on both sides do not. Each user error name is also tested on its own
+ *   (its occurrences on green against blue's, and blue's `baseline` when given, at 0.2%, from 3 on green): a name
+ *   failing on green only counts even when background user errors hide it in the pooled rate.
+ *   Counted errors over green's ended queries above `maxErrorRate` fail the sample.
  * - Latency: green's p50 (and p95) of finished queries above `maxLatencyRatio` x blue's plus
  *   `latencySlackMs` fails the sample, compared only when both sides have enough queries; otherwise
  *   that criterion is noted as not judged, never passed silently.
@@ -58,6 +68,7 @@ export function judgeSample(
   green: ClusterWindow,
   limits: JudgeLimits,
   previousGreenQueued?: number,
+  baseline?: ClusterWindow,
 ): Judgement {
   const problems: string[] = [];
   const notes: string[] = [];
@@ -66,12 +77,22 @@ export function judgeSample(
   const systemErrors =
     (types.INTERNAL_ERROR ?? 0) + (types.INSUFFICIENT_RESOURCES ?? 0) + (types.EXTERNAL ?? 0) + (types.UNKNOWN ?? 0);
   const userErrors = types.USER_ERROR ?? 0;
-  const excessUser = blue ? excessUserErrors(userErrors, ended, blue) : userErrors;
+  const byName = blue ? newUserErrors(green, ended, blue, baseline) : [];
+  const excessUser = blue
+    ? Math.min(
+        userErrors,
+        Math.max(
+          excessUserErrors(userErrors, ended, blue),
+          byName.reduce((sum, error) => sum + error.excess, 0),
+        ),
+      )
+    : userErrors;
   if (!blue && userErrors > 0) notes.push('user errors counted in full: no blue window to compare with');
   const counted = systemErrors + excessUser;
   const newErrorNames = green.topErrors
     .filter((error) => !blue?.topErrors.some((seen) => seen.name === error.name))
     .map((error) => error.name);
+  const moreOnGreen = byName.filter((error) => !newErrorNames.includes(error.name));
   const errorRate = ended > 0 ? counted / ended : 0;
   if (errorRate > limits.maxErrorRate) {
     const parts = [
@@ -85,6 +106,9 @@ export function judgeSample(
       `error rate ${percent(errorRate)} (${parts.join(', ')} of ${ended} ended) above ${percent(limits.maxErrorRate)}` +
         (onlyOnGreen.length
           ? `; failing on green only: ${onlyOnGreen.map((e) => `${e.name} (${e.count})`).join(', ')}`
+          : '') +
+        (moreOnGreen.length
+          ? `; failing far more often on green: ${moreOnGreen.map((e) => `${e.name} (${e.green}, ${e.blue} on blue)`).join(', ')}`
           : ''),
     );
   }
@@ -140,6 +164,48 @@ function excessUserErrors(greenUser: number, greenEnded: number, blue: ClusterWi
   const expected = greenEnded * blueRate;
   if (greenUser <= expected) return 0;
   return binomialTail(greenUser, greenEnded, blueRate) < USER_ERROR_SIGNIFICANCE ? greenUser - expected : 0;
+}
+
+/** A user error name green shows significantly more often than blue. */
+interface NameExcess {
+  name: string;
+  green: number;
+  blue: number;
+  /** Green's occurrences beyond blue's rate of that name. */
+  excess: number;
+}
+
+/**
+ * Green's user error names whose occurrences split between green and blue (its window, plus its
+ * `baseline` when that is not already the window) too unevenly for the same rate on both: under it,
+ * each occurrence lands on green with probability greenEnded / (greenEnded + blueEnded), so P(at
+ * least green's count of the k on green) below ERROR_NAME_SIGNIFICANCE. A name missing from a
+ * window's full top list is given that list's smallest count (it may be just below the cut).
+ */
+function newUserErrors(
+  green: ClusterWindow,
+  greenEnded: number,
+  blue: ClusterWindow,
+  baseline: ClusterWindow | undefined,
+): NameExcess[] {
+  const references = baseline && !blue.baselineOf && baseline !== blue ? [blue, baseline] : [blue];
+  const blueEnded = references.reduce((sum, window) => sum + window.finished + window.failed, 0);
+  if (greenEnded === 0 || blueEnded === 0) return [];
+  const share = greenEnded / (greenEnded + blueEnded);
+  const countOn = (window: ClusterWindow, name: string): number => {
+    const seen = window.topErrors.find((error) => error.name === name);
+    if (seen) return seen.count;
+    return window.topErrors.length >= MAX_ERROR_NAMES ? Math.min(...window.topErrors.map((e) => e.count)) : 0;
+  };
+  const found: NameExcess[] = [];
+  for (const error of green.topErrors) {
+    if (error.type !== 'USER_ERROR' || error.count < ERROR_NAME_MIN_COUNT) continue;
+    const onBlue = references.reduce((sum, window) => sum + countOn(window, error.name), 0);
+    if (binomialTail(error.count, error.count + onBlue, share) >= ERROR_NAME_SIGNIFICANCE) continue;
+    const excess = error.count - (greenEnded * onBlue) / blueEnded;
+    if (excess > 0) found.push({ name: error.name, green: error.count, blue: onBlue, excess });
+  }
+  return found;
 }
 
 /** P(X >= k) for X ~ Binomial(n, p), summed in log space. */
