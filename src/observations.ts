@@ -40,7 +40,7 @@ export interface ClusterWindow {
   failed: number;
   /** Failed queries by Trino error type (`UNKNOWN` when Trino gave none). */
   failedByType: Partial<Record<TrinoErrorType | 'UNKNOWN', number>>;
-  /** The most frequent error names of the window, most frequent first (at most 5). */
+  /** The most frequent error names of the window, most frequent first (at most 10, MAX_ERROR_NAMES). */
   topErrors: ErrorCount[];
   /** Elapsed time of the FINISHED queries: how many had one, their median and 95th percentile. */
   latencyCount: number;
