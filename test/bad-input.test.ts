@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sleep, waitForPhase, waitForStatus } from '../src/devserver/wait';
+import type { RoutingRule } from '../src/integrations/gateway/types';
+import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import type { JournalEntry } from '../src/sandbox/journal';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { statusQuery, type UpgradeStatus } from '../src/workflows/messages';
@@ -290,10 +292,11 @@ ${extra}`;
 
   async function fleetWith(
     group: string,
-    options: { users?: boolean; clusterGroup?: string } = {},
+    options: { users?: boolean; clusterGroup?: string; rules?: RoutingRule[] } = {},
   ): Promise<SandboxFleet> {
     return testbed.fleet({
       healthIntervalMs: 100,
+      ...(options.rules ? { rules: options.rules } : {}),
       ...(options.users ? { users: { admin: { password: 'secret', roles: ['ADMIN', 'API', 'USER'] } } } : {}),
       clusters: [{ name: `${group}-blue`, version: '470', routingGroup: options.clusterGroup ?? group }],
     });
@@ -373,6 +376,28 @@ ${extra}`;
       /ended: FAILED \(preflight failed, nothing was changed: routing group nobackend has no active backend to upgrade \(backends: none\)\)/,
     );
     assert.deepEqual(changes(fleet.journal(since)), [], 'no backend or cluster changed');
+    assert.equal(fleet.cluster(`${group}-green`), undefined, 'green was never provisioned');
+  });
+
+  test('a canary whose routing rule is missing from the gateway ends FAILED in preflight; green is never provisioned', async () => {
+    const group = 'norule';
+    // The rules engine is on, with another group's canary rule: not this plan's.
+    const fleet = await fleetWith(group, { rules: canaryReadyRules('other-canary') });
+    const since = Date.now();
+    const plan = `strategy: canary
+${bluegreenPlan(fleet.gatewayUrl, group)}approval:
+  required: false
+canary:
+  traffic: routing-rule
+  steps: [{weight: 10, bake: 1s}, {weight: 100}]
+`;
+    const run = await cutover('start', writePlan('norule.yaml', plan), '--wait');
+    assert.equal(run.code, 1, run.stderr + run.stdout);
+    assert.match(
+      run.stdout + run.stderr,
+      /ended: FAILED \(preflight failed, nothing was changed: routing rule cutover-canary-norule does not exist in the gateway's rules file/,
+    );
+    assert.deepEqual(changes(fleet.journal(since)), [], 'no backend, rule or cluster changed');
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green was never provisioned');
   });
 

@@ -1,5 +1,6 @@
 import { ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import type { GatewayApi, GatewayBackend } from '../integrations/gateway/types';
+import { ruleNotFound } from '../integrations/traffic/routing-rule';
 import { durationMs } from '../plan/duration';
 import { assertOwned, foreignBackend, mismatchOf } from './backend-ownership';
 import { pollUntil } from './poll';
@@ -80,6 +81,11 @@ export function trafficActivities(deps: ActivityDeps) {
       }
       const canary = input.canary;
       if (canary) checkCanaryEntry(all, canary);
+      if (canary?.rule) {
+        // Checked before anything is provisioned: the first shift would otherwise find it missing.
+        const rules = await gateway.getRoutingRules();
+        if (!rules.some((rule) => rule.name === canary.rule)) throw ruleNotFound(canary.rule, canary.group, rules);
+      }
       const squatters = canary
         ? all.filter((b) => b.routingGroup === canary.group && b.name !== canary.entry && b.active)
         : [];

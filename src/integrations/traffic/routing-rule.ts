@@ -80,7 +80,9 @@ class RoutingRuleRouter implements TrafficRouter {
   }
 
   async reset(): Promise<AppliedWeight> {
-    if ((weightOfRule(await this.findRule()) ?? 0) === 0) return { percent: 0, appliedAfterMs: 0 };
+    // No rule of that name routes nobody to the canary: there is nothing to reset.
+    const rule = (await this.gateway.getRoutingRules()).find((candidate) => candidate.name === this.settings.ruleName);
+    if (!rule || (weightOfRule(rule) ?? 0) === 0) return { percent: 0, appliedAfterMs: 0 };
     await this.writeWeight(0);
     return { percent: 0, appliedAfterMs: durationMs(this.settings.rulesRefresh) };
   }
@@ -112,15 +114,20 @@ class RoutingRuleRouter implements TrafficRouter {
     const { ruleName, canaryGroup } = this.settings;
     const rules = await this.gateway.getRoutingRules();
     const rule = rules.find((candidate) => candidate.name === ruleName);
-    if (!rule) {
-      // The API replaces rules by name and silently ignores unknown names: the rule must exist in the file.
-      throw new IntegrationError(
-        `routing rule ${ruleName} does not exist in the gateway's rules file (rules: ${rules.map((r) => r.name).join(', ') || 'none'}); ` +
-          `add it once with condition '${canaryCondition(0)}' and action '${canaryAction(canaryGroup)}'`,
-        'RoutingRuleNotFound',
-        false,
-      );
-    }
+    if (!rule) throw ruleNotFound(ruleName, canaryGroup, rules);
     return rule;
   }
+}
+
+/**
+ * The API replaces rules by name and silently ignores unknown names: the rule must exist in the
+ * gateway's rules file before a canary can move its weight.
+ */
+export function ruleNotFound(ruleName: string, canaryGroup: string, rules: RoutingRule[]): IntegrationError {
+  return new IntegrationError(
+    `routing rule ${ruleName} does not exist in the gateway's rules file (rules: ${rules.map((r) => r.name).join(', ') || 'none'}); ` +
+      `add it once with condition '${canaryCondition(0)}' and action '${canaryAction(canaryGroup)}'`,
+    'RoutingRuleNotFound',
+    false,
+  );
 }
