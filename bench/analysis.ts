@@ -38,8 +38,13 @@ const INTERVAL_MS = 1_000;
 const HEALTHY_INTERVALS = 5;
 /** A regression not breached within this many intervals counts as missed. */
 const REGRESSION_INTERVALS = 6;
-/** Load before the first sample, so both coordinators have ended queries (and blue a baseline). */
-const WARMUP_MS = 1_500;
+/**
+ * Load before the first sample, so both coordinators have ended queries and blue has a baseline. A
+ * real canary starts after blue served the group for far longer than its `baselineWindow`; 5
+ * intervals stand in for that here (with 1.5 s, blue's baseline was as small as one sample, and a
+ * function failing only on green needed a second sample to stand out).
+ */
+const WARMUP_MS = 5 * INTERVAL_MS;
 /** Queries each coordinator remembers in the cost row. */
 const BUSY_QUERIES = 5_000;
 const COST_SAMPLES = 10;

@@ -4,14 +4,18 @@ import { binomialTail, judgeSample, type JudgeLimits } from '../src/analysis/jud
 import { buildWindow } from '../src/analysis/window';
 import type { QuerySummary } from '../src/integrations/trino/types';
 import type { ClusterWindow } from '../src/observations';
+import { durationMs } from '../src/plan/duration';
+import { analysisConfig } from '../src/plan/schema';
 
+/** The plan's defaults: what a plan that says nothing about the analysis is judged by. */
+const DEFAULTS = analysisConfig({});
 const LIMITS: JudgeLimits = {
-  maxErrorRate: 0.02,
-  minQueries: 1,
-  maxLatencyRatio: 1.5,
-  latencySlackMs: 100,
-  minLatencyQueries: 20,
-  maxQueuedGrowth: 20,
+  maxErrorRate: DEFAULTS.maxErrorRate,
+  minQueries: DEFAULTS.minQueries,
+  maxLatencyRatio: DEFAULTS.maxLatencyRatio,
+  latencySlackMs: durationMs(DEFAULTS.latencySlack),
+  minLatencyQueries: DEFAULTS.minLatencyQueries,
+  maxQueuedGrowth: DEFAULTS.maxQueuedGrowth,
 };
 
 /** A window of `finished` queries with the given latency and failures by type and name. */
@@ -203,6 +207,19 @@ describe('judgeSample: green against blue over the same window', () => {
       if (judgeSample(blue, green, LIMITS).verdict === 'fail') failed += 1;
     }
     assert.ok(failed <= 4, `${failed} of 2000 healthy samples failed`);
+  });
+
+  it('the default limits catch a 2x slowdown of 200-600 ms queries in 99% of samples of 35 queries a side', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    // The analysis benchmark's load: 200-600 ms statements plus 0-100 ms of jitter; green takes twice as long.
+    const latency = (factor: number) => () => factor * (200 + 400 * random()) + 100 * random();
+    let caught = 0;
+    for (let sample = 0; sample < 2000; sample++) {
+      const judged = judgeSample(window('blue', 35, latency(1)), window('green', 35, latency(2)), LIMITS);
+      if (judged.verdict === 'fail') caught += 1;
+    }
+    assert.ok(caught >= 1980, `${caught} of 2000 samples caught the slowdown`);
   });
 
   it('binomialTail matches exact values', () => {

@@ -61,7 +61,7 @@ export interface AnalyseCanaryResult {
   progress: AnalysisProgress;
 }
 
-/** Defaults of the comparison for inputs recorded before it existed (the plan schema's defaults). */
+/** The comparison of inputs recorded before it existed: the plan schema's defaults of that time. */
 export const DEFAULT_COMPARISON: ComparisonLimits = {
   minQueries: 1,
   maxLatencyRatio: 1.5,

@@ -178,12 +178,12 @@ const analysisFields = z.strictObject({
     .number()
     .min(1, { error: 'must be 1 or more (green may be as fast as blue)' })
     .max(100, { error: 'must be at most 100 (more would switch the latency check off)' })
-    .default(1.5),
+    .default(1.3),
   latencySlack: duration
     .refine((value) => !(lenientMs(value) > 3_600_000), {
       error: 'must be at most 1h (more would switch the latency check off)',
     })
-    .default('100ms'),
+    .default('50ms'),
   /** Finished queries each side needs in a window before their p50 is compared (p95: at least 100). */
   minLatencyQueries: z.number().int().min(5, { error: 'must be 5 or more' }).max(100_000).default(20),
   /** Fewer ended queries on green in a sample make it inconclusive: the bake clock does not move. */
