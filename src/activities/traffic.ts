@@ -4,6 +4,7 @@ import { durationMs } from '../plan/duration';
 import { assertOwned, foreignBackend, mismatchOf } from './backend-ownership';
 import { pollUntil } from './poll';
 import { progressFor, withProvisioner } from './provisioning';
+import { checkRequestAnalyzer } from './request-analyzer';
 import { ensureNoQueryRuns, refuseSharedClusters } from './retire-checks';
 import type {
   ActivityDeps,
@@ -80,6 +81,8 @@ export function trafficActivities(deps: ActivityDeps) {
       }
       const canary = input.canary;
       if (canary) checkCanaryEntry(all, canary);
+      if (canary?.requestAnalyzer)
+        await checkRequestAnalyzer(deps, input.gateway.url, durationMs(input.gateway.requestTimeout));
       const squatters = canary
         ? all.filter((b) => b.routingGroup === canary.group && b.name !== canary.entry && b.active)
         : [];

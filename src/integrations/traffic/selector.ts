@@ -151,11 +151,8 @@ export function inDailySpan(timeZone: string, fromSeconds: number, lengthSeconds
 const list = (values: readonly string[], last = 'or') =>
   values.length === 1 ? values[0] : `${values.slice(0, -1).join(', ')} ${last} ${values.at(-1)}`;
 
-/**
- * The selected traffic in words, e.g. `10% of SELECT queries from superset, 22:00-06:00
- * Europe/Berlin` (the share is by hash of X-Trino-User within the selected traffic).
- */
-export function describeSelection(percent: number, selector: CanarySelector): string {
+/** The selected traffic in words, e.g. `SELECT queries from superset, 22:00-06:00 Europe/Berlin`. */
+export function describeSelector(selector: CanarySelector): string {
   const what = selector.queryTypes ? `${list(selector.queryTypes)} queries` : 'queries';
   const parts: string[] = [];
   if (selector.users) parts.push(`of ${selector.users.length === 1 ? 'user' : 'users'} ${list(selector.users)}`);
@@ -168,5 +165,13 @@ export function describeSelection(percent: number, selector: CanarySelector): st
   const window = selector.timeWindow
     ? `, ${selector.timeWindow.from}-${selector.timeWindow.to} ${selector.timeWindow.timeZone}`
     : '';
-  return `${percent}% of ${[what, ...parts].join(' ')}${window}`;
+  return `${[what, ...parts].join(' ')}${window}`;
+}
+
+/**
+ * The share in words, e.g. `10% of SELECT queries from superset, 22:00-06:00 Europe/Berlin` (the
+ * share is by hash of X-Trino-User within the selected traffic).
+ */
+export function describeSelection(percent: number, selector: CanarySelector): string {
+  return `${percent}% of ${describeSelector(selector)}`;
 }
