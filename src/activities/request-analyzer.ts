@@ -13,6 +13,9 @@ export const REQUEST_ANALYZER_DISABLED = 'RequestAnalyzerDisabled';
  * before routing. With the analyzer the statement (not a CALL) carries no query id and runs as any
  * other on a backend, returning one row.
  */
+/** The gateway's answer when the group chosen (and the default group) has no active backend. */
+const NO_BACKEND = /Number of active backends found zero/;
+
 export const ANALYZER_PROBE_SQL = "SELECT 'kill_query' AS cutover_request_analyzer_probe";
 
 /**
@@ -20,11 +23,22 @@ export const ANALYZER_PROBE_SQL = "SELECT 'kill_query' AS cutover_request_analyz
  * reading the query's shape needs: without it the rule's `trinoQueryProperties` does not exist and
  * the gateway fails every request the rule evaluates. Other failures are retried.
  */
-export async function checkRequestAnalyzer(deps: ActivityDeps, gatewayUrl: string, timeoutMs: number): Promise<void> {
+export async function checkRequestAnalyzer(
+  deps: ActivityDeps,
+  gatewayUrl: string,
+  routingGroup: string,
+  timeoutMs: number,
+): Promise<void> {
   try {
-    await deps.trino(gatewayUrl).execute(ANALYZER_PROBE_SQL, { source: 'cutover-preflight', timeoutMs });
+    // The group header reaches blue where a rule honours it; else the default group serves the probe.
+    await deps.trino(gatewayUrl).execute(ANALYZER_PROBE_SQL, {
+      source: 'cutover-preflight',
+      headers: { 'X-Trino-Routing-Group': routingGroup },
+      timeoutMs,
+    });
   } catch (error) {
-    if (error instanceof IntegrationError && error.status === 500) {
+    // A group without an active backend fails later, in routing: the analyzer's check was passed.
+    if (error instanceof IntegrationError && error.status === 500 && !NO_BACKEND.test(error.message)) {
       throw ApplicationFailure.nonRetryable(
         `the gateway at ${gatewayUrl} runs without its request analyzer, which canary.selector's queryTypes, catalogs and schemas need ` +
           `(a probe statement mentioning kill_query got HTTP 500, as Trino Gateway answers when requestAnalyzerConfig.analyzeRequest is false): ` +

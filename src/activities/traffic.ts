@@ -82,7 +82,12 @@ export function trafficActivities(deps: ActivityDeps) {
       const canary = input.canary;
       if (canary) checkCanaryEntry(all, canary);
       if (canary?.requestAnalyzer)
-        await checkRequestAnalyzer(deps, input.gateway.url, durationMs(input.gateway.requestTimeout));
+        await checkRequestAnalyzer(
+          deps,
+          input.gateway.url,
+          input.routingGroup,
+          durationMs(input.gateway.requestTimeout),
+        );
       const squatters = canary
         ? all.filter((b) => b.routingGroup === canary.group && b.name !== canary.entry && b.active)
         : [];
