@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { IntegrationError } from '../integrations/errors';
-import type { ActivityDeps } from './types';
+import type { TrinoClusterApi } from '../integrations/trino/types';
 
 /** Type of the refusal when a shape selector needs the gateway's request analyzer and it is off. */
 export const REQUEST_ANALYZER_DISABLED = 'RequestAnalyzerDisabled';
@@ -24,14 +24,15 @@ export const ANALYZER_PROBE_SQL = "SELECT 'kill_query' AS cutover_request_analyz
  * the gateway fails every request the rule evaluates. Other failures are retried.
  */
 export async function checkRequestAnalyzer(
-  deps: ActivityDeps,
+  /** A Trino client whose base URL is the gateway's. */
+  throughGateway: TrinoClusterApi,
   gatewayUrl: string,
   routingGroup: string,
   timeoutMs: number,
 ): Promise<void> {
   try {
     // The group header reaches blue where a rule honours it; else the default group serves the probe.
-    await deps.trino(gatewayUrl).execute(ANALYZER_PROBE_SQL, {
+    await throughGateway.execute(ANALYZER_PROBE_SQL, {
       source: 'cutover-preflight',
       headers: { 'X-Trino-Routing-Group': routingGroup },
       timeoutMs,

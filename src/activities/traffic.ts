@@ -83,7 +83,7 @@ export function trafficActivities(deps: ActivityDeps) {
       if (canary) checkCanaryEntry(all, canary);
       if (canary?.requestAnalyzer)
         await checkRequestAnalyzer(
-          deps,
+          deps.trino(input.gateway.url),
           input.gateway.url,
           input.routingGroup,
           durationMs(input.gateway.requestTimeout),
