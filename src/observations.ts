@@ -48,6 +48,8 @@ export interface ClusterWindow {
   p95Ms?: number;
   /** Set when this is blue's baseline from before the flip rather than blue's current window. */
   baselineOf?: string;
+  /** Blue's queries of the canary's selected traffic only: which, and what could not be selected (canary.selector). */
+  selection?: string;
 }
 
 /** The judgement of one sample: pass, fail, or inconclusive (too little traffic on green to judge). */

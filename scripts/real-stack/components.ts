@@ -132,7 +132,7 @@ async function httpOk(url: string, accept: (body: string) => boolean = () => tru
  */
 export async function startGateway(
   dir: string,
-  options: { jar: string; dbPort: number },
+  options: { jar: string; dbPort: number; analyzeRequest: boolean },
 ): Promise<Component & { rulesPath: string }> {
   const started = Date.now();
   const rulesPath = join(dir, 'routing-rules.yaml');
@@ -159,6 +159,7 @@ export async function startGateway(
         REAL_GATEWAY_DB_PORT: String(options.dbPort),
         REAL_GATEWAY_DB_PASSWORD: 'unused-trust-auth',
         REAL_GATEWAY_RULES_PATH: rulesPath,
+        REAL_GATEWAY_ANALYZE_REQUEST: String(options.analyzeRequest),
       },
     },
   );

@@ -27,6 +27,8 @@ export interface RealStack {
 export interface RealStackOptions {
   /** Blue runs Trino's file-based access control with these rules (`security.config-file` JSON). */
   blueAccessControlRules?: unknown;
+  /** The gateway's `requestAnalyzerConfig.analyzeRequest` (default false, as in Trino Gateway). */
+  analyzeRequest?: boolean;
 }
 
 /**
@@ -55,7 +57,9 @@ export async function startRealStack(options: RealStackOptions = {}): Promise<Re
     startTrino(dir, { name: 'trino-blue', ...blueServer, accessControlRules: options.blueAccessControlRules }),
   );
   const green = track(startTrino(dir, { name: 'trino-green', ...greenServer }));
-  const gateway = track(postgres.then((pg) => startGateway(dir, { jar, dbPort: pg.port })));
+  const gateway = track(
+    postgres.then((pg) => startGateway(dir, { jar, dbPort: pg.port, analyzeRequest: options.analyzeRequest ?? false })),
+  );
   const all = await Promise.allSettled([postgres, blue, green, gateway]);
   const failed = all.find((outcome) => outcome.status === 'rejected');
   if (failed) {

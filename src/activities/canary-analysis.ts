@@ -1,6 +1,8 @@
 import { activityInfo, CancelledFailure, heartbeat, metricMeter, sleep } from '@temporalio/activity';
 import { judgeSample, type JudgeLimits } from '../analysis/judge';
+import { blueSelection } from '../analysis/selected-traffic';
 import { buildWindow } from '../analysis/window';
+import type { CanarySelector } from '../integrations/traffic/selector';
 import type { QuerySummary } from '../integrations/trino/types';
 import { analysisMetrics, type ClusterFigures } from '../metrics';
 import type { AnalysisProgress, CanaryMeasurement, ClusterWindow } from '../observations';
@@ -25,6 +27,8 @@ export interface SampleTarget {
   comparison?: ComparisonLimits;
   /** The share of new queries the step intends for green (percent). */
   intendedPercent?: number;
+  /** The canary's selector while green takes a share of the selected traffic: blue is judged on the same traffic. */
+  selector?: CanarySelector;
 }
 
 /** Limits of the comparison with blue and of inconclusive samples (a plan's analysis settings, in ms). */
@@ -259,15 +263,23 @@ export async function sampleCanary(
     green.running = undefined;
     green.routed = undefined;
   }
-  const readBlue = blueLists.filter((list): list is QuerySummary[] => list !== undefined);
+  // Like with like: with a selector, blue's queries of the same selected traffic only.
+  const selection = input.selector ? blueSelection(input.selector) : undefined;
+  const readBlue = blueLists
+    .filter((list): list is QuerySummary[] => list !== undefined)
+    .map((list) => (selection ? list.filter(selection.matches) : list));
+  const selected = selection ? { selection: selection.words } : {};
   const hasBlue = (input.blue ?? []).length > 0 && !blueUnread;
-  const blueNow = hasBlue ? buildWindow('blue', readBlue, { from: input.since, to: at }) : undefined;
+  const blueNow = hasBlue
+    ? { ...buildWindow('blue', readBlue, { from: input.since, to: at }), ...selected }
+    : undefined;
   const baseline =
     input.baseline ??
     (hasBlue
       ? {
           ...buildWindow('blue', readBlue, { from: input.since - limits.baselineWindowMs, to: input.since }),
           baselineOf: `its ${formatWindow(limits.baselineWindowMs)} before this bake`,
+          ...selected,
         }
       : undefined);
   const blue = blueNow && compareWith(blueNow, baseline, limits.minLatencyQueries);

@@ -1,5 +1,6 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import { trafficMode, type TrafficModeName } from '../integrations/traffic';
+import type { CanarySelector } from '../integrations/traffic/selector';
 import { durationMs } from '../plan/duration';
 import { assertOwned } from './backend-ownership';
 import { pollGatewayHealthy } from './poll';
@@ -16,6 +17,8 @@ export interface CanaryTarget {
   ruleName: string;
   canaryGroup: string;
   rulesRefresh: string;
+  /** The traffic the share applies to (plan `canary.selector`). */
+  selector?: CanarySelector;
   interval: string;
   timeout: string;
 }

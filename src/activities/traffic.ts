@@ -5,6 +5,7 @@ import { durationMs } from '../plan/duration';
 import { assertOwned, foreignBackend, mismatchOf } from './backend-ownership';
 import { pollUntil } from './poll';
 import { progressFor, withProvisioner } from './provisioning';
+import { checkRequestAnalyzer } from './request-analyzer';
 import { ensureNoQueryRuns, refuseSharedClusters } from './retire-checks';
 import type {
   ActivityDeps,
@@ -86,6 +87,13 @@ export function trafficActivities(deps: ActivityDeps) {
         const rules = await gateway.getRoutingRules();
         if (!rules.some((rule) => rule.name === canary.rule)) throw ruleNotFound(canary.rule, canary.group, rules);
       }
+      if (canary?.requestAnalyzer)
+        await checkRequestAnalyzer(
+          deps.trino(input.gateway.url),
+          input.gateway.url,
+          input.routingGroup,
+          durationMs(input.gateway.requestTimeout),
+        );
       const squatters = canary
         ? all.filter((b) => b.routingGroup === canary.group && b.name !== canary.entry && b.active)
         : [];

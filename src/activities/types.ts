@@ -43,8 +43,11 @@ export interface InspectGatewayInput {
   green: string;
   /** Green's address when the plan gives it (else the provisioner tells it later). */
   greenUrl?: string;
-  /** Canary modes with an entry of their own: the group canary users go to, which must not serve anything else. */
-  canary?: { group: string; entry: string; rule?: string };
+  /**
+   * Canary modes with an entry of their own: the group canary users go to, which must not serve
+   * anything else; `requestAnalyzer` when the plan's selector reads the query's shape (the gateway must analyse requests).
+   */
+  canary?: { group: string; entry: string; rule?: string; requestAnalyzer?: boolean };
 }
 export interface InspectGatewayResult {
   blue: BackendRef[];

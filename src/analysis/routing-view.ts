@@ -84,9 +84,13 @@ export function verdictLine(view: RoutingView): string {
   return 'pass';
 }
 
-/** Where blue's figures come from when they are its baseline before the flip. */
+/** Where blue's figures come from: its baseline before the flip, its queries of the canary's selected traffic. */
 export function blueSourceLine(view: RoutingView): string | undefined {
-  return view.blue?.baselineOf ? `blue's figures are its baseline: ${view.blue.baselineOf}` : undefined;
+  const parts = [
+    view.blue?.baselineOf && `blue's figures are its baseline: ${view.blue.baselineOf}`,
+    view.blue?.selection,
+  ].filter((part): part is string => typeof part === 'string');
+  return parts.length ? parts.join('; ') : undefined;
 }
 
 /** `errors new on green: A, B`, when green failed with error names blue did not. */

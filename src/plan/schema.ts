@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TRAFFIC_MODE_NAMES, trafficMode } from '../integrations/traffic';
+import { QUERY_TYPES } from '../integrations/traffic/selector';
 import { checkReadOnly } from '../integrations/trino/read-only';
 import { durationMs } from './duration';
 
@@ -206,6 +207,110 @@ export function analysisConfig(section: Partial<AnalysisConfig> | undefined): An
   return { ...analysisSection.parse({}), ...section };
 }
 
+/** A value written into a Java string literal of the routing rule: no quote, backslash or control character. */
+const ruleValue = (what: string) =>
+  z
+    .string({ error: `must be ${what}` })
+    .min(1, { error: `must be ${what}` })
+    .max(200, { error: 'must be at most 200 characters' })
+    .regex(/^[^"\\\p{Cc}]+$/u, { error: 'must not contain a double quote, a backslash or a control character' });
+
+/** A list of rule values: at least one (an empty list would select nothing), no repeats. */
+const ruleValues = <T extends string>(item: z.ZodType<T>) =>
+  z
+    .array(item)
+    .min(1, { error: 'must list at least one value (leave it out to select all)' })
+    .refine((values) => new Set(values).size === values.length, { error: 'must not list a value twice' });
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_$-]*$/;
+
+/** `HH:MM`, 00:00 to 23:59. */
+const timeOfDay = z
+  .string({ error: 'must be a time of day such as "22:00"' })
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a time of day HH:MM such as "22:00" (00:00 to 23:59)' });
+
+/** A region time zone both Java's ZoneId.of and Intl know (`Europe/Berlin`), or UTC. */
+const timeZone = z
+  .string({ error: 'must be a time zone such as "Europe/Berlin"' })
+  .refine((zone) => zone === 'UTC' || (/^[A-Za-z]+(\/[A-Za-z0-9_+-]+)+$/.test(zone) && knownTimeZone(zone)), {
+    error: 'must be an IANA time zone such as "Europe/Berlin" or "UTC"',
+  });
+
+function knownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A regular expression both Java and JavaScript read (the gateway matches with Java, cutover's analysis with JavaScript). */
+const userPattern = ruleValue('a regular expression such as "etl_.*"').refine(
+  (pattern) => {
+    try {
+      new RegExp(pattern, 'u');
+      return !/\(\?<[=!]/.test(pattern);
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be a valid regular expression without lookbehind (Java and JavaScript must read it alike)' },
+);
+
+/**
+ * Which traffic the canary share applies to (src/integrations/traffic/selector.ts): written into
+ * the routing rule as MVEL clauses, every part must match.
+ */
+const canarySelector = z
+  .strictObject({
+    users: ruleValues(ruleValue('a user name')).optional(),
+    userPattern: userPattern.optional(),
+    source: z
+      .strictObject({
+        include: ruleValues(ruleValue('a source such as "superset"')).optional(),
+        exclude: ruleValues(ruleValue('a source such as "airflow"')).optional(),
+      })
+      .optional(),
+    clientTags: ruleValues(
+      ruleValue('a client tag').regex(/^[^,\s]+$/, { error: 'must not contain a comma or white space' }),
+    ).optional(),
+    queryTypes: ruleValues(z.enum(QUERY_TYPES, { error: `must be one of ${QUERY_TYPES.join(', ')}` })).optional(),
+    catalogs: ruleValues(
+      ruleValue('a catalog').regex(identifier, { error: 'must be a catalog name such as "hive"' }),
+    ).optional(),
+    schemas: ruleValues(
+      ruleValue('a schema').regex(/^[A-Za-z_][A-Za-z0-9_$-]*\.[A-Za-z_][A-Za-z0-9_$-]*$/, {
+        error: 'must be catalog.schema such as "hive.sales"',
+      }),
+    ).optional(),
+    timeWindow: z
+      .strictObject({ from: timeOfDay, to: timeOfDay, timeZone })
+      .refine((window) => window.from !== window.to, {
+        path: ['to'],
+        error: 'must differ from "from" (leave timeWindow out to route at any time)',
+      })
+      .optional(),
+  })
+  .superRefine((selector, ctx) => {
+    if (Object.keys(selector).length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must select something (users, source, queryTypes, ...) or be left out',
+      });
+    if (selector.users && selector.userPattern)
+      ctx.addIssue({ code: 'custom', path: ['userPattern'], message: 'give either users or userPattern, not both' });
+    if (selector.source && !selector.source.include && !selector.source.exclude)
+      ctx.addIssue({ code: 'custom', path: ['source'], message: 'must give include or exclude' });
+    const both = (selector.source?.include ?? []).filter((name) => selector.source?.exclude?.includes(name));
+    if (both.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source', 'exclude'],
+        message: `must not exclude a source it includes (${both.join(', ')})`,
+      });
+  });
+
 const canarySection = z
   .strictObject({
     /** How the share moves (src/integrations/traffic): routing-rule, precise and sticky per user; backend-pool, green joins the group. */
@@ -222,9 +327,18 @@ const canarySection = z
     ruleName: z.string().min(1).optional(),
     /** routing-rule: the gateway's `routingRules.rulesRefreshPeriod`; a step counts as applied after it. */
     rulesRefresh: duration.default('1m'),
+    /** routing-rule: the traffic the share applies to (users, source, client tags, query shape, daily window). */
+    selector: canarySelector.optional(),
     analysis: analysisSection,
   })
   .superRefine((canary, ctx) => {
+    if (canary.selector && !trafficMode(canary.traffic).rewritesRule) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['selector'],
+        message: `needs traffic: routing-rule (${canary.traffic} traffic uses no routing rule, so it cannot select queries)`,
+      });
+    }
     if (canary.preset && canary.steps)
       ctx.addIssue({ code: 'custom', path: ['preset'], message: 'give either preset or steps, not both' });
     const weights = (canary.steps ?? []).flatMap((step, index) =>

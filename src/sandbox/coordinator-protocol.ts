@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ACTIVE_QUERY_STATES } from '../integrations/trino/types';
 import type { SimulatedQuery } from './coordinator-queries';
+import { queryTypeOf } from './query-properties';
 
 /** Airlift's succinct Duration format, as Trino prints `uptime` and `elapsedTime`: `20.00ms`, `1.23m`. */
 export function formatDuration(ms: number): string {
@@ -94,7 +95,8 @@ export function queryResults(
 export function basicQueryInfo(query: SimulatedQuery, baseUrl: string): Record<string, unknown> {
   const info: Record<string, unknown> = {
     queryId: query.id,
-    session: { queryId: query.id, user: query.user, source: query.source },
+    // SessionRepresentation: source is absent without X-Trino-Source, clientTags always a list.
+    session: { queryId: query.id, user: query.user, source: query.source, clientTags: query.clientTags },
     resourceGroupId: ['global'],
     state: query.state,
     scheduled: query.state !== 'QUEUED',
@@ -106,8 +108,10 @@ export function basicQueryInfo(query: SimulatedQuery, baseUrl: string): Record<s
       queuedTime: '0.00ms',
       elapsedTime: formatDuration(elapsedMs(query)),
     },
-    queryType: 'SELECT',
   };
+  // Trino's QueryType of the statement; absent for one it could not analyse.
+  const queryType = queryTypeOf(query.sql);
+  if (queryType !== '') info.queryType = queryType;
   if (query.error) {
     info.errorType = query.error.errorType;
     info.errorCode = {

@@ -19,6 +19,8 @@ export interface SimulatedQuery {
   readonly sql: string;
   readonly user: string;
   readonly source?: string;
+  /** `X-Trino-Client-Tags`, split on commas and trimmed as Trino does. */
+  readonly clientTags: string[];
   readonly createdAt: number;
   readonly statement: SimulatedStatement;
   state: QueryState;
@@ -39,6 +41,8 @@ export interface SubmitOptions {
   sql: string;
   user: string;
   source?: string;
+  /** The `X-Trino-Client-Tags` header as sent. */
+  clientTags?: string;
   /**
    * `random`: runs, then FAILED with GENERIC_INTERNAL_ERROR (the `failRate` fault);
    * `starting`: FAILED at dispatch with SERVER_STARTING_UP, as Trino does before startup completes;
@@ -143,6 +147,10 @@ export class QueryTracker {
       sql: options.sql,
       user: options.user,
       source: options.source,
+      clientTags: (options.clientTags ?? '')
+        .split(',')
+        .map((tag) => tag.trim())
+        .filter((tag) => tag !== ''),
       createdAt: Date.now(),
       statement,
       state: 'QUEUED',

@@ -270,6 +270,7 @@ export class SimulatedCoordinator {
         sql,
         user,
         source: request.headers['x-trino-source'] as string | undefined,
+        clientTags: request.headers['x-trino-client-tags'] as string | undefined,
         extraDelayMs: this.switches.queryDelayMs + Math.random() * this.switches.queryJitterMs,
         latencyFactor: this.switches.queryLatencyFactor,
         failure: this.failureFor(sql),

@@ -4,7 +4,8 @@ import { request, type Dispatcher } from 'undici';
 import type { BackendStore } from './gateway-backends';
 import { NoActiveBackendError, type GatewayRouter, type QueryOwner } from './gateway-router';
 import type { QueryHistory } from './query-history';
-import type { HeaderLookup } from './routing-rules';
+import { analyzeStatement, NO_STATEMENT, type QueryProperties } from './query-properties';
+import { RuleEvaluationError, type HeaderLookup } from './routing-rules';
 import { trinoUser } from './trino-request';
 
 /** Paths the real gateway hands to Trino (PathFilter); everything else is its own API. */
@@ -91,7 +92,22 @@ export class GatewayProxy {
     private readonly router: GatewayRouter,
     private readonly history: QueryHistory,
     private readonly dispatcher: Dispatcher,
+    private readonly options: { analyzeRequest: boolean },
   ) {}
+
+  /**
+   * What the request analyzer (QueryMetadataParser) makes of a request when enabled: a POST's
+   * statement, qualified by the session's catalog and schema headers; nothing for other methods.
+   */
+  private queryProperties(req: IncomingMessage, body: Buffer): QueryProperties | undefined {
+    if (!this.options.analyzeRequest) return undefined;
+    if (req.method !== 'POST' || body.length === 0) return NO_STATEMENT;
+    const header = headerLookup(req.headers);
+    return analyzeStatement(body.toString('utf8'), {
+      catalog: header('X-Trino-Catalog'),
+      schema: header('X-Trino-Schema'),
+    });
+  }
 
   /** Serves one proxied request end to end; never throws. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -99,18 +115,27 @@ export class GatewayProxy {
       const url = new URL(req.url ?? '/', 'http://gateway');
       const body = await readBody(req);
       const queryId = req.method === 'POST' ? undefined : extractQueryId(url.pathname, url.search);
+      // Gateway 20 looks for a query id in any POST mentioning kill_query through the analyzer's
+      // properties (ProxyUtils.extractQueryIdIfPresent), which do not exist without it: HTTP 500.
+      if (req.method === 'POST' && !this.options.analyzeRequest && /kill_query/i.test(body.toString('utf8')))
+        return sendText(res, 500, 'java.lang.NullPointerException: trinoQueryProperties is null');
       let target: QueryOwner | undefined;
       if (queryId) {
         target = this.router.owner(queryId) ?? (await this.probe(queryId, trinoUser(req.headers)));
         if (!target) return sendText(res, 404, `Query ${queryId} is not known to any backend`);
       } else {
-        const routingGroup = this.router.routingGroupFor(headerLookup(req.headers));
+        const routingGroup = this.router.routingGroupFor({
+          header: headerLookup(req.headers),
+          queryProperties: this.queryProperties(req, body),
+          now: Date.now(),
+        });
         const backend = this.router.pickBackend(routingGroup);
         target = { proxyTo: backend.proxyTo, routingGroup, externalUrl: backend.externalUrl };
       }
       await this.forward(req, res, url, body, target);
     } catch (error) {
-      if (error instanceof NoActiveBackendError) sendText(res, 500, error.message);
+      if (error instanceof NoActiveBackendError || error instanceof RuleEvaluationError)
+        sendText(res, 500, error.message);
       else sendText(res, 502, `Proxy request failed: ${(error as Error).message}`);
     }
   }

@@ -6,7 +6,7 @@ import {
   compileRoutingRules,
   selectRoutingGroup,
   type CompiledRoutingRule,
-  type HeaderLookup,
+  type RuleRequest,
 } from './routing-rules';
 
 /** The real gateway's IllegalStateException when neither the group nor the default group can serve. */
@@ -91,9 +91,14 @@ export class GatewayRouter {
     return this.routingRules();
   }
 
-  /** The routing group of a request without a query id; the default group when rules or header give none. */
-  routingGroupFor(header: HeaderLookup): string {
-    const group = this.file ? selectRoutingGroup(this.rulesForRouter(), header) : header('X-Trino-Routing-Group');
+  /**
+   * The routing group of a request without a query id; the default group when rules or header give
+   * none. Throws RuleEvaluationError when a rule reads what the gateway does not provide.
+   */
+  routingGroupFor(request: RuleRequest): string {
+    const group = this.file
+      ? selectRoutingGroup(this.rulesForRouter(), request)
+      : request.header('X-Trino-Routing-Group');
     return group ? group : this.options.defaultRoutingGroup;
   }
 

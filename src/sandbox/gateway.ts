@@ -26,6 +26,8 @@ export interface SandboxGatewayOptions extends GatewayAuthOptions {
   rules?: RoutingRule[];
   /** How long the router keeps using the rules it read (the real `rulesRefreshPeriod`, default there 1 min). */
   rulesRefreshMs?: number;
+  /** The real `requestAnalyzerConfig.analyzeRequest` (default false there too): rules see `trinoQueryProperties`. */
+  analyzeRequest?: boolean;
   /** Rows kept in the query history (the real endpoint returns 2,000). */
   queryHistoryLimit?: number;
   /** Extra routes on the same port, registered before listening (the fleet's control API). */
@@ -75,7 +77,9 @@ export class SandboxGateway {
       timeoutMs: options.healthTimeoutMs ?? Math.max(500, Math.min(intervalMs, 5_000)),
       dispatcher: this.dispatcher,
     });
-    const proxy = new GatewayProxy(this.store, this.router, this.history, this.dispatcher);
+    const proxy = new GatewayProxy(this.store, this.router, this.history, this.dispatcher, {
+      analyzeRequest: options.analyzeRequest ?? false,
+    });
     // Like the real pre-matching filter: Trino paths go to the proxy before any API routing.
     this.listener = createListener({
       serverFactory: (handler) =>

@@ -15,6 +15,8 @@ export interface QueryLoadOptions {
   sqlFor?: (user: string, i: number) => string;
   /** Sent as `X-Trino-Routing-Group` when set. */
   routingGroup?: string;
+  /** More headers of query `i` for `user` (e.g. `X-Trino-Source`, `X-Trino-Client-Tags`). */
+  headersFor?: (user: string, i: number) => Record<string, string>;
   /** `Authorization` for the gateway's own API (history and backend list) when it requires auth. */
   gatewayAuthorization?: string;
 }
@@ -31,6 +33,8 @@ export interface LoadQuery {
   /** Absent when the statement failed before Trino gave it an id. */
   queryId?: string;
   user: string;
+  /** Its place in the load: `sqlFor` and `headersFor` were asked with it. */
+  index: number;
   /** Gateway backend name that served it, `unknown` when it cannot be told. */
   backend: string;
   startedAt: number;
@@ -151,7 +155,9 @@ export function startQueryLoad(options: QueryLoadOptions): QueryLoad {
     source: 'cutover-load',
     connections: Math.max(1, options.concurrency),
   });
-  const headers = options.routingGroup ? { 'X-Trino-Routing-Group': options.routingGroup } : undefined;
+  const groupHeader: Record<string, string> = options.routingGroup
+    ? { 'X-Trino-Routing-Group': options.routingGroup }
+    : {};
   const outcomes: Outcome[] = [];
   const counts: LoadCounts = { submitted: 0, finished: 0, failed: 0 };
   let next = 0;
@@ -168,11 +174,13 @@ export function startQueryLoad(options: QueryLoadOptions): QueryLoad {
     const startedAt = Date.now();
     counts.submitted += 1;
     let outcome: Outcome;
+    const headers = { ...groupHeader, ...options.headersFor?.(user, i) };
     try {
       const result: StatementResult = await client.execute(sql, { user, headers });
       outcome = {
         queryId: result.id,
         user,
+        index: i,
         startedAt,
         endedAt: Date.now(),
         state: result.state,
@@ -180,7 +188,7 @@ export function startQueryLoad(options: QueryLoadOptions): QueryLoad {
       };
       if (result.error) outcome.error = result.error.message;
     } catch (error) {
-      outcome = { user, startedAt, endedAt: Date.now(), state: 'FAILED', error: (error as Error).message };
+      outcome = { user, index: i, startedAt, endedAt: Date.now(), state: 'FAILED', error: (error as Error).message };
     }
     if (outcome.state === 'FINISHED') counts.finished += 1;
     else counts.failed += 1;

@@ -20,6 +20,11 @@ export function renderDetails(status: UpgradeStatus): string {
     '',
     `**Phase:** ${status.phase}${status.paused ? ' (PAUSED: `cutover resume ' + status.id + '`)' : ''}  `,
     `**Traffic:** ${100 - status.trafficPercent}% blue / ${status.trafficPercent}% green  `,
+    ...(status.selection
+      ? [
+          `**Canary selector:** ${status.trafficPercent > 0 && status.trafficPercent < 100 ? `${status.trafficPercent}% of ` : ''}${status.selection}  `,
+        ]
+      : []),
     `**Step ${Math.min(status.step.index + 1, status.step.total)} of ${status.step.total}:** ${status.step.description}  `,
   ];
   const running = !FINAL_PHASES.has(status.phase) && status.phase !== 'ROLLING_BACK';

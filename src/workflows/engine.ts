@@ -1,3 +1,4 @@
+import { describeSelector } from '../integrations/traffic/selector';
 import {
   ActivityFailure,
   allHandlersFinished,
@@ -126,6 +127,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       blue: plan.blue?.backends ?? [],
       green: { name: plan.green.name, url: plan.green.url, version: plan.green.version },
       trafficPercent: 0,
+      ...(plan.canary?.selector ? { selection: describeSelector(plan.canary.selector) } : {}),
       step: { index: 0, total: steps.length, description: '' },
       gate: gateId(0, steps[0]?.kind),
       steps: [],

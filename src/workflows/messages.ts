@@ -70,6 +70,8 @@ export interface UpgradeStatus {
   blueVersion?: string;
   green: { name: string; url?: string; version: string };
   trafficPercent: number;
+  /** The canary's selected traffic in words (plan `canary.selector`): green's share is of these queries only. */
+  selection?: string;
   step: { index: number; total: number; description: string };
   /** The step operator actions answer now, `<index>:<kind>` (e.g. `3:approval`): signed approvals bind it. */
   gate: string;

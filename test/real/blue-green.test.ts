@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { checkRequestAnalyzer, REQUEST_ANALYZER_DISABLED } from '../../src/activities/request-analyzer';
+import { TrinoHttpClient } from '../../src/integrations/trino/client';
 import { startUpgrade } from '../../src/client/upgrades';
 import { sleep, until, waitForPhase } from '../../src/devserver/wait';
 import { IntegrationError } from '../../src/integrations/errors';
@@ -53,6 +55,22 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
       .map((b): [string, boolean] => [b.name, b.active])
       .sort((a, b) => a[0].localeCompare(b[0]));
   }
+
+  it('the preflight probe of the request analyzer: this gateway runs without it, and the probe says so (HTTP 500 to a statement mentioning kill_query)', async () => {
+    const throughGateway = new TrinoHttpClient({ url: real.stack.gateway.url, user: 'cutover' });
+    try {
+      await assert.rejects(
+        checkRequestAnalyzer(throughGateway, real.stack.gateway.url, GROUP, 10_000),
+        (error: Error & { type?: string }) => {
+          assert.equal(error.type, REQUEST_ANALYZER_DISABLED, error.message);
+          assert.match(error.message, /requestAnalyzerConfig\.analyzeRequest: true/);
+          return true;
+        },
+      );
+    } finally {
+      await throughGateway.close();
+    }
+  });
 
   function load() {
     return startQueryLoad({

@@ -10,6 +10,8 @@ import { parseAllDocuments } from 'yaml';
 import { startUpgrade } from '../../src/client/upgrades';
 import { sleep, until, waitForStatus } from '../../src/devserver/wait';
 import { canaryAction, canaryCondition } from '../../src/integrations/traffic/routing-rule';
+import { secondsOfDayIn, type TimeWindow } from '../../src/integrations/traffic/selector';
+import { queryTypeOf } from '../../src/sandbox/query-properties';
 import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
 import { startQueryLoad, type LoadQuery } from '../../src/sandbox/load';
 import { promoteUpdate } from '../../src/workflows/messages';
@@ -62,7 +64,8 @@ function lightSql(_user: string, i: number): string {
 }
 
 describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rules', { timeout: 15 * 60_000 }, () => {
-  const real = useRealTestbed();
+  // The gateway analyses requests: the second test selects queries by type (trinoQueryProperties).
+  const real = useRealTestbed({ analyzeRequest: true });
 
   async function groupBackends(group: string): Promise<[string, boolean][]> {
     return (await real.gateway.listBackends())
@@ -347,4 +350,141 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       throw error;
     }
   });
+
+  it('a selector on the real gateway: 10% of SELECT queries from superset inside a time window go to the canary, nothing else', async () => {
+    // Runs on the end state of the test above: green (476) serves adhoc; this canary moves adhoc back to
+    // the 470 coordinator, registered under a new name, and selects by source, query type and time of day.
+    const target = 'trino-470';
+    const window = openWindowNow();
+    const sources = ['superset', 'airflow', undefined] as const;
+    const usersCount = CANARY_USERS.length;
+    // Round k of the load (every user once): source k % 3, SELECT on even rounds, EXPLAIN on odd ones,
+    // so every user sends each combination within 6 rounds.
+    const roundOf = (i: number) => Math.floor(i / usersCount);
+    const sourceOf = (i: number) => sources[roundOf(i) % sources.length];
+    try {
+      assert.deepEqual(await groupBackends(GROUP), [[GREEN, true]], 'green serves adhoc after the first test');
+      const rule = watchRule(real.stack.gateway.url, RULE);
+      const backends = watchGateway(real.stack.gateway.url, GROUP);
+      const load = startQueryLoad({
+        gatewayUrl: real.stack.gateway.url,
+        users: CANARY_USERS,
+        concurrency: 8,
+        durationMs: [0, 0],
+        sqlFor: (user, i) => `${roundOf(i) % 2 === 0 ? '' : 'EXPLAIN '}${lightSql(user, i)}`,
+        headersFor: (_user, i): Record<string, string> => {
+          const source = sourceOf(i);
+          return source ? { 'X-Trino-Source': source } : {};
+        },
+      });
+      const handle = await startUpgrade(
+        real.env.client,
+        realPlan(real.stack.gateway.url, real.stack.blue.url, real.stack.blue.version, {
+          strategy: 'canary',
+          approval: { required: false },
+          blue: { backends: [GREEN] },
+          green: {
+            name: target,
+            version: real.stack.blue.version,
+            url: real.stack.blue.url,
+            provisioner: { type: 'static' },
+          },
+          canary: {
+            traffic: 'routing-rule',
+            canaryGroup: CANARY_GROUP,
+            rulesRefresh: `${GATEWAY_RULES_REFRESH_MS + 1_000}ms`,
+            selector: { source: { include: ['superset'] }, queryTypes: ['SELECT'], timeWindow: window },
+            steps: [
+              { weight: 10, bake: '10m' },
+              { weight: 100, bake: '4s' },
+            ],
+            analysis: { interval: '2s', minQueries: 0 },
+          },
+        }),
+        { startedBy: 'test:real' },
+      );
+      const baking = await waitForStatus(
+        handle,
+        (s) => s.phase === 'BAKING' && s.trafficPercent === 10,
+        'baking at 10% with a selector',
+        5 * 60_000,
+      );
+      const bakingSeenAt = Date.now();
+      assert.ok(
+        baking.timeline.some((e) =>
+          e.message.startsWith(`10% of SELECT queries from superset, ${window.from}-${window.to} UTC go to`),
+        ),
+        `the timeline says the selector in words: ${baking.timeline.map((e) => e.message).join(' | ')}`,
+      );
+      const submittedAtBaking = load.report().submitted;
+      await until(
+        '7 rounds of users with the selector at 10%',
+        () => load.report().submitted - submittedAtBaking >= 7 * usersCount,
+        5 * 60_000,
+        250,
+      );
+      await handle.executeUpdate(promoteUpdate, {
+        args: [await signedBy(real.env.client, handle.workflowId, 'promote')],
+      });
+      const result = await handle.result();
+      const report = await load.stop();
+      const samples = await backends.stop();
+      const ruleSamples = await rule.stop();
+      assert.equal(result.outcome, 'SUCCEEDED', result.reason);
+      assert.equal(report.failed, 0, `no query failed: ${failures(report.queries)}`);
+      assert.ok(
+        ruleSamples.some((sample) => / && \(Math\.floorMod\(java\.time\.LocalTime\.now/.test(sample.condition ?? '')),
+        'the real gateway stored the rule with its selector clauses',
+      );
+
+      const history = await queryHistory(real.stack.gateway.url);
+      const joined = activatedAt(samples, target);
+      assert.ok(joined, `${target} joined ${GROUP}`);
+      const inWindow = report.queries.filter(
+        (q) => q.startedAt >= bakingSeenAt && q.startedAt < joined - ROUTING_SETTLE_MS,
+      );
+      const sideOf = (q: LoadQuery) => real.coordinatorOf.get(coordinatorIdOf(q.queryId ?? ''));
+      const counts = new Map<string, number>();
+      const wrong: string[] = [];
+      for (const query of inWindow) {
+        const source = sourceOf(query.index);
+        const type = queryTypeOf(lightSql(query.user, query.index)) === 'SELECT' && roundOf(query.index) % 2 === 0;
+        const selected = source === 'superset' && type && bucketOf(query.user) < 10;
+        const group = history.get(query.queryId!)?.routingGroup;
+        if (group !== (selected ? CANARY_GROUP : GROUP))
+          wrong.push(`${query.user}/${source}/${type ? 'SELECT' : 'EXPLAIN'} -> ${group}`);
+        // The canary entry is the 470 coordinator (BLUE's); everything else still runs on green (476).
+        if (sideOf(query) !== (selected ? BLUE : GREEN)) wrong.push(`${query.queryId} ran on ${sideOf(query)}`);
+        const key = `${source ?? '(none)'}/${type ? 'SELECT' : 'EXPLAIN'}/${bucketOf(query.user) < 10 ? 'bucket' : 'other'}:${group === CANARY_GROUP ? 'canary' : 'adhoc'}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      progress(
+        `selector canary: ${inWindow.length} queries in the 10% window; ${[...counts]
+          .sort()
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}`,
+      );
+      assert.deepEqual(wrong.slice(0, 10), [], 'the real gateway routed exactly the selected queries to the canary');
+      assert.ok(
+        (counts.get('superset/SELECT/bucket:canary') ?? 0) > 0,
+        'selected queries of bucket users reached the canary',
+      );
+      const final = (await real.gateway.getRoutingRules()).find((r) => r.name === RULE);
+      assert.equal(final?.condition, canaryCondition(0), 'the rule is back at 0% without its selector');
+      assert.deepEqual(await groupBackends(GROUP), [[target, true]], `${target} serves ${GROUP}`);
+    } catch (error) {
+      real.markFailed();
+      throw error;
+    }
+  });
 });
+
+/** A two-hour window in UTC around now, as HH:MM (wrapping midnight when now is near it). */
+function openWindowNow(): TimeWindow {
+  const minutes = Math.floor(secondsOfDayIn('UTC', Date.now()) / 60);
+  const hhmm = (m: number) => {
+    const wrapped = ((m % 1440) + 1440) % 1440;
+    return `${String(Math.floor(wrapped / 60)).padStart(2, '0')}:${String(wrapped % 60).padStart(2, '0')}`;
+  };
+  return { from: hhmm(minutes - 60), to: hhmm(minutes + 60), timeZone: 'UTC' };
+}

@@ -70,6 +70,12 @@ export function renderView(view: UpgradeView): string[] {
   ];
 }
 
+/** `10% of SELECT queries from superset, ...`: the canary's share of its selected traffic, in words. */
+function selectionText(status: UpgradeStatus): string {
+  const share = status.trafficPercent > 0 && status.trafficPercent < 100 ? `${status.trafficPercent}% of ` : '';
+  return `${share}${status.selection} (the share by hash of X-Trino-User; at 100% green takes all traffic)`;
+}
+
 function workflowTaskLines(view: UpgradeView): string[] {
   if (!view.failingWorkflowTaskAttempt) return [];
   return [
@@ -83,6 +89,7 @@ function renderStatus(view: UpgradeView, status: UpgradeStatus, ended: string): 
     `${status.id}  ${status.strategy} ${status.routingGroup}: ${blue}${status.blueVersion ? ` (${status.blueVersion})` : ''} -> ${status.green.name} (${status.green.version})${ended}`,
     `  phase:     ${status.phase}${status.paused ? `  PAUSED (resume with \`cutover resume ${status.id}\`)` : ''}`,
     `  traffic:   ${trafficSplit(status.trafficPercent)}`,
+    ...(status.selection ? [`  selector:  ${selectionText(status)}`] : []),
     `  ${stepText(status)}`,
     `  green:     ${status.green.name} ${status.green.version}${greenWhere(status)}`,
     `  blue:      ${blue}`,

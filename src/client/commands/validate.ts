@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { REQUEST_ANALYZER_DISABLED } from '../../activities/request-analyzer';
 import { trafficActivities } from '../../activities/traffic';
 import type { GatewayTarget, InspectGatewayInput } from '../../activities/types';
 import { trafficMode } from '../../integrations/traffic';
+import { needsRequestAnalyzer } from '../../integrations/traffic/selector';
 import { loadPlanFile, PlanError } from '../../plan/load';
 import type { UpgradePlan } from '../../plan/schema';
 import { counted } from '../../plural';
@@ -135,6 +137,7 @@ async function inspectGateway(
           ? {
               group: plan.canary.canaryGroup ?? `${plan.routingGroup}-canary`,
               entry: mode.canaryEntry(plan.green.name),
+              ...(needsRequestAnalyzer(plan.canary.selector) ? { requestAnalyzer: true } : {}),
             }
           : undefined,
     };
@@ -187,6 +190,7 @@ function fieldOf(error: unknown, green: string): string {
   if (type === 'BlueNotFound' || type === 'BlueNotInGroup') return 'blue.backends';
   if (type === 'NoActiveBlue') return 'routingGroup';
   if (type === 'CanaryGroupInUse') return 'canary.canaryGroup';
+  if (type === REQUEST_ANALYZER_DISABLED) return 'canary.selector';
   // Unreachable, refused credentials, an answer that is not the gateway's API.
   return 'gateway.url';
 }

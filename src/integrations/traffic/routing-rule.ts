@@ -1,15 +1,21 @@
 import { durationMs } from '../../plan/duration';
 import { IntegrationError } from '../errors';
 import type { GatewayApi, RoutingRule } from '../gateway/types';
+import { describeSelection, selectorClauses, type CanarySelector } from './selector';
 import type { AppliedWeight, CanarySettings, TrafficMode, TrafficRouter } from './types';
 
 /**
  * Canary share through one FILE routing rule of Trino Gateway: users whose
  * `Math.floorMod(X-Trino-User.hashCode(), 100)` is below the weight go to the canary group. The
- * share is sticky per user, and String.hashCode is the same on every gateway replica.
+ * share is sticky per user, and String.hashCode is the same on every gateway replica. A selector
+ * adds its clauses after the share (`&&` stops at the share: below it nothing else is evaluated,
+ * so a rule at 0% never reads the request analyzer's properties); without one the text is the
+ * one every canary wrote before selectors existed.
  */
-export function canaryCondition(percent: number): string {
-  return `request.getHeader("X-Trino-User") != null && Math.floorMod(request.getHeader("X-Trino-User").hashCode(), 100) < ${percent}`;
+export function canaryCondition(percent: number, selector?: CanarySelector): string {
+  const share = `request.getHeader("X-Trino-User") != null && Math.floorMod(request.getHeader("X-Trino-User").hashCode(), 100) < ${percent}`;
+  if (!selector) return share;
+  return [share, ...selectorClauses(selector).map((clause) => `(${clause})`)].join(' && ');
 }
 
 /** The FILE rule a canary of `routingGroup` rewrites unless the plan names one: each group has a rule of its own. */
@@ -26,9 +32,10 @@ export function canaryAction(canaryGroup: string): string {
 
 /** The weight a canary rule currently sends, or undefined when the rule is not of cutover's shape. */
 export function weightOfRule(rule: RoutingRule): number | undefined {
-  const match = /Math\.floorMod\(request\.getHeader\("X-Trino-User"\)\.hashCode\(\), 100\) < (\d+)$/.exec(
-    rule.condition.trim(),
-  );
+  const match =
+    /Math\.floorMod\(request\.getHeader\("X-Trino-User"\)\.hashCode\(\), 100\) < (\d+)(?: && \(.*\))?$/.exec(
+      rule.condition.trim(),
+    );
   return match ? Number(match[1]) : undefined;
 }
 
@@ -38,8 +45,10 @@ export const routingRule: TrafficMode = {
   separateEntry: true,
   rewritesRule: true,
   unreachableWeight: () => undefined,
-  describeShift: ({ percent, canaryGroup }) =>
-    `${percent}% of users (by X-Trino-User) go to ${canaryGroup}; the gateway has re-read its rules`,
+  describeShift: ({ percent, canaryGroup, selector }) =>
+    selector
+      ? `${describeSelection(percent, selector)} go to ${canaryGroup} (the share by hash of X-Trino-User); the gateway has re-read its rules`
+      : `${percent}% of users (by X-Trino-User) go to ${canaryGroup}; the gateway has re-read its rules`,
   router: (gateway, settings) => new RoutingRuleRouter(gateway, settings),
 };
 
@@ -87,15 +96,21 @@ class RoutingRuleRouter implements TrafficRouter {
     return { percent: 0, appliedAfterMs: durationMs(this.settings.rulesRefresh) };
   }
 
-  /** Sets the rule's weight and checks that the write took; a no-op when it already has it. */
+  /**
+   * Sets the rule's weight and checks that the write took; a no-op when it already has it. At 0%
+   * the rule goes back to the text it had before any selector (the file as the operator wrote it).
+   */
   private async writeWeight(percent: number): Promise<void> {
     const { ruleName, canaryGroup } = this.settings;
+    const selector = percent > 0 ? this.settings.selector : undefined;
     const existing = await this.findRule();
     const wanted: RoutingRule = {
       name: ruleName,
-      description: `cutover canary: ${percent}% of users to ${canaryGroup}`,
+      description: selector
+        ? `cutover canary: ${describeSelection(percent, selector)} to ${canaryGroup}`
+        : `cutover canary: ${percent}% of users to ${canaryGroup}`,
       priority: existing.priority ?? 10,
-      condition: canaryCondition(percent),
+      condition: canaryCondition(percent, selector),
       actions: [canaryAction(canaryGroup)],
     };
     if (existing.condition === wanted.condition && existing.actions.join('\n') === wanted.actions.join('\n')) return;

@@ -1,4 +1,5 @@
 import type { GatewayApi } from '../gateway/types';
+import type { CanarySelector } from './selector';
 
 /** What a traffic router needs to know about the canary; names only, the worker holds the credentials. */
 export interface CanarySettings {
@@ -8,6 +9,8 @@ export interface CanarySettings {
   ruleName: string;
   /** The gateway's rules refresh period: a rule change counts as applied after it. */
   rulesRefresh: string;
+  /** The traffic the share applies to (plan `canary.selector`); absent: every user's queries. */
+  selector?: CanarySelector;
 }
 
 /** A share of new queries as the gateway gives it, and how long until its router acts on it. */
@@ -39,6 +42,7 @@ export interface TrafficMode {
     entry: string;
     routingGroup: string;
     canaryGroup: string;
+    selector?: CanarySelector;
   }): string;
   router(gateway: GatewayApi, settings: CanarySettings): TrafficRouter;
 }

@@ -41,7 +41,8 @@ interface BasicQueryInfo {
   queryId: string;
   state: QueryState;
   query?: string;
-  session?: { user?: string };
+  session?: { user?: string; source?: string | null; clientTags?: string[] };
+  queryType?: string | null;
   queryStats?: { createTime?: string; endTime?: string; elapsedTime?: string };
   errorType?: string;
   errorCode?: { name?: string; type?: string };
@@ -330,6 +331,9 @@ function toQuerySummary(info: BasicQueryInfo): QuerySummary {
   const summary: QuerySummary = { queryId: info.queryId, state: info.state };
   if (info.query !== undefined) summary.query = info.query;
   if (info.session?.user !== undefined) summary.user = info.session.user;
+  if (typeof info.session?.source === 'string') summary.source = info.session.source;
+  if (Array.isArray(info.session?.clientTags)) summary.clientTags = info.session.clientTags;
+  if (typeof info.queryType === 'string') summary.queryType = info.queryType;
   if (info.queryStats?.createTime !== undefined) summary.createTime = info.queryStats.createTime;
   if (info.queryStats?.endTime !== undefined) summary.endTime = info.queryStats.endTime;
   if (info.errorCode?.name !== undefined) {

@@ -36,6 +36,12 @@ export interface QuerySummary {
   state: QueryState;
   query?: string;
   user?: string;
+  /** `session.source` (`X-Trino-Source`), absent when the client sent none. */
+  source?: string;
+  /** `session.clientTags` (`X-Trino-Client-Tags`). */
+  clientTags?: string[];
+  /** Trino's QueryType (SELECT, INSERT, ...); absent for a statement Trino could not analyse. */
+  queryType?: string;
   createTime?: string;
   endTime?: string;
   /** `errorCode.name` of a failed query (e.g. `FUNCTION_NOT_FOUND`); `errorName` is the same value. */

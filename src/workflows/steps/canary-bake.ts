@@ -78,6 +78,8 @@ async function analysedBake(
           baselineWindowMs: durationMs(analysis.baselineWindow),
         },
         intendedPercent: status.trafficPercent,
+        // Below 100% green takes a share of the selected traffic only: blue is judged on the same.
+        ...(canary && status.trafficPercent < 100 && plan.canary?.selector ? { selector: plan.canary.selector } : {}),
         bakeMs,
         intervalMs: durationMs(analysis.interval),
         progress: { ...progress },

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
+import { needsRequestAnalyzer } from '../../integrations/traffic/selector';
 import { preflightChecksQueryVisibility, quick, workerValidatesRuns } from '../activity-options';
 import { claimOwnership } from '../ownership';
 import { CONTINUE, type StepContext, type StepOutcome } from './context';
@@ -37,7 +38,13 @@ export const preflight = {
           green: plan.green.name,
           greenUrl: plan.green.url,
           canary: hasSeparateCanaryEntry(ctx)
-            ? { group: canaryOf(ctx).canaryGroup, entry: canaryOf(ctx).entry, rule: canaryOf(ctx).ruleName }
+            ? {
+                group: canaryOf(ctx).canaryGroup,
+                entry: canaryOf(ctx).entry,
+                rule: canaryOf(ctx).ruleName,
+                // Only for selectors reading the query's shape: inputs of other plans stay as they were.
+                ...(needsRequestAnalyzer(plan.canary?.selector) ? { requestAnalyzer: true } : {}),
+              }
             : undefined,
         },
       ],

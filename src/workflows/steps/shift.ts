@@ -131,6 +131,7 @@ async function shiftShare(ctx: StepContext, percent: number): Promise<StepOutcom
       entry: canary.entry,
       routingGroup: plan.routingGroup,
       canaryGroup: canary.canaryGroup,
+      selector: canary.selector,
     }),
   );
   return CONTINUE;

@@ -38,6 +38,8 @@ export function canaryOf(ctx: StepContext): CanaryTarget {
     rulesRefresh: canary.rulesRefresh,
     interval: plan.health.interval,
     timeout: plan.health.timeout,
+    // Only when the plan has one: activity inputs of plans without a selector stay as they were.
+    ...(canary.selector ? { selector: canary.selector } : {}),
   };
 }
 
