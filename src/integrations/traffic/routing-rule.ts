@@ -85,6 +85,10 @@ class RoutingRuleRouter implements TrafficRouter {
     return { percent: 0, appliedAfterMs: durationMs(this.settings.rulesRefresh) };
   }
 
+  async readWeight(): Promise<number | undefined> {
+    return weightOfRule(await this.findRule());
+  }
+
   /** Sets the rule's weight and checks that the write took; a no-op when it already has it. */
   private async writeWeight(percent: number): Promise<void> {
     const { ruleName, canaryGroup } = this.settings;
