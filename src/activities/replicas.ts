@@ -89,7 +89,10 @@ export async function applyOnEveryReplica(
         try {
           const written =
             weight.percent === 0 ? await router.reset() : await router.setWeight(weight.percent, weight.blueCount);
-          applied = { percent: written.percent, appliedAfterMs: Math.max(applied.appliedAfterMs, written.appliedAfterMs) };
+          applied = {
+            percent: written.percent,
+            appliedAfterMs: Math.max(applied.appliedAfterMs, written.appliedAfterMs),
+          };
           const stored = await router.readWeight();
           if (stored !== weight.percent) {
             held.push(
