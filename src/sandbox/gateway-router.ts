@@ -96,7 +96,7 @@ export class GatewayRouter {
     private readonly options: RouterOptions,
   ) {
     this.file = options.rulesFile ?? (options.rules ? new RulesFile(options.rules) : undefined);
-    this.owners = options.owners ?? new Map();
+    this.owners = options.owners ?? new Map<string, QueryOwner>();
   }
 
   /** Sets this replica's rules faults; turning `staleRules` off writes the updates it held back. */
