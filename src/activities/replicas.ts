@@ -1,6 +1,6 @@
 import { IntegrationError } from '../integrations/errors';
 import type { GatewayApi } from '../integrations/gateway/types';
-import { trafficMode, type AppliedWeight, type TrafficModeName } from '../integrations/traffic';
+import { trafficMode, type AppliedWeight, type CanarySettings, type TrafficModeName } from '../integrations/traffic';
 import { pollUntil } from './poll';
 import type { ActivityDeps, GatewayTarget } from './types';
 
@@ -59,7 +59,7 @@ export async function pollHealthyOnReplicas(
 /** What a rule change through every replica needs: the mode's router settings and the share to give. */
 export interface ReplicatedWeight {
   mode: TrafficModeName;
-  settings: Parameters<ReturnType<typeof trafficMode>['router']>[1];
+  settings: CanarySettings;
   percent: number;
   blueCount: number;
   intervalMs: number;
