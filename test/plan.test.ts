@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePlan, PlanError } from '../src/plan/load';
+import { policyProblems } from '../src/policy/check-plan';
+import { validatePolicy } from '../src/policy/load';
 
 const MINIMAL = `gateway: {url: "http://127.0.0.1:8080/"}
 routingGroup: adhoc
@@ -220,6 +222,52 @@ describe('upgrade plan', () => {
     );
     assert.ok(
       problemsOf(`${MINIMAL}canary: {preset: standard}\n`).includes('canary: only applies to strategy: canary'),
+    );
+  });
+
+  it("takes the gateway replicas' own addresses and refuses an empty list, a replica twice, a non-URL and credentials in one", () => {
+    const withReplicas = (list: string) =>
+      MINIMAL.replace('"http://127.0.0.1:8080/"', `"http://127.0.0.1:8080/", replicas: ${list}`);
+    assert.equal(parsePlan(MINIMAL).gateway.replicas, undefined, 'no replicas unless listed');
+    assert.deepEqual(parsePlan(withReplicas('["http://gw-1:8080/", "http://gw-2:8080"]')).gateway.replicas, [
+      'http://gw-1:8080',
+      'http://gw-2:8080',
+    ]);
+    assert.ok(problemsOf(withReplicas('[]')).some((p) => p.startsWith('gateway.replicas: must list at least one')));
+    assert.ok(
+      problemsOf(withReplicas('["http://gw-1:8080", "http://gw-1:8080/"]')).some((p) =>
+        p.startsWith('gateway.replicas: must not list a replica twice'),
+      ),
+    );
+    assert.ok(
+      problemsOf(withReplicas('["gw-1:8080"]')).some((p) =>
+        p.startsWith('gateway.replicas[0]: must be an http(s) URL'),
+      ),
+    );
+    assert.ok(
+      problemsOf(withReplicas('["http://gw-1:8080", "http://admin:pw@gw-2:8080"]')).some((p) =>
+        p.startsWith('gateway.replicas[1]: must not carry a user or password'),
+      ),
+    );
+  });
+
+  it("holds each gateway replica to the worker policy's gateways, as gateway.url", () => {
+    const plan = parsePlan(
+      MINIMAL.replace(
+        '"http://127.0.0.1:8080/"',
+        '"http://127.0.0.1:8080/", replicas: ["http://127.0.0.1:8081", "http://gw-2.example:8080", "http://localhost:8082"]',
+      ),
+    );
+    const policy = validatePolicy(
+      { gateways: ['http://127.0.0.1:*', 'http://localhost:*'], plainHttpHosts: ['127.0.0.1'] },
+      'test policy',
+    );
+    assert.deepEqual(
+      policyProblems(plan, policy).filter((p) => p.startsWith('gateway.')),
+      [
+        'gateway.replicas[1]: http://gw-2.example:8080 is not a gateway this worker may use (policy gateways: http://127.0.0.1:*, http://localhost:*)',
+        'gateway.replicas[2]: localhost:8082 is plain http: the worker sends its gateway credentials only over https, or to a host the policy lists in plainHttpHosts',
+      ],
     );
   });
 });

@@ -1,9 +1,10 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
-import { trafficMode, type TrafficModeName } from '../integrations/traffic';
+import { trafficMode, type AppliedWeight, type TrafficModeName } from '../integrations/traffic';
 import type { CanarySelector } from '../integrations/traffic/selector';
 import { durationMs } from '../plan/duration';
 import { assertOwned } from './backend-ownership';
 import { pollGatewayHealthy } from './poll';
+import { applyOnEveryReplica, pollHealthyOnReplicas, replicasOf } from './replicas';
 import type { ActivityDeps, GatewayTarget } from './types';
 
 /** Where canary traffic goes; names only, the worker holds the credentials. */
@@ -37,12 +38,13 @@ export function canaryActivities(deps: ActivityDeps) {
   const routerOf = (target: CanaryTarget) => trafficMode(target.mode).router(deps.gateway(target.gateway), target);
 
   async function waitHealthy(target: CanaryTarget): Promise<void> {
-    const outcome = await pollGatewayHealthy(
-      deps.gateway(target.gateway),
-      target.entry,
-      durationMs(target.interval),
-      durationMs(target.timeout),
-    );
+    const replicas = replicasOf(deps, target.gateway);
+    const intervalMs = durationMs(target.interval);
+    const timeoutMs = durationMs(target.timeout);
+    // Each replica routes by its own health cache: the entry must be HEALTHY in every one of them.
+    const outcome = replicas.length
+      ? await pollHealthyOnReplicas(replicas, target.entry, intervalMs, timeoutMs)
+      : await pollGatewayHealthy(deps.gateway(target.gateway), target.entry, intervalMs, timeoutMs);
     if (!outcome.healthy) {
       throw ApplicationFailure.nonRetryable(
         `${target.entry} was not HEALTHY within ${target.timeout}: ${outcome.observation}`,
@@ -60,6 +62,38 @@ export function canaryActivities(deps: ActivityDeps) {
       });
       await sleep(Math.min(1000, Math.max(0, until - Date.now())));
     }
+  }
+
+  /**
+   * The rule at `percent` (0: reset) through the gateway, or, when it has replicas with their own
+   * rules files, through each replica, read back from each before the share counts as applied.
+   */
+  async function setWeight(
+    target: CanaryTarget,
+    percent: number,
+    blueCount: number,
+    timeoutMs: number | undefined,
+  ): Promise<AppliedWeight> {
+    const replicas = replicasOf(deps, target.gateway);
+    if (replicas.length === 0 || !trafficMode(target.mode).rewritesRule) {
+      return percent === 0 ? routerOf(target).reset() : routerOf(target).setWeight(percent, blueCount);
+    }
+    const intervalMs = durationMs(target.interval);
+    const outcome = await applyOnEveryReplica(replicas, {
+      mode: target.mode,
+      settings: target,
+      percent,
+      blueCount,
+      intervalMs,
+      timeoutMs,
+    });
+    if (!outcome.applied) {
+      throw ApplicationFailure.nonRetryable(
+        `routing rule ${target.ruleName} was not at ${percent}% on every gateway replica within ${target.timeout}: ${outcome.observation}`,
+        'RoutingRuleNotOnEveryReplica',
+      );
+    }
+    return outcome.weight;
   }
 
   return {
@@ -89,14 +123,15 @@ export function canaryActivities(deps: ActivityDeps) {
         assertOwned(entry, { routingGroup: input.entryGroup }, 'activate', 'nothing was changed');
       await gateway.activateBackend(input.entry);
       await waitHealthy(input);
-      const applied = await routerOf(input).setWeight(input.percent, input.blueCount);
+      const applied = await setWeight(input, input.percent, input.blueCount, durationMs(input.timeout));
       await waitUntilApplied(applied.appliedAfterMs);
       return { appliedPercent: applied.percent };
     },
 
     /** Sends every new canary query back to blue; green's running queries finish where they run. */
     async resetCanary(input: CanaryTarget): Promise<void> {
-      const reset = await routerOf(input).reset();
+      // Without a deadline: traffic must go back to blue on every replica, however long one holds out.
+      const reset = await setWeight(input, 0, 0, undefined);
       await waitUntilApplied(reset.appliedAfterMs);
       const gateway = deps.gateway(input.gateway);
       const entry = await gateway.getBackend(input.entry);

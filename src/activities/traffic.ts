@@ -5,6 +5,7 @@ import { durationMs } from '../plan/duration';
 import { assertOwned, foreignBackend, mismatchOf } from './backend-ownership';
 import { pollUntil } from './poll';
 import { progressFor, withProvisioner } from './provisioning';
+import { replicasOf, unhealthyOnReplicas } from './replicas';
 import { checkRequestAnalyzer } from './request-analyzer';
 import { ensureNoQueryRuns, refuseSharedClusters } from './retire-checks';
 import type {
@@ -103,6 +104,7 @@ export function trafficActivities(deps: ActivityDeps) {
           'CanaryGroupInUse',
         );
       }
+      await checkReplicas(deps, input, blue);
       const version = await deps
         .trino(blue[0].proxyTo)
         .info()
@@ -151,6 +153,7 @@ export function trafficActivities(deps: ActivityDeps) {
      */
     async shiftTraffic(input: ShiftTrafficInput): Promise<void> {
       const gateway = deps.gateway(input.gateway);
+      const replicas = replicasOf(deps, input.gateway);
       const leave = input.routingGroup === undefined ? [] : await checkShift(gateway, input, input.routingGroup);
       await gateway.activateBackend(input.to);
       heartbeat({ stage: 'activated', backend: input.to });
@@ -158,6 +161,18 @@ export function trafficActivities(deps: ActivityDeps) {
         intervalMs: durationMs(input.interval),
         timeoutMs: durationMs(input.timeout),
         check: async () => {
+          if (replicas.length) {
+            // Each replica routes by its own health cache: `from` keeps serving until every one reports `to` HEALTHY.
+            const [backend, lagging] = await Promise.all([
+              gateway.getBackend(input.to),
+              unhealthyOnReplicas(replicas, input.to),
+            ]);
+            if (backend?.active && !lagging) return { done: true, value: true };
+            return {
+              done: false,
+              observation: `${input.to} is ${backend?.active ? 'active' : 'inactive'}${lagging ? `; ${lagging}` : ''}; waiting`,
+            };
+          }
           const [backend, state] = await Promise.all([gateway.getBackend(input.to), gateway.backendState(input.to)]);
           if (backend?.active && state?.trinoStatus === 'HEALTHY') return { done: true, value: true };
           return {
@@ -248,6 +263,30 @@ export function trafficActivities(deps: ActivityDeps) {
       return { deleted };
     },
   };
+}
+
+/**
+ * Each replica the plan lists must be one of this gateway's (it lists blue from the shared
+ * database) and, for a canary rule, hold that rule in its own rules file.
+ */
+async function checkReplicas(deps: ActivityDeps, input: InspectGatewayInput, blue: GatewayBackend[]): Promise<void> {
+  for (const replica of replicasOf(deps, input.gateway)) {
+    const listed = new Set((await replica.api.listBackends()).map((backend) => backend.name));
+    const missing = blue.filter((backend) => !listed.has(backend.name)).map((backend) => backend.name);
+    if (missing.length) {
+      throw ApplicationFailure.nonRetryable(
+        `gateway replica ${replica.label} does not list ${missing.join(', ')}, which ${input.gateway.url} lists: it does not share that gateway's database; fix gateway.replicas`,
+        'ReplicaNotOfGateway',
+      );
+    }
+    const rule = input.canary?.rule;
+    if (rule && !(await replica.api.getRoutingRules()).some((candidate) => candidate.name === rule)) {
+      throw ApplicationFailure.nonRetryable(
+        `gateway replica ${replica.label} has no routing rule ${rule}: add it to that replica's rules file too (each replica reads its own unless they share storage)`,
+        'RoutingRuleNotFound',
+      );
+    }
+  }
 }
 
 /** The other backends of the group: the old blue, when the plan does not name it. */

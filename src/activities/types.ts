@@ -11,6 +11,8 @@ import type { WorkerPolicy } from '../policy/schema';
 export interface GatewayTarget {
   url: string;
   requestTimeout: string;
+  /** The replicas `url` balances (the plan's `gateway.replicas`); absent: `url` is the only gateway to ask. */
+  replicas?: string[];
 }
 
 /** A backend and the coordinator address it proxies to. */

@@ -40,11 +40,11 @@ export async function until(
   }
 }
 
-/** A new backend is PENDING until the sandbox gateway's first health check; clients only start after that. */
+/** A new backend is PENDING until the sandbox gateway's first health check (of every replica); clients only start after that. */
 export function untilHealthy(fleet: SandboxFleet, name: string, timeoutMs = 10_000): Promise<void> {
   return until(
     `${name} HEALTHY in the gateway`,
-    () => fleet.gateway.backendState(name)?.trinoStatus === 'HEALTHY',
+    () => [...fleet.gatewayReplicas.values()].every((replica) => replica.backendState(name)?.trinoStatus === 'HEALTHY'),
     timeoutMs,
   );
 }

@@ -60,6 +60,9 @@ const name = z
     error: 'must start with a letter or digit and use only letters, digits, ".", "_" and "-" (at most 63)',
   });
 
+/** Most gateway replicas a plan may list: each is asked on every poll of a shift. */
+export const MAX_GATEWAY_REPLICAS = 16;
+
 /** Most smoke queries a plan may list: each runs on every readiness check. */
 export const MAX_SMOKE_QUERIES = 20;
 
@@ -372,6 +375,16 @@ const blueGreenPlan = z
       requestTimeout: positiveDuration.default('10s'),
       /** How long a forward step retries an unreachable or failing gateway before the upgrade rolls back. */
       retryBudget: positiveDuration.default('10m'),
+      /**
+       * The replicas' own addresses when `url` balances several gateway replicas: each has its own
+       * health cache and rules file, so cutover writes and reads the canary rule and checks health on each.
+       */
+      replicas: z
+        .array(httpUrl)
+        .min(1, { error: 'must list at least one replica address, or be left out' })
+        .max(MAX_GATEWAY_REPLICAS, { error: `must list at most ${MAX_GATEWAY_REPLICAS} replicas` })
+        .refine((urls) => new Set(urls).size === urls.length, { error: 'must not list a replica twice' })
+        .optional(),
     }),
     routingGroup: name,
     blue: z

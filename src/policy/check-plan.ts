@@ -12,16 +12,23 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
   const bounds = policy?.bounds ?? DEFAULT_BOUNDS;
   const refuse = (field: string, message: string) => problems.push(`${field}: ${message}`);
 
-  if (policy && !originListed(plan.gateway.url, policy.gateways)) {
-    refuse(
-      'gateway.url',
-      `${new URL(plan.gateway.url).origin} is not a gateway this worker may use (policy gateways: ${policy.gateways.join(', ')})`,
-    );
-  } else if (policy && !credentialsAllowed(plan.gateway.url, policy, policy.gateways)) {
-    refuse(
-      'gateway.url',
-      `${new URL(plan.gateway.url).host} is plain http: the worker sends its gateway credentials only over https, or to a host the policy lists in plainHttpHosts`,
-    );
+  // The replicas get the same credentials as the gateway's URL, so the same allow-list applies to each.
+  const gateways: [string, string][] = [
+    ['gateway.url', plan.gateway.url],
+    ...(plan.gateway.replicas ?? []).map((url, index): [string, string] => [`gateway.replicas[${index}]`, url]),
+  ];
+  for (const [field, url] of gateways) {
+    if (policy && !originListed(url, policy.gateways)) {
+      refuse(
+        field,
+        `${new URL(url).origin} is not a gateway this worker may use (policy gateways: ${policy.gateways.join(', ')})`,
+      );
+    } else if (policy && !credentialsAllowed(url, policy, policy.gateways)) {
+      refuse(
+        field,
+        `${new URL(url).host} is plain http: the worker sends its gateway credentials only over https, or to a host the policy lists in plainHttpHosts`,
+      );
+    }
   }
 
   const provisioner = plan.green.provisioner;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { SandboxFleet } from './fleet';
-import { ClusterVersionConflictError } from './fleet-errors';
+import { ClusterVersionConflictError, UnknownReplicaError } from './fleet-errors';
 
 const PREFIX = '/sandbox/v1';
 
@@ -30,6 +30,12 @@ const faultsBody = z.strictObject({
     .optional(),
   queryListStatus: z.union([z.literal(0), z.number().int().min(400).max(599)]).optional(),
   crash: z.boolean().optional(),
+});
+
+const replicaFaultsBody = z.strictObject({
+  staleRules: z.boolean().optional(),
+  refuseRuleUpdates: z.boolean().optional(),
+  healthFrozen: z.boolean().optional(),
 });
 
 /** Parses a JSON body against a schema; undefined after answering 400 with every problem named. */
@@ -83,6 +89,22 @@ export function registerControlApi(app: FastifyInstance, fleet: SandboxFleet): v
     if (!fleet.cluster(request.params.name))
       return reply.code(404).send({ message: `no sandbox cluster named ${request.params.name}` });
     return (await fleet.applyFaults(request.params.name, body)).describe();
+  });
+
+  app.get(`${PREFIX}/gateway-replicas`, async () =>
+    [...fleet.gatewayReplicas.entries()].map(([name, replica]) => ({ name, url: replica.url })),
+  );
+
+  app.post<{ Params: { name: string } }>(`${PREFIX}/gateway-replicas/:name/faults`, async (request, reply) => {
+    const body = readBody(replicaFaultsBody, request.body, reply);
+    if (!body) return reply;
+    try {
+      fleet.setReplicaFaults(request.params.name, body);
+      return { name: request.params.name, faults: body };
+    } catch (error) {
+      if (error instanceof UnknownReplicaError) return reply.code(404).send({ message: error.message });
+      throw error;
+    }
   });
 
   app.get<{ Querystring: { since?: string } }>(`${PREFIX}/journal`, async (request, reply) => {

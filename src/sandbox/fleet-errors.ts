@@ -15,3 +15,11 @@ export class UnknownClusterError extends Error {
     this.name = 'UnknownClusterError';
   }
 }
+
+/** A gateway replica name the fleet does not know. */
+export class UnknownReplicaError extends Error {
+  constructor(name: string) {
+    super(`no sandbox gateway replica named ${name}`);
+    this.name = 'UnknownReplicaError';
+  }
+}

@@ -1,10 +1,15 @@
 import { SimulatedCoordinator, type ErrorFault } from './coordinator';
 import { registerControlApi } from './fleet-control-api';
-import { ClusterVersionConflictError, UnknownClusterError } from './fleet-errors';
-import { SandboxGateway, type SandboxGatewayOptions } from './gateway';
+import type { FastifyInstance } from 'fastify';
+import { ClusterVersionConflictError, UnknownClusterError, UnknownReplicaError } from './fleet-errors';
+import { SandboxGateway, type ReplicaFaults, type SandboxGatewayOptions } from './gateway';
+import { GatewayBalancer } from './gateway-balancer';
+import { BackendTable } from './gateway-backends';
+import { RulesFile, type QueryOwner } from './gateway-router';
 import { Journal, type JournalEntry } from './journal';
+import { QueryHistory } from './query-history';
 
-export { ClusterVersionConflictError, UnknownClusterError } from './fleet-errors';
+export { ClusterVersionConflictError, UnknownClusterError, UnknownReplicaError } from './fleet-errors';
 
 /** A cluster to create: a coordinator of a version, optionally slow to start. */
 export interface SandboxClusterSpec {
@@ -21,6 +26,14 @@ export interface SandboxClusterSpec {
 export interface SandboxFleetOptions extends Omit<SandboxGatewayOptions, 'extraRoutes' | 'journal'> {
   /** Started and registered ACTIVE in the gateway before it serves. */
   clusters?: SandboxClusterSpec[];
+  /**
+   * Gateway replicas (default 1). With several, they share one backend table and query history
+   * (the real gateway's database), each has its own health monitor and cache and its own rules
+   * file, and `gatewayUrl` is a round-robin balancer in front of them; `port` is the balancer's.
+   */
+  gatewayReplicas?: number;
+  /** With several replicas: one rules file for all (shared storage) instead of one each. */
+  sharedRulesFile?: boolean;
 }
 
 /** Fault changes the control API accepts; `crash: false` recovers a crashed cluster. */
@@ -46,22 +59,60 @@ interface ClusterEntry {
  * which no real gateway path uses) and the simulated coordinators it creates.
  */
 export class SandboxFleet {
-  /** The gateway every client talks to. */
+  /** The gateway (its first replica when it has several: every replica sees the same backends). */
   readonly gateway: SandboxGateway;
+  /** Every replica of the gateway by name (`gw-1`, `gw-2`, ...); just `gateway` when it has one. */
+  readonly gatewayReplicas: ReadonlyMap<string, SandboxGateway>;
+  private readonly balancer?: GatewayBalancer;
   private readonly entries = new Map<string, ClusterEntry>();
   private readonly effects = new Journal();
 
-  constructor(options: SandboxFleetOptions = {}) {
-    this.gateway = new SandboxGateway({
-      ...options,
+  constructor(private readonly options: SandboxFleetOptions = {}) {
+    const { gatewayReplicas = 1, sharedRulesFile = false, ...gatewayOptions } = options;
+    const shared = {
+      ...gatewayOptions,
       journal: this.effects,
-      extraRoutes: (app) => registerControlApi(app, this),
-    });
+      extraRoutes: (app: FastifyInstance) => registerControlApi(app, this),
+    };
+    if (gatewayReplicas <= 1) {
+      this.gateway = new SandboxGateway(shared);
+      this.gatewayReplicas = new Map([['gw-1', this.gateway]]);
+      return;
+    }
+    // The replicas' database: backends, query history and the query ids it lets any replica route.
+    const database = {
+      table: new BackendTable(),
+      history: new QueryHistory(options.queryHistoryLimit ?? 100_000),
+      owners: new Map<string, QueryOwner>(),
+      rulesFile: sharedRulesFile && options.rules ? new RulesFile(options.rules) : undefined,
+    };
+    const replicas = new Map<string, SandboxGateway>();
+    for (let i = 1; i <= gatewayReplicas; i++) {
+      const name = `gw-${i}`;
+      // Each listens on a port of its own; `port` is the balancer's.
+      replicas.set(name, new SandboxGateway({ ...shared, port: 0 }, { name, ...database }));
+    }
+    this.gatewayReplicas = replicas;
+    this.gateway = replicas.get('gw-1')!;
+    this.balancer = new GatewayBalancer(() => this.replicaUrls());
   }
 
-  /** Base URL of the gateway, e.g. `http://127.0.0.1:8080`. */
+  /** Base URL clients use, e.g. `http://127.0.0.1:8080`: the gateway, or the balancer in front of its replicas. */
   get gatewayUrl(): string {
-    return this.gateway.url;
+    return this.balancer?.url ?? this.gateway.url;
+  }
+
+  /** Each replica's own address, in order (the plan's `gateway.replicas`). */
+  replicaUrls(): string[] {
+    return [...this.gatewayReplicas.values()].map((replica) => replica.url);
+  }
+
+  /** Sets fault switches of one gateway replica (a lagging or refusing rules file, a frozen health cache). */
+  setReplicaFaults(name: string, faults: ReplicaFaults): void {
+    const replica = this.gatewayReplicas.get(name);
+    if (!replica) throw new UnknownReplicaError(name);
+    replica.setFaults(faults);
+    this.effects.append('replica.faults', { replica: name, detail: JSON.stringify(faults) });
   }
 
   /** Every cluster, in creation order. */
@@ -153,12 +204,14 @@ export class SandboxFleet {
         routingGroup: spec.routingGroup ?? 'adhoc',
       });
     }
-    await this.gateway.start();
+    for (const replica of this.gatewayReplicas.values()) await replica.start();
+    await this.balancer?.start(this.options.port ?? 0);
   }
 
   /** Stops the gateway and every cluster. */
   async stop(): Promise<void> {
-    await this.gateway.stop();
+    await this.balancer?.stop();
+    await Promise.all([...this.gatewayReplicas.values()].map((replica) => replica.stop()));
     await Promise.all(this.clusters().map((coordinator) => coordinator.stop()));
   }
 }

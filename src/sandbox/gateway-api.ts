@@ -8,7 +8,7 @@ import {
   UnknownBackendError,
   type BackendStore,
 } from './gateway-backends';
-import type { GatewayRouter } from './gateway-router';
+import { RulesFileWriteError, type GatewayRouter } from './gateway-router';
 import type { QueryHistory } from './query-history';
 import { UnsupportedRoutingRuleError } from './routing-rules';
 
@@ -51,7 +51,12 @@ function fail(reply: FastifyReply, error: unknown): FastifyReply {
       .send((error as Error).message);
   if (error instanceof UnreadableJsonError || error instanceof UnsupportedRoutingRuleError) return text(400);
   if (error instanceof UnknownBackendError) return text(404);
-  if (error instanceof DuplicateBackendError || error instanceof InvalidBackendError) return text(500);
+  if (
+    error instanceof DuplicateBackendError ||
+    error instanceof InvalidBackendError ||
+    error instanceof RulesFileWriteError
+  )
+    return text(500);
   throw error;
 }
 

@@ -107,18 +107,53 @@ function stored(backend: GatewayBackend): StoredBackend {
   return { ...backendJson(backend), proxyTo, externalUrl: withoutTrailingSlash(backend.externalUrl ?? proxyTo) };
 }
 
+/** A change of the backend table that every replica's health cache follows. */
+type TableChange = { kind: 'added' | 'deleted' | 'changed'; name: string };
+
 /**
- * The gateway's backend table plus its in-memory health cache, with release 17–20 semantics:
- * API writes change the table only; health changes come from the monitor (a new backend starts
- * PENDING). Every effective change goes to the journal, including when a routing group loses or
- * regains its last active HEALTHY backend.
+ * The gateway's database table `gateway_backend`: one per gateway, shared by all its replicas
+ * (each replica keeps its own health cache over it, see BackendStore).
+ */
+export class BackendTable {
+  readonly rows = new Map<string, StoredBackend>();
+  private readonly listeners: ((change: TableChange) => void)[] = [];
+
+  /** Calls `listener` after every change, whichever replica made it. */
+  subscribe(listener: (change: TableChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  changed(change: TableChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+}
+
+/**
+ * The gateway's backend table plus one replica's in-memory health cache, with release 17–20
+ * semantics: API writes change the table only; health changes come from the monitor (a new
+ * backend starts PENDING in every replica's cache). Every effective change goes to the journal,
+ * including when a routing group loses or regains its last active HEALTHY backend (per replica,
+ * named in `replica` when the gateway has several).
  */
 export class BackendStore {
-  private readonly backends = new Map<string, StoredBackend>();
+  private readonly backends: Map<string, StoredBackend>;
   private readonly healthByName = new Map<string, BackendHealth>();
   private servedGroups = new Map<string, boolean>();
 
-  constructor(private readonly journal: Journal) {}
+  constructor(
+    private readonly journal: Journal,
+    private readonly table = new BackendTable(),
+    /** This replica's name, when the gateway has several. */
+    private readonly replica?: string,
+  ) {
+    this.backends = table.rows;
+    for (const name of this.backends.keys()) this.healthByName.set(name, NEW_BACKEND);
+    table.subscribe((change) => {
+      if (change.kind === 'added') this.healthByName.set(change.name, NEW_BACKEND);
+      if (change.kind === 'deleted') this.healthByName.delete(change.name);
+      this.refreshGroups();
+    });
+  }
 
   /** All backends in insertion order. */
   all(): StoredBackend[] {
@@ -154,7 +189,7 @@ export class BackendStore {
           ? 'unchanged'
           : `changed ${changed.map((key) => `${key}=${String(next[key])}`).join(', ')}`,
     });
-    this.refreshGroups();
+    this.table.changed({ kind: 'changed', name: next.name });
   }
 
   /** `modify/delete`: true when something was deleted. */
@@ -162,9 +197,8 @@ export class BackendStore {
     const backend = this.backends.get(name);
     if (!backend) return false;
     this.backends.delete(name);
-    this.healthByName.delete(name);
     this.journal.append('backend.deleted', { name, group: backend.routingGroup });
-    this.refreshGroups();
+    this.table.changed({ kind: 'deleted', name });
     return true;
   }
 
@@ -175,7 +209,7 @@ export class BackendStore {
     if (backend.active === active) return;
     this.backends.set(name, { ...backend, active });
     this.journal.append(active ? 'backend.activated' : 'backend.deactivated', { name, group: backend.routingGroup });
-    this.refreshGroups();
+    this.table.changed({ kind: 'changed', name });
   }
 
   /** Health cache entry; UNKNOWN for a name the monitor does not track. */
@@ -190,7 +224,12 @@ export class BackendStore {
     const previous = this.health(name).status;
     this.healthByName.set(name, health);
     if (previous !== health.status) {
-      this.journal.append('backend.health', { name, group: backend.routingGroup, detail: health.status });
+      this.journal.append('backend.health', {
+        name,
+        group: backend.routingGroup,
+        detail: health.status,
+        ...this.replicaField(),
+      });
       this.refreshGroups();
     }
   }
@@ -221,13 +260,16 @@ export class BackendStore {
 
   private insert(backend: StoredBackend, detail?: string): void {
     this.backends.set(backend.name, backend);
-    this.healthByName.set(backend.name, NEW_BACKEND);
     this.journal.append('backend.added', {
       name: backend.name,
       group: backend.routingGroup,
       detail: [detail, `proxyTo=${backend.proxyTo}`, `active=${backend.active}`].filter(Boolean).join(', '),
     });
-    this.refreshGroups();
+    this.table.changed({ kind: 'added', name: backend.name });
+  }
+
+  private replicaField(): { replica?: string } {
+    return this.replica === undefined ? {} : { replica: this.replica };
   }
 
   /** Journals `group.served` / `group.unserved` when a group gains its first or loses its last routable backend. */
@@ -239,10 +281,10 @@ export class BackendStore {
     }
     for (const [group, now] of served) {
       if (now !== (this.servedGroups.get(group) ?? false))
-        this.journal.append(now ? 'group.served' : 'group.unserved', { group });
+        this.journal.append(now ? 'group.served' : 'group.unserved', { group, ...this.replicaField() });
     }
     for (const [group, before] of this.servedGroups) {
-      if (before && !served.has(group)) this.journal.append('group.unserved', { group });
+      if (before && !served.has(group)) this.journal.append('group.unserved', { group, ...this.replicaField() });
     }
     this.servedGroups = served;
   }

@@ -100,6 +100,8 @@ export class HealthMonitor {
   private timer?: NodeJS.Timeout;
   private rounds: Promise<void> = Promise.resolve();
   private ready = false;
+  /** While true, rounds still run but their results are dropped: the health cache lags behind. */
+  frozen = false;
 
   constructor(
     private readonly store: BackendStore,
@@ -141,7 +143,7 @@ export class HealthMonitor {
     await Promise.all(
       this.store.all().map(async (backend) => {
         const health = await checkBackend(backend.proxyTo, this.options, this.stopper.signal);
-        if (!this.stopper.signal.aborted) this.store.applyHealth(backend.name, backend.proxyTo, health);
+        if (!this.stopper.signal.aborted && !this.frozen) this.store.applyHealth(backend.name, backend.proxyTo, health);
       }),
     );
     this.ready = true;

@@ -24,21 +24,57 @@ export interface QueryOwner {
   externalUrl: string;
 }
 
+/** A rules file write failed (a read-only file, full disk): the real resource answers 500. */
+export class RulesFileWriteError extends Error {
+  constructor(replica: string | undefined) {
+    super(`Failed to update the routing rules file${replica ? ` of ${replica}` : ''}: read-only file system`);
+    this.name = 'RulesFileWriteError';
+  }
+}
+
+/** The FILE rules as written: one per replica, or one several replicas share on shared storage. */
+export class RulesFile {
+  rules: RoutingRule[];
+  compiled: CompiledRoutingRule[];
+
+  constructor(rules: readonly RoutingRule[]) {
+    this.rules = rules.map((rule) => compileRoutingRule(rule).rule);
+    this.compiled = compileRoutingRules(this.rules);
+  }
+
+  /** Replaces the rule of the same name; false when the file has none (the real gateway ignores it). */
+  replace(rule: RoutingRule): boolean {
+    const index = this.rules.findIndex((existing) => existing.name === rule.name);
+    if (index < 0) return false;
+    this.rules = this.rules.map((existing, i) => (i === index ? rule : existing));
+    this.compiled = compileRoutingRules(this.rules);
+    return true;
+  }
+}
+
+/** Fault switches of one replica's rules file. */
+export interface RulesFaults {
+  /** Updates are acknowledged but reach this replica's file only once the switch is off (a lagging replica). */
+  staleRules?: boolean;
+  /** Updates fail with HTTP 500 (the file cannot be written). */
+  refuseRuleUpdates?: boolean;
+}
+
 /** How the router chooses. */
 export interface RouterOptions {
   defaultRoutingGroup: string;
   /** FILE rules; the rules engine is enabled when given. */
   rules?: readonly RoutingRule[];
+  /** A rules file shared with other replicas (shared storage); `rules` is ignored then. */
+  rulesFile?: RulesFile;
+  /** Query owners shared with other replicas (the real ones share the query history table). */
+  owners?: Map<string, QueryOwner>;
+  /** This replica's name in the journal, when the gateway has several. */
+  replica?: string;
   /** The router sees a rules update only this long after it last read them (the real `rulesRefreshPeriod`). */
   rulesRefreshMs: number;
   /** Query ids remembered for stickiness (the real cache holds 10,000 for 30 min, backed by the history table). */
   maxQueryOwners: number;
-}
-
-/** The "rules file" and the router's memoized view of it. */
-interface RulesFile {
-  rules: RoutingRule[];
-  compiled: CompiledRoutingRule[];
 }
 
 /**
@@ -47,19 +83,29 @@ interface RulesFile {
  * draining work).
  */
 export class GatewayRouter {
-  private file?: RulesFile;
+  private readonly file?: RulesFile;
   private routerView?: { compiled: CompiledRoutingRule[]; loadedAt: number };
-  private readonly owners = new Map<string, QueryOwner>();
+  private readonly owners: Map<string, QueryOwner>;
+  private faults: RulesFaults = {};
+  /** Updates acknowledged while the file was stale, applied once it is not. */
+  private pending: RoutingRule[] = [];
 
   constructor(
     private readonly store: BackendStore,
     private readonly journal: Journal,
     private readonly options: RouterOptions,
   ) {
-    if (options.rules) {
-      const rules = options.rules.map((rule) => compileRoutingRule(rule).rule);
-      this.file = { rules, compiled: compileRoutingRules(rules) };
-    }
+    this.file = options.rulesFile ?? (options.rules ? new RulesFile(options.rules) : undefined);
+    this.owners = options.owners ?? new Map<string, QueryOwner>();
+  }
+
+  /** Sets this replica's rules faults; turning `staleRules` off writes the updates it held back. */
+  setRulesFaults(faults: RulesFaults): void {
+    this.faults = { ...this.faults, ...faults };
+    if (this.faults.staleRules) return;
+    const held = this.pending;
+    this.pending = [];
+    for (const rule of held) this.write(rule);
   }
 
   /** True when routing rules decide the group (the header is then ignored unless a rule reads it). */
@@ -79,16 +125,23 @@ export class GatewayRouter {
   updateRoutingRule(value: unknown): RoutingRule[] | undefined {
     const compiled = compileRoutingRule(value);
     if (!this.file) return undefined;
-    const index = this.file.rules.findIndex((rule) => rule.name === compiled.rule.name);
-    if (index >= 0) {
-      const rules = this.file.rules.map((rule, i) => (i === index ? compiled.rule : rule));
-      this.file = { rules, compiled: compileRoutingRules(rules) };
-      this.journal.append('rule.updated', {
-        name: compiled.rule.name,
-        detail: `${compiled.rule.condition} => ${compiled.rule.actions.join('; ')}`,
-      });
+    if (this.faults.refuseRuleUpdates) throw new RulesFileWriteError(this.options.replica);
+    if (this.faults.staleRules) {
+      // Acknowledged with the rules as they will be, but the file shows it only later.
+      this.pending = [...this.pending.filter((rule) => rule.name !== compiled.rule.name), compiled.rule];
+      return this.file.rules.map((rule) => (rule.name === compiled.rule.name ? { ...compiled.rule } : { ...rule }));
     }
+    this.write(compiled.rule);
     return this.routingRules();
+  }
+
+  private write(rule: RoutingRule): void {
+    if (!this.file?.replace(rule)) return;
+    this.journal.append('rule.updated', {
+      name: rule.name,
+      detail: `${rule.condition} => ${rule.actions.join('; ')}`,
+      ...(this.options.replica === undefined ? {} : { replica: this.options.replica }),
+    });
   }
 
   /**

@@ -4,10 +4,10 @@ import { Agent } from 'undici';
 import type { GatewayBackend, RoutingRule } from '../integrations/gateway/types';
 import { registerGatewayApi } from './gateway-api';
 import { GatewayAuthorizer, type GatewayAuthOptions } from './gateway-auth';
-import { BackendStore, type ClusterStatsJson, type StoredBackend } from './gateway-backends';
+import { BackendStore, type BackendTable, type ClusterStatsJson, type StoredBackend } from './gateway-backends';
 import { HealthMonitor } from './gateway-health';
 import { GatewayProxy, isProxiedPath } from './gateway-proxy';
-import { GatewayRouter } from './gateway-router';
+import { GatewayRouter, type QueryOwner, type RulesFaults, type RulesFile } from './gateway-router';
 import { createListener, listenLocal, type Listener } from './http-listener';
 import { Journal } from './journal';
 import { QueryHistory, type QueryDetail } from './query-history';
@@ -36,6 +36,22 @@ export interface SandboxGatewayOptions extends GatewayAuthOptions {
   journal?: Journal;
 }
 
+/** What the replicas of one gateway share (its database, maybe its rules file), and this replica's name. */
+export interface ReplicaOf {
+  name: string;
+  table: BackendTable;
+  history: QueryHistory;
+  owners: Map<string, QueryOwner>;
+  /** One rules file on shared storage; absent: this replica has its own, written from the options' rules. */
+  rulesFile?: RulesFile;
+}
+
+/** Fault switches of one gateway replica. */
+export interface ReplicaFaults extends RulesFaults {
+  /** Its health monitor's results are dropped: its health cache keeps what it had (a lagging replica). */
+  healthFrozen?: boolean;
+}
+
 /** Thrown when the gateway is used before it started. */
 export class GatewayNotStartedError extends Error {
   constructor() {
@@ -61,13 +77,20 @@ export class SandboxGateway {
   private port = 0;
   private stopped?: Promise<void>;
 
-  constructor(private readonly options: SandboxGatewayOptions = {}) {
+  constructor(
+    private readonly options: SandboxGatewayOptions = {},
+    /** One replica of a gateway of several; absent: a gateway of its own. */
+    replica?: ReplicaOf,
+  ) {
     this.journal = options.journal ?? new Journal();
-    this.store = new BackendStore(this.journal);
-    this.history = new QueryHistory(options.queryHistoryLimit ?? 100_000);
+    this.store = new BackendStore(this.journal, replica?.table, replica?.name);
+    this.history = replica?.history ?? new QueryHistory(options.queryHistoryLimit ?? 100_000);
     this.router = new GatewayRouter(this.store, this.journal, {
       defaultRoutingGroup: options.defaultRoutingGroup ?? 'adhoc',
       rules: options.rules,
+      rulesFile: replica?.rulesFile,
+      owners: replica?.owners,
+      replica: replica?.name,
       rulesRefreshMs: options.rulesRefreshMs ?? 1_000,
       maxQueryOwners: options.queryHistoryLimit ?? 100_000,
     });
@@ -134,6 +157,18 @@ export class SandboxGateway {
   /** Same effect as `POST /gateway/backend/modify/update`. */
   upsertBackend(backend: GatewayBackend): void {
     this.store.upsert(backend);
+  }
+
+  /** Sets this replica's fault switches (rules file, health cache). */
+  setFaults(faults: ReplicaFaults): void {
+    const { healthFrozen, ...rules } = faults;
+    if (healthFrozen !== undefined) this.monitor.frozen = healthFrozen;
+    this.router.setRulesFaults(rules);
+  }
+
+  /** The rules as `/webapp/getRoutingRules` returns them (undefined without a rules engine). */
+  routingRules(): RoutingRule[] | undefined {
+    return this.router.routingRules();
   }
 
   /** Runs a health round now and waits for it. */

@@ -13,6 +13,7 @@ export type JournalKind =
   | 'group.unserved'
   | 'group.served'
   | 'rule.updated'
+  | 'replica.faults'
   | 'cluster.created'
   | 'cluster.deleted'
   | 'cluster.faults'
@@ -29,6 +30,8 @@ export interface JournalEntry {
   /** Routing group the effect concerns. */
   group?: string;
   detail?: string;
+  /** The gateway replica whose own state (health cache, rules file) changed, when the gateway has several. */
+  replica?: string;
 }
 
 /** Long sandbox sessions must not grow without bound; tests read far fewer entries. */

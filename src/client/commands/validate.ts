@@ -123,7 +123,9 @@ async function inspectGateway(
   policy: WorkerPolicy | undefined,
 ): Promise<GatewayFindings> {
   const deps = integrationsFromEnv(process.env, fixedPolicy(policy));
-  const target: GatewayTarget = { url, requestTimeout: plan.gateway.requestTimeout };
+  // The plan's replicas are the plan's gateway's: checked only when inspecting that gateway.
+  const replicas = url === plan.gateway.url ? plan.gateway.replicas : undefined;
+  const target: GatewayTarget = { url, requestTimeout: plan.gateway.requestTimeout, ...(replicas ? { replicas } : {}) };
   const findings: GatewayFindings = { url, blue: [], problems: [] };
   try {
     const mode = plan.canary ? trafficMode(plan.canary.traffic) : undefined;
@@ -191,6 +193,7 @@ function fieldOf(error: unknown, green: string): string {
   if (type === 'NoActiveBlue') return 'routingGroup';
   if (type === 'CanaryGroupInUse') return 'canary.canaryGroup';
   if (type === REQUEST_ANALYZER_DISABLED) return 'canary.selector';
+  if (type === 'ReplicaNotOfGateway') return 'gateway.replicas';
   // Unreachable, refused credentials, an answer that is not the gateway's API.
   return 'gateway.url';
 }

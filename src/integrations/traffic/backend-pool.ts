@@ -31,5 +31,7 @@ export const backendPool: TrafficMode = {
     register: async () => undefined,
     setWeight: async (_percent, blueBackends) => ({ percent: Math.round(poolShare(blueBackends)), appliedAfterMs: 0 }),
     reset: async () => ({ percent: 0, appliedAfterMs: 0 }),
+    // No rule: the share is the pool's, which every replica reads from the shared database.
+    readWeight: async () => undefined,
   }),
 };

@@ -96,6 +96,10 @@ class RoutingRuleRouter implements TrafficRouter {
     return { percent: 0, appliedAfterMs: durationMs(this.settings.rulesRefresh) };
   }
 
+  async readWeight(): Promise<number | undefined> {
+    return weightOfRule(await this.findRule());
+  }
+
   /**
    * Sets the rule's weight and checks that the write took; a no-op when it already has it. At 0%
    * the rule goes back to the text it had before any selector (the file as the operator wrote it).

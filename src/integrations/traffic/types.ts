@@ -55,4 +55,6 @@ export interface TrafficRouter {
   setWeight(percent: number, blueBackends: number): Promise<AppliedWeight>;
   /** Sends no new query to the canary any more (the caller deactivates its entry). */
   reset(): Promise<AppliedWeight>;
+  /** The share the gateway's rule gives as it stores it now (read back); undefined without a rule or in another shape. */
+  readWeight(): Promise<number | undefined>;
 }

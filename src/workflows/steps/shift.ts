@@ -48,7 +48,9 @@ export const shift: StepKind<ShiftStep, 'restoreBlue' | 'resetCanary' | 'drainGr
       pollingOptions(`shift ${plan.routingGroup} to ${green}`, interval, timeout, budget),
     );
     ctx.setTraffic(100);
-    ctx.note(`${green} takes every new query of ${plan.routingGroup}; queries running on blue finish there`);
+    ctx.note(
+      `${green} takes every new query of ${plan.routingGroup}${onReplicas(ctx, 'HEALTHY on')}; queries running on blue finish there`,
+    );
     if (hasSeparateCanaryEntry(ctx)) {
       const canary = canaryOf(ctx);
       await long.resetCanary.executeWithOptions(
@@ -124,17 +126,23 @@ async function shiftShare(ctx: StepContext, percent: number): Promise<StepOutcom
     [{ ...canary, percent, blueCount: ctx.facts.blue.length }],
   );
   ctx.setTraffic(shifted.appliedPercent);
-  ctx.note(
-    trafficMode(canary.mode).describeShift({
-      percent,
-      appliedPercent: shifted.appliedPercent,
-      entry: canary.entry,
-      routingGroup: plan.routingGroup,
-      canaryGroup: canary.canaryGroup,
-      selector: canary.selector,
-    }),
-  );
+  const mode = trafficMode(canary.mode);
+  const described = mode.describeShift({
+    percent,
+    appliedPercent: shifted.appliedPercent,
+    entry: canary.entry,
+    routingGroup: plan.routingGroup,
+    canaryGroup: canary.canaryGroup,
+    selector: canary.selector,
+  });
+  ctx.note(mode.rewritesRule ? `${described}${onReplicas(ctx, 'read back from')}` : described);
   return CONTINUE;
+}
+
+/** `" (<what> each of N gateway replicas)"` when the plan lists replicas, else nothing. */
+function onReplicas(ctx: StepContext, what: string): string {
+  const replicas = ctx.plan.gateway.replicas;
+  return replicas ? ` (${what} each of ${replicas.length} gateway replicas)` : '';
 }
 
 /** All new queries of the group to `to`; `from` stop getting new queries once `to` is active and HEALTHY. */

@@ -6,7 +6,9 @@ import type { StepContext } from './context';
 
 /** What the activities are told about the gateway; the worker adds the credentials. */
 export function gatewayOf(ctx: StepContext): GatewayTarget {
-  return { url: ctx.plan.gateway.url, requestTimeout: ctx.plan.gateway.requestTimeout };
+  const { url, requestTimeout, replicas } = ctx.plan.gateway;
+  // Plans without replicas give the activities exactly the target they always had.
+  return replicas ? { url, requestTimeout, replicas } : { url, requestTimeout };
 }
 
 export function provisionerOf(ctx: StepContext): ProvisionerTarget {
