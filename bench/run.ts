@@ -11,6 +11,7 @@ import { overhead } from './overhead';
 import { out, table, type Row } from './report';
 import { rollback } from './rollback';
 import { scale } from './scale';
+import { selectorsBench } from './selectors';
 import { progress, Stack } from './stack';
 
 async function main(): Promise<number> {
@@ -34,12 +35,14 @@ async function main(): Promise<number> {
     history: () => historySize(stack, args.historyWaits),
     scale: () => scale(stack, args.scale),
     analysis: () => analysisBench(stack, args.analysisRuns),
+    selectors: () => selectorsBench(stack),
   };
   try {
     out(`# cutover bench (${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores)`);
     out();
     for (const section of args.only) {
-      if (section !== 'scale' && section !== 'analysis' && !stack.worker) await stack.startWorker();
+      if (section !== 'scale' && section !== 'analysis' && section !== 'selectors' && !stack.worker)
+        await stack.startWorker();
       progress(`== ${section}`);
       try {
         rows.push(...(await sections[section]()));
