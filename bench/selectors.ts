@@ -13,7 +13,7 @@ import { TrinoGatewayClient } from '../src/integrations/gateway/client';
 import { routingRule } from '../src/integrations/traffic/routing-rule';
 import { secondsOfDayIn, type CanarySelector, type TimeWindow } from '../src/integrations/traffic/selector';
 import { canaryReadyRules } from '../src/sandbox/canary-rules';
-import { startQueryLoad, type LoadQuery } from '../src/sandbox/load';
+import { startQueryLoad } from '../src/sandbox/load';
 import { javaFloorMod, javaStringHashCode } from '../src/sandbox/routing-rules';
 import { out, table, type Row } from './report';
 import { progress, type Stack } from './stack';
@@ -187,7 +187,7 @@ async function measure(stack: Stack, kase: Case): Promise<Measured> {
       missed: 0,
       failed: report.failed,
     };
-    for (const query of report.queries as LoadQuery[]) {
+    for (const query of report.queries) {
       const routed = query.queryId ? groupOf.get(query.queryId) : undefined;
       if (!routed) continue;
       measured.queries += 1;
