@@ -1,14 +1,14 @@
 import { CancellationScope, condition, patched } from '@temporalio/workflow';
 import type { ChangeWindowCheck } from '../activities/change-window';
 import type { UpgradePlan } from '../plan/schema';
-import { forwardOptions, quick, retryBudgetOf } from './activity-options';
+import { local } from './activity-options';
 import { changeWindowText, RESUME } from './change-window-text';
 import { FINAL_PHASES, type Phase, type UpgradeStatus } from './messages';
 import type { Step } from './steps';
 
 /**
  * Patch id of change windows: right before each step that moves traffic or retires blue, the
- * `checkChangeWindow` activity judges the plan's windows and freezes with the worker policy's
+ * `checkChangeWindow` local activity (the worker's clock and policy, no I/O) judges the plan's windows and freezes with the worker policy's
  * freezes, and the step waits on a durable timer for the opening. Every upgrade asks (a freeze in
  * the policy applies to upgrades without a schedule too); histories from before it replay without.
  */
@@ -73,13 +73,11 @@ export class ChangeWindowGate {
         else host.note(text);
         announced = key;
       }
+      // A rollback ends the wait (it cancels the step, and with it this timer).
       const rolledBack = await condition(() => host.rollingBack, waitMs, {
         summary: `change window: ${what} at ${check.opensAtText ?? 'a later check'}`,
       });
-      if (rolledBack) {
-        host.status.changeWindow = undefined;
-        return;
-      }
+      if (rolledBack) return;
     }
   }
 
@@ -91,11 +89,9 @@ export class ChangeWindowGate {
   }
 
   private check(what: string): Promise<ChangeWindowCheck> {
-    const { plan } = this.host;
-    return quick.checkChangeWindow.executeWithOptions(
-      forwardOptions(`change window for ${what}`, retryBudgetOf(plan)),
-      [{ schedule: plan.schedule }],
-    );
+    return local.checkChangeWindow.executeWithOptions({ summary: `change window for ${what}` }, [
+      { schedule: this.host.plan.schedule },
+    ]);
   }
 
   /** Puts a wait into the status and returns how long to wait before looking again. */

@@ -395,6 +395,8 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
   private async rollBack(request: RollbackInput): Promise<UpgradeResult> {
     this.status.paused = false;
     this.status.awaitingApproval = false;
+    // Compensations never wait for a change window: moving traffic back to blue is always allowed.
+    this.status.changeWindow = undefined;
     this.setPhase('ROLLING_BACK', `rolling back: ${request.reason}`);
     const undo = rollbackPlan(this.compensations, trafficBackBeforeDrain());
     try {
