@@ -8,6 +8,8 @@ import {
   type SourcedFreeze,
 } from '../src/schedule/windows';
 import { instantOf } from '../src/schedule/zoned-time';
+import { checkPlan } from '../src/plan/problems';
+import { PolicyError, validatePolicy } from '../src/policy/load';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (instant: number | undefined) => (instant === undefined ? undefined : new Date(instant).toISOString());
@@ -129,5 +131,56 @@ describe('change windows: the math of when traffic may move', () => {
     assert.ok(!freezeEndsAfterStart({ from: '2025-12-24T10:00' }));
     assert.ok(!freezeEndsAfterStart({ from: '2025-12-24T10:00', to: '2025-12-24T10:00' }));
     assert.ok(!freezeEndsAfterStart({ from: '2025-12-25', to: '2025-12-24' }));
+  });
+
+  it('plan validation: a schedule is checked field by field, with its defaults filled', () => {
+    const plan = (schedule: unknown) =>
+      checkPlan({
+        gateway: { url: 'https://gw.example.com' },
+        routingGroup: 'adhoc',
+        green: { name: 'trino-green', version: '480', provisioner: { type: 'sandbox' } },
+        schedule,
+      });
+    const good = plan({ windows: [BERLIN_NIGHTS], freeze: ['2025-12-24'] });
+    assert.ok(good.ok);
+    assert.deepEqual(good.plan.schedule, {
+      windows: [BERLIN_NIGHTS],
+      freeze: [{ from: '2025-12-24' }],
+      onWindowClose: 'finish-step',
+    });
+    const bad = plan({
+      windows: [{ days: ['mon', 'someday'], from: '22:00', to: '22:00', timeZone: 'Europe/Atlantis' }],
+      freeze: ['2025-02-30', { from: '2025-12-24T10:00' }, { from: '2025-12-25', to: '2025-12-24' }],
+      onWindowClose: 'stop',
+    });
+    assert.ok(!bad.ok);
+    assert.deepEqual(bad.problems, [
+      'schedule.windows[0].days[1]: must be one of sun, mon, tue, wed, thu, fri, sat',
+      'schedule.windows[0].timeZone: must be an IANA time zone such as "Europe/Berlin" or "UTC"',
+      'schedule.freeze[0].from: must be a date "YYYY-MM-DD" or a local time "YYYY-MM-DDTHH:MM"',
+      'schedule.freeze[1]: must end after it starts (a range from a local time "YYYY-MM-DDTHH:MM" needs a "to")',
+      'schedule.freeze[2]: must end after it starts (a range from a local time "YYYY-MM-DDTHH:MM" needs a "to")',
+      'schedule.onWindowClose: must be "finish-step" or "pause"',
+    ]);
+    const zeroLength = plan({ windows: [{ ...BERLIN_NIGHTS, to: '22:00' }] });
+    assert.ok(!zeroLength.ok);
+    assert.deepEqual(zeroLength.problems, [
+      'schedule.windows[0].to: from and to are the same time: a window needs a length (all day is "00:00" to "24:00")',
+    ]);
+    const empty = plan({});
+    assert.ok(!empty.ok && /^schedule: must give windows, freeze, or both/.test(empty.problems[0]));
+  });
+
+  it('policy validation: freezes in the policy zone (UTC unless it says)', () => {
+    const base = { gateways: ['https://gw.example.com'] };
+    assert.deepEqual(validatePolicy(base).schedule, { timeZone: 'UTC', freeze: [] });
+    assert.deepEqual(
+      validatePolicy({ ...base, schedule: { timeZone: 'Europe/Berlin', freeze: ['2025-12-24'] } }).schedule,
+      { timeZone: 'Europe/Berlin', freeze: [{ from: '2025-12-24' }] },
+    );
+    assert.throws(
+      () => validatePolicy({ ...base, schedule: { freeze: [{ from: '2025-12-24', windows: [] }] } }),
+      (error: unknown) => error instanceof PolicyError && /schedule\.freeze\[0\]/.test(error.message),
+    );
   });
 });
