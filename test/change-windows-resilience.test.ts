@@ -51,7 +51,7 @@ describe('change windows survive a worker crash: real worker processes on a real
       (entry) => entry.kind === 'backend.activated' && entry.name === `${group}-green`,
     )?.at;
     assert.ok(flippedAt !== undefined && flippedAt >= opening, 'the new worker flipped at the opening, not before');
-    assert.ok(flippedAt < opening + 5_000, `and within 5 s of it (${flippedAt - opening} ms after)`);
+    assert.ok(flippedAt < opening + 15_000, `and within 15 s of it (${flippedAt - opening} ms after)`);
     // The wait was a durable timer: it fired on the server while no worker of the first kind was left.
     const events = (await handle.fetchHistory()).events ?? [];
     const fired = events.filter((event) => event.timerFiredEventAttributes).length;
