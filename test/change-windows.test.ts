@@ -331,7 +331,7 @@ describe('change windows: traffic moves only inside the window, on durable timer
       handle,
       (s) => s.paused && s.changeWindow?.state === 'waiting',
       'the pause at the close',
-      30_000,
+      60_000,
     );
     assert.ok(Date.now() >= closing, 'paused at the close, not before');
     assert.equal(paused.trafficPercent, 50);
