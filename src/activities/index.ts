@@ -4,6 +4,7 @@ import { admissionActivities } from './admission';
 import { approvalActivities } from './approvals';
 import { canaryActivities } from './canary';
 import { canaryAnalysisActivities } from './canary-analysis';
+import { changeWindowActivities } from './change-window';
 import { coordinatorQueryActivities } from './coordinator-queries';
 import { drainActivities } from './drain';
 import { healthActivities } from './health';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...approvalActivities(deps),
     ...leaseActivities(),
     ...notificationActivities(deps),
+    ...changeWindowActivities(deps),
   });
   return {
     ...activities,

@@ -36,6 +36,8 @@ export interface ActivityDeps {
   policy(): WorkerPolicy | undefined;
   /** The webhooks of the policy in force (none without a policy). */
   webhooks(): Webhook[];
+  /** The worker's clock (epoch ms) that change windows are judged by; default Date.now. */
+  now?(): number;
 }
 
 export interface InspectGatewayInput {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TRAFFIC_MODE_NAMES, trafficMode } from '../integrations/traffic';
 import { QUERY_TYPES } from '../integrations/traffic/selector';
 import { checkReadOnly } from '../integrations/trino/read-only';
+import { planSchedule } from '../schedule/schema';
 import { durationMs } from './duration';
 
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
@@ -450,6 +451,8 @@ const blueGreenPlan = z
       })
       .prefault({}),
     canary: canarySection.optional(),
+    /** Change windows and freezes: the steps that move traffic or retire blue wait for an opening. */
+    schedule: planSchedule.optional(),
     /** Blue/green: the bake's analysis of green against blue's window before the flip (canary: canary.analysis). */
     analysis: analysisFields.optional(),
   })

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../plan/duration';
+import { policySchedule } from '../schedule/schema';
 import { UPGRADE_EVENT_KINDS } from '../upgrade-events';
 import { transportAllowed } from './origins';
 
@@ -159,6 +160,8 @@ const policyFields = z.strictObject({
   /** Query texts (shadow validation) may be kept in workflow history. */
   queryTextsInHistory: z.boolean().default(false),
   bounds,
+  /** Freezes every upgrade of this worker respects, running ones included (re-read on SIGHUP). */
+  schedule: policySchedule,
   /** Webhooks told of approval gates, rollbacks, inconclusive analyses and how upgrades end. */
   notifications,
 });

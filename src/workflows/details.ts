@@ -7,6 +7,7 @@ import {
   verdictLine,
 } from '../analysis/routing-view';
 import { counted } from '../plural';
+import { changeWindowText } from './change-window-text';
 import { FINAL_PHASES, type UpgradeStatus } from './messages';
 
 /**
@@ -36,6 +37,14 @@ export function renderDetails(status: UpgradeStatus): string {
     const checked = status.health.checkedAt ? ` (checked ${status.health.checkedAt.slice(11, 19)})` : '';
     const bakingBlueGreen = status.phase === 'BAKING' && status.strategy === 'blue-green' && !status.analysis?.last;
     lines.push(`**Health${bakingBlueGreen ? ' before this bake' : ''}:** ${status.health.message}${checked}  `);
+  }
+  if (status.changeWindow && running) {
+    const text = changeWindowText(status.changeWindow);
+    lines.push(
+      status.changeWindow.state === 'waiting'
+        ? `**Waiting for the change window:** ${text.replace(/^waiting for the change window: /, '')}  `
+        : `**Change window:** ${text.replace(/^the change window is /, '')}  `,
+    );
   }
   lines.push(...analysisLines(status));
   if (status.phase === 'BAKING') {

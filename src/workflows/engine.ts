@@ -19,6 +19,7 @@ import type { UpgradePlan } from '../plan/schema';
 import type { UpgradeEventKind } from '../upgrade-events';
 import { failedRetireFails, trafficBackBeforeDrain } from './activity-options';
 import { gateId } from './approvals';
+import { ChangeWindowGate, waitsForWindow } from './change-window';
 import { renderDetails } from './details';
 import {
   FINAL_PHASES,
@@ -52,7 +53,7 @@ import {
   type RunFacts,
   type Step,
 } from './steps';
-import { namesWith, type ApprovalDecision, type StepContext, type StepOutcome } from './steps/context';
+import { CONTINUE, namesWith, type ApprovalDecision, type StepContext, type StepOutcome } from './steps/context';
 
 /** Input of every upgrade workflow: the validated plan (no secrets: the worker holds those). */
 export interface UpgradeInput {
@@ -101,6 +102,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
   private readonly firstStep: number;
   private readonly reporter: UpgradeReporter;
   private stepStartedAt: number;
+  private readonly changeWindow = new ChangeWindowGate(this);
 
   constructor(
     readonly plan: UpgradePlan,
@@ -165,6 +167,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       this.note(
         `continued as a new run (history of the previous run was ${workflowInfo().continuedFromExecutionRunId ?? 'closed'})`,
       );
+      this.changeWindow.resumeCloseTimer();
     } else {
       this.setPhase(
         'PROVISIONING',
@@ -192,7 +195,14 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       // A continued run goes on with the step its predecessor was in, which started back then.
       if (!this.resumed || index !== this.firstStep) this.stepStartedAt = Date.now();
       const outcome = await this.runInStepScope(
-        () => runStep(this, step),
+        async () => {
+          // Steps that move traffic or retire blue run only in the change window (patch `change-windows`).
+          if (waitsForWindow(step, this.promoteAll)) {
+            await this.changeWindow.awaitOpening(description, step.kind === 'shift' ? 'SHIFTING' : undefined);
+            if (this.rollbackRequest) return CONTINUE;
+          }
+          return runStep(this, step);
+        },
         (error) => `${description} failed: ${messageOf(error)}`,
       );
       const stopped = outcome.kind === 'rollback' || this.rollbackRequest !== undefined;
@@ -387,6 +397,8 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
   private async rollBack(request: RollbackInput): Promise<UpgradeResult> {
     this.status.paused = false;
     this.status.awaitingApproval = false;
+    // Compensations never wait for a change window: moving traffic back to blue is always allowed.
+    this.status.changeWindow = undefined;
     this.setPhase('ROLLING_BACK', `rolling back: ${request.reason}`);
     const undo = rollbackPlan(this.compensations, trafficBackBeforeDrain());
     try {

@@ -86,11 +86,34 @@ export interface UpgradeStatus {
     /** Inconclusive samples in a row (too little traffic on green to judge it): the bake clock holds meanwhile. */
     inconclusiveSamples?: number;
   };
+  /** The change window as last checked (README "Change windows"); absent when no schedule or freeze concerns the upgrade. */
+  changeWindow?: ChangeWindowStatus;
   /** The latest TIMELINE_KEPT entries; older ones are counted in `timelineDropped`. */
   timeline: TimelineEntry[];
   /** Entries dropped from the front of `timeline` to keep it bounded (absent: none). */
   timelineDropped?: number;
   error?: string;
+}
+
+/** What a step waits for, or until when it may move traffic. */
+export interface ChangeWindowStatus {
+  /** `waiting`: `step` waits for the next opening; `open`: traffic may move (until `closesAtText`, when set). */
+  state: 'waiting' | 'open';
+  /** What waits or may go ahead: "shift 25% to trino-green", or "resume" for an upgrade the window's close paused. */
+  step: string;
+  /** Waiting: why ("outside the change window mon 22:00-06:00 Europe/Berlin", "frozen by the worker policy: ..."). */
+  reason?: string;
+  frozen?: boolean;
+  /** Waiting: "Tue 22:00 Europe/Berlin" (absent: no opening within a year). */
+  opensAtText?: string;
+  /** Waiting: when the wait's timer fires and the window is checked again (workflow clock, ISO). */
+  until?: string;
+  /** Open: when it closes, "Tue 06:00 Europe/Berlin". */
+  closesAtText?: string;
+  /** Open: when it closes (workflow clock, ISO). */
+  closesBy?: string;
+  /** Open: what the close does (`schedule.onWindowClose`). */
+  onClose?: 'finish-step' | 'pause';
 }
 
 /** Timeline entries the status keeps: signal spam cannot grow it (or a continue-as-new snapshot) without limit. */

@@ -34,6 +34,8 @@ export interface TestWorker {
   env?: Record<string, string>;
   /** More strings no history may hold (the values of `env` that are secrets). */
   secrets?: string[];
+  /** The worker's clock for change windows (ActivityDeps.now), asked at each check; default the real one. */
+  now?: () => number;
   /** Serve the worker's Prometheus metrics at `metricsUrl` (the runtime is installed once per test process: the first testbed's choice holds). */
   metrics?: boolean;
 }
@@ -47,13 +49,14 @@ export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestW
   let env: TestWorkflowEnvironment | undefined;
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
-  const { policy = TEST_POLICY, credentials = true, env: extraEnv = {}, secrets = [], metrics = false } = options;
+  const { policy = TEST_POLICY, credentials = true, env: extraEnv = {}, secrets = [], metrics = false, now } = options;
   // The worker holds real-looking credentials (sent only where its policy allows): every history
   // of the file is scanned for them afterwards.
   const deps = integrationsFromEnv(
     { ...(credentials ? TEST_SECRETS : {}), ...extraEnv },
     typeof policy === 'function' ? { current: policy } : fixedPolicy(policy),
   );
+  if (now) deps.now = now;
   const fleets: SandboxFleet[] = [];
   let metricsAddress: string | undefined;
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { counted } from '../../plural';
+import { changeWindowText } from '../../workflows/change-window-text';
 import { FINAL_PHASES, type UpgradeStatus } from '../../workflows/messages';
 import { findUiLink } from '../connection';
 import {
@@ -94,6 +95,8 @@ function renderStatus(view: UpgradeView, status: UpgradeStatus, ended: string): 
     `  green:     ${status.green.name} ${status.green.version}${greenWhere(status)}`,
     `  blue:      ${blue}`,
   ];
+  if (status.changeWindow && !FINAL_PHASES.has(status.phase))
+    lines.push(`  window:    ${changeWindowText(status.changeWindow, Date.now())}`);
   const health = healthLine(view, status);
   if (health) lines.push(`  health:    ${health}`);
   const sample = status.analysis?.last;

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
+import { changeWindowText } from '../../workflows/change-window-text';
 import { FINAL_PHASES, type TimelineEntry, type UpgradeStatus } from '../../workflows/messages';
 import {
   EXIT_FAILED,
@@ -186,8 +187,10 @@ class JsonDisplay {
   finish(): void {}
 }
 
-/** What the running activity is doing: a retry and its failure, a live canary sample, or its last heartbeat. */
+/** What the upgrade waits for (the change window), or what the running activity is doing: a retry and its failure, a live canary sample, or its last heartbeat. */
 function activityText(view: UpgradeView): string | undefined {
+  const window = view.status?.changeWindow;
+  if (window?.state === 'waiting') return changeWindowText(window, Date.now());
   const retrying = retryText(view.pendingActivity, view.status);
   if (retrying) return retrying;
   if (view.liveSample) return `live sample ${view.liveSample.samples} ${sampleText(view.liveSample)}`;
