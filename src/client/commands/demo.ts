@@ -49,15 +49,15 @@ async function runDemo(flags: DemoFlags): Promise<number> {
     const load = startQueryLoad({
       gatewayUrl: stack.fleet.gatewayUrl,
       users: DEMO_USER_NAMES,
-      concurrency: 6,
-      durationMs: [200, 4000],
+      concurrency: DEMO_CONCURRENCY,
+      durationMs: [200, 2500],
     });
     const handle = await startUpgrade(stack.env.client, plan, { startedBy: 'cutover demo' });
     printLines(
       '',
       `upgrade ${handle.workflowId} started: ${plan.routingGroup} ${plan.blue?.backends.join(', ') ?? 'blue'} -> ${plan.green.name} ${plan.green.version}`,
       `watch it in the Temporal UI: ${runPage(stack.uiUrl, namespace, handle.workflowId)}`,
-      `query load: ${DEMO_USERS} users, 6 at a time, through ${stack.fleet.gatewayUrl}`,
+      `query load: ${DEMO_USERS} users, ${DEMO_CONCURRENCY} at a time, through ${stack.fleet.gatewayUrl}`,
       '',
     );
     const result = await follow(handle, stack);
@@ -83,6 +83,11 @@ async function runDemo(flags: DemoFlags): Promise<number> {
 
 const DEMO_USERS = 60;
 /**
+ * Queries in flight: about 9 a second at 200-2500 ms each, so that a 10% canary ends about 4
+ * queries in each 5 s analysis sample (with fewer, samples with none were inconclusive).
+ */
+const DEMO_CONCURRENCY = 12;
+/**
  * User names whose Java hash codes spread over the buckets: names that differ only in their last
  * character (user-0, user-1, ...) fall into neighbouring buckets, and a 10% canary would get none.
  */
@@ -96,7 +101,7 @@ function demoPlan(gatewayUrl: string, flags: DemoFlags): UpgradePlan {
     traffic: 'routing-rule',
     steps: [{ weight: 10, bake: '10s' }, { weight: 50, bake: '10s' }, { weight: 100 }],
     rulesRefresh: `${SANDBOX_RULES_REFRESH_MS}ms`,
-    analysis: { interval: '2s' },
+    analysis: { interval: '5s' },
   };
   return validatePlan(
     {
