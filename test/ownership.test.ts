@@ -5,8 +5,10 @@ import { RefusedError, startUpgrade } from '../src/client/upgrades';
 import { until, untilHealthy, waitForPhase, waitForStatus } from '../src/devserver/wait';
 import { TrinoGatewayClient } from '../src/integrations/gateway/client';
 import type { GatewayBackend } from '../src/integrations/gateway/types';
+import { defaultRuleName } from '../src/integrations/traffic/routing-rule';
 import { claimsOf, leasesOf } from '../src/ownership/leases';
 import type { UpgradePlan } from '../src/plan/schema';
+import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import type { JournalEntry } from '../src/sandbox/journal';
 import { approveUpdate, FINAL_PHASES, rollbackSignal, TASK_QUEUE, type UpgradeResult } from '../src/workflows/messages';
@@ -249,8 +251,13 @@ describe('ownership: cutover touches only what its upgrade owns', () => {
 
   it('two canaries of different routing groups naming one canary.ruleName: the second is refused naming the first', async () => {
     const [a, b] = ['ownrulea', 'ownruleb'];
+    // The gateway's rules file has the shared rule (the preflight checks that the plan's rule exists).
+    const rules = canaryReadyRules(`${a}-canary`, a).map((rule) =>
+      rule.name === defaultRuleName(a) ? { ...rule, name: 'team-canary' } : rule,
+    );
     const fleet = await testbed.fleet({
       healthIntervalMs: 100,
+      rules,
       clusters: [
         { name: `${a}-blue`, version: '470', routingGroup: a },
         { name: `${b}-blue`, version: '470', routingGroup: b },
