@@ -83,11 +83,6 @@ export function trafficActivities(deps: ActivityDeps) {
       }
       const canary = input.canary;
       if (canary) checkCanaryEntry(all, canary);
-      if (canary?.rule) {
-        // Checked before anything is provisioned: the first shift would otherwise find it missing.
-        const rules = await gateway.getRoutingRules();
-        if (!rules.some((rule) => rule.name === canary.rule)) throw ruleNotFound(canary.rule, canary.group, rules);
-      }
       if (canary?.requestAnalyzer)
         await checkRequestAnalyzer(
           deps.trino(input.gateway.url),
@@ -103,6 +98,11 @@ export function trafficActivities(deps: ActivityDeps) {
           `canary group ${canary.group} already serves traffic (active: ${squatters.map((b) => b.name).join(', ')}): canary users would be mixed with its own; set canary.canaryGroup to a group of its own`,
           'CanaryGroupInUse',
         );
+      }
+      if (canary?.rule) {
+        // Checked last, before anything is provisioned: the first shift would otherwise find it missing.
+        const rules = await gateway.getRoutingRules();
+        if (!rules.some((rule) => rule.name === canary.rule)) throw ruleNotFound(canary.rule, canary.group, rules);
       }
       await checkReplicas(deps, input, blue);
       const version = await deps
