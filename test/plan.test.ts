@@ -270,4 +270,28 @@ describe('upgrade plan', () => {
       ],
     );
   });
+
+  it('a canary.selector.userPattern (a regex the gateway runs on every request) needs the policy to allow it', () => {
+    const plan = parsePlan(
+      `strategy: canary\n${MINIMAL}canary: {traffic: routing-rule, steps: [{weight: 10}, {weight: 100}], selector: {userPattern: "(a+)+b"}}\n`,
+    );
+    const refused = /^canary\.selector\.userPattern: the worker policy does not allow user patterns/;
+    assert.ok(
+      policyProblems(plan, undefined).some((p) => refused.test(p)),
+      'refused without a policy',
+    );
+    const strict = validatePolicy({ gateways: ['http://127.0.0.1:*'] }, 'test policy');
+    assert.ok(
+      policyProblems(plan, strict).some((p) => refused.test(p)),
+      'refused by default',
+    );
+    const allowing = validatePolicy(
+      { gateways: ['http://127.0.0.1:*'], bounds: { allowUserPatterns: true } },
+      'test policy',
+    );
+    assert.ok(
+      !policyProblems(plan, allowing).some((p) => p.startsWith('canary.selector')),
+      'allowed when the policy says',
+    );
+  });
 });

@@ -82,6 +82,12 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
     );
   }
 
+  if (plan.canary?.selector?.userPattern !== undefined && !bounds.allowUserPatterns) {
+    refuse(
+      'canary.selector.userPattern',
+      'the worker policy does not allow user patterns (a regular expression the gateway runs on every request); list the users, or set bounds.allowUserPatterns: true in the policy',
+    );
+  }
   if (plan.canary) {
     let previous = 0;
     plan.canary.steps.forEach((step, index) => {

@@ -129,6 +129,11 @@ const bounds = z
     maxErrorRate: z.number().min(0).max(1).default(0.5),
     /** Most failed analysis samples in a row a plan may tolerate before rolling back. */
     maxConsecutiveFailures: z.number().int().min(1).default(20),
+    /**
+     * A plan may give `canary.selector.userPattern`: a regular expression the gateway evaluates on
+     * every request, where a pathological one costs it CPU. Off unless the operators allow it.
+     */
+    allowUserPatterns: z.boolean().default(false),
   })
   .prefault({});
 
