@@ -11,7 +11,7 @@
  */
 import { TrinoGatewayClient } from '../src/integrations/gateway/client';
 import { routingRule } from '../src/integrations/traffic/routing-rule';
-import { secondsOfDayIn, type CanarySelector, type TimeWindow } from '../src/integrations/traffic/selector';
+import { windowAround, type CanarySelector, type TimeWindow } from '../src/integrations/traffic/selector';
 import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import { startQueryLoad } from '../src/sandbox/load';
 import { javaFloorMod, javaStringHashCode } from '../src/sandbox/routing-rules';
@@ -50,13 +50,8 @@ function shapeOf(index: number): { statement: Statement; source: string; tags: s
 
 const bucketOf = (user: string): number => javaFloorMod(javaStringHashCode(user), 100);
 
-function windowAround(now: number, openNow: boolean): TimeWindow {
-  const minutes = Math.floor(secondsOfDayIn('UTC', now) / 60) + (openNow ? -60 : 120);
-  const hhmm = (m: number) => {
-    const wrapped = ((m % 1440) + 1440) % 1440;
-    return `${String(Math.floor(wrapped / 60)).padStart(2, '0')}:${String(wrapped % 60).padStart(2, '0')}`;
-  };
-  return { from: hhmm(minutes), to: hhmm(minutes + 120), timeZone: 'UTC' };
+function windowAt(now: number, openNow: boolean): TimeWindow {
+  return openNow ? windowAround(now, -60, 60) : windowAround(now, 120, 240);
 }
 
 interface Case {
@@ -102,17 +97,17 @@ function cases(now: number): Case[] {
     },
     {
       name: 'time window open now (UTC)',
-      selector: { timeWindow: windowAround(now, true) },
+      selector: { timeWindow: windowAt(now, true) },
       selects: () => true,
     },
     {
       name: 'time window closed now (UTC)',
-      selector: { timeWindow: windowAround(now, false) },
+      selector: { timeWindow: windowAt(now, false) },
       selects: () => false,
     },
     {
       name: 'SELECT from superset, open window',
-      selector: { source: { include: ['superset'] }, queryTypes: ['SELECT'], timeWindow: windowAround(now, true) },
+      selector: { source: { include: ['superset'] }, queryTypes: ['SELECT'], timeWindow: windowAt(now, true) },
       selects: (q) => q.source === 'superset' && q.statement.type === 'SELECT',
     },
   ];

@@ -12,7 +12,7 @@ import { readUpgrade } from '../src/client/commands/upgrade-handle';
 import { startUpgrade } from '../src/client/upgrades';
 import { until, waitForStatus } from '../src/devserver/wait';
 import { canaryCondition } from '../src/integrations/traffic/routing-rule';
-import { secondsOfDayIn, type TimeWindow } from '../src/integrations/traffic/selector';
+import { windowAround, type TimeWindow } from '../src/integrations/traffic/selector';
 import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad } from '../src/sandbox/load';
@@ -31,12 +31,7 @@ const bucketOf = (user: string) => javaFloorMod(javaStringHashCode(user), 100);
 
 /** A two-hour window in UTC around now, as HH:MM (wrapping midnight when now is near it). */
 function openWindowNow(): TimeWindow {
-  const minutes = Math.floor(secondsOfDayIn('UTC', Date.now()) / 60);
-  const hhmm = (m: number) => {
-    const wrapped = ((m % 1440) + 1440) % 1440;
-    return `${String(Math.floor(wrapped / 60)).padStart(2, '0')}:${String(wrapped % 60).padStart(2, '0')}`;
-  };
-  return { from: hhmm(minutes - 60), to: hhmm(minutes + 60), timeZone: 'UTC' };
+  return windowAround(Date.now(), -60, 60);
 }
 
 interface HistoryRow {

@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { startUpgrade } from '../../src/client/upgrades';
 import { sleep, until, waitForStatus } from '../../src/devserver/wait';
 import { canaryAction, canaryCondition } from '../../src/integrations/traffic/routing-rule';
-import { secondsOfDayIn, type TimeWindow } from '../../src/integrations/traffic/selector';
+import { windowAround, type TimeWindow } from '../../src/integrations/traffic/selector';
 import { queryTypeOf } from '../../src/sandbox/query-properties';
 import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
 import { startQueryLoad, type LoadQuery } from '../../src/sandbox/load';
@@ -481,10 +481,5 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
 
 /** A two-hour window in UTC around now, as HH:MM (wrapping midnight when now is near it). */
 function openWindowNow(): TimeWindow {
-  const minutes = Math.floor(secondsOfDayIn('UTC', Date.now()) / 60);
-  const hhmm = (m: number) => {
-    const wrapped = ((m % 1440) + 1440) % 1440;
-    return `${String(Math.floor(wrapped / 60)).padStart(2, '0')}:${String(wrapped % 60).padStart(2, '0')}`;
-  };
-  return { from: hhmm(minutes - 60), to: hhmm(minutes + 60), timeZone: 'UTC' };
+  return windowAround(Date.now(), -60, 60);
 }

@@ -118,6 +118,19 @@ export function selectorClauses(selector: CanarySelector): string[] {
   return clauses;
 }
 
+/**
+ * The daily window from `fromMinutes` to `toMinutes` around the time of day of `at` in
+ * `timeZone` (negative: before it), as `HH:MM` (wrapping midnight when it must).
+ */
+export function windowAround(at: number, fromMinutes: number, toMinutes: number, timeZone = 'UTC'): TimeWindow {
+  const minutes = Math.floor(secondsOfDayIn(timeZone, at) / 60);
+  const hhmm = (m: number) => {
+    const wrapped = ((m % 1440) + 1440) % 1440;
+    return `${String(Math.floor(wrapped / 60)).padStart(2, '0')}:${String(wrapped % 60).padStart(2, '0')}`;
+  };
+  return { from: hhmm(minutes + fromMinutes), to: hhmm(minutes + toMinutes), timeZone };
+}
+
 /** True when the selector reads the query's shape, which needs the gateway's request analyzer. */
 export function needsRequestAnalyzer(selector: CanarySelector | undefined): boolean {
   return selector?.queryTypes !== undefined || selector?.catalogs !== undefined || selector?.schemas !== undefined;
