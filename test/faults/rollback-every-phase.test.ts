@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../../src/client/upgrades';
+import { TrinoHttpClient } from '../../src/integrations/trino/client';
 import { sleep, until, untilHealthy } from '../../src/devserver/wait';
 import { canaryReadyRules } from '../../src/sandbox/canary-rules';
 import type { UpgradePlan } from '../../src/plan/schema';
@@ -34,6 +35,11 @@ interface RollbackPoint {
   healthIntervalMs?: number;
   /** Queries running on blue from before the upgrade, so the drain has to wait. */
   longQueriesSeconds?: number;
+  /**
+   * Start those queries only once the upgrade reaches this point, at blue's own address, and let it
+   * go on once they run there: a long canary reaches its drain at a time that depends on the load.
+   */
+  longQueriesFrom?: (status: UpgradeStatus) => boolean;
   /** Green turns unhealthy at the approval gate, so the flip waits for it (cleared once the rollback is asked). */
   unhealthyAtFlip?: boolean;
   /** Blue is being retired: the rollback is refused and the upgrade succeeds. */
@@ -95,8 +101,9 @@ const POINTS: RollbackPoint[] = [
     name: 'while draining blue',
     strategy: 'canary',
     at: inPhase('DRAINING', lastNote(/waiting for the queries/)),
-    // Long enough to outlast the canary up to its drain on a loaded machine (it takes about 25 s alone).
-    longQueriesSeconds: 50,
+    // Started at the last bake: a fixed length from the start raced the canary to its drain in CI.
+    longQueriesSeconds: 15,
+    longQueriesFrom: inPhase('BAKING', (s) => s.trafficPercent === 100),
   },
   { name: 'while blue is kept warm', strategy: 'canary', at: lastNote(/warm for/) },
   { name: 'while retiring blue', strategy: 'canary', at: inPhase('RETIRING'), slowProvisioner: true, refused: true },
@@ -149,15 +156,21 @@ describe('fault matrix: rollback requested at every phase ends with blue serving
           durationMs: [50, 800],
           routingGroup: group,
         });
-        const longOnBlue = point.longQueriesSeconds
-          ? startLongQueries(fleet.gatewayUrl, group, point.longQueriesSeconds)
-          : Promise.resolve([]);
+        let longOnBlue: Promise<string[]> =
+          point.longQueriesSeconds && !point.longQueriesFrom
+            ? startLongQueries(fleet.gatewayUrl, group, point.longQueriesSeconds)
+            : Promise.resolve([]);
+        const startLongOnBlue = async (): Promise<void> => {
+          const url = fleet.cluster(blue)!.url;
+          longOnBlue = startLongQueries(url, undefined, point.longQueriesSeconds);
+          await until(`long queries running on ${blue}`, async () => (await runningOn(url)) >= 2);
+        };
         let report: LoadReport | undefined;
         try {
           const handle = await startUpgrade(testbed.env.client, planFor(point, fleet, group), {
             startedBy: 'fault-matrix',
           });
-          const reached = await driveUntil(handle, point, fleet, green);
+          const reached = await driveUntil(handle, point, fleet, green, startLongOnBlue);
           const via = index % 2 === 0 ? 'signal' : 'update';
           const request = { by: 'oncall', reason: `rollback ${point.name}` };
 
@@ -259,12 +272,18 @@ async function driveUntil(
   point: RollbackPoint,
   fleet: SandboxFleet,
   green: string,
+  startLongOnBlue: () => Promise<void>,
 ): Promise<UpgradeStatus> {
   const deadline = Date.now() + 90_000;
   let last: UpgradeStatus | undefined;
+  let longStarted = false;
   while (Date.now() < deadline) {
     last = await handle.query(statusQuery).catch(() => undefined);
     if (last && point.at(last)) return last;
+    if (last && !longStarted && point.longQueriesFrom?.(last)) {
+      await startLongOnBlue();
+      longStarted = true;
+    }
     if (last?.awaitingApproval) {
       if (point.unhealthyAtFlip) {
         await fleet.applyFaults(green, { unhealthy: true });
@@ -282,4 +301,15 @@ async function driveUntil(
   throw new Error(
     `the upgrade never reached "${point.name}"; last status: ${JSON.stringify(last && { phase: last.phase, step: last.step, timeline: last.timeline.slice(-3) })}`,
   );
+}
+
+/** Queries a coordinator counts as running or queued, from its `/ui/api/stats`. */
+async function runningOn(coordinatorUrl: string): Promise<number> {
+  const client = new TrinoHttpClient({ url: coordinatorUrl, user: 'fault-tests' });
+  try {
+    const stats = await client.clusterStats();
+    return stats.runningQueries + stats.queuedQueries;
+  } finally {
+    await client.close();
+  }
 }

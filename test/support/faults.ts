@@ -47,15 +47,18 @@ export async function approveWhenAsked(
   }
 }
 
-/** Two queries of `seconds` started through the gateway in `group`: a drain has to wait for them. Resolves to their final states. */
-export async function startLongQueries(gatewayUrl: string, group: string, seconds = 12): Promise<string[]> {
-  const client = new TrinoHttpClient({ url: gatewayUrl, connections: 2 });
+/**
+ * Two queries of `seconds` started through the gateway in `group` (or, without a group, at a
+ * coordinator's own address): a drain has to wait for them. Resolves to their final states.
+ */
+export async function startLongQueries(url: string, group: string | undefined, seconds = 12): Promise<string[]> {
+  const client = new TrinoHttpClient({ url, connections: 2 });
   try {
     const results = await Promise.all(
       ['night-batch', 'etl-report'].map((user) =>
         client.execute(`/* sandbox:duration=${seconds}s */ SELECT 1`, {
           user,
-          headers: { 'X-Trino-Routing-Group': group },
+          ...(group ? { headers: { 'X-Trino-Routing-Group': group } } : {}),
         }),
       ),
     );
