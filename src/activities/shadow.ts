@@ -107,9 +107,14 @@ export function shadowActivities(deps: ActivityDeps) {
       const runPair = async (index: number) => {
         const query = queries[index];
         if (!query)
-          return record(index, { verdict: 'skipped', reason: 'no longer in the gateway history (retried attempt)' }, {});
+          return record(
+            index,
+            { verdict: 'skipped', reason: 'no longer in the gateway history (retried attempt)' },
+            {},
+          );
         const nondeterministic = engine.isNondeterministic(query.sql);
-        if (nondeterministic) return record(index, { verdict: 'skipped', kind: 'nondeterministic', reason: nondeterministic }, {});
+        if (nondeterministic)
+          return record(index, { verdict: 'skipped', kind: 'nondeterministic', reason: nondeterministic }, {});
         const options = runOptions(query);
         const onBlue = await engine.run(blue, query.sql, options);
         const onGreen = await engine.run(green, query.sql, options);
@@ -252,7 +257,7 @@ function mismatchOf(
 }
 
 function cell(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? 'null';
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
   return text.length > SHADOW_VALUE_CHARS ? `${text.slice(0, SHADOW_VALUE_CHARS)}…` : text;
 }
 

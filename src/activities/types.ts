@@ -58,7 +58,13 @@ export interface ShadowRunOptions {
 /** The shadow-validation engine: run a query on one cluster, compare two runs, tell a non-deterministic query. */
 export interface ShadowEngine {
   run(client: TrinoClusterApi, sql: string, options: ShadowRunOptions): Promise<ShadowRun>;
-  compare(sql: string, blue: ShadowRun, green: ShadowRun, options: CompareOptions, blueAgain?: ShadowRun): ShadowComparison;
+  compare(
+    sql: string,
+    blue: ShadowRun,
+    green: ShadowRun,
+    options: CompareOptions,
+    blueAgain?: ShadowRun,
+  ): ShadowComparison;
   /** Why the query cannot be compared (now(), random(), LIMIT without ORDER BY, ...), or undefined. */
   isNondeterministic(sql: string): string | undefined;
 }

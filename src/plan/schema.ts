@@ -115,7 +115,11 @@ const shadowSection = z
     if (shadow.source.includes('queries') && shadow.queries.length === 0)
       ctx.addIssue({ code: 'custom', path: ['queries'], message: 'must list queries when source includes "queries"' });
     if (!shadow.source.includes('queries') && shadow.queries.length > 0)
-      ctx.addIssue({ code: 'custom', path: ['source'], message: 'must include "queries" to replay the listed queries' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source'],
+        message: 'must include "queries" to replay the listed queries',
+      });
   });
 
 export type ShadowConfig = z.output<typeof shadowSection>;
