@@ -8,6 +8,7 @@ import { TrinoHttpClient } from '../src/integrations/trino/client';
 import type { UpgradePlan } from '../src/plan/schema';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { approveUpdate, statusQuery, type UpgradeResult } from '../src/workflows/messages';
+import { runCli } from './support/cli';
 import { fastPlan } from './support/plans';
 import { fakeShadowEngine } from './support/shadow-engine';
 import { assertReplays } from './support/temporal';
@@ -105,7 +106,7 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     await assertReplays(handle);
   });
 
-  it('a mismatch with block holds the approval until a signed-off acknowledgement, with query ids and hashes in the report', async () => {
+  it('a mismatch with block holds the approval until `cutover approve` acknowledges the report (query ids and hashes in it)', async () => {
     const group = 'shadowblock';
     const fleet = await testbed.fleetWithBlue(group);
     const handle = await start(
@@ -123,14 +124,18 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     assert.equal(mismatch.sha256, createHash('sha256').update('SELECT version()').digest('hex'));
     assert.equal(mismatch.text, undefined, 'no query text in history by default');
     assert.equal(mismatch.kind, 'rows');
-    assert.deepEqual(mismatch.firstDifferences, [{ blue: ['"470"'], green: ['"480"'] }]);
+    assert.deepEqual(mismatch.firstDifferences, [{ blue: ['470'], green: ['480'] }]);
     const blueIds = (await queriesOn(fleet.cluster(`${group}-blue`)!.url)).map((query) => query.queryId);
     assert.ok(mismatch.blueQueryId && blueIds.includes(mismatch.blueQueryId), 'blue query id is one blue ran');
     assert.ok(mismatch.greenQueryId && mismatch.greenQueryId !== mismatch.blueQueryId);
 
-    const ack = await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
+    // `cutover approve` says what it acknowledges.
+    const ack = await runCli(testbed.env.address, ['approve', handle.workflowId, '--by', 'alice'], {
+      CUTOVER_SIGNING_KEY: '',
+    });
+    assert.equal(ack.code, 0, ack.stderr);
     assert.match(
-      ack.message,
+      ack.stdout,
       /shadow report acknowledged by alice \(1 matched, 1 mismatched, 0 skipped, 0 slow of 2 queries, gate 3:shadow\)/,
     );
     // The plan's own approval gate comes next: the acknowledgement moved nothing.
