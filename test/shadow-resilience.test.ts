@@ -52,7 +52,7 @@ describe('shadow validation through a worker crash', () => {
     const atKill = new Map((await replayedOnBlue()).map((query) => [query.query, 1]));
     // What the server holds of the killed attempt's progress: the pairs it had finished.
     const pending = (await handle.describe()).raw.pendingActivities?.[0];
-    const details = await testbed.env.client.options.loadedDataConverter.payloadConverter.fromPayload<{
+    const details = testbed.env.client.options.loadedDataConverter.payloadConverter.fromPayload<{
       marks: string;
     }>(pending!.heartbeatDetails!.payloads![0]);
     const finishedAtKill = [...details.marks].flatMap((mark, index) => (mark === '.' ? [] : [queries[index]]));
