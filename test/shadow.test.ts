@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
-import { waitForPhase, waitForStatus } from '../src/devserver/wait';
+import { untilHealthy, waitForPhase, waitForStatus } from '../src/devserver/wait';
+import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import type { UpgradePlan } from '../src/plan/schema';
 import type { SandboxFleet } from '../src/sandbox/fleet';
@@ -165,6 +166,44 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     assert.match(result.reason ?? '', /shadow validation: 0 matched, 1 mismatched.*onMismatch: rollback/);
     assert.deepEqual(await activeBackends(fleet), [`${group}-blue`]);
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green torn down');
+    await assertReplays(handle);
+  });
+
+  it('a canary with warn notes the mismatch and goes on: the shadow step runs before its first shift', async () => {
+    const group = 'shadowcanary';
+    const fleet = await testbed.fleet({
+      healthIntervalMs: 100,
+      rulesRefreshMs: 200,
+      rules: canaryReadyRules(`${group}-canary`),
+      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+    });
+    await untilHealthy(fleet, `${group}-blue`);
+    const handle = await start(
+      fastPlan(fleet.gatewayUrl, group, {
+        strategy: 'canary',
+        approval: { required: false },
+        canary: {
+          traffic: 'routing-rule',
+          rulesRefresh: '200ms',
+          steps: [
+            { weight: 50, bake: '1s' },
+            { weight: 100, bake: '1s' },
+          ],
+          analysis: { interval: '500ms' },
+        },
+        shadow: { source: ['queries'], queries: ['SELECT version()', 'SELECT 1'], onMismatch: 'warn' },
+      }),
+    );
+    const result = await handle.result();
+    assert.equal(result.outcome, 'SUCCEEDED');
+    assert.equal(result.status.steps[3], `shadow queries on ${group}-blue and ${group}-green and compare`);
+    assert.equal(result.status.shadow?.report.mismatched, 1);
+    const messages = result.status.timeline.map((entry) => entry.message);
+    const warned = messages.findIndex((message) =>
+      /going on as the plan says \(shadow.onMismatch: warn\)/.test(message),
+    );
+    const shifted = messages.findIndex((message) => /50%/.test(message));
+    assert.ok(warned >= 0 && shifted > warned, `the warning comes before the first shift: ${messages.join(' | ')}`);
     await assertReplays(handle);
   });
 
