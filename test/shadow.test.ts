@@ -8,7 +8,7 @@ import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import type { UpgradePlan } from '../src/plan/schema';
 import type { SandboxFleet } from '../src/sandbox/fleet';
-import { approveUpdate, statusQuery, type UpgradeResult } from '../src/workflows/messages';
+import { approveUpdate, rollbackSignal, statusQuery, type UpgradeResult } from '../src/workflows/messages';
 import { runCli } from './support/cli';
 import { fastPlan } from './support/plans';
 import { fakeShadowEngine } from './support/shadow-engine';
@@ -167,6 +167,26 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     assert.deepEqual(await activeBackends(fleet), [`${group}-blue`]);
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green torn down');
     await assertReplays(handle);
+  });
+
+  it('rollback while shadowing stops the replay at once: blue serves, green removed', async () => {
+    const group = 'shadowstop';
+    const fleet = await testbed.fleetWithBlue(group);
+    const queries = Array.from({ length: 10 }, (_, i) => `/* sandbox:duration=3s */ SELECT ${i + 1}`);
+    const handle = await start(
+      fastPlan(fleet.gatewayUrl, group, {
+        shadow: { source: ['queries'], queries, sample: 10, concurrency: 1, onMismatch: 'block' },
+      }),
+    );
+    await waitForPhase(handle, 'SHADOWING', 60_000);
+    const askedAt = Date.now();
+    await handle.signal(rollbackSignal, { by: 'bob', reason: 'changed my mind' });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'ROLLED_BACK');
+    assert.ok(Date.now() - askedAt < 15_000, `rolled back within 15 s, not after the 30 s of replay`);
+    assert.equal(result.status.shadow, undefined, 'no report of a replay that was stopped');
+    assert.deepEqual(await activeBackends(fleet), [`${group}-blue`]);
+    assert.equal(fleet.cluster(`${group}-green`), undefined, 'green torn down');
   });
 
   it('a canary with warn notes the mismatch and goes on: the shadow step runs before its first shift', async () => {
