@@ -157,6 +157,8 @@ export class TrinoHttpClient implements TrinoClusterApi {
     // Lower-cased so that a caller's `X-Trino-User` replaces ours instead of being sent twice.
     if (options.headers) for (const name in options.headers) headers[name.toLowerCase()] = options.headers[name];
     if (options.user !== undefined) headers['x-trino-user'] = options.user;
+    if (options.catalog !== undefined) headers['x-trino-catalog'] = options.catalog;
+    if (options.schema !== undefined) headers['x-trino-schema'] = options.schema;
     const { timeoutMs, maxRows } = options;
     if (timeoutMs === undefined) return this.follow(sql, headers, options.signal, maxRows);
 
@@ -201,12 +203,12 @@ export class TrinoHttpClient implements TrinoClusterApi {
     const id = results.id;
     let columns = results.columns;
     const rows: unknown[][] = [];
-    let stopped: StatementResult['error'];
+    let stopped: (NonNullable<StatementResult['error']> & { why: NonNullable<StatementResult['stopped']> }) | undefined;
     try {
       for (;;) {
         appendRows(rows, results.data);
         if (maxRows !== undefined && rows.length > maxRows) {
-          stopped = { message: `returned more than ${maxRows} rows`, errorName: 'CUTOVER_ROW_LIMIT' };
+          stopped = { message: `returned more than ${maxRows} rows`, errorName: 'CUTOVER_ROW_LIMIT', why: 'rowLimit' };
           break;
         }
         if (results.nextUri === undefined) break;
@@ -223,7 +225,11 @@ export class TrinoHttpClient implements TrinoClusterApi {
         if (signal?.aborted && results.nextUri !== undefined) await this.cancel(id, results.nextUri, headers);
         throw error;
       }
-      stopped = { message: `did not finish within ${formatMs(error.timeoutMs)}`, errorName: 'CUTOVER_TIMEOUT' };
+      stopped = {
+        message: `did not finish within ${formatMs(error.timeoutMs)}`,
+        errorName: 'CUTOVER_TIMEOUT',
+        why: 'timeout',
+      };
     }
     if (stopped && results.nextUri !== undefined) await this.cancel(id, results.nextUri, headers);
 
@@ -234,7 +240,9 @@ export class TrinoHttpClient implements TrinoClusterApi {
       rows: stopped && maxRows !== undefined ? rows.slice(0, maxRows) : rows,
     };
     if (stopped) {
-      result.error = stopped;
+      const { why, ...error } = stopped;
+      result.error = error;
+      result.stopped = why;
     } else if (results.error) {
       result.error = {
         // A coordinator's message can quote the statement and its values: it goes to heartbeats and history.

@@ -74,6 +74,8 @@ export interface StatementResult {
   columns: { name: string; type: string }[];
   rows: unknown[][];
   error?: { message: string; errorName?: string; errorType?: string };
+  /** Why cutover stopped reading and cancelled the query: more rows than `maxRows`, or `timeoutMs` ran out. */
+  stopped?: 'rowLimit' | 'timeout';
   /** Value of the gateway's `trinoClusterHost` cookie, when the gateway sets it. */
   clusterHost?: string;
 }
@@ -81,6 +83,9 @@ export interface StatementResult {
 export interface StatementOptions {
   user?: string;
   source?: string;
+  /** `X-Trino-Catalog` and `X-Trino-Schema`: where unqualified table names resolve. */
+  catalog?: string;
+  schema?: string;
   /** Extra headers, e.g. `X-Trino-Routing-Group`. */
   headers?: Record<string, string>;
   signal?: AbortSignal;
