@@ -121,6 +121,25 @@ describe('shadow comparison', () => {
     );
   });
 
+  it('real values one float32 step apart match at a double tolerance of 1e-9, since a real carries only 24 bits', () => {
+    const columns = col('k integer, r real');
+    const r = Math.fround(1 / 3);
+    const nextReal = Math.fround(r * (1 + 2 ** -23));
+    assert.notEqual(r, nextReal);
+    assert.equal(
+      compareRuns('SELECT k, r FROM t', run(columns, [[1, r]]), run(columns, [[1, nextReal]]), OPTIONS).verdict,
+      'match',
+    );
+    const off = compareRuns('SELECT k, r FROM t', run(columns, [[1, r]]), run(columns, [[1, r * (1 + 1e-5)]]), OPTIONS);
+    assert.equal(off.verdict, 'mismatch', 'a real off by 1e-5 is still a difference');
+    const doubles = col('k integer, d double');
+    const d = 1 / 3;
+    assert.equal(
+      compareRuns('SELECT k, d FROM t', run(doubles, [[1, d]]), run(doubles, [[1, nextReal]]), OPTIONS).verdict,
+      'mismatch',
+    );
+  });
+
   it('NaN and infinities compare exactly, and a NULL differs from zero and from an empty string', () => {
     const columns = col('v double, s varchar');
     const blue = run(columns, [

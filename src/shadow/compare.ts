@@ -21,6 +21,11 @@ export { hasTopLevelOrderBy, isNondeterministic } from './sql-shape';
  */
 
 const MASK_128 = (1n << 128n) - 1n;
+/**
+ * A real has a 24-bit significand: two reals one float32 step apart differ by up to 2^-23. Real
+ * values compare within at least two such steps, whatever the (double-minded) floatTolerance.
+ */
+const REAL_TOLERANCE = 2 ** -22;
 const DEFAULT_LATENCY_FLOOR_MS = 100;
 
 /** A column compared within the tolerance: double or real, alone or nested. */
@@ -56,6 +61,15 @@ function encode(value: unknown, approximate: boolean): string {
 
 function encodeRow(row: readonly unknown[], approximate: readonly boolean[]): string {
   return row.map((value, i) => encode(value, approximate[i] ?? false)).join('|');
+}
+
+/** The relative tolerance of each column's numbers: 0 for exact columns. */
+function columnTolerances(columns: readonly ShadowColumn[], width: number, floatTolerance: number): number[] {
+  return Array.from({ length: width }, (_, i) => {
+    const type = columns[i]?.type ?? '';
+    if (/\breal\b/i.test(type)) return Math.max(floatTolerance, REAL_TOLERANCE);
+    return isApproximate(type) ? floatTolerance : 0;
+  });
 }
 
 function approximateFlags(columns: readonly ShadowColumn[], width: number): boolean[] {
@@ -121,7 +135,8 @@ interface Sides {
   blue: unknown[][];
   green: unknown[][];
   approximate: boolean[];
-  tolerance: number;
+  /** Relative tolerance of each approximate column. */
+  tolerances: number[];
   maxDifferences: number;
 }
 
@@ -130,7 +145,7 @@ function pairwiseDifferences({
   blue,
   green,
   approximate,
-  tolerance,
+  tolerances,
   maxDifferences,
 }: Sides): ShadowComparison['firstDifferences'] {
   const differences: NonNullable<ShadowComparison['firstDifferences']> = [];
@@ -142,7 +157,7 @@ function pairwiseDifferences({
       b !== undefined &&
       a.length === b.length &&
       a.every((value, c) =>
-        approximate[c] ? approximatelyEqual(value, b[c], tolerance) : encode(value, false) === encode(b[c], false),
+        approximate[c] ? approximatelyEqual(value, b[c], tolerances[c]) : encode(value, false) === encode(b[c], false),
       );
     if (!same) differences.push(pair(a, b));
   }
@@ -314,7 +329,7 @@ function compareResults(
     blue: blueRows,
     green: greenRows,
     approximate: approximateFlags(blueColumns, width),
-    tolerance: options.floatTolerance,
+    tolerances: columnTolerances(blueColumns, width, options.floatTolerance),
     maxDifferences: options.maxDifferences,
   };
   const differences = rowDifferences(sides, shape.topLevelOrderBy);
@@ -323,7 +338,9 @@ function compareResults(
       ? { verdict: 'match', reason: `the first ${blueRows.length} rows (the row cap) match` }
       : { verdict: 'match' };
   }
-  const tolerance = sides.approximate.some(Boolean) ? ` (double/real within a relative ${options.floatTolerance})` : '';
+  const tolerance = sides.approximate.some(Boolean)
+    ? ` (double within a relative ${options.floatTolerance}, real within ${Math.max(options.floatTolerance, REAL_TOLERANCE).toPrecision(2)})`
+    : '';
   if (shape.topLevelOrderBy && rowDifferences(sides, false) === undefined) {
     return {
       verdict: 'mismatch',

@@ -41,7 +41,10 @@ export interface ShadowComparison {
 
 /** How strict compareRuns is. */
 export interface CompareOptions {
-  /** Relative tolerance of double and real values, e.g. 1e-9: |a - b| <= tolerance * max(|a|, |b|). */
+  /**
+   * Relative tolerance of double values, e.g. 1e-9: |a - b| <= tolerance * max(|a|, |b|); real
+   * values compare within at least 2^-22 (two float32 steps).
+   */
   floatTolerance: number;
   /** Green slower than blue by more than this factor makes a matching query `slow`; absent: never slow. */
   maxLatencyRatio?: number;
