@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
+import { quoteUnsafeIntegers } from '../src/integrations/trino/exact-integers';
+import { ScriptedServer } from './support/scripted-server';
 import { SHADOW_SAMPLE_QUERIES } from '../src/sandbox/coordinator-results';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
 import { compareRuns } from '../src/shadow/compare';
@@ -181,5 +183,60 @@ describe('shadow queries against the sandbox coordinators', () => {
   it('the control API refuses an unknown result change', async () => {
     assert.equal((await post(control, { resultChanges: [{ sqlContains: ORDERS, change: 'shuffle' }] })).status, 400);
     assert.equal((await post(control, { resultChanges: [{ sqlContains: '', change: 'rows' }] })).status, 400);
+  });
+});
+
+describe('shadow queries: values JSON numbers cannot hold', () => {
+  const trino = new ScriptedServer();
+  let client: TrinoHttpClient;
+
+  before(async () => {
+    await trino.start();
+    client = new TrinoHttpClient({ url: trino.url });
+  });
+  after(async () => {
+    await client.close();
+    await trino.stop();
+  });
+
+  /** A coordinator answering with this raw QueryResults text, as Trino writes bigint values: bare JSON integers. */
+  function answer(data: string): void {
+    trino.reset((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"id":"q1","columns":[{"name":"h","type":"bigint"},{"name":"d","type":"double"}],"data":${data}}`);
+    });
+  }
+
+  it('bigints beyond 2^53 that differ in their last digit are a mismatch, not rounded to the same double', async () => {
+    answer('[[9007199254740993, 1.5], [-9223372036854775807, 2e300]]');
+    const blueRun = await runShadowQuery(client, 'SELECT h, d FROM t', LIMITS);
+    answer('[[9007199254740992, 1.5], [-9223372036854775807, 2e300]]');
+    const greenRun = await runShadowQuery(client, 'SELECT h, d FROM t', LIMITS);
+    assert.deepEqual(blueRun.rows, [
+      ['9007199254740993', 1.5],
+      ['-9223372036854775807', 2e300],
+    ]);
+    const comparison = compareRuns('SELECT h, d FROM t', blueRun, greenRun, COMPARE);
+    assert.deepEqual([comparison.verdict, comparison.kind], ['mismatch', 'rows']);
+    assert.equal(compareRuns('SELECT h, d FROM t', blueRun, blueRun, COMPARE).verdict, 'match');
+  });
+
+  it('only bare integers beyond 2^53 are quoted: not strings (escaped quotes included), fractions, exponents or safe integers', () => {
+    const text =
+      '{"a":"x\\"12345678901234567890","b":[12345678901234567890,-12345678901234567890,1.2345678901234567890,' +
+      '1234567890123456789e2,9007199254740991,-3],"c":"9007199254740993"}';
+    assert.deepEqual(JSON.parse(quoteUnsafeIntegers(text)), {
+      a: 'x"12345678901234567890',
+      b: [
+        '12345678901234567890',
+        '-12345678901234567890',
+        Number('1.2345678901234567890'),
+        Number('1234567890123456789e2'),
+        9007199254740991,
+        -3,
+      ],
+      c: '9007199254740993',
+    });
+    assert.equal(quoteUnsafeIntegers('{"id":"q1","data":[[1,2]]}'), '{"id":"q1","data":[[1,2]]}');
   });
 });

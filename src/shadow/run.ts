@@ -39,6 +39,8 @@ export async function runShadowQuery(
     catalog: options.catalog,
     schema: options.schema,
     maxRows: options.rowCap,
+    // A bigint beyond 2^53 rounded to a double would hide a difference in its last digits.
+    exactIntegers: true,
     timeoutMs: options.timeoutMs,
     signal: options.signal,
   });

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { IntegrationError } from '../errors';
 import { HttpClient, pathOf, segment, sleep, type HttpRequest, type HttpResponse } from '../http';
 import { cap, redact } from '../redact';
+import { quoteUnsafeIntegers } from './exact-integers';
 import {
   ACTIVE_QUERY_STATES,
   type ClusterStats,
@@ -160,13 +161,14 @@ export class TrinoHttpClient implements TrinoClusterApi {
     if (options.catalog !== undefined) headers['x-trino-catalog'] = options.catalog;
     if (options.schema !== undefined) headers['x-trino-schema'] = options.schema;
     const { timeoutMs, maxRows } = options;
-    if (timeoutMs === undefined) return this.follow(sql, headers, options.signal, maxRows);
+    const exact = options.exactIntegers ?? false;
+    if (timeoutMs === undefined) return this.follow(sql, headers, options.signal, maxRows, exact);
 
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new StatementDeadline(timeoutMs)), timeoutMs);
     try {
       const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
-      return await this.follow(sql, headers, signal, maxRows);
+      return await this.follow(sql, headers, signal, maxRows, exact);
     } finally {
       clearTimeout(timer);
     }
@@ -183,10 +185,14 @@ export class TrinoHttpClient implements TrinoClusterApi {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
     maxRows: number | undefined,
+    exactIntegers: boolean,
   ): Promise<StatementResult> {
     let first: { headers: IncomingHttpHeaders; results: QueryResults };
     try {
-      first = await this.statementCall({ method: 'POST', path: '/v1/statement', text: sql, headers, signal });
+      first = await this.statementCall(
+        { method: 'POST', path: '/v1/statement', text: sql, headers, signal },
+        exactIntegers,
+      );
     } catch (error) {
       // No query id yet, so nothing to cancel: a coordinator that does not even queue the statement is unwell.
       if (error instanceof StatementDeadline) {
@@ -217,7 +223,7 @@ export class TrinoHttpClient implements TrinoClusterApi {
           await this.cancel(id, results.nextUri, headers);
           throw this.offOrigin(results.nextUri);
         }
-        results = (await this.statementCall({ method: 'GET', path: next, headers, signal })).results;
+        results = (await this.statementCall({ method: 'GET', path: next, headers, signal }, exactIntegers)).results;
         columns ??= results.columns;
       }
     } catch (error) {
@@ -256,13 +262,19 @@ export class TrinoHttpClient implements TrinoClusterApi {
   }
 
   /** One protocol request, retried on 502/503/504 with a short growing delay. */
-  private async statementCall(req: HttpRequest): Promise<{ headers: IncomingHttpHeaders; results: QueryResults }> {
+  private async statementCall(
+    req: HttpRequest,
+    exactIntegers: boolean,
+  ): Promise<{ headers: IncomingHttpHeaders; results: QueryResults }> {
     const retrying: HttpRequest = { ...req, accept: RETRY_STATUSES };
     const deadline = Date.now() + RETRY_BUDGET_MS;
     let delay = RETRY_FIRST_DELAY_MS;
     for (;;) {
       const response = await this.http.send(retrying);
-      if (response.status === 200) return { headers: response.headers, results: this.parseResults(req, response) };
+      if (response.status === 200) {
+        const body = exactIntegers ? { ...response, body: quoteUnsafeIntegers(response.body) } : response;
+        return { headers: response.headers, results: this.parseResults(req, body) };
+      }
       if (Date.now() + delay > deadline) {
         throw new IntegrationError(
           `Trino kept answering ${req.method} ${pathOf(req.path)} with HTTP ${response.status} for ${RETRY_BUDGET_MS / 1000} s`,

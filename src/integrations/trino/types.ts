@@ -91,6 +91,8 @@ export interface StatementOptions {
   signal?: AbortSignal;
   /** More rows than this: stop reading, cancel the query, return it FAILED (`CUTOVER_ROW_LIMIT`). */
   maxRows?: number;
+  /** Integers beyond 2^53 in the replies come as their exact decimal strings, not rounded to a double. */
+  exactIntegers?: boolean;
   /** Not finished within this: cancel the query, return it FAILED (`CUTOVER_TIMEOUT`). */
   timeoutMs?: number;
 }
