@@ -50,6 +50,7 @@ describe('sandbox fleet: control API', () => {
           queryJitterMs: 0,
           queryLatencyFactor: 1,
           errors: [],
+          resultChanges: [],
           queryListStatus: 0,
           crashed: false,
         },
@@ -94,6 +95,7 @@ describe('sandbox fleet: control API', () => {
       queryJitterMs: 5,
       queryLatencyFactor: 2,
       errors,
+      resultChanges: [],
       queryListStatus: 0,
       crashed: false,
     });

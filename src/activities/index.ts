@@ -11,6 +11,7 @@ import { healthActivities } from './health';
 import { leaseActivities } from './leases';
 import { notificationActivities } from './notifications';
 import { provisioningActivities } from './provisioning';
+import { shadowActivities } from './shadow';
 import { trafficActivities } from './traffic';
 import type { ActivityDeps } from './types';
 
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...leaseActivities(),
     ...notificationActivities(deps),
     ...changeWindowActivities(deps),
+    ...shadowActivities(deps),
   });
   return {
     ...activities,

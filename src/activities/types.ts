@@ -5,7 +5,9 @@ import type { ClosableProvisioner } from '../integrations/provisioners';
 import type { TrinoClusterApi } from '../integrations/trino/types';
 import type { Webhook } from '../integrations/webhook/types';
 import type { HealthSnapshot } from '../observations';
+import type { ShadowConfig } from '../plan/schema';
 import type { WorkerPolicy } from '../policy/schema';
+import type { CompareOptions, ShadowComparison, ShadowRun } from '../shadow/types';
 
 /** Where the gateway is; credentials are the worker's, never part of an activity input. */
 export interface GatewayTarget {
@@ -38,6 +40,42 @@ export interface ActivityDeps {
   webhooks(): Webhook[];
   /** The worker's clock (epoch ms) that change windows are judged by; default Date.now. */
   now?(): number;
+  /** Runs and compares shadow-validation queries (src/shadow/); a worker without it refuses the shadow step. */
+  shadowEngine?: ShadowEngine;
+}
+
+/** How one shadow query runs on one cluster: as the user (and source) it ran as, capped, cancelled on the coordinator at the timeout. */
+export interface ShadowRunOptions {
+  user: string;
+  source?: string;
+  catalog?: string;
+  schema?: string;
+  rowCap: number;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** The shadow-validation engine: run a query on one cluster, compare two runs, tell a non-deterministic query. */
+export interface ShadowEngine {
+  run(client: TrinoClusterApi, sql: string, options: ShadowRunOptions): Promise<ShadowRun>;
+  compare(
+    sql: string,
+    blue: ShadowRun,
+    green: ShadowRun,
+    options: CompareOptions,
+    blueAgain?: ShadowRun,
+  ): ShadowComparison;
+  /** Why the query cannot be compared (now(), random(), LIMIT without ORDER BY, ...), or undefined. */
+  isNondeterministic(sql: string): string | undefined;
+}
+
+export interface ShadowGreenInput {
+  gateway: GatewayTarget;
+  routingGroup: string;
+  /** Blue's coordinator and green's, each queried at its own address (never through the gateway). */
+  blueUrl: string;
+  greenUrl: string;
+  shadow: ShadowConfig;
 }
 
 export interface InspectGatewayInput {

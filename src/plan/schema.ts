@@ -73,6 +73,57 @@ const smokeQuery = z.string({ error: 'must be a SQL statement' }).superRefine((s
   if (!verdict.readOnly) ctx.addIssue({ code: 'custom', message: verdict.reason });
 });
 
+/** Most queries of the plan's own `shadow.queries`. */
+export const MAX_SHADOW_PLAN_QUERIES = 1000;
+
+/**
+ * Shadow validation (README "Shadow validation"): read-only queries run on blue and on green at
+ * their own addresses and compared before the first traffic move. Off unless the plan has it.
+ */
+const shadowSection = z
+  .strictObject({
+    /** Where the queries come from: the routing group's recent queries in the gateway's history, and/or `queries`. */
+    source: z
+      .array(z.enum(['history', 'queries'], { error: 'must be "history" or "queries"' }))
+      .min(1, { error: 'must name at least one source: history, queries' })
+      .default(['history']),
+    /** Read-only statements to replay, run as the worker's Trino user. */
+    queries: z
+      .array(smokeQuery)
+      .max(MAX_SHADOW_PLAN_QUERIES, { error: `must not list more than ${MAX_SHADOW_PLAN_QUERIES} queries` })
+      .default([]),
+    /** Most queries replayed (history first, newest first, then `queries`). */
+    sample: z.number().int().min(1, { error: 'must be 1 or more' }).default(50),
+    /** Pairs run at once (each pair runs on blue, then on green). */
+    concurrency: z.number().int().min(1, { error: 'must be 1 or more' }).default(2),
+    /** One query's time on one cluster before it is cancelled on the coordinator. */
+    queryTimeout: positiveDuration.default('1m'),
+    /** Rows read per query and cluster; a query returning more is compared on its count only, as truncated. */
+    rowCap: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Relative tolerance of floating-point columns. */
+    floatTolerance: z.number().min(0).max(1).default(1e-9),
+    /** Green's elapsed time may be at most this times blue's; above it the query counts as slow. Unset: latency is not judged. */
+    maxLatencyRatio: z.number().min(1).optional(),
+    /** What a mismatch (or a slow query) does: hold the upgrade for a signed acknowledgement, roll back, or note it and go on. */
+    onMismatch: z
+      .enum(['block', 'rollback', 'warn'], { error: 'must be "block", "rollback" or "warn"' })
+      .default('block'),
+    /** How long the whole step may run, retries included; then the upgrade rolls back. */
+    timeout: positiveDuration.default('30m'),
+  })
+  .superRefine((shadow, ctx) => {
+    if (shadow.source.includes('queries') && shadow.queries.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['queries'], message: 'must list queries when source includes "queries"' });
+    if (!shadow.source.includes('queries') && shadow.queries.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source'],
+        message: 'must include "queries" to replay the listed queries',
+      });
+  });
+
+export type ShadowConfig = z.output<typeof shadowSection>;
+
 const sandboxProvisioner = z.strictObject({
   type: z.literal('sandbox'),
   /** Control API of the sandbox fleet; defaults to the gateway URL, which serves it. */
@@ -455,6 +506,8 @@ const blueGreenPlan = z
     schedule: planSchedule.optional(),
     /** Blue/green: the bake's analysis of green against blue's window before the flip (canary: canary.analysis). */
     analysis: analysisFields.optional(),
+    /** Shadow validation of green against blue before the first traffic move; off unless present. */
+    shadow: shadowSection.optional(),
   })
   .superRefine((plan, ctx) => {
     if (plan.strategy === 'blue-green' && plan.canary) {

@@ -65,6 +65,7 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
     ['retire.keepBlueFor', plan.retire.keepBlueFor],
     ['gateway.retryBudget', plan.gateway.retryBudget],
     ['green.provisionDeadline', plan.green.provisionDeadline],
+    ['shadow.timeout', plan.shadow?.timeout],
     ...(plan.canary?.steps ?? []).map((step, index): [string, string | undefined] => [
       `canary.steps[${index}].bake`,
       step.bake,
@@ -125,6 +126,15 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
       `must be at most ${bounds.maxConsecutiveFailures} (the worker policy's bounds.maxConsecutiveFailures)`,
     );
   }
+
+  const shadow = plan.shadow;
+  if (shadow && shadow.concurrency > bounds.maxShadowConcurrency)
+    refuse(
+      'shadow.concurrency',
+      `must be at most ${bounds.maxShadowConcurrency} (the worker policy's bounds.maxShadowConcurrency)`,
+    );
+  if (shadow && shadow.sample > bounds.maxShadowQueries)
+    refuse('shadow.sample', `must be at most ${bounds.maxShadowQueries} (the worker policy's bounds.maxShadowQueries)`);
 
   const approvers = policy?.approvers.map((approver) => approver.name) ?? [];
   if (approvers.length > 0) {

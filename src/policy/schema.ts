@@ -134,6 +134,12 @@ const bounds = z
      * every request, where a pathological one costs it CPU. Off unless the operators allow it.
      */
     allowUserPatterns: z.boolean().default(false),
+    /** Shadow validation: most query pairs one plan may run at once (the share of blue's capacity it takes). */
+    maxShadowConcurrency: z.number().int().min(1).max(64).default(4),
+    /** Shadow validation: most queries one plan may replay. */
+    maxShadowQueries: z.number().int().min(1).max(10_000).default(200),
+    /** Shadow validation: whether the report in history may hold query texts (default: a sha256 of each text only). */
+    shadowQueryTextsInHistory: z.boolean().default(false),
   })
   .prefault({});
 

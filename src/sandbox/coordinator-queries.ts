@@ -1,4 +1,5 @@
 import { ACTIVE_QUERY_STATES, type QueryState } from '../integrations/trino/types';
+import type { ResultChangeKind } from './coordinator-results';
 import { simulateStatement, type SimulatedStatement } from './coordinator-sql';
 import { QueryIdGenerator } from './query-id';
 
@@ -54,6 +55,8 @@ export interface SubmitOptions {
   extraDelayMs: number;
   /** Multiplies the statement's own duration (the `queryLatencyFactor` fault); default 1. */
   latencyFactor?: number;
+  /** How the result differs from what the statement returns elsewhere (the `resultChanges` fault). */
+  resultChange?: ResultChangeKind;
 }
 
 /** An error a fault switch makes a query fail with, as Trino names it. */
@@ -140,7 +143,7 @@ export class QueryTracker {
   /** Starts a query: QUEUED now, RUNNING right after, done after its duration. */
   submit(options: SubmitOptions): SimulatedQuery {
     this.prune();
-    const statement = simulateStatement(options.sql, this.version);
+    const statement = simulateStatement(options.sql, this.version, options.resultChange);
     const query: SimulatedQuery = {
       id: this.ids.next(),
       slug: `y${this.ids.coordinatorId}${Math.random().toString(36).slice(2, 10)}`,
@@ -160,7 +163,8 @@ export class QueryTracker {
     };
     this.queries.set(query.id, query);
     const runMs = Math.round(statement.durationMs * (options.latencyFactor ?? 1) + options.extraDelayMs);
-    const injected = typeof options.failure === 'object' ? options.failure : undefined;
+    // An injected error replaces the one the statement itself fails with (a missing table), if any.
+    const injected = typeof options.failure === 'object' ? options.failure : statement.error;
     const injectedError = injected
       ? failure(
           injected.errorName,

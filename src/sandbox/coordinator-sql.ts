@@ -1,15 +1,17 @@
-/** A result column as Trino's client protocol describes it. */
-export interface ResultColumn {
-  name: string;
-  type: string;
-  typeSignature: { rawType: string; arguments: unknown[] };
-}
+import {
+  changeResult,
+  normalizeForMatch,
+  shadowSampleResult,
+  type ResultChangeKind,
+  type ResultColumn,
+  type SimulatedResult,
+} from './coordinator-results';
 
-/** What a simulated statement does: how long it runs and what it returns. */
-export interface SimulatedStatement {
+export type { ResultColumn } from './coordinator-results';
+
+/** What a simulated statement does: how long it runs and what it returns (or the error it fails with). */
+export interface SimulatedStatement extends SimulatedResult {
   durationMs: number;
-  columns: ResultColumn[];
-  rows: unknown[][];
 }
 
 /** Short enough that a plain `SELECT 1` feels instant, long enough to pass through RUNNING. */
@@ -34,35 +36,28 @@ function rowsHint(sql: string): number | undefined {
   return match ? Math.min(Number(match[1]), MAX_HINTED_ROWS) : undefined;
 }
 
-/** The SQL without comments, trailing semicolons and repeated blanks, lower-cased. */
-function normalize(sql: string): string {
-  return sql
-    .replace(/\/\*[\s\S]*?\*\//g, ' ')
-    .replace(/--[^\n]*/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/;+$/, '')
-    .trim()
-    .toLowerCase();
-}
-
 function column(type: string): ResultColumn {
   return { name: '_col0', type, typeSignature: { rawType: type, arguments: [] } };
 }
 
 /**
  * How the sandbox answers a statement: `SELECT version()` gives the coordinator's version, so a
- * client can see which cluster served it; a rows hint gives the rows 1..N; everything else gives
- * the single row `[1]`.
+ * client can see which cluster served it; a rows hint gives the rows 1..N; the shapes of
+ * SHADOW_SAMPLE_QUERIES give their rows (unordered ones in an order that depends on the version,
+ * as two clusters return them); everything else gives the single row `[1]`. `change` is what the
+ * `resultChanges` fault does to the result.
  */
-export function simulateStatement(sql: string, version: string): SimulatedStatement {
+export function simulateStatement(sql: string, version: string, change?: ResultChangeKind): SimulatedStatement {
   const durationMs = durationHintMs(sql) ?? DEFAULT_QUERY_DURATION_MS;
+  const result = answer(sql, version);
+  return { durationMs, ...(change === undefined ? result : changeResult(result, change)) };
+}
+
+function answer(sql: string, version: string): SimulatedResult {
   const rows = rowsHint(sql);
-  if (rows !== undefined) {
-    return { durationMs, columns: [column('integer')], rows: Array.from({ length: rows }, (_, i) => [i + 1]) };
-  }
-  if (normalize(sql) === 'select version()') {
-    return { durationMs, columns: [column('varchar')], rows: [[version]] };
-  }
-  return { durationMs, columns: [column('integer')], rows: [[1]] };
+  if (rows !== undefined)
+    return { columns: [column('integer')], rows: Array.from({ length: rows }, (_, i) => [i + 1]) };
+  const normalized = normalizeForMatch(sql);
+  if (normalized === 'select version()') return { columns: [column('varchar')], rows: [[version]] };
+  return shadowSampleResult(normalized, version) ?? { columns: [column('integer')], rows: [[1]] };
 }

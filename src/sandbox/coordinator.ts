@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { QueryTracker, type InjectedError, type SimulatedQuery } from './coordinator-queries';
+import type { ResultChangeKind } from './coordinator-results';
 import { basicQueryInfo, externalBaseUrl, formatDuration, queryResults } from './coordinator-protocol';
 import { createListener, listenLocal, type Listener } from './http-listener';
 import { requestCookie, trinoUser } from './trino-request';
@@ -45,6 +46,12 @@ export interface CoordinatorFaults {
    * an upgrade removed: `{ rate: 1, errorType: 'USER_ERROR', errorName: 'FUNCTION_NOT_FOUND', sqlContains: 'my_udf(' }`.
    */
   errors: ErrorFault[];
+  /**
+   * Results new queries return differently from every other cluster, for shadow validation: each
+   * rule changes the result of the queries whose SQL contains `sqlContains` (see ResultChangeKind),
+   * e.g. `{ sqlContains: 'FROM sandbox.shadow.orders', change: 'float' }`.
+   */
+  resultChanges: ResultChange[];
   /** When not 0, `GET /v1/query` answers this HTTP status (401 of a rotated password, 503 of an overloaded coordinator). */
   queryListStatus: number;
   /** The listener is closed and every socket was cut. */
@@ -56,6 +63,12 @@ export interface ErrorFault extends InjectedError {
   /** Fraction (0..1) of the matching new queries that fail with this error. */
   rate: number;
   sqlContains?: string;
+}
+
+/** One rule of the `resultChanges` fault switch. */
+export interface ResultChange {
+  sqlContains: string;
+  change: ResultChangeKind;
 }
 
 /** A cluster as the fleet's control API shows it. */
@@ -109,6 +122,7 @@ export class SimulatedCoordinator {
     queryJitterMs: 0,
     queryLatencyFactor: 1,
     errors: [],
+    resultChanges: [],
     queryListStatus: 0,
   };
   private crashed = false;
@@ -203,6 +217,7 @@ export class SimulatedCoordinator {
       queryJitterMs: patch.queryJitterMs ?? this.switches.queryJitterMs,
       queryLatencyFactor: patch.queryLatencyFactor ?? this.switches.queryLatencyFactor,
       errors: patch.errors ?? this.switches.errors,
+      resultChanges: patch.resultChanges ?? this.switches.resultChanges,
       queryListStatus: patch.queryListStatus ?? this.switches.queryListStatus,
     };
   }
@@ -274,6 +289,7 @@ export class SimulatedCoordinator {
         extraDelayMs: this.switches.queryDelayMs + Math.random() * this.switches.queryJitterMs,
         latencyFactor: this.switches.queryLatencyFactor,
         failure: this.failureFor(sql),
+        resultChange: this.switches.resultChanges.find((rule) => sql.includes(rule.sqlContains))?.change,
       });
       return queryResults(query, base(request), query.nextToken);
     });

@@ -28,6 +28,14 @@ const faultsBody = z.strictObject({
       }),
     )
     .optional(),
+  resultChanges: z
+    .array(
+      z.strictObject({
+        sqlContains: z.string().min(1),
+        change: z.enum(['rows', 'rowCount', 'type', 'float']),
+      }),
+    )
+    .optional(),
   queryListStatus: z.union([z.literal(0), z.number().int().min(400).max(599)]).optional(),
   crash: z.boolean().optional(),
 });

@@ -1,4 +1,4 @@
-import { SimulatedCoordinator, type ErrorFault } from './coordinator';
+import { SimulatedCoordinator, type ErrorFault, type ResultChange } from './coordinator';
 import { registerControlApi } from './fleet-control-api';
 import type { FastifyInstance } from 'fastify';
 import { ClusterVersionConflictError, UnknownClusterError, UnknownReplicaError } from './fleet-errors';
@@ -44,6 +44,7 @@ export interface FaultRequest {
   queryJitterMs?: number;
   queryLatencyFactor?: number;
   errors?: ErrorFault[];
+  resultChanges?: ResultChange[];
   queryListStatus?: number;
   crash?: boolean;
 }

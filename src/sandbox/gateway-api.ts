@@ -160,8 +160,51 @@ export function registerGatewayApi(
   app.get('/trino-gateway/readyz', async (_request, reply) =>
     ready() ? 'ok' : reply.code(503).type('text/plain').send('Trino Gateway is still initializing'),
   );
+  // One page of the history, newest first, filtered like QueryHistoryDao's findQueryHistory (exact matches).
+  app.post('/webapp/findQueryHistory', user, async (request, reply) => {
+    try {
+      const query = historyQuery(parseJson(request.body));
+      const rows = history
+        .list()
+        .filter(
+          (row) =>
+            (query.user === undefined || row.user === query.user) &&
+            (query.source === undefined || row.source === query.source) &&
+            (query.queryId === undefined || row.queryId === query.queryId) &&
+            (query.externalUrl === undefined || row.externalUrl === query.externalUrl),
+        );
+      const from = (query.page - 1) * query.size;
+      return ok({ total: rows.length, rows: rows.slice(from, from + query.size).map(withoutNulls) });
+    } catch (error) {
+      return fail(reply, error);
+    }
+  });
+
   // The real gateway leaves null fields out (no `source` key when the client sent no X-Trino-Source).
   app.get('/trino-gateway/api/queryHistory', user, async () => history.list().map(withoutNulls));
+}
+
+/** The body of `/webapp/findQueryHistory` (QueryHistoryRequest): page from 1, size 10 by default. */
+function historyQuery(body: unknown): {
+  page: number;
+  size: number;
+  user?: string;
+  source?: string;
+  queryId?: string;
+  externalUrl?: string;
+} {
+  const fields = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const text = (key: string) => (typeof fields[key] === 'string' && fields[key] !== '' ? fields[key] : undefined);
+  const count = (key: string, fallback: number) =>
+    typeof fields[key] === 'number' && fields[key] >= 1 ? Math.floor(fields[key]) : fallback;
+  return {
+    page: count('page', 1),
+    size: count('size', 10),
+    user: text('user'),
+    source: text('source'),
+    queryId: text('queryId'),
+    externalUrl: text('externalUrl'),
+  };
 }
 
 function withoutNulls<T extends object>(row: T): Partial<T> {

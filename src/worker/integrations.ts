@@ -7,6 +7,9 @@ import { webhooksOf } from '../integrations/webhook/client';
 import { durationMs } from '../plan/duration';
 import { fixedPolicy, type PolicySource } from '../policy/load';
 import { credentialsAllowed } from '../policy/origins';
+import { compareRuns } from '../shadow/compare';
+import { runShadowQuery } from '../shadow/run';
+import { isNondeterministic } from '../shadow/sql-shape';
 
 /**
  * The integrations the worker's activities use, with credentials read from the worker's own
@@ -25,6 +28,7 @@ export function integrationsFromEnv(
   const gateways = new Map<string, TrinoGatewayClient>();
   const coordinators = new Map<string, TrinoHttpClient>();
   return {
+    shadowEngine: { run: runShadowQuery, compare: compareRuns, isNondeterministic },
     policy: () => policy.current(),
     webhooks: () => webhooksOf(policy.current(), env),
     gateway(target: GatewayTarget) {

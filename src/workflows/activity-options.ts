@@ -228,6 +228,22 @@ export function pollingOptions(
   };
 }
 
+/**
+ * Options of shadow validation (use with the `long` proxy): each attempt heartbeats every few
+ * seconds, so a worker that died is noticed within 20 s and a new attempt resumes the pairs left;
+ * the step's `timeout` bounds every attempt, plus the retry budget for all of them.
+ */
+export function shadowOptions(summary: string, timeout: string, retryBudget: string | undefined): ActivityOptions {
+  return {
+    summary,
+    heartbeatTimeout: '20s',
+    startToCloseTimeout: durationMs(timeout),
+    scheduleToCloseTimeout: durationMs(timeout) + durationMs(retryBudget ?? '10m'),
+    retry: FORWARD_RETRY,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  };
+}
+
 /** The plan's `green.provisionDeadline`; plans of upgrades started before the setting existed get its default. */
 export function provisionDeadlineOf(plan: UpgradePlan): string {
   return plan.green.provisionDeadline ?? '1h';

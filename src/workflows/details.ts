@@ -7,6 +7,7 @@ import {
   verdictLine,
 } from '../analysis/routing-view';
 import { counted } from '../plural';
+import { describeShadowMismatch, shadowCounts } from '../shadow-report';
 import { changeWindowText } from './change-window-text';
 import { FINAL_PHASES, type UpgradeStatus } from './messages';
 
@@ -47,6 +48,7 @@ export function renderDetails(status: UpgradeStatus): string {
     );
   }
   lines.push(...analysisLines(status));
+  lines.push(...shadowDetails(status));
   if (status.phase === 'BAKING') {
     // Healthy samples are not recorded in history; the running analysis activity heartbeats each one.
     lines.push(
@@ -56,7 +58,14 @@ export function renderDetails(status: UpgradeStatus): string {
     if (status.strategy === 'canary')
       lines.push('', `Skip this bake: \`cutover promote ${status.id}\` (\`--full\` skips every remaining step).`);
   }
-  if (status.awaitingApproval) {
+  if (status.awaitingApproval && status.gate.endsWith(':shadow')) {
+    lines.push(
+      '',
+      `**Next gate: acknowledge the shadow report.** Run \`cutover approve ${status.id} --by <you>\` to go on despite the mismatches.`,
+      '',
+      `To abort: \`cutover rollback ${status.id} --reason "..."\`.`,
+    );
+  } else if (status.awaitingApproval) {
     lines.push(
       '',
       `**Next gate: approval.** Run \`cutover approve ${status.id} --by <you>\`, or use "Send signal" here with name \`approve\` and input \`{"by": "<you>"}\`.`,
@@ -112,6 +121,19 @@ function analysisLines(status: UpgradeStatus): string[] {
     '```',
     ...clusterTable(view),
     '```',
+  ];
+}
+
+/** The shadow report: counts and the first mismatches (query ids, hashes, error names). */
+function shadowDetails(status: UpgradeStatus): string[] {
+  const shadow = status.shadow;
+  if (!shadow) return [];
+  const acknowledged = shadow.acknowledgedBy ? `; acknowledged by ${shadow.acknowledgedBy}` : '';
+  return [
+    '',
+    `**Shadow validation:** ${shadowCounts(shadow.report)} (onMismatch: ${shadow.onMismatch}${acknowledged})`,
+    ...(shadow.report.mismatches.length > 0 ? [''] : []),
+    ...shadow.report.mismatches.slice(0, 5).map((mismatch) => `- ${oneLine(describeShadowMismatch(mismatch))}`),
   ];
 }
 

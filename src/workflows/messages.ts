@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AnalysisProgress, CanaryMeasurement, ClusterWindow, HealthSnapshot } from '../observations';
+import type { ShadowReport } from '../shadow-report';
 import type { ApprovalSignature } from '../signing/payload';
 
 /** Task queue every cutover worker polls. */
@@ -8,6 +9,7 @@ export const TASK_QUEUE = 'cutover';
 export type Phase =
   | 'PROVISIONING'
   | 'VERIFYING'
+  | 'SHADOWING'
   | 'AWAITING_APPROVAL'
   | 'SHIFTING'
   | 'BAKING'
@@ -86,6 +88,8 @@ export interface UpgradeStatus {
     /** Inconclusive samples in a row (too little traffic on green to judge it): the bake clock holds meanwhile. */
     inconclusiveSamples?: number;
   };
+  /** Shadow validation (plan `shadow`): the report, what a mismatch does, and who acknowledged it (`block`). */
+  shadow?: { report: ShadowReport; onMismatch: 'block' | 'rollback' | 'warn'; acknowledgedBy?: string };
   /** The change window as last checked (README "Change windows"); absent when no schedule or freeze concerns the upgrade. */
   changeWindow?: ChangeWindowStatus;
   /** The latest TIMELINE_KEPT entries; older ones are counted in `timelineDropped`. */

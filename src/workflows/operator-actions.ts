@@ -1,5 +1,6 @@
 import { ApplicationFailure, patched, setHandler } from '@temporalio/workflow';
 import type { UpgradePlan } from '../plan/schema';
+import { shadowCounts } from '../shadow-report';
 import { ANY_GATE, APPROVAL_REFUSED } from '../signing/payload';
 import { authorizationRefusal, authorize, SIGNED_APPROVALS, type ApprovalRule } from './approvals';
 import {
@@ -69,6 +70,9 @@ const OPERATOR_ACTIONS: { [K in OperatorActionName]: OperatorAction<InputOf<K>> 
     approval: { signedAction: () => 'approve', gate: (target) => target.status.gate, required: true },
     apply(target, input) {
       target.approve(input);
+      const shadow = target.status.shadow;
+      if (target.status.gate.endsWith(':shadow') && shadow)
+        return `shadow report acknowledged by ${input.by} (${shadowCounts(shadow.report)}, gate ${target.status.gate}); the upgrade goes on`;
       return `approved by ${input.by}; shifting traffic to ${target.plan.green.name}`;
     },
   },

@@ -2,6 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import type { ShadowEngine } from '../../src/activities/types';
 import type { WorkerPolicy } from '../../src/policy/schema';
 import { untilHealthy } from '../../src/devserver/wait';
 import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../../src/sandbox/fleet';
@@ -36,6 +37,8 @@ export interface TestWorker {
   secrets?: string[];
   /** The worker's clock for change windows (ActivityDeps.now), asked at each check; default the real one. */
   now?: () => number;
+  /** The shadow-validation engine of the worker's activities (ActivityDeps.shadowEngine). */
+  shadowEngine?: ShadowEngine;
   /** Serve the worker's Prometheus metrics at `metricsUrl` (the runtime is installed once per test process: the first testbed's choice holds). */
   metrics?: boolean;
 }
@@ -57,6 +60,7 @@ export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestW
     typeof policy === 'function' ? { current: policy } : fixedPolicy(policy),
   );
   if (now) deps.now = now;
+  if (options.shadowEngine) deps.shadowEngine = options.shadowEngine;
   const fleets: SandboxFleet[] = [];
   let metricsAddress: string | undefined;
 

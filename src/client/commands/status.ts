@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { counted } from '../../plural';
+import { describeShadowMismatch, shadowCounts } from '../../shadow-report';
 import { changeWindowText } from '../../workflows/change-window-text';
 import { FINAL_PHASES, type UpgradeStatus } from '../../workflows/messages';
 import { findUiLink } from '../connection';
@@ -105,11 +106,33 @@ function renderStatus(view: UpgradeView, status: UpgradeStatus, ended: string): 
       `  analysis:  ${counted(status.analysis!.samples, 'sample')}, ${status.analysis!.consecutiveFailures} bad in a row; last ${sampleText(sample)}`,
     );
   }
+  lines.push(...shadowLines(status));
   if (status.strategy === 'canary' && status.phase === 'BAKING')
     lines.push(`  promote:   \`cutover promote ${status.id}\` ends this bake (--full: straight to 100%)`);
-  if (status.awaitingApproval) lines.push(`  AWAITING APPROVAL: test green, then ${approveHint(status.id)}`);
+  if (status.awaitingApproval && status.gate.endsWith(':shadow'))
+    lines.push(
+      `  AWAITING ACKNOWLEDGEMENT of the shadow report: ${approveHint(status.id)} acknowledges it, \`cutover rollback ${status.id}\` stops`,
+    );
+  else if (status.awaitingApproval) lines.push(`  AWAITING APPROVAL: test green, then ${approveHint(status.id)}`);
   if (status.error) lines.push(`  error:     ${status.error}`);
   return lines;
+}
+
+/** The shadow report: counts, what a mismatch does, and the first listed mismatches. */
+function shadowLines(status: UpgradeStatus): string[] {
+  const shadow = status.shadow;
+  if (!shadow) return [];
+  const { report } = shadow;
+  const acknowledged = shadow.acknowledgedBy ? `, acknowledged by ${shadow.acknowledgedBy}` : '';
+  return [
+    `  shadow:    ${shadowCounts(report)} (onMismatch ${shadow.onMismatch}${acknowledged})`,
+    ...report.mismatches.slice(0, 5).map((mismatch) => `             ${describeShadowMismatch(mismatch)}`),
+    ...(report.mismatches.length + report.unlisted > 5
+      ? [
+          `             and ${report.mismatches.length + report.unlisted - 5} more (--json lists ${report.mismatches.length})`,
+        ]
+      : []),
+  ];
 }
 
 /** Green's address, and whether to test it there: only before it takes traffic, while the upgrade runs. */

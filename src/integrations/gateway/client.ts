@@ -1,7 +1,7 @@
 import { GATEWAY_AUTH_FAILED, GATEWAY_ROLE_MISSING, IntegrationError } from '../errors';
 import { excerpt, HttpClient, segment, type HttpRequest } from '../http';
 import type { GatewayAuth } from './credentials';
-import type { BackendState, GatewayApi, GatewayBackend, RoutingRule, TrinoStatus } from './types';
+import type { BackendState, GatewayApi, GatewayBackend, QueryHistoryRow, RoutingRule, TrinoStatus } from './types';
 
 /** Where the gateway is and how to authenticate. */
 export interface TrinoGatewayClientOptions {
@@ -132,6 +132,13 @@ export class TrinoGatewayClient implements GatewayApi {
       );
     }
     return rules;
+  }
+
+  /** `POST /webapp/findQueryHistory` (USER role): `{page, size}` in, `{total, rows}` out, newest first. */
+  async findQueryHistory(page: number, size: number): Promise<{ total: number; rows: QueryHistoryRow[] }> {
+    const req: HttpRequest = { method: 'POST', path: '/webapp/findQueryHistory', json: { page, size } };
+    const data = await this.webapp<{ total?: number; rows?: QueryHistoryRow[] }>(req, 'USER');
+    return { total: data?.total ?? 0, rows: data?.rows ?? [] };
   }
 
   /** `GET /trino-gateway/readyz`; gateways older than release 14 answer 404 there, so fall back to the public backend list. */

@@ -31,6 +31,18 @@ export interface RoutingRule {
   condition: string;
 }
 
+/** One submission in the gateway's query history (QueryHistoryManager.QueryDetail); null fields are left out. */
+export interface QueryHistoryRow {
+  queryId: string;
+  queryText: string;
+  user?: string;
+  source?: string;
+  backendUrl?: string;
+  captureTime: number;
+  routingGroup?: string;
+  externalUrl?: string;
+}
+
 /** The Trino Gateway operations cutover needs. */
 export interface GatewayApi {
   /** `GET /gateway/backend/all`. */
@@ -55,6 +67,11 @@ export interface GatewayApi {
   getRoutingRules(): Promise<RoutingRule[]>;
   /** `POST /webapp/updateRoutingRules`; returns all rules after the update. */
   updateRoutingRule(rule: RoutingRule): Promise<RoutingRule[]>;
+  /**
+   * `POST /webapp/findQueryHistory` (USER role): one page of submissions, newest first. The gateway
+   * shows a user without the ADMIN role only their own queries.
+   */
+  findQueryHistory(page: number, size: number): Promise<{ total: number; rows: QueryHistoryRow[] }>;
   /** `GET /trino-gateway/readyz`. */
   isReady(): Promise<boolean>;
 }

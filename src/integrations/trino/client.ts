@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { IntegrationError } from '../errors';
 import { HttpClient, pathOf, segment, sleep, type HttpRequest, type HttpResponse } from '../http';
 import { cap, redact } from '../redact';
+import { quoteUnsafeIntegers } from './exact-integers';
 import {
   ACTIVE_QUERY_STATES,
   type ClusterStats,
@@ -157,14 +158,17 @@ export class TrinoHttpClient implements TrinoClusterApi {
     // Lower-cased so that a caller's `X-Trino-User` replaces ours instead of being sent twice.
     if (options.headers) for (const name in options.headers) headers[name.toLowerCase()] = options.headers[name];
     if (options.user !== undefined) headers['x-trino-user'] = options.user;
+    if (options.catalog !== undefined) headers['x-trino-catalog'] = options.catalog;
+    if (options.schema !== undefined) headers['x-trino-schema'] = options.schema;
     const { timeoutMs, maxRows } = options;
-    if (timeoutMs === undefined) return this.follow(sql, headers, options.signal, maxRows);
+    const exact = options.exactIntegers ?? false;
+    if (timeoutMs === undefined) return this.follow(sql, headers, options.signal, maxRows, exact);
 
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new StatementDeadline(timeoutMs)), timeoutMs);
     try {
       const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
-      return await this.follow(sql, headers, signal, maxRows);
+      return await this.follow(sql, headers, signal, maxRows, exact);
     } finally {
       clearTimeout(timer);
     }
@@ -181,10 +185,14 @@ export class TrinoHttpClient implements TrinoClusterApi {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
     maxRows: number | undefined,
+    exactIntegers: boolean,
   ): Promise<StatementResult> {
     let first: { headers: IncomingHttpHeaders; results: QueryResults };
     try {
-      first = await this.statementCall({ method: 'POST', path: '/v1/statement', text: sql, headers, signal });
+      first = await this.statementCall(
+        { method: 'POST', path: '/v1/statement', text: sql, headers, signal },
+        exactIntegers,
+      );
     } catch (error) {
       // No query id yet, so nothing to cancel: a coordinator that does not even queue the statement is unwell.
       if (error instanceof StatementDeadline) {
@@ -201,12 +209,12 @@ export class TrinoHttpClient implements TrinoClusterApi {
     const id = results.id;
     let columns = results.columns;
     const rows: unknown[][] = [];
-    let stopped: StatementResult['error'];
+    let stopped: (NonNullable<StatementResult['error']> & { why: NonNullable<StatementResult['stopped']> }) | undefined;
     try {
       for (;;) {
         appendRows(rows, results.data);
         if (maxRows !== undefined && rows.length > maxRows) {
-          stopped = { message: `returned more than ${maxRows} rows`, errorName: 'CUTOVER_ROW_LIMIT' };
+          stopped = { message: `returned more than ${maxRows} rows`, errorName: 'CUTOVER_ROW_LIMIT', why: 'rowLimit' };
           break;
         }
         if (results.nextUri === undefined) break;
@@ -215,7 +223,7 @@ export class TrinoHttpClient implements TrinoClusterApi {
           await this.cancel(id, results.nextUri, headers);
           throw this.offOrigin(results.nextUri);
         }
-        results = (await this.statementCall({ method: 'GET', path: next, headers, signal })).results;
+        results = (await this.statementCall({ method: 'GET', path: next, headers, signal }, exactIntegers)).results;
         columns ??= results.columns;
       }
     } catch (error) {
@@ -223,7 +231,11 @@ export class TrinoHttpClient implements TrinoClusterApi {
         if (signal?.aborted && results.nextUri !== undefined) await this.cancel(id, results.nextUri, headers);
         throw error;
       }
-      stopped = { message: `did not finish within ${formatMs(error.timeoutMs)}`, errorName: 'CUTOVER_TIMEOUT' };
+      stopped = {
+        message: `did not finish within ${formatMs(error.timeoutMs)}`,
+        errorName: 'CUTOVER_TIMEOUT',
+        why: 'timeout',
+      };
     }
     if (stopped && results.nextUri !== undefined) await this.cancel(id, results.nextUri, headers);
 
@@ -234,7 +246,9 @@ export class TrinoHttpClient implements TrinoClusterApi {
       rows: stopped && maxRows !== undefined ? rows.slice(0, maxRows) : rows,
     };
     if (stopped) {
-      result.error = stopped;
+      const { why, ...error } = stopped;
+      result.error = error;
+      result.stopped = why;
     } else if (results.error) {
       result.error = {
         // A coordinator's message can quote the statement and its values: it goes to heartbeats and history.
@@ -248,13 +262,19 @@ export class TrinoHttpClient implements TrinoClusterApi {
   }
 
   /** One protocol request, retried on 502/503/504 with a short growing delay. */
-  private async statementCall(req: HttpRequest): Promise<{ headers: IncomingHttpHeaders; results: QueryResults }> {
+  private async statementCall(
+    req: HttpRequest,
+    exactIntegers: boolean,
+  ): Promise<{ headers: IncomingHttpHeaders; results: QueryResults }> {
     const retrying: HttpRequest = { ...req, accept: RETRY_STATUSES };
     const deadline = Date.now() + RETRY_BUDGET_MS;
     let delay = RETRY_FIRST_DELAY_MS;
     for (;;) {
       const response = await this.http.send(retrying);
-      if (response.status === 200) return { headers: response.headers, results: this.parseResults(req, response) };
+      if (response.status === 200) {
+        const body = exactIntegers ? { ...response, body: quoteUnsafeIntegers(response.body) } : response;
+        return { headers: response.headers, results: this.parseResults(req, body) };
+      }
       if (Date.now() + delay > deadline) {
         throw new IntegrationError(
           `Trino kept answering ${req.method} ${pathOf(req.path)} with HTTP ${response.status} for ${RETRY_BUDGET_MS / 1000} s`,

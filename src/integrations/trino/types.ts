@@ -74,6 +74,8 @@ export interface StatementResult {
   columns: { name: string; type: string }[];
   rows: unknown[][];
   error?: { message: string; errorName?: string; errorType?: string };
+  /** Why cutover stopped reading and cancelled the query: more rows than `maxRows`, or `timeoutMs` ran out. */
+  stopped?: 'rowLimit' | 'timeout';
   /** Value of the gateway's `trinoClusterHost` cookie, when the gateway sets it. */
   clusterHost?: string;
 }
@@ -81,11 +83,16 @@ export interface StatementResult {
 export interface StatementOptions {
   user?: string;
   source?: string;
+  /** `X-Trino-Catalog` and `X-Trino-Schema`: where unqualified table names resolve. */
+  catalog?: string;
+  schema?: string;
   /** Extra headers, e.g. `X-Trino-Routing-Group`. */
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** More rows than this: stop reading, cancel the query, return it FAILED (`CUTOVER_ROW_LIMIT`). */
   maxRows?: number;
+  /** Integers beyond 2^53 in the replies come as their exact decimal strings, not rounded to a double. */
+  exactIntegers?: boolean;
   /** Not finished within this: cancel the query, return it FAILED (`CUTOVER_TIMEOUT`). */
   timeoutMs?: number;
 }

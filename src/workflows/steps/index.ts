@@ -6,6 +6,7 @@ import { keepWarm } from './keep-warm';
 import { provision } from './provision';
 import { register } from './register';
 import { retire } from './retire';
+import { shadow } from './shadow';
 import { shift, TRAFFIC_COMPENSATIONS } from './shift';
 import { verify } from './verify';
 
@@ -17,6 +18,7 @@ const STEP_KINDS = {
   provision,
   verify,
   register,
+  shadow,
   approval,
   shift,
   bake,

@@ -7,6 +7,8 @@ export function blueGreenSteps(plan: UpgradePlan): Step[] {
     { kind: 'provision' },
     { kind: 'verify' },
     { kind: 'register' },
+    // Only with a `shadow` section: the steps of other plans stay as they were (no patch needed).
+    ...(plan.shadow ? [{ kind: 'shadow' } as const] : []),
     ...(plan.approval.required ? [{ kind: 'approval' } as const] : []),
     { kind: 'shift', percent: 100 },
     { kind: 'bake', duration: plan.bake },

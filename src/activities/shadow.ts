@@ -1,0 +1,284 @@
+import { createHash } from 'node:crypto';
+import { activityInfo, Context, heartbeat, log } from '@temporalio/activity';
+import { IntegrationError } from '../integrations/errors';
+import { checkReadOnly } from '../integrations/trino/read-only';
+import { durationMs } from '../plan/duration';
+import {
+  SHADOW_MISMATCHES_LISTED,
+  SHADOW_ROWS_LISTED,
+  SHADOW_VALUE_CHARS,
+  type ShadowMismatch,
+  type ShadowReport,
+} from '../shadow-report';
+import type { ShadowComparison, ShadowRun } from '../shadow/types';
+import type { ActivityDeps, ShadowGreenInput } from './types';
+
+/** Rows of the gateway's history read per page, and at most how many pages to find the sample in. */
+const HISTORY_PAGE = 100;
+const HISTORY_PAGES = 20;
+/** How often a running step heartbeats when no pair finished meanwhile. */
+const HEARTBEAT_EVERY_MS = 5_000;
+
+/** One query of the sample: where it came from and who ran it. */
+interface SampledQuery {
+  /** The query's id in the gateway's history, or `plan:<i>` for the plan's own queries. */
+  ref: string;
+  sql: string;
+  user?: string;
+  source?: string;
+}
+
+/** Marks of the sample's pairs in the heartbeat: one character each. */
+const PENDING = '.';
+const MARK = { match: 'm', mismatch: 'x', skipped: 's', slow: 'l' } as const;
+
+/** What the step heartbeats: the sample, which pairs finished and how, and the bounded report so far. */
+interface ShadowProgress {
+  startedAt: number;
+  /** `ref` of each query of the sample, in order: a retried attempt runs the same sample. */
+  sample: string[];
+  /** One MARK (or PENDING) per query of the sample. */
+  marks: string;
+  fromPlan: number;
+  fromHistory: number;
+  notReadOnly: number;
+  skippedReasons: Record<string, number>;
+  mismatches: ShadowMismatch[];
+  unlisted: number;
+}
+
+/** Shadow validation: the sample's queries run on blue and on green at their own addresses and compared. */
+export function shadowActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Runs the sample's pairs `concurrency` at a time, heartbeating after each and every few seconds;
+     * a retried attempt runs only the pairs its predecessor did not finish. Returns a bounded report;
+     * full query texts of mismatches go to the worker's log only (unless the policy allows them in history).
+     */
+    async shadowGreen(input: ShadowGreenInput): Promise<ShadowReport> {
+      const engine = deps.shadowEngine;
+      if (!engine)
+        throw new IntegrationError(
+          'this worker has no shadow-validation engine (src/shadow/); run a worker of a release that has one',
+          'ShadowEngineMissing',
+          false,
+        );
+      const bounds = deps.policy()?.bounds;
+      const textsInHistory = bounds?.shadowQueryTextsInHistory ?? false;
+      const settings = input.shadow;
+      const resumed = activityInfo().heartbeatDetails as ShadowProgress | undefined;
+      const progress = resumed?.sample ? resumed : await sampleQueries(deps, input);
+      const queries = await resolveSample(deps, input, progress);
+      const blue = deps.trino(input.blueUrl);
+      const green = deps.trino(input.greenUrl);
+      const signal = Context.current().cancellationSignal;
+      const runOptions = (query: SampledQuery) => ({
+        user: query.user ?? blue.user,
+        ...(query.source ? { source: query.source } : {}),
+        rowCap: settings.rowCap,
+        timeoutMs: durationMs(settings.queryTimeout),
+        signal,
+      });
+      const compareOptions = {
+        floatTolerance: settings.floatTolerance,
+        maxDifferences: SHADOW_ROWS_LISTED,
+        ...(settings.maxLatencyRatio === undefined ? {} : { maxLatencyRatio: settings.maxLatencyRatio }),
+      };
+      const beat = () => heartbeat(progress);
+      beat();
+      const ticker = setInterval(beat, HEARTBEAT_EVERY_MS);
+
+      const record = (index: number, comparison: ShadowComparison, runs: { blue?: ShadowRun; green?: ShadowRun }) => {
+        const query = queries[index];
+        progress.marks = `${progress.marks.slice(0, index)}${MARK[comparison.verdict]}${progress.marks.slice(index + 1)}`;
+        if (comparison.verdict === 'skipped') {
+          const reason = comparison.reason ?? comparison.kind ?? 'skipped';
+          progress.skippedReasons[reason] = (progress.skippedReasons[reason] ?? 0) + 1;
+        }
+        if (comparison.verdict === 'mismatch' || comparison.verdict === 'slow') {
+          const mismatch = mismatchOf(index, query, comparison, runs, textsInHistory);
+          log.warn('shadow validation: green disagrees with blue', { ...mismatch, text: query?.sql });
+          if (progress.mismatches.length < SHADOW_MISMATCHES_LISTED) progress.mismatches.push(mismatch);
+          else progress.unlisted++;
+        }
+        beat();
+      };
+
+      const runPair = async (index: number) => {
+        const query = queries[index];
+        if (!query)
+          return record(
+            index,
+            { verdict: 'skipped', reason: 'no longer in the gateway history (retried attempt)' },
+            {},
+          );
+        const nondeterministic = engine.isNondeterministic(query.sql);
+        if (nondeterministic)
+          return record(index, { verdict: 'skipped', kind: 'nondeterministic', reason: nondeterministic }, {});
+        const options = runOptions(query);
+        const onBlue = await engine.run(blue, query.sql, options);
+        const onGreen = await engine.run(green, query.sql, options);
+        let comparison = engine.compare(query.sql, onBlue, onGreen, compareOptions);
+        // Rows that differ may differ between two runs on blue as well: run it there again to tell.
+        if (comparison.verdict === 'mismatch' && (comparison.kind === 'rows' || comparison.kind === 'rowCount')) {
+          const again = await engine.run(blue, query.sql, options);
+          comparison = engine.compare(query.sql, onBlue, onGreen, compareOptions, again);
+        }
+        record(index, comparison, { blue: onBlue, green: onGreen });
+      };
+
+      const pending = [...progress.marks].flatMap((mark, index) => (mark === PENDING ? [index] : []));
+      const worker = async () => {
+        for (let next = pending.shift(); next !== undefined && !signal.aborted; next = pending.shift())
+          await runPair(next);
+      };
+      try {
+        await Promise.race([
+          Promise.all(Array.from({ length: Math.min(settings.concurrency, Math.max(pending.length, 1)) }, worker)),
+          Context.current().cancelled,
+        ]);
+      } finally {
+        clearInterval(ticker);
+      }
+      return reportOf(progress, textsInHistory, Date.now() - progress.startedAt);
+    },
+  };
+}
+
+/** The sample: the plan's queries first, then the group's read-only history (newest first, each text once). */
+async function sampleQueries(deps: ActivityDeps, input: ShadowGreenInput): Promise<ShadowProgress> {
+  const { shadow } = input;
+  const sample: string[] = [];
+  const seen = new Set<string>();
+  if (shadow.source.includes('queries'))
+    for (const [index, sql] of shadow.queries.entries()) {
+      if (sample.length >= shadow.sample) break;
+      if (seen.has(sql.trim())) continue;
+      seen.add(sql.trim());
+      sample.push(`plan:${index}`);
+    }
+  const fromPlan = sample.length;
+  let notReadOnly = 0;
+  if (shadow.source.includes('history') && sample.length < shadow.sample) {
+    for (const row of await groupHistory(deps, input)) {
+      if (sample.length >= shadow.sample) break;
+      if (seen.has(row.queryText.trim())) continue;
+      seen.add(row.queryText.trim());
+      if (!checkReadOnly(row.queryText).readOnly) {
+        notReadOnly++;
+        continue;
+      }
+      sample.push(row.queryId);
+    }
+  }
+  return {
+    startedAt: Date.now(),
+    sample,
+    marks: PENDING.repeat(sample.length),
+    fromPlan,
+    fromHistory: sample.length - fromPlan,
+    notReadOnly,
+    skippedReasons: {},
+    mismatches: [],
+    unlisted: 0,
+  };
+}
+
+/** The sample's queries, in its order; a history query gone from the gateway's history meanwhile is undefined. */
+async function resolveSample(
+  deps: ActivityDeps,
+  input: ShadowGreenInput,
+  progress: ShadowProgress,
+): Promise<(SampledQuery | undefined)[]> {
+  const fromHistory = progress.sample.some((ref) => !ref.startsWith('plan:'));
+  const rows = new Map((fromHistory ? await groupHistory(deps, input) : []).map((row) => [row.queryId, row]));
+  return progress.sample.map((ref) => {
+    if (ref.startsWith('plan:')) {
+      const sql = input.shadow.queries[Number(ref.slice(5))];
+      return sql === undefined ? undefined : { ref, sql: readOnlyStatement(sql) };
+    }
+    const row = rows.get(ref);
+    return row && { ref, sql: readOnlyStatement(row.queryText), user: row.user, source: row.source };
+  });
+}
+
+/** The statement to send (trailing semicolons dropped), for a text already checked read-only. */
+function readOnlyStatement(sql: string): string {
+  const verdict = checkReadOnly(sql);
+  return verdict.readOnly ? verdict.statement : sql;
+}
+
+/** The routing group's submissions in the gateway's history, newest first. */
+async function groupHistory(deps: ActivityDeps, input: ShadowGreenInput) {
+  const gateway = deps.gateway(input.gateway);
+  const rows = [];
+  for (let page = 1; page <= HISTORY_PAGES; page++) {
+    const found = await gateway.findQueryHistory(page, HISTORY_PAGE);
+    rows.push(...found.rows.filter((row) => row.routingGroup === input.routingGroup && row.queryText));
+    if (found.rows.length < HISTORY_PAGE || page * HISTORY_PAGE >= found.total) break;
+    if (rows.length >= input.shadow.sample * 4) break;
+  }
+  return rows;
+}
+
+function mismatchOf(
+  index: number,
+  query: SampledQuery | undefined,
+  comparison: ShadowComparison,
+  runs: { blue?: ShadowRun; green?: ShadowRun },
+  textsInHistory: boolean,
+): ShadowMismatch {
+  const sql = query?.sql ?? '';
+  const errorName = (run?: ShadowRun) => run?.error && (run.error.errorName ?? run.error.errorType ?? 'error');
+  return {
+    index,
+    sha256: createHash('sha256').update(sql).digest('hex'),
+    ...(textsInHistory ? { text: sql } : {}),
+    origin: query?.ref.startsWith('plan:') ? 'plan' : `history ${query?.ref ?? '?'}`,
+    ...(query?.user ? { user: query.user } : {}),
+    ...(query?.source ? { source: query.source } : {}),
+    verdict: comparison.verdict === 'slow' ? 'slow' : 'mismatch',
+    ...(comparison.kind ? { kind: comparison.kind } : {}),
+    ...(comparison.reason ? { reason: comparison.reason.slice(0, 300) } : {}),
+    ...(runs.blue?.queryId ? { blueQueryId: runs.blue.queryId } : {}),
+    ...(runs.green?.queryId ? { greenQueryId: runs.green.queryId } : {}),
+    ...(errorName(runs.blue) ? { blueError: errorName(runs.blue) } : {}),
+    ...(errorName(runs.green) ? { greenError: errorName(runs.green) } : {}),
+    ...(comparison.firstDifferences
+      ? {
+          firstDifferences: comparison.firstDifferences.slice(0, SHADOW_ROWS_LISTED).map((difference) => ({
+            ...(difference.blue ? { blue: difference.blue.map(cell) } : {}),
+            ...(difference.green ? { green: difference.green.map(cell) } : {}),
+          })),
+        }
+      : {}),
+    ...(comparison.latencyRatio === undefined ? {} : { latencyRatio: comparison.latencyRatio }),
+  };
+}
+
+function cell(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
+  return text.length > SHADOW_VALUE_CHARS ? `${text.slice(0, SHADOW_VALUE_CHARS)}…` : text;
+}
+
+function reportOf(progress: ShadowProgress, textsInHistory: boolean, elapsedMs: number): ShadowReport {
+  const count = (mark: string) => [...progress.marks].filter((each) => each === mark).length;
+  return {
+    queries: progress.sample.length,
+    matched: count(MARK.match),
+    mismatched: count(MARK.mismatch),
+    skipped: count(MARK.skipped),
+    slow: count(MARK.slow),
+    fromPlan: progress.fromPlan,
+    fromHistory: progress.fromHistory,
+    notReadOnly: progress.notReadOnly,
+    skippedReasons: Object.entries(progress.skippedReasons)
+      .map(([reason, count]) => ({ reason, count }))
+      .sort((a, b) => b.count - a.count)
+      .slice(0, 5),
+    mismatches: [...progress.mismatches].sort((a, b) => a.index - b.index),
+    unlisted: progress.unlisted,
+    textsInHistory,
+    elapsedMs,
+  };
+}
