@@ -3,10 +3,11 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
-import { untilHealthy, waitForPhase, waitForStatus } from '../src/devserver/wait';
+import { until, untilHealthy, waitForPhase, waitForStatus } from '../src/devserver/wait';
 import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import type { UpgradePlan } from '../src/plan/schema';
+import { SHADOW_SAMPLE_QUERIES } from '../src/sandbox/coordinator-results';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { approveUpdate, rollbackSignal, statusQuery, type UpgradeResult } from '../src/workflows/messages';
 import { runCli } from './support/cli';
@@ -223,6 +224,155 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     );
     const shifted = messages.findIndex((message) => /50%/.test(message));
     assert.ok(warned >= 0 && shifted > warned, `the warning comes before the first shift: ${messages.join(' | ')}`);
+    await assertReplays(handle);
+  });
+
+  it('every mismatch kind at once on green, with warn: each query classified exactly (kind per hash, error names, counts), the upgrade goes on', async () => {
+    const group = 'shadowkinds';
+    const fleet = await testbed.fleetWithBlue(group);
+    const { orders, ordered, totals, nested, limited, volatile, missing } = SHADOW_SAMPLE_QUERIES;
+    // Each query carries a marker comment the sandbox's fault rules select it by (comments do not change its result).
+    const q = {
+      match: `/* case:match */ ${orders}`,
+      rows: `/* case:rows */ ${ordered}`,
+      rowCount: `/* case:rowCount */ ${nested}`,
+      type: `/* case:type */ ${orders}`,
+      floatBeyond: `/* case:floatBeyond */ ${orders}`,
+      greenError: `/* case:greenError */ ${ordered}`,
+      sameError: `/* case:sameError */ ${missing}`,
+      // Its double average is summed in another order on green: the last bits differ, within the tolerance.
+      floatWithin: `/* case:floatWithin */ ${totals}`,
+      nowRandom: volatile,
+      uuid: 'SELECT uuid() AS id',
+      limit: limited,
+      // Differs between two runs on blue too (the `unstable` result change on both clusters), whatever its text says.
+      unstable: `/* case:unstable */ ${nested}`,
+      // 300 ms on blue; green runs every query 20 times slower, so this one takes 6 s there: far past the
+      // ratio of 10. The others run 20 ms (400 ms on green), which the latency floor (100 ms) keeps at a ratio of about 4.
+      slow: `/* sandbox:duration=300ms */ /* case:slow */ ${ordered}`,
+    };
+    await fleet.applyFaults(`${group}-blue`, { resultChanges: [{ sqlContains: 'case:unstable', change: 'unstable' }] });
+    const greenFaults = fleet.applyFaults.bind(fleet, `${group}-green`, {
+      queryLatencyFactor: 20,
+      resultChanges: [
+        { sqlContains: 'case:rows', change: 'rows' },
+        { sqlContains: 'case:rowCount', change: 'rowCount' },
+        { sqlContains: 'case:type', change: 'type' },
+        { sqlContains: 'case:floatBeyond', change: 'float' },
+        { sqlContains: 'case:unstable', change: 'unstable' },
+      ],
+      errors: [{ rate: 1, errorType: 'USER_ERROR', errorName: 'FUNCTION_NOT_FOUND', sqlContains: 'case:greenError' }],
+    });
+    const handle = await start(
+      fastPlan(fleet.gatewayUrl, group, {
+        approval: { required: false },
+        retire: { teardown: false },
+        shadow: {
+          source: ['queries'],
+          queries: Object.values(q),
+          sample: 20,
+          concurrency: 4,
+          maxLatencyRatio: 10,
+          onMismatch: 'warn',
+        },
+      }),
+    );
+    // Green's faults go on as soon as the provisioner created it: before it is verified, registered or shadowed.
+    await until('green created', () => fleet.cluster(`${group}-green`) !== undefined, 60_000, 10);
+    await greenFaults();
+    const result = await handle.result();
+    assert.equal(result.outcome, 'SUCCEEDED', result.reason);
+    assert.deepEqual(await activeBackends(fleet), [`${group}-green`], 'the upgrade went on: green serves the group');
+
+    const report = result.status.shadow?.report;
+    assert.ok(report, 'the status carries the shadow report');
+    assert.deepEqual(
+      {
+        queries: report.queries,
+        matched: report.matched,
+        mismatched: report.mismatched,
+        skipped: report.skipped,
+        slow: report.slow,
+        unlisted: report.unlisted,
+      },
+      { queries: 13, matched: 3, mismatched: 5, skipped: 4, slow: 1, unlisted: 0 },
+    );
+    const sha = (sql: string) => createHash('sha256').update(sql).digest('hex');
+    const byHash = new Map(Object.entries(q).map(([name, sql]) => [sha(sql), name]));
+    const listed = Object.fromEntries(
+      report.mismatches.map((mismatch) => [
+        byHash.get(mismatch.sha256) ?? `unknown ${mismatch.sha256}`,
+        {
+          verdict: mismatch.verdict,
+          kind: mismatch.kind,
+          blueError: mismatch.blueError,
+          greenError: mismatch.greenError,
+          ids: Boolean(mismatch.blueQueryId && mismatch.greenQueryId),
+        },
+      ]),
+    );
+    const clean = { blueError: undefined, greenError: undefined, ids: true };
+    assert.deepEqual(listed, {
+      rows: { verdict: 'mismatch', kind: 'rows', ...clean },
+      rowCount: { verdict: 'mismatch', kind: 'rowCount', ...clean },
+      type: { verdict: 'mismatch', kind: 'types', ...clean },
+      floatBeyond: { verdict: 'mismatch', kind: 'rows', ...clean },
+      greenError: { verdict: 'mismatch', kind: 'error', ...clean, greenError: 'FUNCTION_NOT_FOUND' },
+      slow: { verdict: 'slow', kind: 'latency', ...clean },
+    });
+    const slow = report.mismatches.find((mismatch) => mismatch.verdict === 'slow');
+    assert.ok((slow?.latencyRatio ?? 0) > 10, `the slow query's ratio: ${slow?.latencyRatio}`);
+    const floatBeyond = report.mismatches.find((mismatch) => mismatch.sha256 === sha(q.floatBeyond));
+    assert.match(floatBeyond?.reason ?? '', /double within a relative 1e-9/);
+    assert.deepEqual(
+      [...report.skippedReasons].sort((a, b) => a.reason.localeCompare(b.reason)),
+      [
+        { reason: 'LIMIT without ORDER BY returns any subset of the rows', count: 1 },
+        { reason: 'now() differs between runs; random() differs between runs', count: 1 },
+        { reason: 'two runs on blue differ: rows differ', count: 1 },
+        { reason: 'uuid() differs between runs', count: 1 },
+      ],
+    );
+
+    // What blue ran: the text-skipped queries never, the unstable one twice (the second run told it apart),
+    // the same error on both sides, and green's results really differ from blue's within the tolerance.
+    const onBlue = await queriesOn(fleet.cluster(`${group}-blue`)!.url);
+    const runsOnBlue = (sql: string) => onBlue.filter((query) => query.query === sql);
+    for (const sql of [q.nowRandom, q.uuid, q.limit]) assert.equal(runsOnBlue(sql).length, 0, `${sql} not run`);
+    assert.equal(runsOnBlue(q.unstable).length, 2);
+    assert.equal(runsOnBlue(q.match).length, 1);
+    const onGreen = await queriesOn(fleet.cluster(`${group}-green`)!.url);
+    for (const side of [onBlue, onGreen])
+      assert.deepEqual(
+        side.filter((query) => query.query === q.sameError).map((query) => [query.state, query.errorName]),
+        [['FAILED', 'TABLE_NOT_FOUND']],
+      );
+    const averages = async (url: string) => {
+      const client = new TrinoHttpClient({ url, connections: 1 });
+      try {
+        const { rows } = await client.execute(q.floatWithin, { user: 'test' });
+        return new Map(rows.map((row) => [row[0], row[3]]));
+      } finally {
+        await client.close();
+      }
+    };
+    const [blueAverages, greenAverages] = [
+      await averages(fleet.cluster(`${group}-blue`)!.url),
+      await averages(fleet.cluster(`${group}-green`)!.url),
+    ];
+    assert.ok(
+      [...blueAverages].some(([customer, value]) => greenAverages.get(customer) !== value),
+      'the float-within-tolerance query really returns other doubles on green',
+    );
+
+    const messages = result.status.timeline.map((entry) => entry.message);
+    assert.ok(
+      messages.some((message) =>
+        /shadow validation: 3 matched, 5 mismatched, 4 skipped, 1 slow of 13 queries/.test(message),
+      ),
+      messages.join(' | '),
+    );
+    assert.ok(messages.some((message) => /going on as the plan says \(shadow.onMismatch: warn\)/.test(message)));
     await assertReplays(handle);
   });
 

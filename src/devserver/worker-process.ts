@@ -17,17 +17,9 @@ export interface WorkerProcess {
   kill(signal: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
-/**
- * Starts `cutover worker` (sources through tsx, one node process, log level info) against the
- * Temporal at `address`; `command` runs another script through tsx instead (it must log
- * `cutover worker started` once it polls).
- */
-export function startWorkerProcess(
-  address: string,
-  env: NodeJS.ProcessEnv = {},
-  command: string[] = [CLI, 'worker'],
-): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...command], {
+/** Starts `cutover worker` (sources through tsx, one node process, log level info) against the Temporal at `address`. */
+export function startWorkerProcess(address: string, env: NodeJS.ProcessEnv = {}): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker'], {
     env: {
       ...process.env,
       ...env,

@@ -17,9 +17,13 @@ export interface SimulatedResult {
 /**
  * How the `resultChanges` fault alters a result: `rows` changes one value of the middle row,
  * `rowCount` drops the last row, `type` changes the first column's type, `float` moves every value
- * of the first double or real column by one part in a million.
+ * of the first double or real column by one part in a million, `unstable` changes one value of the
+ * middle row differently on every run (a table written meanwhile: two runs on one cluster differ).
  */
-export type ResultChangeKind = 'rows' | 'rowCount' | 'type' | 'float';
+export type ResultChangeKind = 'rows' | 'rowCount' | 'type' | 'float' | 'unstable';
+
+/** Runs of `unstable` results so far: each one's changed value differs from every other's. */
+let unstableRuns = 0;
 
 /** Query texts of the shapes the sandbox answers with real rows, for shadow validation (`sandbox.shadow.orders`). */
 export const SHADOW_SAMPLE_QUERIES = {
@@ -191,11 +195,14 @@ export function changeResult(result: SimulatedResult, change: ResultChangeKind):
   const rows = result.rows.map((row) => [...row]);
   const columns = [...result.columns];
   switch (change) {
-    case 'rows': {
+    case 'rows':
+    case 'unstable': {
       const row = rows[Math.floor(rows.length / 2)];
       if (row === undefined) break;
       const i = row.findIndex((value) => typeof value === 'string' || typeof value === 'number');
-      if (i !== -1) row[i] = typeof row[i] === 'string' ? `${row[i]} (changed)` : (row[i] as number) + 1;
+      const by = change === 'rows' ? 1 : ++unstableRuns;
+      const label = change === 'rows' ? 'changed' : `run ${by}`;
+      if (i !== -1) row[i] = typeof row[i] === 'string' ? `${row[i]} (${label})` : (row[i] as number) + by;
       break;
     }
     case 'rowCount':

@@ -32,7 +32,7 @@ const faultsBody = z.strictObject({
     .array(
       z.strictObject({
         sqlContains: z.string().min(1),
-        change: z.enum(['rows', 'rowCount', 'type', 'float']),
+        change: z.enum(['rows', 'rowCount', 'type', 'float', 'unstable']),
       }),
     )
     .optional(),
