@@ -342,4 +342,20 @@ describe('fleet plan', () => {
     assert.deepEqual(result.expansion?.unresolvedPatterns, ['team-.*']);
     assert.deepEqual(layout(result), { canaries: ['adhoc'], half: ['etl'], rest: ['bi'] });
   });
+
+  it('without the gateway: a group a wave names that only a pattern may select waits for the pattern', () => {
+    const result = checkFleetPlan(
+      fleetDocument({ waves: [{ name: 'canaries', groups: ['adhoc', 'team-a'] }, { rest: true }] }),
+      undefined,
+    );
+    assert.deepEqual(result.problems, []);
+    assert.ok(result.expansion?.ok);
+    assert.deepEqual(result.expansion.awaitingPatterns, ['team-a']);
+    assert.deepEqual(layout(result), { canaries: ['adhoc'], 'wave-2': ['etl', 'bi'] });
+    assert.deepEqual(
+      check(fleetDocument({ waves: [{ name: 'canaries', groups: ['adhoc', 'team-a'] }, { rest: true }] })).problems,
+      [],
+      'with the gateway, the pattern selects it',
+    );
+  });
 });

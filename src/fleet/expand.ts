@@ -20,9 +20,13 @@ export interface FleetWaveOf<G> {
   groups: G[];
 }
 
-/** A fleet plan laid out in waves of validated upgrade plans, or every problem by field (with the waves as far as known). */
+/**
+ * A fleet plan laid out in waves of validated upgrade plans, or every problem by field (with the
+ * waves as far as known). With patterns unresolved, `awaitingPatterns` are groups waves name that
+ * only a pattern may select: they have no plan yet.
+ */
 export type FleetExpansion =
-  | { ok: true; waves: FleetWaveOf<FleetGroup>[]; unresolvedPatterns: string[] }
+  | { ok: true; waves: FleetWaveOf<FleetGroup>[]; unresolvedPatterns: string[]; awaitingPatterns: string[] }
   | { ok: false; problems: string[]; waves: FleetWaveOf<string>[]; unresolvedPatterns: string[] };
 
 /** A routing group of the fleet, with the entry that selected it. */
@@ -49,9 +53,9 @@ export function expandFleet(fleet: FleetPlan, gatewayGroups: readonly string[] |
   return {
     ok: true,
     unresolvedPatterns,
+    awaitingPatterns: waves.flatMap((wave) => wave.groups.filter((routingGroup) => !plans.has(routingGroup))),
     waves: waves.map((wave) => ({
       ...wave,
-      // Groups a wave names that no listed entry selects may come from an unresolved pattern: no plan yet.
       groups: wave.groups.flatMap((routingGroup) => {
         const group = plans.get(routingGroup);
         return group ? [group] : [];

@@ -69,6 +69,7 @@ async function validateFleet(fleetPath: string, options: FleetValidateOptions): 
   const problems = [...(gateway?.problem ? [`gateway.url: ${gateway.problem}`] : []), ...check.problems];
   const expansion = check.expansion;
   const unresolved = gateway?.groups ? [] : (expansion?.unresolvedPatterns ?? []);
+  const awaiting = expansion?.ok ? expansion.awaitingPatterns : [];
 
   if (options.json) {
     printJson({
@@ -84,6 +85,7 @@ async function validateFleet(fleetPath: string, options: FleetValidateOptions): 
         : {}),
       ...(gateway ? { gateway } : {}),
       ...(unresolved.length ? { unresolvedPatterns: unresolved } : {}),
+      ...(awaiting.length ? { awaitingPatterns: awaiting } : {}),
       waves: expansion?.waves.map((wave) => ({ ...wave, groups: wave.groups.map(groupJson) })) ?? [],
       problems,
     });
@@ -102,6 +104,7 @@ async function validateFleet(fleetPath: string, options: FleetValidateOptions): 
     ...(unresolved.length
       ? [
           `  patterns not resolved (${gateway ? 'the gateway could not be read' : 'add --gateway'}): ${unresolved.join(', ')}; the waves below hold the listed groups only`,
+          ...(awaiting.length ? [`  named in waves, left for the patterns: ${awaiting.join(', ')}`] : []),
         ]
       : []),
     ...waves.flatMap((wave, index) => waveLines(wave, index)),
