@@ -358,4 +358,18 @@ describe('fleet plan', () => {
       'with the gateway, the pattern selects it',
     );
   });
+
+  it("names a further check's problems of each plan (a worker policy's) by fleet field, once for the base", () => {
+    const result = checkFleetPlan(fleetDocument(), GATEWAY_GROUPS, (plan) => [
+      'bake: is longer than this worker allows',
+      ...(plan.routingGroup === 'etl' ? ['green.name: is reserved'] : []),
+      ...(plan.routingGroup.startsWith('team-') ? ['health.interval: is too short'] : []),
+    ]);
+    assert.deepEqual(result.problems, [
+      'base.bake: is longer than this worker allows (routing groups adhoc, etl, team-a, team-b, team-c)',
+      'groups[1].green.name: is reserved',
+      'groups[2].overrides.bake: is longer than this worker allows',
+      'base.health.interval: is too short (routing groups team-a, team-b, team-c)',
+    ]);
+  });
 });

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { untilHealthy } from '../src/devserver/wait';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
 import { runCli, UNREACHABLE_TEMPORAL, type CliRun } from './support/cli';
+import { TEST_POLICY_INPUT, writePolicyFile } from './support/policy';
 
 const EXAMPLE = join(__dirname, '..', 'plans', 'sandbox-fleet.yaml');
 const GROUPS = ['adhoc', 'etl', 'bi', 'team-a', 'team-b', 'team-c'];
@@ -55,6 +56,7 @@ describe('cutover fleet validate', () => {
       [
         'example.yaml: fleet sandbox-480 (workflow cutover-fleet-sandbox-480): 6 routing groups to Trino 480 in 3 waves, on failure halt',
         '  schema:  valid',
+        '  policy:  none given (--policy FILE or CUTOVER_POLICY_FILE): checked against the default bounds only',
         '  gateway: GATEWAY: 6 routing groups (adhoc, bi, etl, team-a, team-b, team-c)',
         '  wave 1 canary-groups (1 at a time): 1 group',
         '    adhoc: blue-green -> adhoc-480 (Trino 480), from groups[0]',
@@ -160,5 +162,29 @@ describe('cutover fleet validate', () => {
     const missing = await cutover(join(dir, 'no-such-fleet.yaml'));
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /no-such-fleet\.yaml cannot be read: no such file/);
+  });
+
+  test("a worker policy checks each group's plan: a refusal of the base is named once, by fleet field, exit 1", async () => {
+    const refusing = writePolicyFile(dir, {
+      ...TEST_POLICY_INPUT,
+      gateways: ['https://trino-gateway.example.com'],
+      provisioners: { sandbox: false },
+    });
+    const run = await cutover(exampleFile('refused-fleet.yaml'), '--policy', refusing, '--json');
+    assert.equal(run.code, 1, run.stderr);
+    const answer = JSON.parse(run.stdout) as { problems: string[]; policy: { file: string; problems: string[] } };
+    assert.deepEqual(answer.problems, [
+      `gateway.url: ${fleet.gatewayUrl} is not a gateway this worker may use (policy gateways: https://trino-gateway.example.com)`,
+      "base.green.provisioner.type: sandbox is not allowed by this worker's policy (provisioners.sandbox: false)",
+    ]);
+    assert.deepEqual(answer.policy, { file: refusing, problems: answer.problems });
+
+    const allowed = await cutover(
+      exampleFile('allowed.yaml'),
+      '--policy',
+      writePolicyFile(dir, TEST_POLICY_INPUT, 'ok.yaml'),
+    );
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.match(allowed.stdout, /policy: +\S+ok\.yaml allows every group's plan/);
   });
 });

@@ -43,11 +43,16 @@ interface Member {
  * schema; its problems are named by the fleet field they come from (`groups[2].green.name`,
  * `base.health.interval`). `gatewayGroups` are the gateway's routing groups; without them
  * (undefined) patterns stay unresolved and groups are not checked against the gateway.
+ * `planProblems` checks each valid plan further (a worker policy's `policyProblems`), without I/O.
  */
-export function expandFleet(fleet: FleetPlan, gatewayGroups: readonly string[] | undefined): FleetExpansion {
+export function expandFleet(
+  fleet: FleetPlan,
+  gatewayGroups: readonly string[] | undefined,
+  planProblems: (plan: UpgradePlan) => string[] = () => [],
+): FleetExpansion {
   const problems: string[] = [];
   const { members, unresolvedPatterns } = resolveGroups(fleet, gatewayGroups, problems);
-  const plans = buildPlans(fleet, members, problems);
+  const plans = buildPlans(fleet, members, planProblems, problems);
   const waves = assignWaves(fleet, members, unresolvedPatterns.length > 0, problems);
   if (problems.length > 0 || plans.size < members.length) return { ok: false, problems, waves, unresolvedPatterns };
   return {
@@ -117,32 +122,44 @@ function groupsText(groups: readonly string[]): string {
   return groups.length ? `its groups: ${groups.join(', ')}` : 'it lists no backend';
 }
 
-/** Each member's upgrade plan; a member with problems gets none, and its problems are named by fleet field. */
-function buildPlans(fleet: FleetPlan, members: Member[], problems: string[]): Map<string, FleetGroup> {
+/**
+ * Each member's upgrade plan; a member whose plan does not validate gets none. Problems of a plan
+ * (the schema's, then `planProblems`', each `field: message`) are named by the fleet field they come from.
+ */
+function buildPlans(
+  fleet: FleetPlan,
+  members: Member[],
+  planProblems: (plan: UpgradePlan) => string[],
+  problems: string[],
+): Map<string, FleetGroup> {
   const plans = new Map<string, FleetGroup>();
   // Problem text -> routing groups it was found for: a problem of the base shows once, naming its groups unless it is every group's.
   const found = new Map<string, { groups: string[]; ofSome: (groups: string[]) => boolean }>();
+  const note = (problem: string, member: Member) => {
+    // A problem of the fleet's own fields applies to some groups only when other groups have none; a pattern's, to each group it names.
+    const ofFleet = /^(base|version|gateway)\b/.test(problem);
+    const seen = found.get(problem) ?? {
+      groups: [],
+      ofSome: (groups) => (ofFleet ? groups.length < members.length : fleet.groups[member.index].pattern !== undefined),
+    };
+    seen.groups.push(member.routingGroup);
+    found.set(problem, seen);
+  };
   const greens = new Map<string, Member>();
   for (const member of members) {
-    const entry = fleet.groups[member.index];
     const writers = planWriters(fleet, member);
+    const fieldOf = (field: string) => fleetField(field, writers, fleet.groups[member.index], member.index);
     const document = writers.reduceRight((plan, writer) => merge(plan, writer.settings), {} as Overrides);
     const result = upgradePlanSchema.safeParse(document, { reportInput: true });
     if (!result.success) {
-      const fieldOf = (field: string) => fleetField(field, writers, `groups[${member.index}]`, entry);
-      for (const problem of issueProblems(result.error.issues, fieldOf)) {
-        // A problem of the fleet's own fields applies to some groups only when other groups have none; a pattern's, to each group it names.
-        const ofFleet = /^(base|version|gateway)\b/.test(problem);
-        const seen = found.get(problem) ?? {
-          groups: [],
-          ofSome: (groups) => (ofFleet ? groups.length < members.length : entry.pattern !== undefined),
-        };
-        seen.groups.push(member.routingGroup);
-        found.set(problem, seen);
-      }
+      for (const problem of issueProblems(result.error.issues, fieldOf)) note(problem, member);
       continue;
     }
     const plan = result.data;
+    for (const problem of planProblems(plan)) {
+      const colon = problem.indexOf(': ');
+      note(colon < 0 ? problem : `${fieldOf(problem.slice(0, colon))}${problem.slice(colon)}`, member);
+    }
     const other = greens.get(plan.green.name);
     if (other)
       problems.push(
@@ -199,8 +216,8 @@ function planWriters(fleet: FleetPlan, { routingGroup, index }: Member): Writer[
 }
 
 /** The fleet field a plan field comes from: the first writer that sets it (or an array or value above it); else the base. */
-function fleetField(field: string, writers: Writer[], at: string, entry: FleetGroupEntry): string {
-  if (field === '') return entry.pattern === undefined ? at : `${at}.pattern`;
+function fleetField(field: string, writers: Writer[], entry: FleetGroupEntry, index: number): string {
+  if (field === '') return entry.pattern === undefined ? `groups[${index}]` : `groups[${index}].pattern`;
   const keys = field.split(/\.|\[(\d+)\]/).filter((key) => key !== undefined && key !== '');
   const writer = writers.find((candidate) => sets(candidate.settings, keys));
   return (writer ?? writers[writers.length - 1]).field(field);

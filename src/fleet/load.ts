@@ -1,4 +1,5 @@
 import { issueProblems } from '../plan/problems';
+import type { UpgradePlan } from '../plan/schema';
 import { parseYamlMapping, readYamlText } from '../plan/yaml-file';
 import { expandFleet, type FleetExpansion } from './expand';
 import { fleetPlanSchema, type FleetPlan } from './schema';
@@ -16,12 +17,17 @@ const NOT_EXPANDED = ['name', 'onFailure'];
 /**
  * Checks a fleet plan document and expands it with the gateway's routing groups (undefined: not
  * read). A problem in `name` or `onFailure` still lets the waves and every group's plan be checked,
- * so that all problems are named at once.
+ * so that all problems are named at once. `planProblems` checks each group's valid plan further
+ * (a worker policy).
  */
-export function checkFleetPlan(document: unknown, gatewayGroups: readonly string[] | undefined): FleetCheck {
+export function checkFleetPlan(
+  document: unknown,
+  gatewayGroups: readonly string[] | undefined,
+  planProblems?: (plan: UpgradePlan) => string[],
+): FleetCheck {
   const parsed = fleetPlanSchema.safeParse(document, { reportInput: true });
   if (parsed.success) {
-    const expansion = expandFleet(parsed.data, gatewayGroups);
+    const expansion = expandFleet(parsed.data, gatewayGroups, planProblems);
     return { fleet: parsed.data, expansion, problems: expansion.ok ? [] : expansion.problems };
   }
   const problems = issueProblems(parsed.error.issues, (field) => field || '(fleet)');
@@ -29,7 +35,7 @@ export function checkFleetPlan(document: unknown, gatewayGroups: readonly string
   if (!expandable || document === null || typeof document !== 'object') return { problems };
   const standIn = fleetPlanSchema.safeParse({ ...document, name: 'fleet', onFailure: 'halt' });
   if (!standIn.success) return { problems };
-  const expansion = expandFleet(standIn.data, gatewayGroups);
+  const expansion = expandFleet(standIn.data, gatewayGroups, planProblems);
   return { expansion, problems: [...problems, ...(expansion.ok ? [] : expansion.problems)] };
 }
 

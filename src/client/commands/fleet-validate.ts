@@ -3,7 +3,9 @@ import type { FleetGroup, FleetWaveOf } from '../../fleet/expand';
 import { checkFleetPlan, readFleetFile } from '../../fleet/load';
 import { YamlFileProblem } from '../../plan/yaml-file';
 import { counted } from '../../plural';
+import { policyProblems } from '../../policy/check-plan';
 import { fixedPolicy, loadPolicyFile, PolicyError } from '../../policy/load';
+import type { WorkerPolicy } from '../../policy/schema';
 import { integrationsFromEnv } from '../../worker/integrations';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, printJson, printLines, type JsonOption, runVerb } from '../output';
 
@@ -34,7 +36,7 @@ export function registerFleetValidate(fleet: Command): void {
     )
     .option(
       '--policy <file>',
-      'worker policy whose gateway credentials may be sent (default: $CUTOVER_POLICY_FILE when set)',
+      "check each group's plan against this worker policy, which also says where gateway credentials may go (default: $CUTOVER_POLICY_FILE when set)",
     )
     .option('--json', 'print the waves, each group and every problem as JSON')
     .action((fleetPath: string, options: FleetValidateOptions) =>
@@ -52,6 +54,18 @@ async function validateFleet(fleetPath: string, options: FleetValidateOptions): 
     else process.stderr.write(`cutover: ${fleetPath} ${error.message}\n`);
     return EXIT_USAGE;
   }
+  const policyFile = options.policy ?? (process.env.CUTOVER_POLICY_FILE || undefined);
+  let policy: WorkerPolicy | undefined;
+  if (policyFile) {
+    try {
+      policy = await loadPolicyFile(policyFile);
+    } catch (error) {
+      if (!(error instanceof PolicyError)) throw error;
+      if (options.json) printJson({ fleet: fleetPath, valid: false, policy: policyFile, problems: error.problems });
+      else process.stderr.write(`cutover: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+  }
   let gateway: GatewayGroups | undefined;
   if (options.gateway !== undefined) {
     const url = options.gateway === true ? gatewayUrlOf(document) : options.gateway;
@@ -61,11 +75,12 @@ async function validateFleet(fleetPath: string, options: FleetValidateOptions): 
       else process.stderr.write(`cutover: ${fleetPath} would be refused:\n  - ${problem}\n`);
       return EXIT_FAILED;
     }
-    const policy = await policyOf(options);
-    if (typeof policy === 'number') return policy;
     gateway = await readGatewayGroups(url, policy);
   }
-  const check = checkFleetPlan(document, gateway?.groups);
+  // Each group's plan also against the policy (as `cutover validate PLAN --policy`), its problems named by fleet field.
+  const schema = checkFleetPlan(document, gateway?.groups);
+  const check = checkFleetPlan(document, gateway?.groups, (plan) => policyProblems(plan, policy));
+  const refused = check.problems.filter((problem) => !schema.problems.includes(problem));
   const problems = [...(gateway?.problem ? [`gateway.url: ${gateway.problem}`] : []), ...check.problems];
   const expansion = check.expansion;
   const unresolved = gateway?.groups ? [] : (expansion?.unresolvedPatterns ?? []);
@@ -83,6 +98,7 @@ async function validateFleet(fleetPath: string, options: FleetValidateOptions): 
             onFailure: check.fleet.onFailure,
           }
         : {}),
+      policy: { file: policyFile, problems: refused },
       ...(gateway ? { gateway } : {}),
       ...(unresolved.length ? { unresolvedPatterns: unresolved } : {}),
       ...(awaiting.length ? { awaitingPatterns: awaiting } : {}),
@@ -97,7 +113,10 @@ async function validateFleet(fleetPath: string, options: FleetValidateOptions): 
     check.fleet
       ? `${fleetPath}: fleet ${check.fleet.name} (workflow cutover-fleet-${check.fleet.name}): ${counted(groups, 'routing group')} to Trino ${check.fleet.version} in ${counted(waves.length, 'wave')}, on failure ${check.fleet.onFailure}`
       : `${fleetPath}: fleet plan`,
-    `  schema:  ${check.problems.length ? 'invalid (problems below)' : 'valid'}`,
+    `  schema:  ${schema.problems.length ? 'invalid (problems below)' : 'valid'}`,
+    policyFile
+      ? `  policy:  ${refused.length ? `${policyFile} refuses some (below)` : `${policyFile} allows every group's plan`}`
+      : `  policy:  none given (--policy FILE or CUTOVER_POLICY_FILE): checked against the default bounds only`,
     gateway
       ? `  gateway: ${gateway.url}: ${gateway.groups ? `${counted(gateway.groups.length, 'routing group')} (${gateway.groups.join(', ')})` : 'could not be read (below)'}`
       : `  gateway: not read (add --gateway to resolve patterns and check the groups exist)`,
@@ -151,25 +170,8 @@ function gatewayUrlOf(document: Record<string, unknown>): string | undefined {
   return typeof gateway?.url === 'string' ? gateway.url.replace(/\/+$/, '') : undefined;
 }
 
-/** The worker policy naming where gateway credentials may go, or the exit code of a bad one. */
-async function policyOf(options: FleetValidateOptions) {
-  const file = options.policy ?? (process.env.CUTOVER_POLICY_FILE || undefined);
-  if (!file) return undefined;
-  try {
-    return await loadPolicyFile(file);
-  } catch (error) {
-    if (!(error instanceof PolicyError)) throw error;
-    if (options.json) printJson({ valid: false, policy: file, problems: error.problems });
-    else process.stderr.write(`cutover: ${error.message}\n`);
-    return EXIT_USAGE;
-  }
-}
-
 /** The distinct routing groups of the gateway's backends, sorted; credentials only where the policy allows, as on the worker. */
-async function readGatewayGroups(
-  url: string,
-  policy: Awaited<ReturnType<typeof loadPolicyFile>> | undefined,
-): Promise<GatewayGroups> {
+async function readGatewayGroups(url: string, policy: WorkerPolicy | undefined): Promise<GatewayGroups> {
   const deps = integrationsFromEnv(process.env, fixedPolicy(policy));
   try {
     const backends = await deps.gateway({ url, requestTimeout: '10s' }).listBackends();
