@@ -372,4 +372,32 @@ describe('fleet plan', () => {
       'base.health.interval: is too short (routing groups team-a, team-b, team-c)',
     ]);
   });
+
+  it('a group listed twice is a problem; a listed group wins over a pattern, and the first of two patterns takes a group', () => {
+    assert.deepEqual(
+      check(fleetDocument({ groups: [{ routingGroup: 'adhoc' }, { routingGroup: 'adhoc' }], waves: [{ rest: true }] }))
+        .problems,
+      ['groups[1].routingGroup: adhoc is listed twice (also groups[0]); list each group once'],
+    );
+    const plans = plansOf(
+      check(
+        fleetDocument({
+          groups: [
+            { pattern: 'team-.*', overrides: { bake: '5m' } },
+            { pattern: 'team-(a|b)', overrides: { bake: '6m' } },
+            { routingGroup: 'team-a', overrides: { bake: '7m' } },
+          ],
+          waves: [{ rest: true }],
+        }),
+      ),
+    );
+    assert.deepEqual(
+      [...plans.values()].map((group) => [group.routingGroup, group.entry, group.plan.bake]),
+      [
+        ['team-b', 'groups[0]', '5m'],
+        ['team-c', 'groups[0]', '5m'],
+        ['team-a', 'groups[2]', '7m'],
+      ],
+    );
+  });
 });

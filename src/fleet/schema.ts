@@ -2,32 +2,34 @@ import { z } from 'zod';
 import { duration, gatewaySection, name, trinoVersion } from '../plan/schema';
 
 /**
- * Fields of an upgrade plan a fleet sets for each group itself: the gateway once for the fleet,
- * the routing group and blue from the gateway, green's name per group and its version for all.
+ * Fields of an upgrade plan a fleet sets for each group itself, and why: the gateway once for the
+ * fleet, the routing group and blue from the gateway, green's name per group and its version for all.
  */
-export const FLEET_SET_FIELDS = ['gateway', 'routingGroup', 'blue', 'green.name', 'green.version'] as const;
-
-/** A mapping of upgrade plan settings (checked when each group's plan is built) that sets none of FLEET_SET_FIELDS. */
-const planSettings = (what: string) =>
-  z
-    .record(z.string(), z.unknown(), { error: `must be a mapping of upgrade plan settings (${what})` })
-    .superRefine((settings, ctx) => {
-      const green = settings.green;
-      const has = (field: string) =>
-        field.startsWith('green.')
-          ? !!green && typeof green === 'object' && Object.hasOwn(green, field.slice('green.'.length))
-          : Object.hasOwn(settings, field);
-      for (const field of FLEET_SET_FIELDS.filter(has))
-        ctx.addIssue({ code: 'custom', path: field.split('.'), message: FLEET_SET_REASONS[field] });
-    });
-
-const FLEET_SET_REASONS: Record<(typeof FLEET_SET_FIELDS)[number], string> = {
+const FLEET_SET_FIELDS: Record<string, string> = {
   gateway: "is the fleet's: set it once at the top of the fleet plan",
   routingGroup: 'comes from the groups list: each group gets a plan of its own',
   blue: 'is each group: every active backend of the routing group',
   'green.name': 'is set per group (groups[].green.name), by default <routingGroup>-<version>',
   'green.version': "is the fleet's version, the same for every group",
 };
+
+/** A mapping of upgrade plan settings (checked when each group's plan is built) that sets none of FLEET_SET_FIELDS. */
+const planSettings = (what: string) =>
+  z
+    .record(z.string(), z.unknown(), { error: `must be a mapping of upgrade plan settings (${what})` })
+    .superRefine((settings, ctx) => {
+      for (const [field, reason] of Object.entries(FLEET_SET_FIELDS)) {
+        const [key, inner] = field.split('.');
+        const value = settings[key];
+        const set =
+          inner === undefined ? Object.hasOwn(settings, key) : isMapping(value) && Object.hasOwn(value, inner);
+        if (set) ctx.addIssue({ code: 'custom', path: field.split('.'), message: reason });
+      }
+    });
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
 
 /** The values of command provisioner parameters, checked with the merged plan. */
 const parameters = z.record(z.string(), z.unknown(), { error: 'must be a mapping of parameter names to values' });
@@ -118,7 +120,7 @@ const wave = z
   });
 
 /** What the fleet does when an upgrade of a group ends ROLLED_BACK or FAILED. */
-export const ON_FAILURE = ['halt', 'continue', 'rollback-wave'] as const;
+const ON_FAILURE = ['halt', 'continue', 'rollback-wave'] as const;
 
 /**
  * A fleet plan (README "Fleet plans"): one target version for many routing groups of one gateway,
@@ -162,5 +164,3 @@ export function defaultWaveName(index: number): string {
 /** A fleet plan as validated, defaults filled; its groups' plans come from expandFleet. */
 export type FleetPlan = z.output<typeof fleetPlanSchema>;
 export type FleetGroupEntry = FleetPlan['groups'][number];
-export type FleetWave = FleetPlan['waves'][number];
-export type OnFailure = FleetPlan['onFailure'];
