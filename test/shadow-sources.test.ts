@@ -1,20 +1,28 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/activity';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createActivities } from '../src/activities';
+import type { ShadowGreenInput } from '../src/activities/types';
 import { startUpgrade } from '../src/client/upgrades';
 import { untilHealthy } from '../src/devserver/wait';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import type { QuerySummary } from '../src/integrations/trino/types';
+import type { ShadowReport } from '../src/shadow-report';
 import type { UpgradePlan } from '../src/plan/schema';
-import { validatePolicy } from '../src/policy/load';
+import { fixedPolicy, validatePolicy } from '../src/policy/load';
+import { SimulatedCoordinator } from '../src/sandbox/coordinator';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { fastPlan } from './support/plans';
 import { TEST_POLICY_INPUT } from './support/policy';
 import { assertReplays } from './support/temporal';
 import { useTestbed } from './support/testbed';
+import { integrationsFromEnv } from '../src/worker/integrations';
 
 /** The worker's query directory: the only place a plan's `shadow.queryFile` is read from. */
 const QUERY_DIRECTORY = mkdtempSync(join(tmpdir(), 'cutover-shadow-queries-'));
@@ -239,5 +247,76 @@ describe('shadow validation: query files, impersonation and several blue backend
       'the timeline names the blue of the mismatch',
     );
     await assertReplays(handle);
+  });
+});
+
+describe('shadow validation: the query file on a retried attempt and out of bounds (activity)', () => {
+  const blue = new SimulatedCoordinator({ name: 'file-blue', version: '470' });
+  const green = new SimulatedCoordinator({ name: 'file-green', version: '480' });
+  const deps = integrationsFromEnv(
+    {},
+    fixedPolicy(
+      validatePolicy({ ...TEST_POLICY_INPUT, shadow: { queryDirectory: QUERY_DIRECTORY } }, 'query directory'),
+    ),
+  );
+  const { shadowGreen } = createActivities(deps);
+  before(() => Promise.all([blue.start(), green.start()]));
+  after(async () => {
+    await deps.close();
+    await Promise.all([blue.stop(), green.stop()]);
+  });
+
+  function input(queryFile: string): ShadowGreenInput {
+    const plan = fastPlan('http://127.0.0.1:1', 'g', { shadow: { source: ['file'], queryFile } });
+    return {
+      gateway: { url: 'http://127.0.0.1:1', requestTimeout: '5s' },
+      routingGroup: 'g',
+      blueUrl: blue.url,
+      greenUrl: green.url,
+      shadow: plan.shadow!,
+    };
+  }
+
+  const attempt = (heartbeatDetails?: unknown) =>
+    new MockActivityEnvironment({ heartbeatDetails }, { logger: new DefaultLogger('ERROR') });
+
+  it('a retried attempt does not run the statements of a query file changed since the sample was taken', async () => {
+    const path = join(QUERY_DIRECTORY, 'changing.sql');
+    writeFileSync(path, 'SELECT 41;\nSELECT 42;');
+    const first = attempt();
+    let progress: unknown;
+    first.on('heartbeat', (details: unknown) => (progress = details));
+    const report = await first.run<[ShadowGreenInput], ShadowReport, typeof shadowGreen>(
+      shadowGreen,
+      input('changing.sql'),
+    );
+    assert.deepEqual([report.fromFile, report.matched], [2, 2]);
+
+    // The same sample, as a worker that died before finishing any pair left it, and a file that changed meanwhile.
+    const pending = { ...(progress as { marks: string }), marks: '..' };
+    writeFileSync(path, 'SELECT 42;\nSELECT version();');
+    const retried = await attempt(pending).run<[ShadowGreenInput], ShadowReport, typeof shadowGreen>(
+      shadowGreen,
+      input('changing.sql'),
+    );
+    assert.deepEqual([retried.matched, retried.mismatched, retried.skipped], [0, 0, 2]);
+    assert.match(retried.skippedReasons[0]?.reason ?? '', /a changed query file/);
+    const client = new TrinoHttpClient({ url: blue.url, connections: 1 });
+    const ran = (await client.listQueries()).map((query) => query.query);
+    await client.close();
+    assert.ok(!ran.includes('SELECT version()'), "the changed file's statements did not run");
+  });
+
+  it('a query file that leads out of the directory by a symbolic link fails the step, naming the file', async () => {
+    const outside = join(mkdtempSync(join(tmpdir(), 'cutover-outside-')), 'outside.sql');
+    writeFileSync(outside, 'SELECT 1;');
+    symlinkSync(outside, join(QUERY_DIRECTORY, 'escape.sql'));
+    await assert.rejects(attempt().run(shadowGreen, input('escape.sql')), (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.equal(error.type, 'ShadowQueryFileRefused');
+      assert.equal(error.nonRetryable, true);
+      assert.match(error.message, /query file escape\.sql leaves the worker's query directory/);
+      return true;
+    });
   });
 });

@@ -123,7 +123,11 @@ export function shadowActivities(deps: ActivityDeps) {
         if (!query)
           return record(
             index,
-            { verdict: 'skipped', reason: 'no longer in the gateway history (retried attempt)' },
+            {
+              verdict: 'skipped',
+              reason:
+                'gone since the sample was taken (from the gateway history, or a changed query file; retried attempt)',
+            },
             {},
           );
         const nondeterministic = engine.isNondeterministic(query.sql);
