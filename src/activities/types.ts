@@ -75,6 +75,8 @@ export interface ShadowGreenInput {
   /** Blue's coordinator and green's, each queried at its own address (never through the gateway). */
   blueUrl: string;
   greenUrl: string;
+  /** Every active blue backend of the group: the pairs are spread over them (absent in runs that predate it: `blueUrl` only). */
+  blues?: BackendRef[];
   shadow: ShadowConfig;
 }
 

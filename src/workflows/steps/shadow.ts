@@ -18,11 +18,12 @@ export const shadow: StepKind<ShadowStep> = {
     const { plan, status } = ctx;
     const settings = plan.shadow;
     if (!settings) return CONTINUE;
-    const blue = ctx.facts.blue[0];
+    const blues = ctx.facts.blue;
+    const blue = blues[0];
     if (!blue) throw new Error('shadow validation needs blue (the preflight did not find it)');
     ctx.setPhase(
       'SHADOWING',
-      `replaying up to ${settings.sample} read-only queries on ${blue.name} and ${plan.green.name}, ${settings.concurrency} at a time`,
+      `replaying up to ${settings.sample} read-only queries on ${blues.map((each) => each.name).join(', ')} and ${plan.green.name}, ${settings.concurrency} at a time${blues.length > 1 ? ' on each blue' : ''}`,
     );
     const report = await long.shadowGreen.executeWithOptions(
       shadowOptions(`shadow ${settings.sample} queries`, settings.timeout, plan.gateway.retryBudget),
@@ -31,6 +32,7 @@ export const shadow: StepKind<ShadowStep> = {
           gateway: gatewayOf(ctx),
           routingGroup: plan.routingGroup,
           blueUrl: blue.proxyTo,
+          blues: blues.map(({ name, proxyTo }) => ({ name, proxyTo })),
           greenUrl: greenUrl(ctx),
           shadow: settings,
         },
@@ -39,6 +41,10 @@ export const shadow: StepKind<ShadowStep> = {
     status.shadow = { report, onMismatch: settings.onMismatch };
     const failing = report.mismatched + report.slow;
     ctx.note(`shadow validation: ${shadowCounts(report)}`);
+    if (report.impersonationRefused)
+      ctx.note(
+        `shadow: Trino (blue and green) refused to let the worker's Trino user impersonate ${report.impersonationRefused.join(', ')}, so their queries were skipped; allow the worker's user to impersonate them in Trino's access control (impersonation rules) to replay them`,
+      );
     for (const mismatch of report.mismatches.slice(0, 5)) ctx.note(`shadow ${describeShadowMismatch(mismatch)}`);
     if (failing === 0) return CONTINUE;
     switch (settings.onMismatch) {
