@@ -38,7 +38,7 @@ const CONCURRENCY = 4;
 const ROW_COUNTS = [1_000, 5_000, 10_000];
 /** Engine passes of each kind (runs only, then compared); the figures are the median pass's. */
 const PASSES = 3;
-/** The whole row must take less than this (the engine pass and one upgrade). */
+/** The whole row must take less than this (the engine passes and one upgrade). */
 const BUDGET_MS = 120_000;
 
 /** The 200 distinct texts: every other one a large result (half of those ordered), the rest the sample shapes in turn. */
