@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -24,8 +24,11 @@ import { assertReplays } from './support/temporal';
 import { useTestbed } from './support/testbed';
 import { integrationsFromEnv } from '../src/worker/integrations';
 
+/** Removed when the tests end: the query directory, and a file outside it. */
+const ROOT = mkdtempSync(join(tmpdir(), 'cutover-shadow-sources-'));
 /** The worker's query directory: the only place a plan's `shadow.queryFile` is read from. */
-const QUERY_DIRECTORY = mkdtempSync(join(tmpdir(), 'cutover-shadow-queries-'));
+const QUERY_DIRECTORY = join(ROOT, 'queries');
+mkdirSync(QUERY_DIRECTORY);
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -264,6 +267,7 @@ describe('shadow validation: the query file on a retried attempt and out of boun
   after(async () => {
     await deps.close();
     await Promise.all([blue.stop(), green.stop()]);
+    rmSync(ROOT, { recursive: true, force: true });
   });
 
   function input(queryFile: string): ShadowGreenInput {
@@ -308,7 +312,7 @@ describe('shadow validation: the query file on a retried attempt and out of boun
   });
 
   it('a query file that leads out of the directory by a symbolic link fails the step, naming the file', async () => {
-    const outside = join(mkdtempSync(join(tmpdir(), 'cutover-outside-')), 'outside.sql');
+    const outside = join(ROOT, 'outside.sql');
     writeFileSync(outside, 'SELECT 1;');
     symlinkSync(outside, join(QUERY_DIRECTORY, 'escape.sql'));
     await assert.rejects(attempt().run(shadowGreen, input('escape.sql')), (error: unknown) => {
