@@ -106,9 +106,13 @@ describe('sandbox behaves like the real gateway and Trino where the real-stack t
       ['dora', 'SELECT 11'],
       ['emil', 'SELECT 12'],
     ]) {
-      const client = new TrinoHttpClient({ url: fleet.gatewayUrl, user });
-      await client.execute(sql);
-      await client.close();
+      const response = await fetch(`${fleet.gatewayUrl}/v1/statement`, {
+        method: 'POST',
+        body: sql,
+        headers: { 'x-trino-user': user },
+      });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
     }
     const find = async (body?: string) => {
       const response = await fetch(`${fleet.gatewayUrl}/webapp/findQueryHistory`, {
@@ -130,6 +134,16 @@ describe('sandbox behaves like the real gateway and Trino where the real-stack t
     assert.equal(all.status, 200);
     const total = all.json!.data!.total;
     assert.ok(total >= 2);
+    const rows = all.json!.data!.rows as { user: string; captureTime: number }[];
+    assert.deepEqual(
+      rows.slice(0, 2).map((row) => [row.user, Object.keys(row).sort()]),
+      ['emil', 'dora'].map((user) => [
+        user,
+        ['backendUrl', 'captureTime', 'externalUrl', 'queryId', 'queryText', 'routingGroup', 'user'],
+      ]),
+      'newest first, null fields (no source) left out',
+    );
+    assert.ok(rows.every((row, i) => i === 0 || rows[i - 1].captureTime >= row.captureTime));
     assert.deepEqual((await find('{"size":0}')).json?.data, { total, rows: [] }, 'LIMIT 0: no rows, the total');
     const second = await find('{"page":2,"size":1}');
     assert.deepEqual(second.json?.data?.rows.length, 1);
