@@ -67,6 +67,16 @@ export interface ShadowReport {
    * queries were skipped), at most SHADOW_USERS_LISTED; absent when none was refused.
    */
   impersonationRefused?: string[];
+  /**
+   * Why the history was not sampled although the plan asked for it (the gateway shows a user without
+   * the ADMIN role only its own queries); absent when it was, or was not asked for.
+   */
+  historyRestricted?: string;
+  /**
+   * Why the step could not judge green: fewer queries compared (matched, mismatched or slow) than
+   * `shadow.minQueries`. Absent when it could (and in reports that predate it).
+   */
+  inconclusive?: string;
   /** Whether `mismatches` holds query texts. */
   textsInHistory: boolean;
   elapsedMs: number;

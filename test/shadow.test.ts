@@ -13,6 +13,7 @@ import { approveUpdate, rollbackSignal, statusQuery, type UpgradeResult } from '
 import { runCli } from './support/cli';
 import { fastPlan } from './support/plans';
 import { assertReplays } from './support/temporal';
+import { TEST_SECRETS } from './support/secret-scan';
 import { useTestbed } from './support/testbed';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<(input: { plan: UpgradePlan }) => Promise<UpgradeResult>>;
@@ -54,8 +55,10 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     }
   }
 
-  async function activeBackends(fleet: SandboxFleet): Promise<string[]> {
-    const response = await fetch(`${fleet.gatewayUrl}/gateway/backend/active`);
+  async function activeBackends(fleet: SandboxFleet, authorization?: string): Promise<string[]> {
+    const response = await fetch(`${fleet.gatewayUrl}/gateway/backend/active`, {
+      headers: authorization ? { authorization } : {},
+    });
     return ((await response.json()) as { name: string }[]).map((backend) => backend.name).sort();
   }
 
@@ -373,6 +376,73 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
       messages.join(' | '),
     );
     assert.ok(messages.some((message) => /going on as the plan says \(shadow.onMismatch: warn\)/.test(message)));
+    await assertReplays(handle);
+  });
+
+  it('nothing to compare is inconclusive, never a pass: an empty history holds the gate (block, the default) until acknowledged', async () => {
+    const group = 'shadowempty';
+    const fleet = await testbed.fleetWithBlue(group);
+    const handle = await start(
+      fastPlan(fleet.gatewayUrl, group, { approval: { required: false }, shadow: { source: ['history'] } }),
+    );
+    const held = await waitForStatus(handle, (status) => status.awaitingApproval, 'the shadow gate');
+    assert.equal(held.gate, '3:shadow');
+    assert.deepEqual(await activeBackends(fleet), [`${group}-blue`], 'no traffic moved while held');
+    assert.equal(
+      held.shadow?.report.inconclusive,
+      '0 of 0 queries compared, fewer than shadow.minQueries 1 (nothing to replay: no read-only query in the sources)',
+    );
+    assert.ok(
+      held.timeline.some((entry) =>
+        /^shadow validation could not judge green \(0 of 0 queries compared/.test(entry.message),
+      ),
+      'the timeline says why it holds',
+    );
+    const status = await runCli(testbed.env.address, ['status', handle.workflowId]);
+    assert.match(status.stdout, /INCONCLUSIVE: 0 of 0 queries compared/);
+    await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'SUCCEEDED');
+    assert.equal(result.status.shadow?.acknowledgedBy, 'alice');
+    assert.ok(result.status.timeline.some((entry) => /^shadow validation inconclusive: 0 of 0/.test(entry.message)));
+    await assertReplays(handle);
+  });
+
+  it('a gateway user without the ADMIN role: the history (only its own queries) is not sampled, the step says why; rollback rolls back', async () => {
+    const group = 'shadownoadmin';
+    const fleet = await testbed.fleet({
+      healthIntervalMs: 100,
+      users: {
+        [TEST_SECRETS.CUTOVER_GATEWAY_USER]: {
+          password: TEST_SECRETS.CUTOVER_GATEWAY_PASSWORD,
+          roles: ['API', 'USER'],
+        },
+      },
+      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+    });
+    // untilHealthy reads the gateway's API without credentials: ask the sandbox gateway itself.
+    await until('blue HEALTHY', () => fleet.gateway.backendState(`${group}-blue`)?.trinoStatus === 'HEALTHY');
+    await runThroughGateway(fleet, group, [{ sql: 'SELECT 1', user: 'alice' }]);
+    const handle = await start(
+      fastPlan(fleet.gatewayUrl, group, {
+        approval: { required: false },
+        shadow: { source: ['history'], onInconclusive: 'rollback' },
+      }),
+    );
+    const result = await handle.result();
+    assert.equal(result.outcome, 'ROLLED_BACK', result.reason);
+    const report = result.status.shadow?.report;
+    assert.equal(report?.queries, 0, "alice's query was not replayed as if it were all the group ran");
+    assert.match(
+      report?.historyRestricted ?? '',
+      /lacks the ADMIN role, so the gateway's query history shows it only its own queries/,
+    );
+    assert.match(
+      result.reason ?? '',
+      /shadow validation inconclusive: .*history was not sampled.*shadow.onInconclusive: rollback/,
+    );
+    const basic = Buffer.from(`${TEST_SECRETS.CUTOVER_GATEWAY_USER}:${TEST_SECRETS.CUTOVER_GATEWAY_PASSWORD}`);
+    assert.deepEqual(await activeBackends(fleet, `Basic ${basic.toString('base64')}`), [`${group}-blue`]);
     await assertReplays(handle);
   });
 

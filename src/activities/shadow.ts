@@ -47,6 +47,8 @@ interface ShadowProgress {
   /** sha256 of the query file the sample was taken from: a retried attempt does not run a changed file's statements. */
   fileSha256?: string;
   notReadOnly: number;
+  /** Why the history was not sampled (the gateway user cannot see other users' queries). */
+  historyRestricted?: string;
   impersonationRefused?: string[];
   skippedReasons: Record<string, number>;
   mismatches: ShadowMismatch[];
@@ -177,7 +179,7 @@ export function shadowActivities(deps: ActivityDeps) {
       } finally {
         clearInterval(ticker);
       }
-      return reportOf(progress, textsInHistory, Date.now() - progress.startedAt);
+      return reportOf(progress, textsInHistory, Date.now() - progress.startedAt, settings.minQueries ?? 1);
     },
   };
 }
@@ -211,7 +213,9 @@ async function sampleQueries(deps: ActivityDeps, input: ShadowGreenInput): Promi
     sample.push(`file:${index}`);
   }
   const fromFile = sample.length - fromPlan;
-  if (shadow.source.includes('history') && sample.length < shadow.sample) {
+  const historyRestricted = shadow.source.includes('history') ? await historyRestriction(deps, input) : undefined;
+  if (historyRestricted) log.warn(`shadow validation: ${historyRestricted}`);
+  if (shadow.source.includes('history') && !historyRestricted && sample.length < shadow.sample) {
     for (const row of await groupHistory(deps, input)) {
       if (sample.length >= shadow.sample) break;
       if (seen.has(row.queryText.trim())) continue;
@@ -232,6 +236,7 @@ async function sampleQueries(deps: ActivityDeps, input: ShadowGreenInput): Promi
     fromFile,
     ...(file ? { fileSha256: file.sha256 } : {}),
     notReadOnly,
+    ...(historyRestricted ? { historyRestricted } : {}),
     skippedReasons: {},
     mismatches: [],
     unlisted: 0,
@@ -316,6 +321,16 @@ function readOnlyStatement(sql: string): string {
   return verdict.readOnly ? verdict.statement : sql;
 }
 
+/**
+ * Why the gateway's history cannot be sampled, if it cannot: its findQueryHistory shows a user
+ * without the ADMIN role only that user's own queries, so the group's queries would silently be
+ * cutover's own.
+ */
+async function historyRestriction(deps: ActivityDeps, input: ShadowGreenInput): Promise<string | undefined> {
+  if (await deps.gateway(input.gateway).hasAdminRole()) return undefined;
+  return "the history was not sampled: the gateway user cutover authenticates as lacks the ADMIN role, so the gateway's query history shows it only its own queries; grant it ADMIN in the gateway's authorization section, or replay shadow.queries or a shadow.queryFile";
+}
+
 /** The routing group's submissions in the gateway's history, newest first. */
 async function groupHistory(deps: ActivityDeps, input: ShadowGreenInput) {
   const gateway = deps.gateway(input.gateway);
@@ -378,8 +393,24 @@ function cell(value: unknown): string {
   return text.length > SHADOW_VALUE_CHARS ? `${text.slice(0, SHADOW_VALUE_CHARS)}…` : text;
 }
 
-function reportOf(progress: ShadowProgress, textsInHistory: boolean, elapsedMs: number): ShadowReport {
+function reportOf(
+  progress: ShadowProgress,
+  textsInHistory: boolean,
+  elapsedMs: number,
+  minQueries: number,
+): ShadowReport {
   const count = (mark: string) => [...progress.marks].filter((each) => each === mark).length;
+  const compared = count(MARK.match) + count(MARK.mismatch) + count(MARK.slow);
+  const inconclusive =
+    compared < minQueries
+      ? `${compared} of ${progress.sample.length} queries compared, fewer than shadow.minQueries ${minQueries}${
+          progress.historyRestricted
+            ? ' (the history was not sampled: its gateway user lacks ADMIN)'
+            : progress.sample.length === 0
+              ? ' (nothing to replay: no read-only query in the sources)'
+              : ' (the others were skipped)'
+        }`
+      : undefined;
   return {
     queries: progress.sample.length,
     matched: count(MARK.match),
@@ -397,6 +428,8 @@ function reportOf(progress: ShadowProgress, textsInHistory: boolean, elapsedMs: 
     mismatches: [...progress.mismatches].sort((a, b) => a.index - b.index),
     unlisted: progress.unlisted,
     ...(progress.impersonationRefused?.length ? { impersonationRefused: progress.impersonationRefused } : {}),
+    ...(progress.historyRestricted ? { historyRestricted: progress.historyRestricted } : {}),
+    ...(inconclusive ? { inconclusive } : {}),
     textsInHistory,
     elapsedMs,
   };

@@ -124,6 +124,15 @@ const shadowSection = z
     onMismatch: z
       .enum(['block', 'rollback', 'warn'], { error: 'must be "block", "rollback" or "warn"' })
       .default('block'),
+    /**
+     * Fewest queries that must be compared (matched, mismatched or slow) for the step to judge green;
+     * fewer (an empty or unreadable history, everything skipped) is inconclusive, never a pass.
+     */
+    minQueries: z.number().int().min(0, { error: 'must be 0 or more' }).max(10_000).default(1),
+    /** What an inconclusive step does: hold for an acknowledgement, roll back, or note it and go on. */
+    onInconclusive: z
+      .enum(['block', 'rollback', 'warn'], { error: 'must be "block", "rollback" or "warn"' })
+      .default('block'),
     /** How long the whole step may run, retries included; then the upgrade rolls back. */
     timeout: positiveDuration.default('30m'),
   })

@@ -137,6 +137,9 @@ export function registerGatewayApi(
     ),
   );
 
+  // The entity types of the admin API (RESOURCE_GROUP and SELECTOR went in gateway 19).
+  app.get('/entity', admin, async () => ['GATEWAY_BACKEND']);
+
   app.get('/webapp/getRoutingRules', admin, async (_request, reply) => {
     const rules = router.routingRules();
     // Without a rules file the real resource fails reading a null path.
