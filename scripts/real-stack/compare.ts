@@ -107,6 +107,7 @@ async function scenario(gateway: string, blue: string, green: string): Promise<E
   await step('statement without user', 'POST', '/v1/statement', 'SELECT 1');
   await step('query history', 'GET', '/trino-gateway/api/queryHistory');
   await step('rules', 'GET', '/webapp/getRoutingRules');
+  await step("entity types (ADMIN only: how cutover tells it may read every user's history)", 'GET', '/entity');
   await step(
     'update unknown rule',
     'POST',
