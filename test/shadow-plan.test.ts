@@ -93,12 +93,12 @@ describe('shadow validation: plan, policy and the gateway history it samples', (
       ';',
       '-- only a comment;',
       '-- USER: bob',
-      'SELECT version()',
+      'SELECT answer FROM sandbox.shadow.release_answer',
     ].join('\n');
     assert.deepEqual(splitQueryFile(text), [
       { sql: '-- nightly checks\nSELECT \'a;b\' AS "x;y"', user: 'alice' },
       { sql: "/* a comment; with a semicolon */\nSELECT 'it''s;' -- trailing; comment" },
-      { sql: '-- only a comment;\nSELECT version()', user: 'bob' },
+      { sql: '-- only a comment;\nSELECT answer FROM sandbox.shadow.release_answer', user: 'bob' },
     ]);
     assert.deepEqual(splitQueryFile('  \n-- nothing\n;;'), []);
   });

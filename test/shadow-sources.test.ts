@@ -17,6 +17,7 @@ import type { ShadowReport } from '../src/shadow-report';
 import type { UpgradePlan } from '../src/plan/schema';
 import { fixedPolicy, validatePolicy } from '../src/policy/load';
 import { SimulatedCoordinator } from '../src/sandbox/coordinator';
+import { RELEASE_ANSWER_QUERY } from '../src/sandbox/coordinator-results';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { fastPlan } from './support/plans';
 import { TEST_POLICY_INPUT } from './support/policy';
@@ -80,7 +81,7 @@ describe('shadow validation: query files, impersonation and several blue backend
         '/* no user line: the worker user; a semicolon in a comment */',
         'SELECT 2;',
         '-- user: bob',
-        'SELECT version();',
+        `${RELEASE_ANSWER_QUERY};`,
         'INSERT INTO t VALUES (1);',
       ].join('\n'),
     );
@@ -111,7 +112,7 @@ describe('shadow validation: query files, impersonation and several blue backend
     const [mismatch] = report.mismatches;
     assert.equal(mismatch.origin, 'file nightly.sql #3');
     assert.equal(mismatch.user, 'bob');
-    assert.equal(mismatch.sha256, sha256('SELECT version()'));
+    assert.equal(mismatch.sha256, sha256(RELEASE_ANSWER_QUERY));
     assert.equal(mismatch.text, undefined, 'no query text in history by default');
     assert.ok(!JSON.stringify(result).includes('semicolon_in_a_string'), 'no text of the file in the result');
     const onBlue = await queriesOn(fleet.cluster(`${group}-blue`)!.url);
@@ -209,7 +210,7 @@ describe('shadow validation: query files, impersonation and several blue backend
     await untilHealthy(fleet, blueB);
     const queries = [
       ...Array.from({ length: 6 }, (_, i) => `/* sandbox:duration=400ms */ SELECT ${i + 31}`),
-      'SELECT version()',
+      RELEASE_ANSWER_QUERY,
     ];
     const handle = await start(
       fastPlan(fleet.gatewayUrl, group, {
@@ -242,7 +243,7 @@ describe('shadow validation: query files, impersonation and several blue backend
     );
 
     const mismatch = report?.mismatches[0];
-    assert.equal(mismatch?.blue, blueA, 'SELECT version() is pair 6: blue-a ran it');
+    assert.equal(mismatch?.blue, blueA, 'the release_answer query is pair 6: blue-a ran it');
     const idsOnA = (await queriesOn(fleet.cluster(blueA)!.url)).map((query) => query.queryId);
     assert.ok(mismatch?.blueQueryId && idsOnA.includes(mismatch.blueQueryId), 'its blue query id is one blue-a ran');
     assert.ok(
@@ -298,7 +299,7 @@ describe('shadow validation: the query file on a retried attempt and out of boun
 
     // The same sample, as a worker that died before finishing any pair left it, and a file that changed meanwhile.
     const pending = { ...(progress as { marks: string }), marks: '..' };
-    writeFileSync(path, 'SELECT 42;\nSELECT version();');
+    writeFileSync(path, `SELECT 42;\n${RELEASE_ANSWER_QUERY};`);
     const retried = await attempt(pending).run<[ShadowGreenInput], ShadowReport, typeof shadowGreen>(
       shadowGreen,
       input('changing.sql'),
@@ -308,7 +309,7 @@ describe('shadow validation: the query file on a retried attempt and out of boun
     const client = new TrinoHttpClient({ url: blue.url, connections: 1 });
     const ran = (await client.listQueries()).map((query) => query.query);
     await client.close();
-    assert.ok(!ran.includes('SELECT version()'), "the changed file's statements did not run");
+    assert.ok(!ran.includes(RELEASE_ANSWER_QUERY), "the changed file's statements did not run");
   });
 
   it('a query file that leads out of the directory by a symbolic link fails the step, naming the file', async () => {

@@ -7,7 +7,7 @@ import { until, untilHealthy, waitForPhase, waitForStatus } from '../src/devserv
 import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import type { UpgradePlan } from '../src/plan/schema';
-import { SHADOW_SAMPLE_QUERIES } from '../src/sandbox/coordinator-results';
+import { RELEASE_ANSWER_QUERY, SHADOW_SAMPLE_QUERIES } from '../src/sandbox/coordinator-results';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { approveUpdate, rollbackSignal, statusQuery, type UpgradeResult } from '../src/workflows/messages';
 import { runCli } from './support/cli';
@@ -110,13 +110,45 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     await assertReplays(handle);
   });
 
+  it('a history holding SELECT version() (BI tools and notebooks run it) does not hold an upgrade with block: skipped before it runs, with the reason', async () => {
+    const group = 'shadowversion';
+    const fleet = await testbed.fleetWithBlue(group);
+    await runThroughGateway(fleet, group, [
+      { sql: 'SELECT version()', user: 'dmitri' },
+      { sql: 'SELECT 1', user: 'alice' },
+    ]);
+    const handle = await start(
+      fastPlan(fleet.gatewayUrl, group, {
+        // A held acknowledgement would time out and roll back: the test fails at once rather than waiting.
+        approval: { required: false, timeout: '10s' },
+        retire: { teardown: false },
+        shadow: { source: ['history'], sample: 10, onMismatch: 'block' },
+      }),
+    );
+    const result = await handle.result();
+    assert.equal(result.outcome, 'SUCCEEDED', result.reason);
+    const report = result.status.shadow?.report;
+    assert.deepEqual(
+      [report?.queries, report?.matched, report?.mismatched, report?.skipped],
+      [2, 1, 0, 1],
+      JSON.stringify(report),
+    );
+    assert.deepEqual(report?.skippedReasons, [{ reason: "version() answers each cluster's own release", count: 1 }]);
+    assert.equal(result.status.shadow?.acknowledgedBy, undefined, 'nothing to acknowledge');
+    const byDmitri = async (name: string) =>
+      (await queriesOn(fleet.cluster(name)!.url)).filter((query) => query.user === 'dmitri').length;
+    assert.equal(await byDmitri(`${group}-blue`), 1, 'only the run through the gateway: no replay on blue');
+    assert.equal(await byDmitri(`${group}-green`), 0, 'never run on green');
+    await assertReplays(handle);
+  });
+
   it('a mismatch with block holds the approval until `cutover approve` acknowledges the report (query ids and hashes in it)', async () => {
     const group = 'shadowblock';
     const fleet = await testbed.fleetWithBlue(group);
     const handle = await start(
       fastPlan(fleet.gatewayUrl, group, {
         approval: { required: true },
-        shadow: { source: ['queries'], queries: ['SELECT 1', 'SELECT version()'], onMismatch: 'block' },
+        shadow: { source: ['queries'], queries: ['SELECT 1', RELEASE_ANSWER_QUERY], onMismatch: 'block' },
       }),
     );
     await waitForPhase(handle, 'AWAITING_APPROVAL');
@@ -125,10 +157,10 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     assert.deepEqual(await activeBackends(fleet), [`${group}-blue`], 'no traffic moved while held');
     const mismatch = held.shadow?.report.mismatches[0];
     assert.ok(mismatch, 'the report lists the mismatch');
-    assert.equal(mismatch.sha256, createHash('sha256').update('SELECT version()').digest('hex'));
+    assert.equal(mismatch.sha256, createHash('sha256').update(RELEASE_ANSWER_QUERY).digest('hex'));
     assert.equal(mismatch.text, undefined, 'no query text in history by default');
     assert.equal(mismatch.kind, 'rows');
-    assert.deepEqual(mismatch.firstDifferences, [{ blue: ['470'], green: ['480'] }]);
+    assert.deepEqual(mismatch.firstDifferences, [{ blue: ['release 470'], green: ['release 480'] }]);
     const blueIds = (await queriesOn(fleet.cluster(`${group}-blue`)!.url)).map((query) => query.queryId);
     assert.ok(mismatch.blueQueryId && blueIds.includes(mismatch.blueQueryId), 'blue query id is one blue ran');
     assert.ok(mismatch.greenQueryId && mismatch.greenQueryId !== mismatch.blueQueryId);
@@ -161,7 +193,7 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     const fleet = await testbed.fleetWithBlue(group);
     const handle = await start(
       fastPlan(fleet.gatewayUrl, group, {
-        shadow: { source: ['queries'], queries: ['SELECT version()'], onMismatch: 'rollback' },
+        shadow: { source: ['queries'], queries: [RELEASE_ANSWER_QUERY], onMismatch: 'rollback' },
       }),
     );
     const result = await handle.result();
@@ -214,7 +246,7 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
           ],
           analysis: { interval: '500ms' },
         },
-        shadow: { source: ['queries'], queries: ['SELECT version()', 'SELECT 1'], onMismatch: 'warn' },
+        shadow: { source: ['queries'], queries: [RELEASE_ANSWER_QUERY, 'SELECT 1'], onMismatch: 'warn' },
       }),
     );
     const result = await handle.result();
@@ -452,7 +484,7 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
       const group = `shadowflat${count}`;
       const fleet = await testbed.fleetWithBlue(group);
       const queries = Array.from({ length: count }, (_, i) => `SELECT ${i + 1}`);
-      queries[0] = 'SELECT version()';
+      queries[0] = RELEASE_ANSWER_QUERY;
       const handle = await start(
         fastPlan(fleet.gatewayUrl, group, {
           approval: { required: false },
