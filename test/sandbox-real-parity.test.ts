@@ -166,7 +166,7 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
   const RULES_REFRESH_MS = 300;
 
   before(async () => {
-    // The rules file the real stack uses, as shipped: canary rule at 0% (priority 10), header rule (priority 20).
+    // The rules file the real stack uses, as shipped: header rule (priority 10), adhoc's canary rule at 0% (priority 20).
     const rules = parseAllDocuments(
       readFileSync(join(__dirname, '..', 'deploy', 'gateway', 'routing-rules.yaml'), 'utf8'),
     )
@@ -214,9 +214,9 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
       body: JSON.stringify({
         name: 'cutover-canary-adhoc',
         description: 'cutover canary: 10%',
-        priority: 10,
+        priority: 20,
         condition: canaryCondition(10),
-        actions: [canaryAction('adhoc-canary')],
+        actions: [canaryAction('adhoc-canary', { routingGroup: 'adhoc', defaultRoutingGroup: 'adhoc' })],
       }),
     });
     const rules = ((await updated.json()) as { data: RoutingRule[] }).data;
@@ -227,7 +227,7 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
     );
     assert.deepEqual(
       rules.map((rule) => rule.name),
-      ['cutover-canary-adhoc', 'routing-group-header'],
+      ['routing-group-header', 'cutover-canary-adhoc'],
       'in file order, nothing added',
     );
     await sleep(RULES_REFRESH_MS + 100);

@@ -89,9 +89,10 @@ export interface InspectGatewayInput {
   greenUrl?: string;
   /**
    * Canary modes with an entry of their own: the group canary users go to, which must not serve
-   * anything else; `requestAnalyzer` when the plan's selector reads the query's shape (the gateway must analyse requests).
+   * anything else; `requestAnalyzer` when the plan's selector reads the query's shape (the gateway must analyse requests);
+   * `defaultRoutingGroup` the gateway's default group, for the rule text the preflight asks operators to add.
    */
-  canary?: { group: string; entry: string; rule?: string; requestAnalyzer?: boolean };
+  canary?: { group: string; entry: string; rule?: string; requestAnalyzer?: boolean; defaultRoutingGroup?: string };
 }
 export interface InspectGatewayResult {
   blue: BackendRef[];

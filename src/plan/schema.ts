@@ -466,6 +466,11 @@ const blueGreenPlan = z
         .max(MAX_GATEWAY_REPLICAS, { error: `must list at most ${MAX_GATEWAY_REPLICAS} replicas` })
         .refine((urls) => new Set(urls).size === urls.length, { error: 'must not list a replica twice' })
         .optional(),
+      /**
+       * The gateway's `routing.defaultRoutingGroup` (default adhoc): a routing-rule canary of that
+       * group also takes the requests no earlier rule assigned, since they land in it.
+       */
+      defaultRoutingGroup: name.optional(),
     }),
     routingGroup: name,
     blue: z

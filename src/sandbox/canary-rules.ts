@@ -1,15 +1,22 @@
 import type { RoutingRule } from '../integrations/gateway/types';
-import { canaryAction, canaryCondition, defaultRuleName } from '../integrations/traffic/routing-rule';
+import {
+  canaryAction,
+  canaryCondition,
+  defaultRuleName,
+  GATEWAY_DEFAULT_ROUTING_GROUP,
+} from '../integrations/traffic/routing-rule';
 
 /**
  * The FILE rules of a canary-ready gateway as the sandbox runs them: honour `X-Trino-Routing-Group`
- * first, then cutover's canary rule (at 0%) for `canaryGroup`, which a later rule overrides. The
- * rule is named as a plan of `routingGroup` names it by default (`<routingGroup>-canary` is the
- * default canary group).
+ * first, then cutover's canary rule (at 0%) for `canaryGroup`, which runs after it and takes only
+ * requests of `routingGroup` (and, when that is the gateway's default group, those no rule
+ * assigned). The rule is named as a plan of `routingGroup` names it by default
+ * (`<routingGroup>-canary` is the default canary group).
  */
 export function canaryReadyRules(
   canaryGroup: string,
   routingGroup = canaryGroup.replace(/-canary$/, ''),
+  defaultRoutingGroup = GATEWAY_DEFAULT_ROUTING_GROUP,
 ): RoutingRule[] {
   return [
     {
@@ -24,7 +31,7 @@ export function canaryReadyRules(
       description: 'cutover canary share',
       priority: 10,
       condition: canaryCondition(0),
-      actions: [canaryAction(canaryGroup)],
+      actions: [canaryAction(canaryGroup, { routingGroup, defaultRoutingGroup })],
     },
   ];
 }
