@@ -18,10 +18,10 @@ import type { UpgradePlan } from '../src/plan/schema';
 import { fixedPolicy, validatePolicy } from '../src/policy/load';
 import { SimulatedCoordinator } from '../src/sandbox/coordinator';
 import { RELEASE_ANSWER_QUERY } from '../src/sandbox/coordinator-results';
-import type { SandboxFleet } from '../src/sandbox/fleet';
 import { fastPlan } from './support/plans';
 import { TEST_POLICY_INPUT } from './support/policy';
 import { assertReplays } from './support/temporal';
+import { queriesOn, runThroughGateway } from './support/shadow';
 import { useTestbed } from './support/testbed';
 import { integrationsFromEnv } from '../src/worker/integrations';
 
@@ -50,26 +50,6 @@ describe('shadow validation: query files, impersonation and several blue backend
   );
 
   const start = (plan: UpgradePlan) => startUpgrade(testbed.env.client, plan, { startedBy: 'test' });
-
-  async function queriesOn(url: string): Promise<QuerySummary[]> {
-    const client = new TrinoHttpClient({ url, connections: 1 });
-    try {
-      return await client.listQueries();
-    } finally {
-      await client.close();
-    }
-  }
-
-  /** Queries the group's users ran through the gateway (no password: no impersonation there). */
-  async function runThroughGateway(fleet: SandboxFleet, group: string, queries: { sql: string; user: string }[]) {
-    const client = new TrinoHttpClient({ url: fleet.gatewayUrl, connections: 1 });
-    try {
-      for (const query of queries)
-        await client.execute(query.sql, { user: query.user, headers: { 'X-Trino-Routing-Group': group } });
-    } finally {
-      await client.close();
-    }
-  }
 
   it("a query file in the worker's directory is split, its `-- user:` statements replayed as that user, its texts kept out of history", async () => {
     const group = 'shadowfile';

@@ -3,8 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
-import { until, untilHealthy, waitForPhase, waitForStatus } from '../src/devserver/wait';
-import { canaryReadyRules } from '../src/sandbox/canary-rules';
+import { until, waitForPhase, waitForStatus } from '../src/devserver/wait';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import type { UpgradePlan } from '../src/plan/schema';
 import { RELEASE_ANSWER_QUERY, SHADOW_SAMPLE_QUERIES } from '../src/sandbox/coordinator-results';
@@ -14,6 +13,7 @@ import { runCli } from './support/cli';
 import { fastPlan } from './support/plans';
 import { assertReplays } from './support/temporal';
 import { TEST_SECRETS } from './support/secret-scan';
+import { queriesOn, runThroughGateway } from './support/shadow';
 import { useTestbed } from './support/testbed';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<(input: { plan: UpgradePlan }) => Promise<UpgradeResult>>;
@@ -29,30 +29,6 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
 
   function start(plan: UpgradePlan): Promise<Handle> {
     return startUpgrade(testbed.env.client, plan, { startedBy: 'test' });
-  }
-
-  /** Queries the group's users ran through the gateway: what the gateway's history holds. */
-  async function runThroughGateway(fleet: SandboxFleet, group: string, queries: { sql: string; user: string }[]) {
-    const client = new TrinoHttpClient({ url: fleet.gatewayUrl, connections: 2 });
-    try {
-      for (const query of queries)
-        await client.execute(query.sql, {
-          user: query.user,
-          headers: { 'X-Trino-Routing-Group': group, 'X-Trino-Source': 'dashboards' },
-        });
-    } finally {
-      await client.close();
-    }
-  }
-
-  /** Every query a coordinator ran, as `/v1/query` lists it. */
-  async function queriesOn(url: string) {
-    const client = new TrinoHttpClient({ url, connections: 1 });
-    try {
-      return await client.listQueries();
-    } finally {
-      await client.close();
-    }
   }
 
   async function activeBackends(fleet: SandboxFleet, authorization?: string): Promise<string[]> {
@@ -226,13 +202,7 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
 
   it('a canary with warn notes the mismatch and goes on: the shadow step runs before its first shift', async () => {
     const group = 'shadowcanary';
-    const fleet = await testbed.fleet({
-      healthIntervalMs: 100,
-      rulesRefreshMs: 200,
-      rules: canaryReadyRules(`${group}-canary`),
-      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
-    });
-    await untilHealthy(fleet, `${group}-blue`);
+    const fleet = await testbed.canaryFleetWithBlue(group);
     const handle = await start(
       fastPlan(fleet.gatewayUrl, group, {
         strategy: 'canary',
