@@ -113,3 +113,33 @@ export async function runsOf(client: Client, workflowId: string): Promise<{ runI
   }
   return out;
 }
+
+/** A run's events, wall time, and started→closed time of each activity type (summed over its attempts and calls). */
+export async function activityTimes(
+  client: Client,
+  workflowId: string,
+): Promise<{ events: number; totalMs: number; activities: Record<string, number> }> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const events = (history.events ?? []) as Event[];
+  const scheduledType = new Map<string, string>();
+  const startedAt = new Map<string, number>();
+  const activities: Record<string, number> = {};
+  for (const event of events) {
+    const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (type) scheduledType.set(id(event.eventId), type);
+    if (event.activityTaskStartedEventAttributes)
+      startedAt.set(id(event.activityTaskStartedEventAttributes.scheduledEventId), ms(event));
+    const closed =
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes ??
+      event.activityTaskCanceledEventAttributes;
+    const scheduled = closed ? id(closed.scheduledEventId) : undefined;
+    const began = scheduled === undefined ? undefined : startedAt.get(scheduled);
+    if (scheduled !== undefined && began !== undefined) {
+      const name = scheduledType.get(scheduled) ?? '?';
+      activities[name] = (activities[name] ?? 0) + ms(event) - began;
+    }
+  }
+  return { events: events.length, totalMs: ms(events[events.length - 1]) - ms(events[0]), activities };
+}

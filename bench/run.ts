@@ -12,6 +12,7 @@ import { out, table, type Row } from './report';
 import { rollback } from './rollback';
 import { scale } from './scale';
 import { selectorsBench } from './selectors';
+import { shadowBench } from './shadow';
 import { progress, Stack } from './stack';
 
 async function main(): Promise<number> {
@@ -36,6 +37,7 @@ async function main(): Promise<number> {
     scale: () => scale(stack, args.scale),
     analysis: () => analysisBench(stack, args.analysisRuns),
     selectors: () => selectorsBench(stack),
+    shadow: () => shadowBench(stack),
   };
   try {
     out(`# cutover bench (${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores)`);

@@ -147,6 +147,8 @@ async function measure(stack: Stack, kase: Case): Promise<Measured> {
     }
     const router = routingRule.router(gateway, {
       canaryGroup,
+      routingGroup: group,
+      defaultRoutingGroup: group,
       ruleName: `cutover-canary-${group}`,
       rulesRefresh: `${RULES_REFRESH_MS}ms`,
       selector: kase.selector,

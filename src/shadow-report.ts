@@ -10,6 +10,8 @@ export const SHADOW_MISMATCHES_LISTED = 20;
 /** Differing rows listed per mismatch, and characters kept of each value. */
 export const SHADOW_ROWS_LISTED = 3;
 export const SHADOW_VALUE_CHARS = 100;
+/** Users listed in `impersonationRefused`. */
+export const SHADOW_USERS_LISTED = 10;
 
 /** One query whose runs on blue and green disagree (or green was slower than the plan allows). */
 export interface ShadowMismatch {
@@ -19,8 +21,10 @@ export interface ShadowMismatch {
   sha256: string;
   /** The text, only when the worker policy allows texts in history (`bounds.shadowQueryTextsInHistory`). */
   text?: string;
-  /** Where the query came from: the id it had in the gateway's history, or `plan` (shadow.queries). */
+  /** Where the query came from: the id it had in the gateway's history, `plan` (shadow.queries) or `file NAME #N` (shadow.queryFile). */
   origin: string;
+  /** The blue backend it ran on (the pairs are spread over the group's active blue backends). */
+  blue?: string;
   user?: string;
   source?: string;
   verdict: 'mismatch' | 'slow';
@@ -48,6 +52,8 @@ export interface ShadowReport {
   /** Sample's origin: from the plan's `queries`, from the gateway's history. */
   fromPlan: number;
   fromHistory: number;
+  /** From the plan's `queryFile` (absent in reports that predate it). */
+  fromFile?: number;
   /** History rows of the group left out because they do not only read (the smoke-query rule). */
   notReadOnly: number;
   /** Why queries were skipped, by reason (the 5 most frequent). */
@@ -56,6 +62,21 @@ export interface ShadowReport {
   mismatches: ShadowMismatch[];
   /** Mismatches and slow queries beyond those listed. */
   unlisted: number;
+  /**
+   * Original users Trino refused to let the worker's Trino user impersonate on both sides (their
+   * queries were skipped), at most SHADOW_USERS_LISTED; absent when none was refused.
+   */
+  impersonationRefused?: string[];
+  /**
+   * Why the history was not sampled although the plan asked for it (the gateway shows a user without
+   * the ADMIN role only its own queries); absent when it was, or was not asked for.
+   */
+  historyRestricted?: string;
+  /**
+   * Why the step could not judge green: fewer queries compared (matched, mismatched or slow) than
+   * `shadow.minQueries`. Absent when it could (and in reports that predate it).
+   */
+  inconclusive?: string;
   /** Whether `mismatches` holds query texts. */
   textsInHistory: boolean;
   elapsedMs: number;
@@ -69,7 +90,7 @@ export function shadowCounts(report: ShadowReport): string {
 /** One line per listed mismatch, for the CLI, the UI and the timeline. */
 export function describeShadowMismatch(mismatch: ShadowMismatch): string {
   const what = mismatch.text ? JSON.stringify(mismatch.text.slice(0, 80)) : `sha256:${mismatch.sha256.slice(0, 12)}`;
-  const ids = `blue ${mismatch.blueQueryId ?? '-'}, green ${mismatch.greenQueryId ?? '-'}`;
+  const ids = `blue ${mismatch.blue ? `${mismatch.blue} ` : ''}${mismatch.blueQueryId ?? '-'}, green ${mismatch.greenQueryId ?? '-'}`;
   const errors =
     mismatch.blueError || mismatch.greenError
       ? `; errors blue ${mismatch.blueError ?? 'none'}, green ${mismatch.greenError ?? 'none'}`

@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
-import { untilHealthy, waitForPhase, waitForStatus } from '../src/devserver/wait';
+import { waitForPhase, waitForStatus } from '../src/devserver/wait';
 import type { UpgradePlan } from '../src/plan/schema';
 import { workerPolicySchema, type WorkerPolicy } from '../src/policy/schema';
-import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { parsePrivateKey } from '../src/signing/openssh';
 import type { ApprovalClaims } from '../src/signing/payload';
@@ -72,13 +71,7 @@ describe('signed approvals on a real Temporal dev server and the sandbox fleet',
   }
 
   async function fleetWithBlue(group: string): Promise<SandboxFleet> {
-    const fleet = await testbed.fleet({
-      healthIntervalMs: 100,
-      rulesRefreshMs: 200,
-      rules: canaryReadyRules(`${group}-canary`),
-      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
-    });
-    await untilHealthy(fleet, `${group}-blue`);
+    const fleet = await testbed.canaryFleetWithBlue(group);
     return fleet;
   }
 

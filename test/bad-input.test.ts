@@ -397,6 +397,36 @@ canary:
       run.stdout + run.stderr,
       /ended: FAILED \(preflight failed, nothing was changed: routing rule cutover-canary-norule does not exist in the gateway's rules file/,
     );
+    // The rule to add runs after the group rules and takes only this group's requests (not the default group adhoc's).
+    assert.match(
+      run.stdout + run.stderr,
+      /add it once with priority 20 \(after every rule that assigns a routing group\), condition '.* < 0' and action 'if \("norule"\.equals\(result\.get\("routingGroup"\)\)\) \{ result\.put\("routingGroup", "norule-canary"\) \}'/,
+    );
+    assert.deepEqual(changes(fleet.journal(since)), [], 'no backend, rule or cluster changed');
+    assert.equal(fleet.cluster(`${group}-green`), undefined, 'green was never provisioned');
+  });
+
+  test('a canary rule that runs before the routing-group rules ends FAILED in preflight, naming the priority to give it', async () => {
+    const group = 'early';
+    // The canary rule at the header rule's priority: it would not see the group the header assigns.
+    const rules = canaryReadyRules(`${group}-canary`).map((rule) =>
+      rule.name === `cutover-canary-${group}` ? { ...rule, priority: 0 } : rule,
+    );
+    const fleet = await fleetWith(group, { rules });
+    const since = Date.now();
+    const plan = `strategy: canary
+${bluegreenPlan(fleet.gatewayUrl, group)}approval:
+  required: false
+canary:
+  traffic: routing-rule
+  steps: [{weight: 10, bake: 1s}, {weight: 100}]
+`;
+    const run = await cutover('start', writePlan('early.yaml', plan), '--wait');
+    assert.equal(run.code, 1, run.stderr + run.stdout);
+    assert.match(
+      run.stdout + run.stderr,
+      /ended: FAILED \(preflight failed, nothing was changed: .*routing rule cutover-canary-early has priority 0, not above routing-group-header \(priority 0\), which also assigns a routing group: .* give cutover-canary-early a priority above 0 in the rules file/,
+    );
     assert.deepEqual(changes(fleet.journal(since)), [], 'no backend, rule or cluster changed');
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green was never provisioned');
   });

@@ -131,10 +131,14 @@ describe('deploy/gateway', () => {
       canary.condition,
       'request.getHeader("X-Trino-User") != null && Math.floorMod(request.getHeader("X-Trino-User").hashCode(), 100) < 0',
     );
-    assert.deepEqual(canary.actions, ['result.put("routingGroup", "adhoc-canary")']);
+    // Only adhoc's requests (assigned adhoc, or no group: the default group adhoc) go to adhoc's canary.
+    assert.deepEqual(canary.actions, [
+      'if (result.get("routingGroup") == null || "adhoc".equals(result.get("routingGroup"))) { result.put("routingGroup", "adhoc-canary") }',
+    ]);
     const header = rules.find((rule) => String(rule.condition).includes('X-Trino-Routing-Group'));
     assert.ok(header);
     assert.deepEqual(header.actions, ['result.put("routingGroup", request.getHeader("X-Trino-Routing-Group"))']);
+    assert.ok(canary.priority > header.priority, 'the canary rule runs after the rule that assigns the group');
     for (const rule of rules) assert.equal(typeof rule.priority, 'number', `${rule.name} needs an explicit priority`);
   });
 });

@@ -5,7 +5,6 @@ import { startUpgrade } from '../src/client/upgrades';
 import { until, waitForStatus } from '../src/devserver/wait';
 import { pendingActivityOf, retryText } from '../src/client/pending-activity';
 import type { SandboxFleet } from '../src/sandbox/fleet';
-import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import { rollbackSignal, statusQuery } from '../src/workflows/messages';
 import { gatewayBackends } from './support/faults';
 import { GatewayOutageProxy, type RequestMatch } from './support/gateway-outage-proxy';
@@ -18,12 +17,7 @@ describe('fail closed: what cutover cannot read or do is never taken for healthy
 
   it('a canary whose query list answers 401 is a bad sample and rolls back, not a 0% error rate', async () => {
     const group = 'unread';
-    const fleet = await testbed.fleet({
-      healthIntervalMs: 100,
-      rulesRefreshMs: 200,
-      rules: canaryReadyRules(`${group}-canary`),
-      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
-    });
+    const fleet = await testbed.canaryFleetWithBlue(group);
     const handle = await startUpgrade(
       testbed.env.client,
       fastPlan(fleet.gatewayUrl, group, {

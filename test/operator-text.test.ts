@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,6 +153,7 @@ describe('what an operator reads', () => {
   it('start links to the Temporal UI found beside a local Temporal (its port + 1000) once that UI shows the run', async () => {
     const port = await freePortPair();
     const env = await startDevServer({ port, uiPort: port + 1000 });
+    const directory = mkdtempSync(join(tmpdir(), 'cutover-ui-'));
     try {
       const ui = `http://127.0.0.1:${port + 1000}`;
       // The UI answers before it reaches its Temporal; wait until it does.
@@ -163,7 +164,7 @@ describe('what an operator reads', () => {
         200,
       );
       const plan = fastPlan('http://127.0.0.1:9', 'uilink');
-      const path = join(mkdtempSync(join(tmpdir(), 'cutover-ui-')), 'plan.json');
+      const path = join(directory, 'plan.json');
       writeFileSync(path, JSON.stringify(plan));
       const start = await runCli(`127.0.0.1:${port}`, ['start', path, '--json'], { TEMPORAL_UI_URL: undefined });
       assert.equal(start.code, 0, start.stderr);
@@ -174,6 +175,7 @@ describe('what an operator reads', () => {
       await env.client.workflow.getHandle(answer.workflowId).terminate('test done');
     } finally {
       await env.teardown();
+      rmSync(directory, { recursive: true, force: true });
     }
   });
 

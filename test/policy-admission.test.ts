@@ -138,6 +138,16 @@ const CASES: PolicyCase[] = [
     says: /at most 3/,
   },
   {
+    name: 'a shadow query file when the policy has no query directory',
+    overrides: () => ({
+      health: { interval: '1s' },
+      drain: { interval: '1s' },
+      shadow: { source: ['file'], queryFile: 'nightly.sql' },
+    }),
+    names: 'shadow.queryFile',
+    says: /the worker policy allows no query files \(set shadow\.queryDirectory in the policy/,
+  },
+  {
     name: 'plan approvers the policy does not name (a plan can only narrow them)',
     overrides: () => ({ health: { interval: '1s' }, drain: { interval: '1s' }, approval: { approvers: ['mallory'] } }),
     names: 'approval.approvers',

@@ -9,7 +9,6 @@ import { until, waitForPhase, waitForStatus } from '../src/devserver/wait';
 import type { UpgradePlan } from '../src/plan/schema';
 import { validatePolicy } from '../src/policy/load';
 import type { WorkerPolicyInput } from '../src/policy/schema';
-import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import { startQueryLoad } from '../src/sandbox/load';
 import { approveUpdate, rollbackSignal, type UpgradeResult } from '../src/workflows/messages';
 import { fastPlan } from './support/plans';
@@ -189,12 +188,7 @@ describe('metrics and notifications of upgrades on a real Temporal dev server', 
   it('a canary rolled back by its analysis: samples by verdict, error rate and p95 of both clusters, rollback reason analysis', async () => {
     webhooks = jsonAndSlack();
     const group = 'analysed';
-    const fleet = await testbed.fleet({
-      healthIntervalMs: 100,
-      rulesRefreshMs: 200,
-      rules: canaryReadyRules(`${group}-canary`),
-      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
-    });
+    const fleet = await testbed.canaryFleetWithBlue(group);
     const load = startQueryLoad({
       gatewayUrl: fleet.gatewayUrl,
       users: 100,
@@ -252,12 +246,7 @@ describe('metrics and notifications of upgrades on a real Temporal dev server', 
   it('a canary bake with nothing to judge sends inconclusive events, then the rollback onInconclusive asks for', async () => {
     webhooks = jsonAndSlack();
     const group = 'undecided';
-    const fleet = await testbed.fleet({
-      healthIntervalMs: 100,
-      rulesRefreshMs: 200,
-      rules: canaryReadyRules(`${group}-canary`),
-      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
-    });
+    const fleet = await testbed.canaryFleetWithBlue(group);
     const plan = fastPlan(fleet.gatewayUrl, group, {
       strategy: 'canary',
       approval: { required: false },

@@ -52,6 +52,7 @@ describe('sandbox fleet: control API', () => {
           errors: [],
           resultChanges: [],
           queryListStatus: 0,
+          refuseImpersonation: false,
           crashed: false,
         },
       },
@@ -97,6 +98,7 @@ describe('sandbox fleet: control API', () => {
       errors,
       resultChanges: [],
       queryListStatus: 0,
+      refuseImpersonation: false,
       crashed: false,
     });
     assert.equal((await call(`${control}/clusters/green/faults`, 'POST', { crash: true })).json().faults.crashed, true);

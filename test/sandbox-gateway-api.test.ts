@@ -296,6 +296,51 @@ describe('sandbox gateway: authentication and roles', () => {
     );
   });
 
+  it('findQueryHistory shows a caller without the ADMIN role only their own queries, whatever user it asks for (GatewayWebAppResource)', async () => {
+    const coordinator = new SimulatedCoordinator({ name: 'history-blue', version: '470' });
+    await coordinator.start();
+    try {
+      const added = await call(gateway.url, 'POST', '/gateway/backend/modify/add', {
+        body: JSON.stringify({ name: 'history-blue', proxyTo: coordinator.url }),
+        headers: { ...basic('admin', 'secret'), 'content-type': 'application/json' },
+      });
+      assert.equal(added.status, 200, added.text);
+      await until(
+        'history-blue HEALTHY',
+        async () =>
+          (await call(gateway.url, 'GET', '/api/public/backends/history-blue/state')).json().trinoStatus === 'HEALTHY',
+        10_000,
+        50,
+      );
+      for (const user of ['viewer', 'mallory', 'viewer']) {
+        const submitted = await call(gateway.url, 'POST', '/v1/statement', {
+          body: 'SELECT 1',
+          headers: { 'x-trino-user': user },
+        });
+        assert.equal(submitted.status, 200);
+      }
+      const history = async (as: Record<string, string>, body: object) =>
+        (
+          await call(gateway.url, 'POST', '/webapp/findQueryHistory', {
+            body: JSON.stringify(body),
+            headers: { ...as, 'content-type': 'application/json' },
+          })
+        ).json() as { code: number; data: { total: number; rows: { user: string }[] } };
+      const users = (reply: { data: { rows: { user: string }[] } }) => reply.data.rows.map((row) => row.user);
+      assert.deepEqual(users(await history(basic('admin', 'secret'), {})), ['viewer', 'mallory', 'viewer']);
+      assert.deepEqual(users(await history(basic('admin', 'secret'), { user: 'mallory' })), ['mallory']);
+      const own = await history(basic('viewer', 'view'), {});
+      assert.deepEqual([own.data.total, users(own)], [2, ['viewer', 'viewer']]);
+      assert.deepEqual(users(await history(basic('viewer', 'view'), { user: 'mallory' })), ['viewer', 'viewer']);
+    } finally {
+      await call(gateway.url, 'POST', '/gateway/backend/modify/delete', {
+        body: 'history-blue',
+        headers: basic('admin', 'secret'),
+      });
+      await coordinator.stop();
+    }
+  });
+
   it('accepts Basic and bearer credentials with the role, and needs none on public endpoints', async () => {
     assert.deepEqual(
       (await call(gateway.url, 'GET', '/gateway/backend/all', { headers: basic('admin', 'secret') })).json(),

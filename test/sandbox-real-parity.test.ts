@@ -100,6 +100,65 @@ describe('sandbox behaves like the real gateway and Trino where the real-stack t
       'trinoStatus',
     ]);
   });
+
+  it('findQueryHistory reads its body like the real gateway 20 on PostgreSQL: size 0 gives no rows, numbers as strings count, a fractional page is a 400, a negative size or no body a 500', async () => {
+    for (const [user, sql] of [
+      ['dora', 'SELECT 11'],
+      ['emil', 'SELECT 12'],
+    ]) {
+      const response = await fetch(`${fleet.gatewayUrl}/v1/statement`, {
+        method: 'POST',
+        body: sql,
+        headers: { 'x-trino-user': user },
+      });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+    }
+    const find = async (body?: string) => {
+      const response = await fetch(`${fleet.gatewayUrl}/webapp/findQueryHistory`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body }),
+      });
+      const text = await response.text();
+      const json = (() => {
+        try {
+          return JSON.parse(text) as { code: unknown; message?: string; data?: { total: number; rows: unknown[] } };
+        } catch {
+          return undefined;
+        }
+      })();
+      return { status: response.status, json };
+    };
+    const all = await find('{}');
+    assert.equal(all.status, 200);
+    const total = all.json!.data!.total;
+    assert.ok(total >= 2);
+    const rows = all.json!.data!.rows as { user: string; captureTime: number }[];
+    assert.deepEqual(
+      rows.slice(0, 2).map((row) => [row.user, Object.keys(row).sort()]),
+      ['emil', 'dora'].map((user) => [
+        user,
+        ['backendUrl', 'captureTime', 'externalUrl', 'queryId', 'queryText', 'routingGroup', 'user'],
+      ]),
+      'newest first, null fields (no source) left out',
+    );
+    assert.ok(rows.every((row, i) => i === 0 || rows[i - 1].captureTime >= row.captureTime));
+    assert.deepEqual((await find('{"size":0}')).json?.data, { total, rows: [] }, 'LIMIT 0: no rows, the total');
+    const second = await find('{"page":2,"size":1}');
+    assert.deepEqual(second.json?.data?.rows.length, 1);
+    assert.deepEqual((await find('{"page":"2","size":"1"}')).json?.data, second.json?.data, 'Jackson reads "2" as 2');
+    assert.deepEqual((await find('{"page":0,"size":1}')).json?.data, (await find('{"page":1,"size":1}')).json?.data);
+    const fractional = await find('{"page":1.7,"size":1}');
+    assert.equal(fractional.status, 400);
+    assert.equal(fractional.json?.code, 'JSON_PARSING_ERROR');
+    assert.match(
+      fractional.json?.message ?? '',
+      /^Cannot coerce Floating-point value \(1\.7\) to `java\.lang\.Integer` value/,
+    );
+    assert.equal((await find('{"size":-1}')).status, 500, 'PostgreSQL refuses a negative LIMIT');
+    assert.equal((await find()).status, 500, 'no body: the resource gets a null request');
+  });
 });
 
 describe('sandbox canary rule routes users like the real gateway’s MVEL (test/real/canary.test.ts)', () => {
@@ -107,7 +166,7 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
   const RULES_REFRESH_MS = 300;
 
   before(async () => {
-    // The rules file the real stack uses, as shipped: canary rule at 0% (priority 10), header rule (priority 20).
+    // The rules file the real stack uses, as shipped: header rule (priority 10), adhoc's canary rule at 0% (priority 20).
     const rules = parseAllDocuments(
       readFileSync(join(__dirname, '..', 'deploy', 'gateway', 'routing-rules.yaml'), 'utf8'),
     )
@@ -155,9 +214,9 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
       body: JSON.stringify({
         name: 'cutover-canary-adhoc',
         description: 'cutover canary: 10%',
-        priority: 10,
+        priority: 20,
         condition: canaryCondition(10),
-        actions: [canaryAction('adhoc-canary')],
+        actions: [canaryAction('adhoc-canary', { routingGroup: 'adhoc', defaultRoutingGroup: 'adhoc' })],
       }),
     });
     const rules = ((await updated.json()) as { data: RoutingRule[] }).data;
@@ -168,7 +227,7 @@ describe('sandbox canary rule routes users like the real gateway’s MVEL (test/
     );
     assert.deepEqual(
       rules.map((rule) => rule.name),
-      ['cutover-canary-adhoc', 'routing-group-header'],
+      ['routing-group-header', 'cutover-canary-adhoc'],
       'in file order, nothing added',
     );
     await sleep(RULES_REFRESH_MS + 100);

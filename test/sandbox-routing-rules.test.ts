@@ -9,6 +9,7 @@ import {
   UnsupportedRoutingRuleError,
   type HeaderLookup,
 } from '../src/sandbox/routing-rules';
+import { canaryAction } from '../src/integrations/traffic/routing-rule';
 
 const CANARY_CONDITION = (percent: number): string =>
   `request.getHeader("X-Trino-User") != null && Math.floorMod(request.getHeader("X-Trino-User").hashCode(), 100) < ${percent}`;
@@ -72,6 +73,40 @@ describe('sandbox routing rules: evaluation', () => {
     assert.equal(selectRoutingGroup(compileRoutingRules([canary(100), passthrough]), user), 'canary');
     assert.equal(selectRoutingGroup(compileRoutingRules([{ ...canary(100), priority: -1 }, passthrough]), user), 'etl');
     assert.equal(selectRoutingGroup(compileRoutingRules([passthrough, canary(0)]), user), 'etl');
+  });
+
+  it('evaluates a canary action\'s result.get("routingGroup") as the group the rules before it assigned', () => {
+    const etl = headers({ 'X-Trino-User': 'abc', 'X-Trino-Routing-Group': 'etl' });
+    const adhoc = headers({ 'X-Trino-User': 'abc', 'X-Trino-Routing-Group': 'adhoc' });
+    const none = headers({ 'X-Trino-User': 'abc' });
+    const adhocCanary = (priority: number) => ({
+      name: 'cutover-canary-adhoc',
+      priority,
+      condition: CANARY_CONDITION(100),
+      actions: [canaryAction('adhoc-canary', { routingGroup: 'adhoc', defaultRoutingGroup: 'adhoc' })],
+    });
+    const etlCanary = {
+      name: 'cutover-canary-etl',
+      priority: 10,
+      condition: CANARY_CONDITION(100),
+      actions: [canaryAction('etl-canary', { routingGroup: 'etl', defaultRoutingGroup: 'adhoc' })],
+    };
+    const after = compileRoutingRules([adhocCanary(10), passthrough]);
+    assert.equal(selectRoutingGroup(after, etl), 'etl', "etl's query is not adhoc's canary's");
+    assert.equal(selectRoutingGroup(after, adhoc), 'adhoc-canary');
+    assert.equal(selectRoutingGroup(after, none), 'adhoc-canary', 'unassigned: the default group adhoc, its canary');
+    // Run before the passthrough (a lower priority number), the action sees no group yet: the header rule then wins.
+    assert.equal(selectRoutingGroup(compileRoutingRules([adhocCanary(-1), passthrough]), adhoc), 'adhoc');
+    // The canary of a group that is not the default never takes unassigned requests.
+    const both = compileRoutingRules([passthrough, etlCanary, adhocCanary(10)]);
+    assert.equal(selectRoutingGroup(both, etl), 'etl-canary');
+    assert.equal(selectRoutingGroup(both, adhoc), 'adhoc-canary');
+    assert.equal(selectRoutingGroup(both, none), 'adhoc-canary');
+    assert.equal(selectRoutingGroup(compileRoutingRules([passthrough, etlCanary]), none), undefined);
+    // Another canary's group is not this one's: whatever their order, each takes only its own group.
+    const reversed = compileRoutingRules([passthrough, { ...etlCanary, priority: 20 }, adhocCanary(10)]);
+    assert.equal(selectRoutingGroup(reversed, etl), 'etl-canary');
+    assert.equal(selectRoutingGroup(reversed, adhoc), 'adhoc-canary');
   });
 
   it('keeps file order among rules of equal priority and applies the defaults of the real RoutingRule', () => {

@@ -288,6 +288,33 @@ describe('shadow comparison', () => {
     }
   });
 
+  it('a query calling version() is skipped before it runs, since each cluster answers its own release (470 vs 476 is no regression)', () => {
+    const reason = "version() answers each cluster's own release";
+    for (const sql of [
+      'SELECT version()',
+      'select VERSION ( )',
+      'SELECT node_id, version() AS v FROM system.runtime.nodes',
+    ])
+      assert.equal(isNondeterministic(sql), reason, sql);
+    const result = compareRuns(
+      'SELECT version()',
+      run(col('_col0 varchar'), [['470']]),
+      run(col('_col0 varchar'), [['476']]),
+      OPTIONS,
+    );
+    assert.deepEqual(
+      [result.verdict, result.kind, result.reason],
+      ['skipped', 'nondeterministic', `non-deterministic: ${reason}`],
+    );
+    for (const sql of [
+      "SELECT 'version()'",
+      'SELECT "version"(1) FROM t',
+      'SELECT version FROM t',
+      'SELECT node_version FROM nodes',
+    ])
+      assert.equal(isNondeterministic(sql), undefined, sql);
+  });
+
   it('words inside strings, quoted identifiers and comments do not count, nor ORDER BY with LIMIT', () => {
     for (const sql of [
       "SELECT 'now()' AS x, 'limit 5' AS y",

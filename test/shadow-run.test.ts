@@ -4,7 +4,7 @@ import { request } from 'undici';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import { quoteUnsafeIntegers } from '../src/integrations/trino/exact-integers';
 import { ScriptedServer } from './support/scripted-server';
-import { SHADOW_SAMPLE_QUERIES } from '../src/sandbox/coordinator-results';
+import { RELEASE_ANSWER_QUERY, SHADOW_SAMPLE_QUERIES } from '../src/sandbox/coordinator-results';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
 import { compareRuns } from '../src/shadow/compare';
 import { runShadowQuery, type ShadowQueryOptions } from '../src/shadow/run';
@@ -96,6 +96,22 @@ describe('shadow queries against the sandbox coordinators', () => {
     );
   });
 
+  it('the release_answer table answers each release its own row: the same on every run of blue, a rows mismatch on green; version() is skipped', async () => {
+    const { blueRun, greenRun, comparison } = await shadow(RELEASE_ANSWER_QUERY);
+    assert.deepEqual([blueRun.rows, greenRun.rows], [[['release 470']], [['release 480']]]);
+    assert.deepEqual(
+      [comparison.verdict, comparison.kind, comparison.firstDifferences],
+      ['mismatch', 'rows', [{ blue: ['release 470'], green: ['release 480'] }]],
+      comparison.reason,
+    );
+    const version = await shadow('SELECT version()');
+    assert.deepEqual([version.blueRun.rows, version.greenRun.rows], [[['470']], [['480']]]);
+    assert.deepEqual(
+      [version.comparison.verdict, version.comparison.kind, version.comparison.reason],
+      ['skipped', 'nondeterministic', "non-deterministic: version() answers each cluster's own release"],
+    );
+  });
+
   it('runs as the original user and source, so the coordinator records them', async () => {
     const run = await runShadowQuery(blue, SHADOW_SAMPLE_QUERIES.ordered, LIMITS);
     const query = await onCoordinator(blue, run.queryId);
@@ -149,8 +165,8 @@ describe('shadow queries against the sandbox coordinators', () => {
       assert.equal(applied.status, 200);
       const { comparison } = await shadow(SHADOW_SAMPLE_QUERIES.orders);
       assert.deepEqual([comparison.verdict, comparison.kind], ['mismatch', kind], comparison.reason);
-      const other = await shadow('SELECT version()');
-      assert.equal(other.greenRun.rows?.[0]?.[0], '480', 'queries the rule does not name are untouched');
+      const other = await shadow(RELEASE_ANSWER_QUERY);
+      assert.equal(other.greenRun.rows?.[0]?.[0], 'release 480', 'queries the rule does not name are untouched');
     });
   }
 

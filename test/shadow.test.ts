@@ -3,16 +3,17 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { startUpgrade } from '../src/client/upgrades';
-import { until, untilHealthy, waitForPhase, waitForStatus } from '../src/devserver/wait';
-import { canaryReadyRules } from '../src/sandbox/canary-rules';
+import { until, waitForPhase, waitForStatus } from '../src/devserver/wait';
 import { TrinoHttpClient } from '../src/integrations/trino/client';
 import type { UpgradePlan } from '../src/plan/schema';
-import { SHADOW_SAMPLE_QUERIES } from '../src/sandbox/coordinator-results';
+import { RELEASE_ANSWER_QUERY, SHADOW_SAMPLE_QUERIES } from '../src/sandbox/coordinator-results';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { approveUpdate, rollbackSignal, statusQuery, type UpgradeResult } from '../src/workflows/messages';
 import { runCli } from './support/cli';
 import { fastPlan } from './support/plans';
 import { assertReplays } from './support/temporal';
+import { TEST_SECRETS } from './support/secret-scan';
+import { queriesOn, runThroughGateway } from './support/shadow';
 import { useTestbed } from './support/testbed';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<(input: { plan: UpgradePlan }) => Promise<UpgradeResult>>;
@@ -30,32 +31,10 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     return startUpgrade(testbed.env.client, plan, { startedBy: 'test' });
   }
 
-  /** Queries the group's users ran through the gateway: what the gateway's history holds. */
-  async function runThroughGateway(fleet: SandboxFleet, group: string, queries: { sql: string; user: string }[]) {
-    const client = new TrinoHttpClient({ url: fleet.gatewayUrl, connections: 2 });
-    try {
-      for (const query of queries)
-        await client.execute(query.sql, {
-          user: query.user,
-          headers: { 'X-Trino-Routing-Group': group, 'X-Trino-Source': 'dashboards' },
-        });
-    } finally {
-      await client.close();
-    }
-  }
-
-  /** Every query a coordinator ran, as `/v1/query` lists it. */
-  async function queriesOn(url: string) {
-    const client = new TrinoHttpClient({ url, connections: 1 });
-    try {
-      return await client.listQueries();
-    } finally {
-      await client.close();
-    }
-  }
-
-  async function activeBackends(fleet: SandboxFleet): Promise<string[]> {
-    const response = await fetch(`${fleet.gatewayUrl}/gateway/backend/active`);
+  async function activeBackends(fleet: SandboxFleet, authorization?: string): Promise<string[]> {
+    const response = await fetch(`${fleet.gatewayUrl}/gateway/backend/active`, {
+      headers: authorization ? { authorization } : {},
+    });
     return ((await response.json()) as { name: string }[]).map((backend) => backend.name).sort();
   }
 
@@ -107,13 +86,45 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     await assertReplays(handle);
   });
 
+  it('a history holding SELECT version() (BI tools and notebooks run it) does not hold an upgrade with block: skipped before it runs, with the reason', async () => {
+    const group = 'shadowversion';
+    const fleet = await testbed.fleetWithBlue(group);
+    await runThroughGateway(fleet, group, [
+      { sql: 'SELECT version()', user: 'dmitri' },
+      { sql: 'SELECT 1', user: 'alice' },
+    ]);
+    const handle = await start(
+      fastPlan(fleet.gatewayUrl, group, {
+        // A held acknowledgement would time out and roll back: the test fails at once rather than waiting.
+        approval: { required: false, timeout: '10s' },
+        retire: { teardown: false },
+        shadow: { source: ['history'], sample: 10, onMismatch: 'block' },
+      }),
+    );
+    const result = await handle.result();
+    assert.equal(result.outcome, 'SUCCEEDED', result.reason);
+    const report = result.status.shadow?.report;
+    assert.deepEqual(
+      [report?.queries, report?.matched, report?.mismatched, report?.skipped],
+      [2, 1, 0, 1],
+      JSON.stringify(report),
+    );
+    assert.deepEqual(report?.skippedReasons, [{ reason: "version() answers each cluster's own release", count: 1 }]);
+    assert.equal(result.status.shadow?.acknowledgedBy, undefined, 'nothing to acknowledge');
+    const byDmitri = async (name: string) =>
+      (await queriesOn(fleet.cluster(name)!.url)).filter((query) => query.user === 'dmitri').length;
+    assert.equal(await byDmitri(`${group}-blue`), 1, 'only the run through the gateway: no replay on blue');
+    assert.equal(await byDmitri(`${group}-green`), 0, 'never run on green');
+    await assertReplays(handle);
+  });
+
   it('a mismatch with block holds the approval until `cutover approve` acknowledges the report (query ids and hashes in it)', async () => {
     const group = 'shadowblock';
     const fleet = await testbed.fleetWithBlue(group);
     const handle = await start(
       fastPlan(fleet.gatewayUrl, group, {
         approval: { required: true },
-        shadow: { source: ['queries'], queries: ['SELECT 1', 'SELECT version()'], onMismatch: 'block' },
+        shadow: { source: ['queries'], queries: ['SELECT 1', RELEASE_ANSWER_QUERY], onMismatch: 'block' },
       }),
     );
     await waitForPhase(handle, 'AWAITING_APPROVAL');
@@ -122,10 +133,10 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     assert.deepEqual(await activeBackends(fleet), [`${group}-blue`], 'no traffic moved while held');
     const mismatch = held.shadow?.report.mismatches[0];
     assert.ok(mismatch, 'the report lists the mismatch');
-    assert.equal(mismatch.sha256, createHash('sha256').update('SELECT version()').digest('hex'));
+    assert.equal(mismatch.sha256, createHash('sha256').update(RELEASE_ANSWER_QUERY).digest('hex'));
     assert.equal(mismatch.text, undefined, 'no query text in history by default');
     assert.equal(mismatch.kind, 'rows');
-    assert.deepEqual(mismatch.firstDifferences, [{ blue: ['470'], green: ['480'] }]);
+    assert.deepEqual(mismatch.firstDifferences, [{ blue: ['release 470'], green: ['release 480'] }]);
     const blueIds = (await queriesOn(fleet.cluster(`${group}-blue`)!.url)).map((query) => query.queryId);
     assert.ok(mismatch.blueQueryId && blueIds.includes(mismatch.blueQueryId), 'blue query id is one blue ran');
     assert.ok(mismatch.greenQueryId && mismatch.greenQueryId !== mismatch.blueQueryId);
@@ -158,7 +169,7 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     const fleet = await testbed.fleetWithBlue(group);
     const handle = await start(
       fastPlan(fleet.gatewayUrl, group, {
-        shadow: { source: ['queries'], queries: ['SELECT version()'], onMismatch: 'rollback' },
+        shadow: { source: ['queries'], queries: [RELEASE_ANSWER_QUERY], onMismatch: 'rollback' },
       }),
     );
     const result = await handle.result();
@@ -191,13 +202,7 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
 
   it('a canary with warn notes the mismatch and goes on: the shadow step runs before its first shift', async () => {
     const group = 'shadowcanary';
-    const fleet = await testbed.fleet({
-      healthIntervalMs: 100,
-      rulesRefreshMs: 200,
-      rules: canaryReadyRules(`${group}-canary`),
-      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
-    });
-    await untilHealthy(fleet, `${group}-blue`);
+    const fleet = await testbed.canaryFleetWithBlue(group);
     const handle = await start(
       fastPlan(fleet.gatewayUrl, group, {
         strategy: 'canary',
@@ -211,7 +216,7 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
           ],
           analysis: { interval: '500ms' },
         },
-        shadow: { source: ['queries'], queries: ['SELECT version()', 'SELECT 1'], onMismatch: 'warn' },
+        shadow: { source: ['queries'], queries: [RELEASE_ANSWER_QUERY, 'SELECT 1'], onMismatch: 'warn' },
       }),
     );
     const result = await handle.result();
@@ -376,13 +381,80 @@ describe('shadow validation on a real Temporal dev server and the sandbox fleet'
     await assertReplays(handle);
   });
 
+  it('nothing to compare is inconclusive, never a pass: an empty history holds the gate (block, the default) until acknowledged', async () => {
+    const group = 'shadowempty';
+    const fleet = await testbed.fleetWithBlue(group);
+    const handle = await start(
+      fastPlan(fleet.gatewayUrl, group, { approval: { required: false }, shadow: { source: ['history'] } }),
+    );
+    const held = await waitForStatus(handle, (status) => status.awaitingApproval, 'the shadow gate');
+    assert.equal(held.gate, '3:shadow');
+    assert.deepEqual(await activeBackends(fleet), [`${group}-blue`], 'no traffic moved while held');
+    assert.equal(
+      held.shadow?.report.inconclusive,
+      '0 of 0 queries compared, fewer than shadow.minQueries 1 (nothing to replay: no read-only query in the sources)',
+    );
+    assert.ok(
+      held.timeline.some((entry) =>
+        /^shadow validation could not judge green \(0 of 0 queries compared/.test(entry.message),
+      ),
+      'the timeline says why it holds',
+    );
+    const status = await runCli(testbed.env.address, ['status', handle.workflowId]);
+    assert.match(status.stdout, /INCONCLUSIVE: 0 of 0 queries compared/);
+    await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'SUCCEEDED');
+    assert.equal(result.status.shadow?.acknowledgedBy, 'alice');
+    assert.ok(result.status.timeline.some((entry) => /^shadow validation inconclusive: 0 of 0/.test(entry.message)));
+    await assertReplays(handle);
+  });
+
+  it('a gateway user without the ADMIN role: the history (only its own queries) is not sampled, the step says why; rollback rolls back', async () => {
+    const group = 'shadownoadmin';
+    const fleet = await testbed.fleet({
+      healthIntervalMs: 100,
+      users: {
+        [TEST_SECRETS.CUTOVER_GATEWAY_USER]: {
+          password: TEST_SECRETS.CUTOVER_GATEWAY_PASSWORD,
+          roles: ['API', 'USER'],
+        },
+      },
+      clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+    });
+    // untilHealthy reads the gateway's API without credentials: ask the sandbox gateway itself.
+    await until('blue HEALTHY', () => fleet.gateway.backendState(`${group}-blue`)?.trinoStatus === 'HEALTHY');
+    await runThroughGateway(fleet, group, [{ sql: 'SELECT 1', user: 'alice' }]);
+    const handle = await start(
+      fastPlan(fleet.gatewayUrl, group, {
+        approval: { required: false },
+        shadow: { source: ['history'], onInconclusive: 'rollback' },
+      }),
+    );
+    const result = await handle.result();
+    assert.equal(result.outcome, 'ROLLED_BACK', result.reason);
+    const report = result.status.shadow?.report;
+    assert.equal(report?.queries, 0, "alice's query was not replayed as if it were all the group ran");
+    assert.match(
+      report?.historyRestricted ?? '',
+      /lacks the ADMIN role, so the gateway's query history shows it only its own queries/,
+    );
+    assert.match(
+      result.reason ?? '',
+      /shadow validation inconclusive: .*history was not sampled.*shadow.onInconclusive: rollback/,
+    );
+    const basic = Buffer.from(`${TEST_SECRETS.CUTOVER_GATEWAY_USER}:${TEST_SECRETS.CUTOVER_GATEWAY_PASSWORD}`);
+    assert.deepEqual(await activeBackends(fleet, `Basic ${basic.toString('base64')}`), [`${group}-blue`]);
+    await assertReplays(handle);
+  });
+
   it('history stays flat in the number of queries: 20 and 200 replayed queries give the same number of events', async () => {
     const events: number[] = [];
     for (const count of [20, 200]) {
       const group = `shadowflat${count}`;
       const fleet = await testbed.fleetWithBlue(group);
       const queries = Array.from({ length: count }, (_, i) => `SELECT ${i + 1}`);
-      queries[0] = 'SELECT version()';
+      queries[0] = RELEASE_ANSWER_QUERY;
       const handle = await start(
         fastPlan(fleet.gatewayUrl, group, {
           approval: { required: false },

@@ -107,6 +107,7 @@ async function scenario(gateway: string, blue: string, green: string): Promise<E
   await step('statement without user', 'POST', '/v1/statement', 'SELECT 1');
   await step('query history', 'GET', '/trino-gateway/api/queryHistory');
   await step('rules', 'GET', '/webapp/getRoutingRules');
+  await step("entity types (ADMIN only: how cutover tells it may read every user's history)", 'GET', '/entity');
   await step(
     'update unknown rule',
     'POST',
@@ -132,6 +133,25 @@ async function scenario(gateway: string, blue: string, green: string): Promise<E
     'x-trino-source': 'compare',
   });
   await step('query history after canary statement', 'GET', '/trino-gateway/api/queryHistory');
+  const firstId = (out.find((e) => e.step === 'statement')!.body as { id?: string }).id ?? '';
+  const requests: [string, string | undefined][] = [
+    ['defaults', '{}'],
+    ['page 1 size 2', '{"page":1,"size":2}'],
+    ['page 2 size 2', '{"page":2,"size":2}'],
+    ['page 0 size 1', '{"page":0,"size":1}'],
+    ['size 0', '{"size":0}'],
+    ['size -1', '{"size":-1}'],
+    ['page and size as strings', '{"page":"2","size":"1"}'],
+    ['fractional page', '{"page":1.7,"size":1}'],
+    ['user alice', '{"user":"alice"}'],
+    ['empty user', '{"user":""}'],
+    ['source compare', '{"source":"compare"}'],
+    ['queryId of the first statement', JSON.stringify({ queryId: firstId })],
+    ['unknown field', '{"page":1,"size":1,"routingGroup":"nope"}'],
+    ['no body', undefined],
+  ];
+  for (const [name, body] of requests)
+    await step(`findQueryHistory ${name}`, 'POST', '/webapp/findQueryHistory', body, json);
   await step('restore canary rule', 'POST', '/webapp/updateRoutingRules', JSON.stringify(original), json);
   await step('delete green', 'POST', '/gateway/backend/modify/delete', 'trino-green', { 'content-type': 'text/plain' });
   await step('delete unknown', 'POST', '/gateway/backend/modify/delete', 'nope', { 'content-type': 'text/plain' });

@@ -20,6 +20,10 @@ export interface CanaryTarget {
   rulesRefresh: string;
   /** The traffic the share applies to (plan `canary.selector`). */
   selector?: CanarySelector;
+  /** The plan's routing group, whose requests alone the rule takes (absent in calls scheduled before canaries were scoped). */
+  routingGroup?: string;
+  /** The gateway's default routing group (plan `gateway.defaultRoutingGroup`). */
+  defaultRoutingGroup?: string;
   interval: string;
   timeout: string;
 }

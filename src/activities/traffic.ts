@@ -1,6 +1,6 @@
 import { ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
-import type { GatewayApi, GatewayBackend } from '../integrations/gateway/types';
-import { ruleNotFound } from '../integrations/traffic/routing-rule';
+import type { GatewayApi, GatewayBackend, RoutingRule } from '../integrations/gateway/types';
+import { GATEWAY_DEFAULT_ROUTING_GROUP, misplacedCanaryRule, ruleNotFound } from '../integrations/traffic/routing-rule';
 import { durationMs } from '../plan/duration';
 import { assertOwned, foreignBackend, mismatchOf } from './backend-ownership';
 import { pollUntil } from './poll';
@@ -102,7 +102,12 @@ export function trafficActivities(deps: ActivityDeps) {
       if (canary?.rule) {
         // Checked last, before anything is provisioned: the first shift would otherwise find it missing.
         const rules = await gateway.getRoutingRules();
-        if (!rules.some((rule) => rule.name === canary.rule)) throw ruleNotFound(canary.rule, canary.group, rules);
+        if (!rules.some((rule) => rule.name === canary.rule))
+          throw ruleNotFound(canary.rule, canary.group, rules, {
+            routingGroup: input.routingGroup,
+            defaultRoutingGroup: canary.defaultRoutingGroup ?? GATEWAY_DEFAULT_ROUTING_GROUP,
+          });
+        refuseMisplacedRule(canary.rule, rules, input.gateway.url);
       }
       await checkReplicas(deps, input, blue);
       const version = await deps
@@ -280,13 +285,22 @@ async function checkReplicas(deps: ActivityDeps, input: InspectGatewayInput, blu
       );
     }
     const rule = input.canary?.rule;
-    if (rule && !(await replica.api.getRoutingRules()).some((candidate) => candidate.name === rule)) {
+    if (!rule) continue;
+    const rules = await replica.api.getRoutingRules();
+    if (!rules.some((candidate) => candidate.name === rule)) {
       throw ApplicationFailure.nonRetryable(
         `gateway replica ${replica.label} has no routing rule ${rule}: add it to that replica's rules file too (each replica reads its own unless they share storage)`,
         'RoutingRuleNotFound',
       );
     }
+    refuseMisplacedRule(rule, rules, `gateway replica ${replica.label}`);
   }
+}
+
+/** The canary rule must run after every rule that assigns a routing group, or it cannot see their groups. */
+function refuseMisplacedRule(ruleName: string, rules: RoutingRule[], where: string): void {
+  const problem = misplacedCanaryRule(ruleName, rules);
+  if (problem) throw ApplicationFailure.nonRetryable(`${where}: ${problem}`, 'CanaryRuleBeforeGroupRules');
 }
 
 /** The other backends of the group: the old blue, when the plan does not name it. */

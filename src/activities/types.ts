@@ -7,6 +7,7 @@ import type { Webhook } from '../integrations/webhook/types';
 import type { HealthSnapshot } from '../observations';
 import type { ShadowConfig } from '../plan/schema';
 import type { WorkerPolicy } from '../policy/schema';
+import type { ShadowQueryOptions } from '../shadow/run';
 import type { CompareOptions, ShadowComparison, ShadowRun } from '../shadow/types';
 
 /** Where the gateway is; credentials are the worker's, never part of an activity input. */
@@ -44,20 +45,9 @@ export interface ActivityDeps {
   shadowEngine?: ShadowEngine;
 }
 
-/** How one shadow query runs on one cluster: as the user (and source) it ran as, capped, cancelled on the coordinator at the timeout. */
-export interface ShadowRunOptions {
-  user: string;
-  source?: string;
-  catalog?: string;
-  schema?: string;
-  rowCap: number;
-  timeoutMs: number;
-  signal?: AbortSignal;
-}
-
 /** The shadow-validation engine: run a query on one cluster, compare two runs, tell a non-deterministic query. */
 export interface ShadowEngine {
-  run(client: TrinoClusterApi, sql: string, options: ShadowRunOptions): Promise<ShadowRun>;
+  run(client: TrinoClusterApi, sql: string, options: ShadowQueryOptions): Promise<ShadowRun>;
   compare(
     sql: string,
     blue: ShadowRun,
@@ -75,6 +65,8 @@ export interface ShadowGreenInput {
   /** Blue's coordinator and green's, each queried at its own address (never through the gateway). */
   blueUrl: string;
   greenUrl: string;
+  /** Every active blue backend of the group: the pairs are spread over them (absent in runs that predate it: `blueUrl` only). */
+  blues?: BackendRef[];
   shadow: ShadowConfig;
 }
 
@@ -87,9 +79,10 @@ export interface InspectGatewayInput {
   greenUrl?: string;
   /**
    * Canary modes with an entry of their own: the group canary users go to, which must not serve
-   * anything else; `requestAnalyzer` when the plan's selector reads the query's shape (the gateway must analyse requests).
+   * anything else; `requestAnalyzer` when the plan's selector reads the query's shape (the gateway must analyse requests);
+   * `defaultRoutingGroup` the gateway's default group, for the rule text the preflight asks operators to add.
    */
-  canary?: { group: string; entry: string; rule?: string; requestAnalyzer?: boolean };
+  canary?: { group: string; entry: string; rule?: string; requestAnalyzer?: boolean; defaultRoutingGroup?: string };
 }
 export interface InspectGatewayResult {
   blue: BackendRef[];

@@ -76,23 +76,39 @@ const smokeQuery = z.string({ error: 'must be a SQL statement' }).superRefine((s
 /** Most queries of the plan's own `shadow.queries`. */
 export const MAX_SHADOW_PLAN_QUERIES = 1000;
 
+/** A file's name relative to the worker's query directory: no absolute path, no `..`. */
+const queryFileName = z
+  .string({ error: 'must be a file name such as "nightly.sql"' })
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/, {
+    error:
+      'must be a file name relative to the worker\'s query directory, such as "team/nightly.sql" (no absolute path, no ..)',
+  })
+  .refine((name) => !name.split('/').includes('..') && name.length <= 200, {
+    error: "must be a file name relative to the worker's query directory, at most 200 characters, without ..",
+  });
+
 /**
  * Shadow validation (README "Shadow validation"): read-only queries run on blue and on green at
  * their own addresses and compared before the first traffic move. Off unless the plan has it.
  */
 const shadowSection = z
   .strictObject({
-    /** Where the queries come from: the routing group's recent queries in the gateway's history, and/or `queries`. */
+    /** Where the queries come from: the routing group's recent queries in the gateway's history, `queries`, and/or `queryFile`. */
     source: z
-      .array(z.enum(['history', 'queries'], { error: 'must be "history" or "queries"' }))
-      .min(1, { error: 'must name at least one source: history, queries' })
+      .array(z.enum(['history', 'queries', 'file'], { error: 'must be "history", "queries" or "file"' }))
+      .min(1, { error: 'must name at least one source: history, queries, file' })
       .default(['history']),
     /** Read-only statements to replay, run as the worker's Trino user. */
     queries: z
       .array(smokeQuery)
       .max(MAX_SHADOW_PLAN_QUERIES, { error: `must not list more than ${MAX_SHADOW_PLAN_QUERIES} queries` })
       .default([]),
-    /** Most queries replayed (history first, newest first, then `queries`). */
+    /**
+     * A file of `;`-separated read-only statements in the worker's query directory (its policy's
+     * `shadow.queryDirectory`), read by the worker; a `-- user: NAME` line in a statement runs it as NAME.
+     */
+    queryFile: queryFileName.optional(),
+    /** Most queries replayed (`queries` first, then `queryFile`, then the history, newest first). */
     sample: z.number().int().min(1, { error: 'must be 1 or more' }).default(50),
     /** Pairs run at once (each pair runs on blue, then on green). */
     concurrency: z.number().int().min(1, { error: 'must be 1 or more' }).default(2),
@@ -108,6 +124,15 @@ const shadowSection = z
     onMismatch: z
       .enum(['block', 'rollback', 'warn'], { error: 'must be "block", "rollback" or "warn"' })
       .default('block'),
+    /**
+     * Fewest queries that must be compared (matched, mismatched or slow) for the step to judge green;
+     * fewer (an empty or unreadable history, everything skipped) is inconclusive, never a pass.
+     */
+    minQueries: z.number().int().min(0, { error: 'must be 0 or more' }).max(10_000).default(1),
+    /** What an inconclusive step does: hold for an acknowledgement, roll back, or note it and go on. */
+    onInconclusive: z
+      .enum(['block', 'rollback', 'warn'], { error: 'must be "block", "rollback" or "warn"' })
+      .default('block'),
     /** How long the whole step may run, retries included; then the upgrade rolls back. */
     timeout: positiveDuration.default('30m'),
   })
@@ -120,6 +145,10 @@ const shadowSection = z
         path: ['source'],
         message: 'must include "queries" to replay the listed queries',
       });
+    if (shadow.source.includes('file') && shadow.queryFile === undefined)
+      ctx.addIssue({ code: 'custom', path: ['queryFile'], message: 'must name a file when source includes "file"' });
+    if (!shadow.source.includes('file') && shadow.queryFile !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['source'], message: 'must include "file" to replay the query file' });
   });
 
 export type ShadowConfig = z.output<typeof shadowSection>;
@@ -435,6 +464,11 @@ export const gatewaySection = z.strictObject({
     .max(MAX_GATEWAY_REPLICAS, { error: `must list at most ${MAX_GATEWAY_REPLICAS} replicas` })
     .refine((urls) => new Set(urls).size === urls.length, { error: 'must not list a replica twice' })
     .optional(),
+  /**
+   * The gateway's `routing.defaultRoutingGroup` (default adhoc): a routing-rule canary of that
+   * group also takes the requests no earlier rule assigned, since they land in it.
+   */
+  defaultRoutingGroup: name.optional(),
 });
 
 /** A Trino release number, optionally with a vendor suffix ("443-e.12"). */

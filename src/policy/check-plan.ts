@@ -135,6 +135,11 @@ export function policyProblems(plan: UpgradePlan, policy: WorkerPolicy | undefin
     );
   if (shadow && shadow.sample > bounds.maxShadowQueries)
     refuse('shadow.sample', `must be at most ${bounds.maxShadowQueries} (the worker policy's bounds.maxShadowQueries)`);
+  if (shadow?.queryFile !== undefined && policy?.shadow.queryDirectory === undefined)
+    refuse(
+      'shadow.queryFile',
+      'the worker policy allows no query files (set shadow.queryDirectory in the policy to the directory they are read from); list the queries in shadow.queries instead',
+    );
 
   const approvers = policy?.approvers.map((approver) => approver.name) ?? [];
   if (approvers.length > 0) {

@@ -171,6 +171,19 @@ const policyFields = z.strictObject({
   /** Query texts (shadow validation) may be kept in workflow history. */
   queryTextsInHistory: z.boolean().default(false),
   bounds,
+  /** Shadow validation: what the worker reads on a plan's behalf. */
+  shadow: z
+    .strictObject({
+      /**
+       * Absolute path of the directory a plan's `shadow.queryFile` is read from (nothing outside it,
+       * symbolic links included). Absent: plans may not name a query file.
+       */
+      queryDirectory: z
+        .string()
+        .refine((path) => path.startsWith('/'), { error: 'must be an absolute path such as "/etc/cutover/queries"' })
+        .optional(),
+    })
+    .prefault({}),
   /** Freezes every upgrade of this worker respects, running ones included (re-read on SIGHUP). */
   schedule: policySchedule,
   /** Webhooks told of approval gates, rollbacks, inconclusive analyses and how upgrades end. */

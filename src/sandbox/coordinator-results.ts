@@ -44,6 +44,14 @@ export const SHADOW_SAMPLE_QUERIES = {
   missing: 'SELECT * FROM sandbox.shadow.missing',
 } as const;
 
+/**
+ * A table whose single row depends on the coordinator's release (`sandbox.shadow.release_answer`):
+ * the same on every run of one cluster, different between blue and green, as the result of a
+ * function that changed in a Trino upgrade. Unlike version(), which shadow validation skips, it is
+ * compared, and reported as a rows mismatch.
+ */
+export const RELEASE_ANSWER_QUERY = 'SELECT answer FROM sandbox.shadow.release_answer';
+
 const CUSTOMERS = ['alice', 'bob', 'carol', null, 'erin'] as const;
 const CITIES = ['Oslo', 'Lyon', 'Porto', 'Graz'] as const;
 const ORDER_COUNT = 24;
@@ -93,8 +101,13 @@ function rotate<T>(rows: readonly T[], seed: string): T[] {
   return [...rows.slice(by), ...rows.slice(0, by)];
 }
 
-/** The result of a statement of one of SHADOW_SAMPLE_QUERIES (matched on normalized text); undefined for others. */
+/**
+ * The result of a statement of one of SHADOW_SAMPLE_QUERIES or RELEASE_ANSWER_QUERY (matched on
+ * normalized text) on a coordinator whose version is `seed`; undefined for others.
+ */
 export function shadowSampleResult(normalizedSql: string, seed: string): SimulatedResult | undefined {
+  if (normalizedSql === normalizeForMatch(RELEASE_ANSWER_QUERY))
+    return { columns: [column('answer', 'varchar')], rows: [[`release ${seed}`]] };
   const shapes: Record<string, () => SimulatedResult> = {
     orders: () => ({
       columns: [

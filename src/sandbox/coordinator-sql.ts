@@ -44,8 +44,8 @@ function column(type: string): ResultColumn {
  * How the sandbox answers a statement: `SELECT version()` gives the coordinator's version, so a
  * client can see which cluster served it; a rows hint gives the rows 1..N; the shapes of
  * SHADOW_SAMPLE_QUERIES give their rows (unordered ones in an order that depends on the version,
- * as two clusters return them); everything else gives the single row `[1]`. `change` is what the
- * `resultChanges` fault does to the result.
+ * as two clusters return them), RELEASE_ANSWER_QUERY a row naming the version; everything else
+ * gives the single row `[1]`. `change` is what the `resultChanges` fault does to the result.
  */
 export function simulateStatement(sql: string, version: string, change?: ResultChangeKind): SimulatedStatement {
   const durationMs = durationHintMs(sql) ?? DEFAULT_QUERY_DURATION_MS;

@@ -54,6 +54,12 @@ export interface CoordinatorFaults {
   resultChanges: ResultChange[];
   /** When not 0, `GET /v1/query` answers this HTTP status (401 of a rotated password, 503 of an overloaded coordinator). */
   queryListStatus: number;
+  /**
+   * Access control without impersonation rules (Trino's file-based access control): a statement
+   * whose Basic-auth user differs from its `X-Trino-User` FAILS with PERMISSION_DENIED ("Access
+   * Denied: User cutover cannot impersonate user alice"). Off: the default access control, which allows it.
+   */
+  refuseImpersonation: boolean;
   /** The listener is closed and every socket was cut. */
   crashed: boolean;
 }
@@ -124,6 +130,7 @@ export class SimulatedCoordinator {
     errors: [],
     resultChanges: [],
     queryListStatus: 0,
+    refuseImpersonation: false,
   };
   private crashed = false;
 
@@ -219,6 +226,7 @@ export class SimulatedCoordinator {
       errors: patch.errors ?? this.switches.errors,
       resultChanges: patch.resultChanges ?? this.switches.resultChanges,
       queryListStatus: patch.queryListStatus ?? this.switches.queryListStatus,
+      refuseImpersonation: patch.refuseImpersonation ?? this.switches.refuseImpersonation,
     };
   }
 
@@ -229,6 +237,18 @@ export class SimulatedCoordinator {
       if ((sqlContains === undefined || sql.includes(sqlContains)) && Math.random() < rate) return error;
     }
     return Math.random() < this.switches.failRate ? 'random' : undefined;
+  }
+
+  /** The failure of a statement whose Basic-auth user may not impersonate its `X-Trino-User` (`refuseImpersonation`). */
+  private impersonationRefused(authorization: string | undefined, user: string): InjectedError | undefined {
+    if (!this.switches.refuseImpersonation || !authorization?.startsWith('Basic ')) return undefined;
+    const authenticated = Buffer.from(authorization.slice(6), 'base64').toString('utf8').split(':')[0];
+    if (!authenticated || authenticated === user) return undefined;
+    return {
+      errorType: 'USER_ERROR',
+      errorName: 'PERMISSION_DENIED',
+      message: `Access Denied: User ${authenticated} cannot impersonate user ${user}`,
+    };
   }
 
   /** Whether `user` may see `query`, as Trino's access control filters `/v1/query`: its own always. */
@@ -288,7 +308,7 @@ export class SimulatedCoordinator {
         clientTags: request.headers['x-trino-client-tags'] as string | undefined,
         extraDelayMs: this.switches.queryDelayMs + Math.random() * this.switches.queryJitterMs,
         latencyFactor: this.switches.queryLatencyFactor,
-        failure: this.failureFor(sql),
+        failure: this.impersonationRefused(request.headers.authorization, user) ?? this.failureFor(sql),
         resultChange: this.switches.resultChanges.find((rule) => sql.includes(rule.sqlContains))?.change,
       });
       return queryResults(query, base(request), query.nextToken);

@@ -37,6 +37,7 @@ const faultsBody = z.strictObject({
     )
     .optional(),
   queryListStatus: z.union([z.literal(0), z.number().int().min(400).max(599)]).optional(),
+  refuseImpersonation: z.boolean().optional(),
   crash: z.boolean().optional(),
 });
 

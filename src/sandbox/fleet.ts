@@ -46,6 +46,7 @@ export interface FaultRequest {
   errors?: ErrorFault[];
   resultChanges?: ResultChange[];
   queryListStatus?: number;
+  refuseImpersonation?: boolean;
   crash?: boolean;
 }
 

@@ -137,6 +137,9 @@ export function registerGatewayApi(
     ),
   );
 
+  // The entity types of the admin API (RESOURCE_GROUP and SELECTOR went in gateway 19).
+  app.get('/entity', admin, async () => ['GATEWAY_BACKEND']);
+
   app.get('/webapp/getRoutingRules', admin, async (_request, reply) => {
     const rules = router.routingRules();
     // Without a rules file the real resource fails reading a null path.
@@ -163,7 +166,14 @@ export function registerGatewayApi(
   // One page of the history, newest first, filtered like QueryHistoryDao's findQueryHistory (exact matches).
   app.post('/webapp/findQueryHistory', user, async (request, reply) => {
     try {
-      const query = historyQuery(parseJson(request.body));
+      const body = typeof request.body === 'string' && request.body.trim() !== '' ? parseJson(request.body) : null;
+      const query = historyQuery(body);
+      if ('refused' in query) return reply.code(400).send({ code: 'JSON_PARSING_ERROR', message: query.refused });
+      // GatewayWebAppResource: a caller without the ADMIN role sees only its own queries, whatever it asked for.
+      query.user = auth.nonAdminCaller(request.headers.authorization) ?? query.user;
+      // The resource fails on a null request (no body) and PostgreSQL on a negative LIMIT: Jetty's error page.
+      if (body === null || query.size < 0)
+        return reply.code(500).type('text/html').send('<html><body><h2>HTTP ERROR 500 Server Error</h2></body></html>');
       const rows = history
         .list()
         .filter(
@@ -173,7 +183,8 @@ export function registerGatewayApi(
             (query.queryId === undefined || row.queryId === query.queryId) &&
             (query.externalUrl === undefined || row.externalUrl === query.externalUrl),
         );
-      const from = (query.page - 1) * query.size;
+      // HaQueryHistoryManager.getStart: a page below 1 is page 1; a size of 0 is LIMIT 0 (no rows, the total).
+      const from = (Math.max(query.page, 1) - 1) * query.size;
       return ok({ total: rows.length, rows: rows.slice(from, from + query.size).map(withoutNulls) });
     } catch (error) {
       return fail(reply, error);
@@ -184,22 +195,41 @@ export function registerGatewayApi(
   app.get('/trino-gateway/api/queryHistory', user, async () => history.list().map(withoutNulls));
 }
 
-/** The body of `/webapp/findQueryHistory` (QueryHistoryRequest): page from 1, size 10 by default. */
-function historyQuery(body: unknown): {
+/** The fields of `/webapp/findQueryHistory` (QueryHistoryRequest, read by Jackson): page 1 and size 10 when absent. */
+interface HistoryQuery {
   page: number;
   size: number;
   user?: string;
   source?: string;
   queryId?: string;
   externalUrl?: string;
-} {
+}
+
+/**
+ * Reads the body as Jackson reads QueryHistoryRequest: `page` and `size` are Integers (a number in
+ * a string counts, a fraction is refused with a 400), null or absent is the default, unknown
+ * fields are ignored, an empty filter is no filter.
+ */
+function historyQuery(body: unknown): HistoryQuery | { refused: string } {
   const fields = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const text = (key: string) => (typeof fields[key] === 'string' && fields[key] !== '' ? fields[key] : undefined);
-  const count = (key: string, fallback: number) =>
-    typeof fields[key] === 'number' && fields[key] >= 1 ? Math.floor(fields[key]) : fallback;
+  const integer = (key: string, fallback: number): number | string => {
+    const value = fields[key];
+    if (value === undefined || value === null) return fallback;
+    if (typeof value === 'number')
+      return Number.isInteger(value)
+        ? value
+        : `Cannot coerce Floating-point value (${value}) to \`java.lang.Integer\` value (but could if coercion was enabled using \`CoercionConfig\`)`;
+    if (typeof value === 'string' && /^\s*[-+]?\d+\s*$/.test(value)) return Number(value);
+    return `Cannot deserialize value of type \`java.lang.Integer\` from ${JSON.stringify(value)}: not a valid \`java.lang.Integer\` value`;
+  };
+  const page = integer('page', 1);
+  const size = integer('size', 10);
+  if (typeof page === 'string') return { refused: page };
+  if (typeof size === 'string') return { refused: size };
   return {
-    page: count('page', 1),
-    size: count('size', 10),
+    page,
+    size,
     user: text('user'),
     source: text('source'),
     queryId: text('queryId'),

@@ -40,6 +40,17 @@ export class GatewayAuthorizer {
   }
 
   /**
+   * The authenticated caller when it lacks the ADMIN role (the real findQueryHistory then shows it
+   * only its own queries); undefined for an admin, or when no authentication is configured.
+   */
+  nonAdminCaller(authorization: string | undefined): string | undefined {
+    const users = this.options.users;
+    if (!users || Object.keys(users).length === 0) return undefined;
+    const name = this.authenticate(authorization, users);
+    return name !== undefined && !users[name].roles.includes('ADMIN') ? name : undefined;
+  }
+
+  /**
    * A fastify preHandler for an endpoint that needs `role`: failed authentication is 403
    * "Authentication error"; a missing role is HTTP 200 with `{"code":401,"msg":"Unauthorized"}`
    * (AuthorizedExceptionMapper), on every endpoint, `/gateway/**` included.

@@ -32,7 +32,13 @@ type Clause =
 
 type Condition =
   { kind: 'always' } | { kind: 'groupHeaderPresent' } | { kind: 'userBucketBelow'; percent: number; clauses: Clause[] };
-type Action = { kind: 'groupFromHeader' } | { kind: 'group'; group: string };
+/**
+ * `when`: the action of cutover's canary rule runs only when the group assigned so far (what
+ * `result.get("routingGroup")` returns: the actions of the rules before it) is one of `groups`,
+ * or none was assigned and `unassigned` is set.
+ */
+type Action =
+  { kind: 'groupFromHeader' } | { kind: 'group'; group: string; when?: { groups: string[]; unassigned: boolean } };
 
 /** A rule ready to evaluate. */
 export interface CompiledRoutingRule {
@@ -67,7 +73,8 @@ const SUPPORTED =
   `conditions \`true\`, \`request.getHeader("${ROUTING_GROUP_HEADER}") != null\`, ` +
   `\`request.getHeader("${USER_HEADER}") != null && Math.floorMod(request.getHeader("${USER_HEADER}").hashCode(), 100) < N\`, ` +
   'optionally followed by the selector clauses cutover writes (` && (...)`); ' +
-  `actions \`result.put("routingGroup", "<group>")\`, \`result.put("routingGroup", request.getHeader("${ROUTING_GROUP_HEADER}"))\``;
+  `actions \`result.put("routingGroup", "<group>")\`, \`result.put("routingGroup", request.getHeader("${ROUTING_GROUP_HEADER}"))\`, ` +
+  '`if ([result.get("routingGroup") == null || ]"<group>".equals(result.get("routingGroup"))) { result.put("routingGroup", "<group>") }`';
 
 /** Java's `String.hashCode()`: 31-based polynomial over UTF-16 code units in 32-bit signed arithmetic. */
 export function javaStringHashCode(value: string): number {
@@ -213,7 +220,20 @@ function compileAction(text: string): Action | undefined {
   }
   const fixed = new RegExp(`^\\s*result\\.put\\(\\s*${STRING}\\s*,\\s*${STRING}\\s*\\)\\s*;?\\s*$`).exec(text);
   if (fixed && literal(fixed, 1) === 'routingGroup') return { kind: 'group', group: literal(fixed, 3) };
-  return undefined;
+  return compileScopedAction(text);
+}
+
+const ASSIGNED = escape('result.get("routingGroup")');
+
+/** cutover's canary action: `if ([ASSIGNED == null || ]"g".equals(ASSIGNED)) { result.put("routingGroup", "c") }`. */
+function compileScopedAction(text: string): Action | undefined {
+  const scoped = new RegExp(
+    `^\\s*if \\((${ASSIGNED} == null \\|\\| )?${VALUE}\\.equals\\(${ASSIGNED}\\)\\) \\{ (.*) \\}\\s*$`,
+  ).exec(text);
+  if (!scoped) return undefined;
+  const inner = compileAction(scoped[3]);
+  if (inner?.kind !== 'group' || inner.when) return undefined;
+  return { kind: 'group', group: inner.group, when: { groups: [scoped[2]], unassigned: scoped[1] !== undefined } };
 }
 
 /** The rule with the real gateway's defaults applied (description "", priority 0); throws when malformed. */
@@ -321,7 +341,8 @@ function matches(condition: Condition, request: RuleRequest): boolean {
 
 /**
  * The routing group the rules choose, like FileBasedRoutingGroupSelector: every matching rule fires
- * in order and the last `result.put("routingGroup", ...)` wins; undefined means the default group.
+ * in order and the last `result.put("routingGroup", ...)` wins; an action reading
+ * `result.get("routingGroup")` sees what the rules before it put; undefined means the default group.
  * Throws RuleEvaluationError when a rule reads what the gateway does not provide.
  */
 export function selectRoutingGroup(
@@ -332,10 +353,15 @@ export function selectRoutingGroup(
   const request =
     typeof requestOrHeader === 'function' ? { header: requestOrHeader, now: Date.now() } : requestOrHeader;
   const { header } = request;
+  // What `result.get("routingGroup")` returns: the actions of the rules run so far (conditions do not see it).
   let group: string | undefined;
   for (const rule of rules) {
     if (!matches(rule.condition, request)) continue;
-    for (const action of rule.actions) group = action.kind === 'group' ? action.group : header(ROUTING_GROUP_HEADER);
+    for (const action of rule.actions) {
+      if (action.kind === 'groupFromHeader') group = header(ROUTING_GROUP_HEADER);
+      else if (!action.when || (group === undefined ? action.when.unassigned : action.when.groups.includes(group)))
+        group = action.group;
+    }
   }
   return group;
 }

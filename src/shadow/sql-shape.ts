@@ -1,7 +1,8 @@
 /**
  * Just enough SQL lexing to tell how a query's result may be compared: whether it has a top-level
- * ORDER BY, and whether it is non-deterministic. Strings, quoted identifiers and comments are
- * skipped, parentheses tracked; nothing is parsed beyond keywords and function names.
+ * ORDER BY, and whether it is non-deterministic (or differs between blue and green by design).
+ * Strings, quoted identifiers and comments are skipped, parentheses tracked; nothing is parsed
+ * beyond keywords and function names.
  */
 
 interface Token {
@@ -14,6 +15,8 @@ interface Token {
 const VOLATILE_FUNCTIONS = new Set(['now', 'random', 'rand', 'uuid', 'shuffle']);
 /** Special forms of the current time, written without parentheses. */
 const CURRENT_TIME = new Set(['current_timestamp', 'current_date', 'current_time', 'localtime', 'localtimestamp']);
+/** Functions that answer the cluster's own release: blue and green differ by design, not by a regression. */
+const RELEASE_FUNCTIONS = new Set(['version']);
 
 function* tokens(sql: string): Generator<Token> {
   let i = 0;
@@ -74,7 +77,7 @@ interface Level {
 export interface SqlShape {
   /** The statement's own ORDER BY (not one inside parentheses: subqueries, windows, aggregates). */
   topLevelOrderBy: boolean;
-  /** Why two runs may return different results, if they may. */
+  /** Why two runs may return different results, if they may (on one cluster, or on blue and green by design). */
   nondeterministic?: string;
 }
 
@@ -107,6 +110,8 @@ export function sqlShape(sql: string): SqlShape {
       else if (word === 'tablesample') note('TABLESAMPLE reads a random sample');
       else if (VOLATILE_FUNCTIONS.has(word) && next?.kind === 'open') note(`${word}() differs between runs`);
       else if (CURRENT_TIME.has(word)) note(`${word} differs between runs`);
+      else if (RELEASE_FUNCTIONS.has(word) && next?.kind === 'open')
+        note(`${word}() answers each cluster's own release`);
     }
   }
   closeLevel(levels[0], '');
@@ -123,7 +128,8 @@ export function hasTopLevelOrderBy(sql: string): boolean {
 /**
  * Why the statement may return different results on two runs (now(), current_timestamp and the
  * other current-time forms, random(), rand(), uuid(), shuffle(), LIMIT/OFFSET/FETCH without an
- * ORDER BY at its level, TABLESAMPLE); undefined when nothing in its text says so.
+ * ORDER BY at its level, TABLESAMPLE), or returns each cluster's own answer (version(): blue and
+ * green are different releases); undefined when nothing in its text says so.
  */
 export function isNondeterministic(sql: string): string | undefined {
   return sqlShape(sql).nondeterministic;

@@ -132,6 +132,8 @@ function shadowDetails(status: UpgradeStatus): string[] {
   return [
     '',
     `**Shadow validation:** ${shadowCounts(shadow.report)} (onMismatch: ${shadow.onMismatch}${acknowledged})`,
+    ...(shadow.report.inconclusive ? ['', `**Inconclusive:** ${oneLine(shadow.report.inconclusive)}`] : []),
+    ...(shadow.report.historyRestricted ? ['', oneLine(shadow.report.historyRestricted)] : []),
     ...(shadow.report.mismatches.length > 0 ? [''] : []),
     ...shadow.report.mismatches.slice(0, 5).map((mismatch) => `- ${oneLine(describeShadowMismatch(mismatch))}`),
   ];

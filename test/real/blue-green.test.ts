@@ -11,17 +11,21 @@ import { startUpgrade } from '../../src/client/upgrades';
 import { sleep, until, waitForPhase } from '../../src/devserver/wait';
 import { IntegrationError } from '../../src/integrations/errors';
 import { startQueryLoad, type LoadReport } from '../../src/sandbox/load';
-import { approveUpdate, rollbackSignal } from '../../src/workflows/messages';
+import { approveUpdate, rollbackSignal, statusQuery } from '../../src/workflows/messages';
+import { shadowCounts, type ShadowReport } from '../../src/shadow-report';
 import { progress } from '../../scripts/real-stack/stack';
 import {
   BLUE,
   coordinatorIdOf,
   coordinatorQueries,
+  coordinatorQueryList,
+  type CoordinatorQuery,
   deactivatedAt,
   describeLoad,
   failures,
   GREEN,
   GROUP,
+  qualifiedTpch,
   realPlan,
   variedSql,
   versionThrough,
@@ -32,6 +36,19 @@ import { signedBy, useRealTestbed } from './testbed';
 
 /** After a backend is deactivated, how long the gateway may still route a new query to it. */
 const ROUTING_SETTLE_MS = 1_000;
+
+/**
+ * Queries analysts run through the gateway before the upgrade, so that its history holds them: three
+ * TPC-H queries and a SELECT version() (470 on blue, 476 on green by design: the shadow step skips it
+ * without running it). And the TPC-H queries of the plan's own `shadow.queries`.
+ */
+const ANALYSTS = [
+  { sql: qualifiedTpch(1), user: 'ana', source: 'superset' },
+  { sql: qualifiedTpch(3), user: 'bruno', source: 'superset' },
+  { sql: qualifiedTpch(10), user: 'chiara', source: 'airflow' },
+  { sql: 'SELECT version()', user: 'dmitri', source: 'jupyter' },
+];
+const PLAN_TPCH = [4, 6];
 
 describe('real stack: Trino Gateway + two Trino releases, blue/green through cutover', { timeout: 15 * 60_000 }, () => {
   const real = useRealTestbed();
@@ -112,19 +129,160 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
     );
   }
 
-  it('upgrades blue (470) to green (476) under query load: 0 failed, blue queries finish on blue, new queries on green', async () => {
+  /**
+   * The real gateway's `/webapp/findQueryHistory` (rows in PostgreSQL): each query once, newest first
+   * by capture time, with its exact text, user, source, group and backend; `page`/`size` page it.
+   * test/sandbox-real-parity.test.ts pins the same on the sandbox gateway.
+   */
+  async function assertRealQueryHistory(ids: string[]): Promise<void> {
+    const all = await real.gateway.findQueryHistory(1, 100);
+    assert.deepEqual([all.total, all.rows.length], [ids.length, ids.length], 'the history holds the analysts’ queries');
+    ANALYSTS.forEach(({ sql, user, source }, i) => {
+      const row = all.rows.find((each) => each.queryId === ids[i]);
+      assert.deepEqual(
+        row && { ...row, captureTime: typeof row.captureTime },
+        {
+          queryId: ids[i],
+          queryText: sql,
+          user,
+          source,
+          backendUrl: real.stack.blue.url,
+          captureTime: 'number',
+          routingGroup: GROUP,
+          externalUrl: real.stack.blue.url,
+        },
+        `${user}'s query in the gateway history as it ran`,
+      );
+    });
+    assert.ok(
+      all.rows.every((row, i) => i === 0 || all.rows[i - 1].captureTime >= row.captureTime),
+      'ordered by capture time, newest first',
+    );
+    const second = await real.gateway.findQueryHistory(2, 1);
+    // The analysts' queries start at once: rows captured in the same millisecond come in no defined order
+    // (seen: page 2 gave the third row, captured with the second), so page 2 holds one captured with the second.
+    assert.equal(second.total, all.total);
+    assert.equal(second.rows.length, 1);
+    const paged = all.rows.find((row) => row.queryId === second.rows[0]?.queryId);
+    assert.deepEqual(second.rows[0], paged, 'page 2 of size 1 is a row of the history, as the whole page shows it');
+    assert.equal(
+      paged?.captureTime,
+      all.rows[1].captureTime,
+      'page 2 of size 1 is the second row, or one captured with it',
+    );
+  }
+
+  /**
+   * The shadow step's report, and what the coordinators show of it: the history's queries replayed
+   * as the users and sources that ran them, the plan's as cutover, all FINISHED on both sides and
+   * all matching; dmitri's SELECT version() (470 on blue, 476 on green by design) skipped, run on
+   * neither side.
+   */
+  async function assertShadowed(report: ShadowReport | undefined, timeline: { message: string }[]): Promise<void> {
+    assert.ok(report, 'the upgrade ran the shadow step');
+    progress(
+      `shadow: ${shadowCounts(report)} (${report.fromPlan} from the plan, ${report.fromHistory} from the gateway history) in ${report.elapsedMs} ms`,
+    );
+    assert.equal(report.fromPlan, PLAN_TPCH.length);
+    assert.equal(report.fromHistory, ANALYSTS.length);
+    assert.equal(report.queries, report.fromPlan + report.fromHistory);
+    assert.equal(report.notReadOnly, 0);
+    assert.deepEqual(
+      { mismatched: report.mismatched, skipped: report.skipped, slow: report.slow, matched: report.matched },
+      { mismatched: 0, skipped: 1, slow: 0, matched: report.queries - 1 },
+      JSON.stringify(report),
+    );
+    assert.deepEqual(report.skippedReasons, [{ reason: "version() answers each cluster's own release", count: 1 }]);
+    assert.ok(
+      timeline.some((entry) => entry.message === `shadow validation: ${shadowCounts(report)}`),
+      'the timeline notes the counts',
+    );
+
+    const [onBlue, onGreen] = await Promise.all([
+      coordinatorQueryList(real.stack.blue.url),
+      coordinatorQueryList(real.stack.green.url),
+    ]);
+    const runsOf = (list: CoordinatorQuery[], sql: string, user: string) =>
+      list.filter((q) => q.query === sql && q.user === user).map((q) => `${q.source ?? '-'}/${q.state}`);
+    for (const { sql, user, source } of ANALYSTS) {
+      const run = `${source}/FINISHED`;
+      // SELECT version() is skipped before it runs: never on green, on blue only through the gateway.
+      const replayed = sql !== 'SELECT version()';
+      assert.deepEqual(
+        runsOf(onGreen, sql, user),
+        replayed ? [run] : [],
+        `${user}'s query ${replayed ? 'replayed' : 'not run'} on green as ${user} from ${source}`,
+      );
+      assert.deepEqual(
+        runsOf(onBlue, sql, user),
+        Array<string>(replayed ? 2 : 1).fill(run),
+        `${user}'s query on blue: through the gateway${replayed ? ', replayed' : ' only'}`,
+      );
+    }
+    for (const n of PLAN_TPCH) {
+      const sql = qualifiedTpch(n);
+      for (const [side, list] of [
+        ['blue', onBlue],
+        ['green', onGreen],
+      ] as const)
+        assert.deepEqual(
+          list.filter((q) => q.query === sql).map((q) => `${q.user}/${q.state}`),
+          ['cutover/FINISHED'],
+          `plan query Q${n} ran once on ${side} as cutover`,
+        );
+    }
+  }
+
+  /** Runs the analysts' queries through the gateway at once, as they would; returns their query ids. */
+  async function analystsQuery(): Promise<string[]> {
+    const client = new TrinoHttpClient({ url: real.stack.gateway.url, requestTimeoutMs: 60_000 });
+    try {
+      return await Promise.all(
+        ANALYSTS.map(async ({ sql, user, source }) => {
+          const result = await client.execute(sql, { user, source, headers: { 'X-Trino-Routing-Group': GROUP } });
+          assert.equal(result.state, 'FINISHED', `${user}'s query through the gateway: ${result.error?.message}`);
+          return result.id;
+        }),
+      );
+    } finally {
+      await client.close();
+    }
+  }
+
+  it('upgrades blue (470) to green (476) under query load, after shadowing the gateway history and TPC-H on both: 0 failed, blue queries finish on blue, new queries on green', async () => {
     try {
       await blueOnly();
+      const analystsStarted = Date.now();
+      const analystIds = await analystsQuery();
+      progress(`the analysts' ${ANALYSTS.length} queries through the gateway took ${Date.now() - analystsStarted} ms`);
+      await assertRealQueryHistory(analystIds);
       const watcher = watchGateway(real.stack.gateway.url, GROUP);
-      const queries = load();
       const upgradeStarted = Date.now();
       const handle = await startUpgrade(
         real.env.client,
-        realPlan(real.stack.gateway.url, real.stack.green.url, real.stack.green.version),
+        realPlan(real.stack.gateway.url, real.stack.green.url, real.stack.green.version, {
+          shadow: {
+            source: ['history', 'queries'],
+            queries: PLAN_TPCH.map(qualifiedTpch),
+            sample: 30,
+            concurrency: 4,
+            // The default: dmitri's SELECT version() (470 on blue, 476 on green) is skipped, so nothing holds the upgrade.
+            onMismatch: 'block',
+            timeout: '5m',
+          },
+        }),
         { startedBy: 'test:real' },
       );
 
       await waitForPhase(handle, 'AWAITING_APPROVAL', 5 * 60_000);
+      assert.equal(
+        (await handle.query(statusQuery)).gate,
+        '4:approval',
+        "the plan's approval gate, not the shadow step's: no mismatch to acknowledge",
+      );
+      // The load starts once the shadow step has replayed the history: earlier, its queries would join
+      // the sample and share the two cores with it. It runs on blue for a few seconds before the flip.
+      const queries = load();
       assert.deepEqual(
         await groupBackends(),
         [
@@ -201,6 +359,7 @@ describe('real stack: Trino Gateway + two Trino releases, blue/green through cut
         real.stack.green.version,
         'SELECT version() through the gateway answers green',
       );
+      await assertShadowed(result.status.shadow?.report, result.status.timeline);
       const events = (await handle.fetchHistory()).events?.length ?? 0;
       progress(`upgrade workflow: ${events} history events`);
     } catch (error) {

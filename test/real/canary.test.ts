@@ -46,6 +46,11 @@ const GATEWAY_RULES_REFRESH_MS = 2_000;
 const ROUTING_SETTLE_MS = 1_000;
 /** Queries per user the 10% window must hold; the test promotes one round later (the window ends before the flip). */
 const WINDOW_ROUNDS = 2;
+/** Another routing group of the same gateway, served by a second entry of blue's coordinator. */
+const OTHER_GROUP = 'etl';
+const OTHER_BACKEND = 'etl-blue';
+/** The scope cutover writes into adhoc's canary rule: adhoc is also the gateway's default group. */
+const SCOPE = { routingGroup: GROUP, defaultRoutingGroup: 'adhoc' };
 
 const bucketOf = (user: string) => javaFloorMod(javaStringHashCode(user), 100);
 
@@ -85,12 +90,21 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       // The stack's rules file: the canary rule at 0% targeting adhoc-canary, before the header rule.
       const initial = (await real.gateway.getRoutingRules()).find((rule) => rule.name === RULE);
       assert.equal(initial?.condition, canaryCondition(0), 'the rules file starts with the canary rule at 0%');
-      assert.deepEqual(initial?.actions, [canaryAction(CANARY_GROUP)]);
+      assert.deepEqual(initial?.actions, [canaryAction(CANARY_GROUP, SCOPE)]);
 
       await real.gateway.upsertBackend({ name: BLUE, proxyTo: real.stack.blue.url, active: true, routingGroup: GROUP });
+      // etl's queries (X-Trino-Routing-Group: etl) run on blue's coordinator too, through an entry of etl's own.
+      await real.gateway.upsertBackend({
+        name: OTHER_BACKEND,
+        proxyTo: real.stack.blue.url,
+        active: true,
+        routingGroup: OTHER_GROUP,
+      });
       await until(
-        'blue HEALTHY in the gateway',
-        async () => (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY',
+        'blue and etl-blue HEALTHY in the gateway',
+        async () =>
+          (await real.gateway.backendState(BLUE))?.trinoStatus === 'HEALTHY' &&
+          (await real.gateway.backendState(OTHER_BACKEND))?.trinoStatus === 'HEALTHY',
         30_000,
         250,
       );
@@ -98,7 +112,7 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
 
       const backends = watchGateway(real.stack.gateway.url, GROUP);
       const rule = watchRule(real.stack.gateway.url, RULE);
-      // No X-Trino-Routing-Group header: the header rule (priority 20) would override the canary rule.
+      // No X-Trino-Routing-Group header: no rule assigns a group, so these land in the default group adhoc.
       const load = startQueryLoad({
         gatewayUrl: real.stack.gateway.url,
         users: CANARY_USERS,
@@ -134,6 +148,15 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
         5 * 60_000,
       );
       const bakingSeenAt = Date.now();
+      // During the 10% step, the same users' queries for etl, which adhoc's canary must never take (the 10% bucket's users first).
+      const otherLoad = startQueryLoad({
+        gatewayUrl: real.stack.gateway.url,
+        users: [...CANARY_USERS].sort((a, b) => Number(bucketOf(b) < 10) - Number(bucketOf(a) < 10)),
+        concurrency: 1,
+        durationMs: [0, 0],
+        routingGroup: OTHER_GROUP,
+        sqlFor: lightSql,
+      });
       assert.deepEqual(
         await groupBackends(CANARY_GROUP),
         [[`${GREEN}-canary`, true]],
@@ -154,6 +177,9 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
         5 * 60_000,
         250,
       );
+      // etl's load ends with the 10% window, and its entry leaves: the drain and retire of blue count on blue alone.
+      const otherReport = await otherLoad.stop();
+      await real.gateway.deleteBackend(OTHER_BACKEND);
       const promoted = await handle.executeUpdate(promoteUpdate, {
         args: [await signedBy(real.env.client, handle.workflowId, 'promote')],
       });
@@ -242,6 +268,18 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       assert.equal(report.failed, 0, `no query failed: ${failures(report.queries)}`);
       assert.ok(report.queries.every((q) => q.state === 'FINISHED'));
 
+      // etl's queries, the canary-bucket users' included, all ran in etl on blue: none reached adhoc's canary.
+      const otherBucket = otherReport.queries.filter((q) => bucketOf(q.user) < 10);
+      progress(
+        `etl during the 10% step: ${otherReport.submitted} queries, ${otherBucket.length} of them by users of the 10% bucket, ${otherReport.failed} failed`,
+      );
+      assert.equal(otherReport.failed, 0, `no etl query failed: ${failures(otherReport.queries)}`);
+      assert.ok(otherBucket.length > 0, "users of adhoc's canary bucket ran etl queries during the 10% window");
+      for (const query of otherReport.queries) {
+        assert.equal(sideOf(query), BLUE, `etl query ${query.queryId} of ${query.user} ran on blue's coordinator`);
+        assert.equal(history.get(query.queryId!)?.routingGroup, OTHER_GROUP, `${query.queryId} was routed to etl`);
+      }
+
       // The analysis compared 476 (green) with 470 (blue) on the same TPCH queries: at 100% against blue's baseline.
       const last = result.status.analysis?.last;
       progress(
@@ -316,9 +354,13 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
       // End state: the rule back at 0% (in the API and in the file), only green active in the group.
       const final = (await real.gateway.getRoutingRules()).find((r) => r.name === RULE);
       assert.equal(final?.condition, canaryCondition(0), `the gateway's ${RULE} rule is back at < 0`);
-      assert.deepEqual(final?.actions, [canaryAction(CANARY_GROUP)]);
+      assert.deepEqual(
+        final?.actions,
+        [canaryAction(CANARY_GROUP, SCOPE)],
+        'stored with the check of the assigned group',
+      );
       const file = parseAllDocuments(readFileSync(real.stack.gateway.rulesPath, 'utf8'))
-        .map((doc) => doc.toJSON() as { name: string; condition: string } | null)
+        .map((doc) => doc.toJSON() as { name: string; condition: string; actions: string[] } | null)
         .filter((r) => r !== null);
       assert.deepEqual(
         file.map((r) => r.name).sort(),
@@ -329,6 +371,13 @@ describe('real stack: canary 10% -> 100% through the real Trino Gateway FILE rul
         file.find((r) => r.name === RULE)?.condition,
         canaryCondition(0),
         'the rules file has the rule at < 0',
+      );
+      assert.deepEqual(
+        file.find((r) => r.name === RULE)?.actions,
+        [
+          'if (result.get("routingGroup") == null || "adhoc".equals(result.get("routingGroup"))) { result.put("routingGroup", "adhoc-canary") }',
+        ],
+        "the rules file's action takes only adhoc's requests",
       );
       // The flip activates green in the group, then deactivates blue; the rule goes back to 0% after that
       // (the backend watcher stamps a sample after its requests, the rule watcher before, so allow the settle time).

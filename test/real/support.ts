@@ -1,6 +1,7 @@
 import { sleep } from '../../src/devserver/wait';
 import type { LoadQuery } from '../../src/sandbox/load';
 import { validatePlan } from '../../src/plan/load';
+import { TPCH_QUERIES } from '../../scripts/real-stack/tpch-queries';
 import type { UpgradePlan } from '../../src/plan/schema';
 
 /** Backend names of the real-stack test. */
@@ -182,9 +183,10 @@ export function activatedAt(samples: GatewaySample[], name: string): number | un
 /** The gateway's query history (the newest 2000 rows: the real DAO has `LIMIT 2000`), by query id. */
 export async function queryHistory(
   gatewayUrl: string,
-): Promise<Map<string, { routingGroup?: string; user?: string; backendUrl?: string }>> {
+): Promise<Map<string, { routingGroup?: string; user?: string; backendUrl?: string; queryText?: string }>> {
   const rows = (await (await fetch(`${gatewayUrl}/trino-gateway/api/queryHistory`)).json()) as {
     queryId: string;
+    queryText?: string;
     routingGroup?: string;
     user?: string;
     backendUrl?: string;
@@ -218,3 +220,41 @@ export const CANARY_USERS = (
 
 /** The users of CANARY_USERS the real Trino Gateway 20 (MVEL) sent to the canary group at 10% (test/real/canary.test.ts). */
 export const CANARY_USERS_AT_10_ON_REAL_GATEWAY = ['carol', 'judy', 'rosa', 'sven', 'tara', 'wen'];
+
+/**
+ * TPC-H query `n` (1-22) with its tables named in full (`tpch.tiny.lineitem`): the gateway's query
+ * history keeps the text but not the session's catalog and schema, so a replay must not need them.
+ */
+export function qualifiedTpch(n: number): string {
+  return TPCH_QUERIES[n - 1].replace(
+    /(\bFROM\s+|\bJOIN\s+|,\s*)(lineitem|orders|customer|partsupp|part|supplier|nation|region)\b(?![.(])/g,
+    '$1tpch.tiny.$2',
+  );
+}
+
+/** A query as a coordinator's `/v1/query` lists it. */
+export interface CoordinatorQuery {
+  queryId: string;
+  state: string;
+  query: string;
+  user: string;
+  source?: string;
+}
+
+/** Every query a coordinator still lists (`/v1/query`), with its text, user and source. */
+export async function coordinatorQueryList(url: string): Promise<CoordinatorQuery[]> {
+  const response = await fetch(`${url}/v1/query`, { headers: { 'x-trino-user': 'cutover' } });
+  const list = (await response.json()) as {
+    queryId: string;
+    state: string;
+    query: string;
+    session: { user: string; source?: string };
+  }[];
+  return list.map((q) => ({
+    queryId: q.queryId,
+    state: q.state,
+    query: q.query,
+    user: q.session.user,
+    ...(q.session.source === undefined ? {} : { source: q.session.source }),
+  }));
+}

@@ -5,6 +5,7 @@ import type { Worker } from '@temporalio/worker';
 import type { ShadowEngine } from '../../src/activities/types';
 import type { WorkerPolicy } from '../../src/policy/schema';
 import { untilHealthy } from '../../src/devserver/wait';
+import { canaryReadyRules } from '../../src/sandbox/canary-rules';
 import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../../src/sandbox/fleet';
 import { fixedPolicy } from '../../src/policy/load';
 import { integrationsFromEnv } from '../../src/worker/integrations';
@@ -23,6 +24,8 @@ export interface Testbed {
   fleet(options: SandboxFleetOptions): Promise<SandboxFleet>;
   /** A fleet whose routing group `group` is served by `<group>-blue` (Trino 470), HEALTHY in the gateway. */
   fleetWithBlue(group: string): Promise<SandboxFleet>;
+  /** The same, with a canary-ready rules file (`canaryReadyRules`) the gateway reloads every 200 ms. */
+  canaryFleetWithBlue(group: string): Promise<SandboxFleet>;
 }
 
 /** What the worker of a testbed runs with. */
@@ -105,6 +108,16 @@ export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestW
     async fleetWithBlue(group) {
       const fleet = await this.fleet({
         healthIntervalMs: 100,
+        clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
+      });
+      await untilHealthy(fleet, `${group}-blue`);
+      return fleet;
+    },
+    async canaryFleetWithBlue(group) {
+      const fleet = await this.fleet({
+        healthIntervalMs: 100,
+        rulesRefreshMs: 200,
+        rules: canaryReadyRules(`${group}-canary`),
         clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
       });
       await untilHealthy(fleet, `${group}-blue`);

@@ -126,6 +126,8 @@ function shadowLines(status: UpgradeStatus): string[] {
   const acknowledged = shadow.acknowledgedBy ? `, acknowledged by ${shadow.acknowledgedBy}` : '';
   return [
     `  shadow:    ${shadowCounts(report)} (onMismatch ${shadow.onMismatch}${acknowledged})`,
+    ...(report.inconclusive ? [`             INCONCLUSIVE: ${report.inconclusive}`] : []),
+    ...(report.historyRestricted ? [`             ${report.historyRestricted}`] : []),
     ...report.mismatches.slice(0, 5).map((mismatch) => `             ${describeShadowMismatch(mismatch)}`),
     ...(report.mismatches.length + report.unlisted > 5
       ? [

@@ -113,6 +113,22 @@ export class TrinoGatewayClient implements GatewayApi {
     return toBackendState(name, data);
   }
 
+  /**
+   * Whether the user cutover authenticates as has the gateway's ADMIN role: `GET /entity` (ADMIN
+   * only) lists the entity types to an admin and answers `{"code":401}` to anyone else.
+   */
+  async hasAdminRole(): Promise<boolean> {
+    const req: HttpRequest = { method: 'GET', path: '/entity' };
+    const { data } = await this.http.json<unknown>(req);
+    if (Array.isArray(data)) return true;
+    if (isWrapped(data) && (data.code === 401 || data.code === 403)) return false;
+    throw new IntegrationError(
+      `Trino Gateway answered GET ${req.path} with neither a list of entity types nor a role refusal`,
+      'GatewayInvalidResponse',
+      false,
+    );
+  }
+
   /** `GET /webapp/getRoutingRules` (ADMIN role; FILE rules only). */
   async getRoutingRules(): Promise<RoutingRule[]> {
     const req: HttpRequest = { method: 'GET', path: '/webapp/getRoutingRules' };

@@ -63,6 +63,8 @@ export interface GatewayApi {
   deactivateBackend(name: string): Promise<void>;
   /** `GET /api/public/backends/{name}/state`; undefined when unknown (404). */
   backendState(name: string): Promise<BackendState | undefined>;
+  /** `GET /entity` (ADMIN only): whether cutover's gateway user has the ADMIN role. */
+  hasAdminRole(): Promise<boolean>;
   /** `GET /webapp/getRoutingRules`. */
   getRoutingRules(): Promise<RoutingRule[]>;
   /** `POST /webapp/updateRoutingRules`; returns all rules after the update. */

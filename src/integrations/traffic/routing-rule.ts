@@ -6,7 +6,8 @@ import type { AppliedWeight, CanarySettings, TrafficMode, TrafficRouter } from '
 
 /**
  * Canary share through one FILE routing rule of Trino Gateway: users whose
- * `Math.floorMod(X-Trino-User.hashCode(), 100)` is below the weight go to the canary group. The
+ * `Math.floorMod(X-Trino-User.hashCode(), 100)` is below the weight go to the canary group, when
+ * the earlier rules put their request in the plan's routing group (`canaryAction`). The
  * share is sticky per user, and String.hashCode is the same on every gateway replica. A selector
  * adds its clauses after the share (`&&` stops at the share: below it nothing else is evaluated,
  * so a rule at 0% never reads the request analyzer's properties); without one the text is the
@@ -26,8 +27,75 @@ export function defaultRuleName(routingGroup: string): string {
 /** The rule every canary rewrote before rules were named after their group (upgrades started then keep it). */
 export const LEGACY_RULE_NAME = 'cutover-canary';
 
-export function canaryAction(canaryGroup: string): string {
-  return `result.put("routingGroup", "${canaryGroup}")`;
+/** The gateway's `routing.defaultRoutingGroup` unless its configuration names another. */
+export const GATEWAY_DEFAULT_ROUTING_GROUP = 'adhoc';
+
+/**
+ * Whose requests a canary rule may take: those the earlier rules put in the plan's routing group,
+ * and, when that group is the gateway's default group, those no earlier rule assigned (they land
+ * there too).
+ */
+export interface CanaryScope {
+  routingGroup: string;
+  defaultRoutingGroup: string;
+}
+
+/**
+ * The canary rule's action. Trino Gateway runs every matching rule in priority order (low first)
+ * and the last `result.put("routingGroup", ...)` wins; only actions see `result` (a condition is
+ * evaluated with `request`, `state` and the analyzer's variables), so the action itself checks
+ * the group assigned so far and moves only the plan's group's requests: a canary of adhoc never
+ * takes etl's users. Without a scope (activities scheduled by earlier releases) the action is the
+ * unconditional one they wrote.
+ */
+export function canaryAction(canaryGroup: string, scope?: CanaryScope): string {
+  const put = `result.put("routingGroup", "${canaryGroup}")`;
+  return scope ? `if (${assignedGroupTest(scope)}) { ${put} }` : put;
+}
+
+/** `"etl".equals(result.get("routingGroup"))`, or for the default group also `result.get("routingGroup") == null || ...`. */
+function assignedGroupTest({ routingGroup, defaultRoutingGroup }: CanaryScope): string {
+  const assigned = `"${routingGroup}".equals(result.get("routingGroup"))`;
+  return routingGroup === defaultRoutingGroup ? `result.get("routingGroup") == null || ${assigned}` : assigned;
+}
+
+/** The scope of a router's settings, when its caller gave the plan's routing group. */
+export function scopeOf(settings: { routingGroup?: string; defaultRoutingGroup?: string }): CanaryScope | undefined {
+  if (settings.routingGroup === undefined) return undefined;
+  return {
+    routingGroup: settings.routingGroup,
+    defaultRoutingGroup: settings.defaultRoutingGroup ?? GATEWAY_DEFAULT_ROUTING_GROUP,
+  };
+}
+
+/** A rule whose actions assign a routing group (`result.put("routingGroup", ...)`). */
+export function assignsRoutingGroup(rule: RoutingRule): boolean {
+  return rule.actions.some((action) => /result\s*\.\s*put\s*\(\s*["']routingGroup["']/.test(action));
+}
+
+/**
+ * Why the canary rule would not see the group every other rule assigns (it must run after them:
+ * a higher priority number), or undefined. Other canary rules of cutover's shape are left out:
+ * each takes only its own group's requests, whatever their order.
+ */
+export function misplacedCanaryRule(ruleName: string, rules: readonly RoutingRule[]): string | undefined {
+  const canary = rules.find((rule) => rule.name === ruleName);
+  if (!canary) return undefined;
+  const priority = canary.priority ?? 0;
+  const later = rules.filter(
+    (rule) =>
+      rule.name !== ruleName &&
+      weightOfRule(rule) === undefined &&
+      assignsRoutingGroup(rule) &&
+      (rule.priority ?? 0) >= priority,
+  );
+  if (later.length === 0) return undefined;
+  const highest = Math.max(...later.map((rule) => rule.priority ?? 0));
+  return (
+    `routing rule ${ruleName} has priority ${priority}, not above ${later.map((rule) => `${rule.name} (priority ${rule.priority ?? 0})`).join(', ')}, ` +
+    `which also ${later.length === 1 ? 'assigns' : 'assign'} a routing group: the gateway runs rules in priority order (low first), and the canary rule ` +
+    `takes only requests the earlier rules put in its group, so it must run after them; give ${ruleName} a priority above ${highest} in the rules file`
+  );
 }
 
 /** The weight a canary rule currently sends, or undefined when the rule is not of cutover's shape. */
@@ -115,14 +183,16 @@ class RoutingRuleRouter implements TrafficRouter {
         : `cutover canary: ${percent}% of users to ${canaryGroup}`,
       priority: existing.priority ?? 10,
       condition: canaryCondition(percent, selector),
-      actions: [canaryAction(canaryGroup)],
+      actions: [canaryAction(canaryGroup, scopeOf(this.settings))],
     };
-    if (existing.condition === wanted.condition && existing.actions.join('\n') === wanted.actions.join('\n')) return;
+    const same = (rule: RoutingRule) =>
+      rule.condition === wanted.condition && rule.actions.join('\n') === wanted.actions.join('\n');
+    if (same(existing)) return;
     const after = await this.gateway.updateRoutingRule(wanted);
     const written = after.find((rule) => rule.name === ruleName);
-    if (!written || written.condition !== wanted.condition) {
+    if (!written || !same(written)) {
       throw new IntegrationError(
-        `the gateway did not store routing rule ${ruleName} as written (it answered ${written ? `condition ${written.condition}` : 'without the rule'})`,
+        `the gateway did not store routing rule ${ruleName} as written (it answered ${written ? `condition ${written.condition}, actions ${written.actions.join('; ')}` : 'without the rule'})`,
         'RoutingRuleNotApplied',
         true,
       );
@@ -133,7 +203,7 @@ class RoutingRuleRouter implements TrafficRouter {
     const { ruleName, canaryGroup } = this.settings;
     const rules = await this.gateway.getRoutingRules();
     const rule = rules.find((candidate) => candidate.name === ruleName);
-    if (!rule) throw ruleNotFound(ruleName, canaryGroup, rules);
+    if (!rule) throw ruleNotFound(ruleName, canaryGroup, rules, scopeOf(this.settings));
     return rule;
   }
 }
@@ -142,10 +212,17 @@ class RoutingRuleRouter implements TrafficRouter {
  * The API replaces rules by name and silently ignores unknown names: the rule must exist in the
  * gateway's rules file before a canary can move its weight.
  */
-export function ruleNotFound(ruleName: string, canaryGroup: string, rules: RoutingRule[]): IntegrationError {
+export function ruleNotFound(
+  ruleName: string,
+  canaryGroup: string,
+  rules: RoutingRule[],
+  scope?: CanaryScope,
+): IntegrationError {
+  const highest = Math.max(0, ...rules.filter(assignsRoutingGroup).map((rule) => rule.priority ?? 0));
   return new IntegrationError(
     `routing rule ${ruleName} does not exist in the gateway's rules file (rules: ${rules.map((r) => r.name).join(', ') || 'none'}); ` +
-      `add it once with condition '${canaryCondition(0)}' and action '${canaryAction(canaryGroup)}'`,
+      `add it once with priority ${highest + 10} (after every rule that assigns a routing group), ` +
+      `condition '${canaryCondition(0)}' and action '${canaryAction(canaryGroup, scope)}'`,
     'RoutingRuleNotFound',
     false,
   );

@@ -11,6 +11,10 @@ export interface CanarySettings {
   rulesRefresh: string;
   /** The traffic the share applies to (plan `canary.selector`); absent: every user's queries. */
   selector?: CanarySelector;
+  /** The plan's routing group: the rule takes only its requests (absent in calls scheduled before canaries were scoped). */
+  routingGroup?: string;
+  /** The gateway's `routing.defaultRoutingGroup` (plan `gateway.defaultRoutingGroup`, default adhoc). */
+  defaultRoutingGroup?: string;
 }
 
 /** A share of new queries as the gateway gives it, and how long until its router acts on it. */

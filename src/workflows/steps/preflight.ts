@@ -42,6 +42,7 @@ export const preflight = {
                 group: canaryOf(ctx).canaryGroup,
                 entry: canaryOf(ctx).entry,
                 rule: canaryOf(ctx).ruleName,
+                defaultRoutingGroup: canaryOf(ctx).defaultRoutingGroup,
                 // Only for selectors reading the query's shape: inputs of other plans stay as they were.
                 ...(needsRequestAnalyzer(plan.canary?.selector) ? { requestAnalyzer: true } : {}),
               }

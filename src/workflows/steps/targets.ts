@@ -1,7 +1,7 @@
 import type { CanaryTarget } from '../../activities/canary';
 import type { GatewayTarget, ProvisionerTarget } from '../../activities/types';
 import { trafficMode } from '../../integrations/traffic';
-import { LEGACY_RULE_NAME } from '../../integrations/traffic/routing-rule';
+import { GATEWAY_DEFAULT_ROUTING_GROUP, LEGACY_RULE_NAME } from '../../integrations/traffic/routing-rule';
 import type { StepContext } from './context';
 
 /** What the activities are told about the gateway; the worker adds the credentials. */
@@ -38,6 +38,8 @@ export function canaryOf(ctx: StepContext): CanaryTarget {
     ruleName: ctx.facts.ruleName ?? canary.ruleName ?? LEGACY_RULE_NAME,
     canaryGroup,
     rulesRefresh: canary.rulesRefresh,
+    routingGroup: plan.routingGroup,
+    defaultRoutingGroup: plan.gateway.defaultRoutingGroup ?? GATEWAY_DEFAULT_ROUTING_GROUP,
     interval: plan.health.interval,
     timeout: plan.health.timeout,
     // Only when the plan has one: activity inputs of plans without a selector stay as they were.
