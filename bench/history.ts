@@ -52,19 +52,16 @@ export interface HistoryBreakdown {
   waits: Record<string, number>;
 }
 
-/** Reads a run's history and splits its wall time into external waits and the rest. */
-export async function analyseHistory(client: Client, workflowId: string, runId?: string): Promise<HistoryBreakdown> {
-  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-  const events = (history.events ?? []) as Event[];
-  const byId = new Map<string, Event>();
-  for (const event of events) byId.set(id(event.eventId), event);
-  const activityType = (scheduledId: unknown): string =>
-    byId.get(id(scheduledId))?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+/** Each activity task that closed in `events`: its type, when it was scheduled, started (if it was) and closed. */
+function* closedActivities(
+  events: Event[],
+): Generator<{ type: string; scheduledMs: number; startedMs?: number; closedMs: number }> {
+  const scheduled = new Map<string, { type: string; at: number }>();
   const startedAt = new Map<string, number>();
-  const waits: Record<string, number> = {};
-  let waitMs = 0;
-  let quickActivityMs = 0;
   for (const event of events) {
+    const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (event.activityTaskScheduledEventAttributes)
+      scheduled.set(id(event.eventId), { type: type ?? '?', at: ms(event) });
     if (event.activityTaskStartedEventAttributes)
       startedAt.set(id(event.activityTaskStartedEventAttributes.scheduledEventId), ms(event));
     const closed =
@@ -72,18 +69,37 @@ export async function analyseHistory(client: Client, workflowId: string, runId?:
       event.activityTaskFailedEventAttributes ??
       event.activityTaskTimedOutEventAttributes ??
       event.activityTaskCanceledEventAttributes;
-    if (closed) {
-      const scheduled = id(closed.scheduledEventId);
-      const began = startedAt.get(scheduled) ?? ms(byId.get(scheduled)!);
-      const took = ms(event) - began;
-      const type = activityType(closed.scheduledEventId);
-      if (WAIT_ACTIVITIES.has(type)) {
-        waitMs += took;
-        waits[type] = (waits[type] ?? 0) + took;
-      } else {
-        quickActivityMs += took;
-      }
+    if (!closed) continue;
+    const scheduledId = id(closed.scheduledEventId);
+    const task = scheduled.get(scheduledId);
+    yield {
+      type: task?.type ?? '?',
+      scheduledMs: task?.at ?? ms(event),
+      ...(startedAt.has(scheduledId) ? { startedMs: startedAt.get(scheduledId) } : {}),
+      closedMs: ms(event),
+    };
+  }
+}
+
+/** Reads a run's history and splits its wall time into external waits and the rest. */
+export async function analyseHistory(client: Client, workflowId: string, runId?: string): Promise<HistoryBreakdown> {
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  const events = (history.events ?? []) as Event[];
+  const byId = new Map<string, Event>();
+  for (const event of events) byId.set(id(event.eventId), event);
+  const waits: Record<string, number> = {};
+  let waitMs = 0;
+  let quickActivityMs = 0;
+  for (const activity of closedActivities(events)) {
+    const took = activity.closedMs - (activity.startedMs ?? activity.scheduledMs);
+    if (WAIT_ACTIVITIES.has(activity.type)) {
+      waitMs += took;
+      waits[activity.type] = (waits[activity.type] ?? 0) + took;
+    } else {
+      quickActivityMs += took;
     }
+  }
+  for (const event of events) {
     const timerEnd = event.timerFiredEventAttributes ?? event.timerCanceledEventAttributes;
     if (timerEnd) {
       const took = ms(event) - ms(byId.get(id(timerEnd.startedEventId))!);
@@ -121,25 +137,8 @@ export async function activityTimes(
 ): Promise<{ events: number; totalMs: number; activities: Record<string, number> }> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const events = (history.events ?? []) as Event[];
-  const scheduledType = new Map<string, string>();
-  const startedAt = new Map<string, number>();
   const activities: Record<string, number> = {};
-  for (const event of events) {
-    const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
-    if (type) scheduledType.set(id(event.eventId), type);
-    if (event.activityTaskStartedEventAttributes)
-      startedAt.set(id(event.activityTaskStartedEventAttributes.scheduledEventId), ms(event));
-    const closed =
-      event.activityTaskCompletedEventAttributes ??
-      event.activityTaskFailedEventAttributes ??
-      event.activityTaskTimedOutEventAttributes ??
-      event.activityTaskCanceledEventAttributes;
-    const scheduled = closed ? id(closed.scheduledEventId) : undefined;
-    const began = scheduled === undefined ? undefined : startedAt.get(scheduled);
-    if (scheduled !== undefined && began !== undefined) {
-      const name = scheduledType.get(scheduled) ?? '?';
-      activities[name] = (activities[name] ?? 0) + ms(event) - began;
-    }
-  }
+  for (const { type, startedMs, closedMs } of closedActivities(events))
+    if (startedMs !== undefined) activities[type] = (activities[type] ?? 0) + closedMs - startedMs;
   return { events: events.length, totalMs: ms(events[events.length - 1]) - ms(events[0]), activities };
 }

@@ -379,18 +379,23 @@ ${extra}`;
     assert.equal(fleet.cluster(`${group}-green`), undefined, 'green was never provisioned');
   });
 
-  test('a canary whose routing rule is missing from the gateway ends FAILED in preflight; green is never provisioned', async () => {
-    const group = 'norule';
-    // The rules engine is on, with another group's canary rule: not this plan's.
-    const fleet = await fleetWith(group, { rules: canaryReadyRules('other-canary') });
-    const since = Date.now();
-    const plan = `strategy: canary
-${bluegreenPlan(fleet.gatewayUrl, group)}approval:
+  /** A canary through the routing rule of `group`, 10% then 100%, without approval. */
+  function routingRuleCanaryPlan(gatewayUrl: string, group: string): string {
+    return `strategy: canary
+${bluegreenPlan(gatewayUrl, group)}approval:
   required: false
 canary:
   traffic: routing-rule
   steps: [{weight: 10, bake: 1s}, {weight: 100}]
 `;
+  }
+
+  test('a canary whose routing rule is missing from the gateway ends FAILED in preflight; green is never provisioned', async () => {
+    const group = 'norule';
+    // The rules engine is on, with another group's canary rule: not this plan's.
+    const fleet = await fleetWith(group, { rules: canaryReadyRules('other-canary') });
+    const since = Date.now();
+    const plan = routingRuleCanaryPlan(fleet.gatewayUrl, group);
     const run = await cutover('start', writePlan('norule.yaml', plan), '--wait');
     assert.equal(run.code, 1, run.stderr + run.stdout);
     assert.match(
@@ -414,13 +419,7 @@ canary:
     );
     const fleet = await fleetWith(group, { rules });
     const since = Date.now();
-    const plan = `strategy: canary
-${bluegreenPlan(fleet.gatewayUrl, group)}approval:
-  required: false
-canary:
-  traffic: routing-rule
-  steps: [{weight: 10, bake: 1s}, {weight: 100}]
-`;
+    const plan = routingRuleCanaryPlan(fleet.gatewayUrl, group);
     const run = await cutover('start', writePlan('early.yaml', plan), '--wait');
     assert.equal(run.code, 1, run.stderr + run.stdout);
     assert.match(

@@ -75,8 +75,10 @@ export function shadowActivities(deps: ActivityDeps) {
       const textsInHistory = bounds?.shadowQueryTextsInHistory ?? false;
       const settings = input.shadow;
       const resumed = activityInfo().heartbeatDetails as ShadowProgress | undefined;
-      const progress = resumed?.sample ? resumed : await sampleQueries(deps, input);
-      const queries = await resolveSample(deps, input, progress);
+      // A fresh attempt samples and keeps what it read; a resumed one reads its sample's texts again.
+      const { progress, queries } = resumed?.sample
+        ? { progress: resumed, queries: await resolveSample(deps, input, resumed) }
+        : await sampleQueries(deps, input);
       // Pair i runs on blue i mod n: the same blue on a retried attempt, `concurrency` pairs at a time on each.
       const blues = (input.blues?.length ? input.blues : [{ name: 'blue', proxyTo: input.blueUrl }]).map((backend) => ({
         name: backend.name,
@@ -188,9 +190,13 @@ export function shadowActivities(deps: ActivityDeps) {
  * The sample: the plan's queries first, then the query file's read-only statements, then the
  * group's read-only history (newest first); each text once.
  */
-async function sampleQueries(deps: ActivityDeps, input: ShadowGreenInput): Promise<ShadowProgress> {
+async function sampleQueries(
+  deps: ActivityDeps,
+  input: ShadowGreenInput,
+): Promise<{ progress: ShadowProgress; queries: SampledQuery[] }> {
   const { shadow } = input;
   const sample: string[] = [];
+  const queries: SampledQuery[] = [];
   const seen = new Set<string>();
   if (shadow.source.includes('queries'))
     for (const [index, sql] of shadow.queries.entries()) {
@@ -198,6 +204,7 @@ async function sampleQueries(deps: ActivityDeps, input: ShadowGreenInput): Promi
       if (seen.has(sql.trim())) continue;
       seen.add(sql.trim());
       sample.push(`plan:${index}`);
+      queries.push({ ref: `plan:${index}`, sql: readOnlyStatement(sql) });
     }
   const fromPlan = sample.length;
   let notReadOnly = 0;
@@ -211,6 +218,11 @@ async function sampleQueries(deps: ActivityDeps, input: ShadowGreenInput): Promi
       continue;
     }
     sample.push(`file:${index}`);
+    queries.push({
+      ref: `file:${index}`,
+      sql: readOnlyStatement(statement.sql),
+      ...(statement.user ? { user: statement.user } : {}),
+    });
   }
   const fromFile = sample.length - fromPlan;
   const historyRestricted = shadow.source.includes('history') ? await historyRestriction(deps, input) : undefined;
@@ -225,9 +237,10 @@ async function sampleQueries(deps: ActivityDeps, input: ShadowGreenInput): Promi
         continue;
       }
       sample.push(row.queryId);
+      queries.push({ ref: row.queryId, sql: readOnlyStatement(row.queryText), user: row.user, source: row.source });
     }
   }
-  return {
+  const progress: ShadowProgress = {
     startedAt: Date.now(),
     sample,
     marks: PENDING.repeat(sample.length),
@@ -241,6 +254,7 @@ async function sampleQueries(deps: ActivityDeps, input: ShadowGreenInput): Promi
     mismatches: [],
     unlisted: 0,
   };
+  return { progress, queries };
 }
 
 /** The sample's queries, in its order; a history query gone from the gateway's history meanwhile is undefined. */
