@@ -164,6 +164,7 @@ describe('cutover CLI', () => {
       'pause',
       'resume',
       'list',
+      'fleet',
       'worker',
       'sandbox',
       'dev',

@@ -13,6 +13,7 @@ Examples:
   $ cutover approve cutover-adhoc --comment "smoke tests pass"
   $ cutover rollback cutover-adhoc --reason "p99 latency doubled"
   $ cutover list --all --group adhoc
+  $ cutover fleet validate plans/sandbox-fleet.yaml --gateway   # a fleet's waves and every group's plan
 
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS and profiles
 (@temporalio/envconfig). Links to the Temporal UI: TEMPORAL_UI_URL (found without it only for a
@@ -60,6 +61,7 @@ const VERBS: Record<string, () => Register> = {
   promote: () => (require('./commands/promote') as typeof import('./commands/promote')).registerPromote,
   pause: () => (require('./commands/pause') as typeof import('./commands/pause')).registerPause,
   resume: () => (require('./commands/resume') as typeof import('./commands/resume')).registerResume,
+  fleet: () => (require('./commands/fleet') as typeof import('./commands/fleet')).registerFleet,
   list: () => (require('./commands/list') as typeof import('./commands/list')).registerList,
   worker: () => (require('./commands/worker') as typeof import('./commands/worker')).registerWorker,
   sandbox: () => (require('./commands/sandbox') as typeof import('./commands/sandbox')).registerSandbox,

@@ -4,9 +4,9 @@ import { dirname, join, resolve } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { canaryReadyRules } from '../sandbox/canary-rules';
+import { canaryReadyRulesOf } from '../sandbox/canary-rules';
 import { PolicyHolder } from '../policy/load';
-import { startSandboxFleet, type SandboxFleet } from '../sandbox/fleet';
+import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../sandbox/fleet';
 import { writeSandboxPolicy } from '../sandbox/policy';
 import { integrationsFromEnv } from '../worker/integrations';
 import { installRuntime } from '../worker/logging';
@@ -19,8 +19,9 @@ export interface LocalStackOptions {
   gatewayPort: number;
   /** Persist Temporal's state here (survives a restart of `cutover dev`); the worker policy is written beside it. */
   dbFilename?: string;
-  /** Blue clusters of the sandbox, `name=version`. */
-  clusters: { name: string; version: string }[];
+  /** Blue clusters of the sandbox, each in its routing group. */
+  clusters: { name: string; version: string; routingGroup: string }[];
+  /** The routing group of the demo's upgrade (the first of the clusters' groups for `cutover dev`'s hints). */
   routingGroup: string;
   healthIntervalMs: number;
   /** Progress lines for the person at the terminal. */
@@ -44,6 +45,24 @@ export interface LocalStack {
 
 /** How often the sandbox gateway re-reads its rules (the real default is 1 minute; plans say `rulesRefresh`). */
 export const SANDBOX_RULES_REFRESH_MS = 2_000;
+
+/**
+ * The sandbox fleet of `cutover dev` and `cutover demo`: the clusters in their routing groups, and
+ * FILE rules as a real canary-ready gateway has them: the routing-group header, then cutover's
+ * canary rule at 0% for each routing group (so a canary of any of them finds its rule).
+ */
+export function localFleetOptions(
+  options: Pick<LocalStackOptions, 'gatewayPort' | 'healthIntervalMs' | 'clusters' | 'routingGroup'>,
+): SandboxFleetOptions {
+  const groups = [...new Set([options.routingGroup, ...options.clusters.map((cluster) => cluster.routingGroup)])];
+  return {
+    port: options.gatewayPort,
+    healthIntervalMs: options.healthIntervalMs,
+    rules: canaryReadyRulesOf(groups),
+    rulesRefreshMs: SANDBOX_RULES_REFRESH_MS,
+    clusters: options.clusters,
+  };
+}
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   // Quiet worker logs: the terminal shows the upgrade, the Temporal UI shows the rest.
@@ -69,14 +88,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     say(
       `starting the sandbox fleet: gateway on 127.0.0.1:${options.gatewayPort}, ${options.clusters.map((c) => `${c.name} (Trino ${c.version})`).join(', ')}`,
     );
-    fleet = await startSandboxFleet({
-      port: options.gatewayPort,
-      healthIntervalMs: options.healthIntervalMs,
-      // FILE rules as a real canary-ready gateway has them: the routing-group header, then cutover's canary rule at 0%.
-      rules: canaryReadyRules(`${options.routingGroup}-canary`),
-      rulesRefreshMs: SANDBOX_RULES_REFRESH_MS,
-      clusters: options.clusters.map((cluster) => ({ ...cluster, routingGroup: options.routingGroup })),
-    });
+    fleet = await startSandboxFleet(localFleetOptions(options));
     const policyFile = writeSandboxPolicy(stateDir, fleet.gatewayUrl);
     const policy = await PolicyHolder.fromFile(policyFile, logger.child({}, { level: 'warn' }));
     deps = integrationsFromEnv(process.env, policy);

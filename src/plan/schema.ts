@@ -14,7 +14,7 @@ const lenientMs = (value: string): number => (DURATION.test(value) ? durationMs(
 export const MAX_DURATION_MS = 2_147_483_647;
 
 /** A duration string such as `30s`, `10m`, `2h`: whole milliseconds, at most MAX_DURATION_MS. */
-const duration = z
+export const duration = z
   .string({ error: 'must be a duration string such as "30s", "10m" or "2h"' })
   .regex(DURATION, { error: 'must be a duration such as "30s", "10m" or "2h" (units ms, s, m, h, d)' })
   .refine((value) => Number.isInteger(lenientMs(value)), {
@@ -55,7 +55,7 @@ const httpUrl = z
 const MAX_NAME_LENGTH = 63;
 
 /** Backend and routing-group names as Trino Gateway accepts them in paths. */
-const name = z
+export const name = z
   .string({ error: 'must be a name (letters, digits, "-", "_" and ".")' })
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
     error: 'must start with a letter or digit and use only letters, digits, ".", "_" and "-" (at most 63)',
@@ -447,31 +447,41 @@ const canarySection = z
   })
   .transform(({ preset, steps, ...canary }) => ({ ...canary, steps: steps ?? CANARY_PRESETS[preset ?? 'standard'] }));
 
+/** Where the gateway is and how cutover talks to it. */
+export const gatewaySection = z.strictObject({
+  url: httpUrl,
+  /** Timeout of one request to the gateway. */
+  requestTimeout: positiveDuration.default('10s'),
+  /** How long a forward step retries an unreachable or failing gateway before the upgrade rolls back. */
+  retryBudget: positiveDuration.default('10m'),
+  /**
+   * The replicas' own addresses when `url` balances several gateway replicas: each has its own
+   * health cache and rules file, so cutover writes and reads the canary rule and checks health on each.
+   */
+  replicas: z
+    .array(httpUrl)
+    .min(1, { error: 'must list at least one replica address, or be left out' })
+    .max(MAX_GATEWAY_REPLICAS, { error: `must list at most ${MAX_GATEWAY_REPLICAS} replicas` })
+    .refine((urls) => new Set(urls).size === urls.length, { error: 'must not list a replica twice' })
+    .optional(),
+  /**
+   * The gateway's `routing.defaultRoutingGroup` (default adhoc): a routing-rule canary of that
+   * group also takes the requests no earlier rule assigned, since they land in it.
+   */
+  defaultRoutingGroup: name.optional(),
+});
+
+/** A Trino release number, optionally with a vendor suffix ("443-e.12"). */
+export const trinoVersion = z
+  .string({ error: 'must be the Trino version, e.g. "480"' })
+  .regex(/^[1-9]\d{2,3}(-[A-Za-z0-9][A-Za-z0-9.]*)?$/, {
+    error: 'must be a Trino release number such as "480" (optionally with a suffix such as "443-e.12")',
+  });
+
 const blueGreenPlan = z
   .strictObject({
     strategy: z.enum(['blue-green', 'canary'], { error: 'must be "blue-green" or "canary"' }).default('blue-green'),
-    gateway: z.strictObject({
-      url: httpUrl,
-      /** Timeout of one request to the gateway. */
-      requestTimeout: positiveDuration.default('10s'),
-      /** How long a forward step retries an unreachable or failing gateway before the upgrade rolls back. */
-      retryBudget: positiveDuration.default('10m'),
-      /**
-       * The replicas' own addresses when `url` balances several gateway replicas: each has its own
-       * health cache and rules file, so cutover writes and reads the canary rule and checks health on each.
-       */
-      replicas: z
-        .array(httpUrl)
-        .min(1, { error: 'must list at least one replica address, or be left out' })
-        .max(MAX_GATEWAY_REPLICAS, { error: `must list at most ${MAX_GATEWAY_REPLICAS} replicas` })
-        .refine((urls) => new Set(urls).size === urls.length, { error: 'must not list a replica twice' })
-        .optional(),
-      /**
-       * The gateway's `routing.defaultRoutingGroup` (default adhoc): a routing-rule canary of that
-       * group also takes the requests no earlier rule assigned, since they land in it.
-       */
-      defaultRoutingGroup: name.optional(),
-    }),
+    gateway: gatewaySection,
     routingGroup: name,
     blue: z
       .strictObject({
@@ -481,11 +491,7 @@ const blueGreenPlan = z
     green: z.strictObject({
       name,
       /** What green's `/v1/info` must report: a Trino release number, optionally with a vendor suffix ("443-e.12"). */
-      version: z
-        .string({ error: 'must be the Trino version, e.g. "480"' })
-        .regex(/^[1-9]\d{2,3}(-[A-Za-z0-9][A-Za-z0-9.]*)?$/, {
-          error: 'must be a Trino release number such as "480" (optionally with a suffix such as "443-e.12")',
-        }),
+      version: trinoVersion,
       url: httpUrl.optional(),
       provisioner: provisionerSchema,
       /** How long creating green may take, retries of an unreachable provisioner included; then the upgrade rolls back. */

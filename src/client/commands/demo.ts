@@ -11,7 +11,7 @@ import { FINAL_PHASES, statusQuery, type UpgradeResult, type UpgradeStatus } fro
 import { runPage } from '../connection';
 import { EXIT_FAILED, EXIT_OK, printLines } from '../output';
 import { startUpgrade } from '../upgrades';
-import { parseClusters, stackOptions, type StackFlags } from './stack-flags';
+import { parseClusterList, stackOptions, type StackFlags } from './stack-flags';
 
 interface DemoFlags extends StackFlags {
   exit?: boolean;
@@ -43,7 +43,7 @@ async function runDemo(flags: DemoFlags): Promise<number> {
   const started = Date.now();
   let stack: LocalStack | undefined;
   try {
-    stack = await startLocalStack({ ...flags, clusters: parseClusters(flags.clusters), say });
+    stack = await startLocalStack({ ...flags, clusters: parseClusterList(flags.clusters, flags.routingGroup), say });
     const plan = demoPlan(stack.fleet.gatewayUrl, flags);
     const namespace = stack.env.namespace ?? 'default';
     const load = startQueryLoad({

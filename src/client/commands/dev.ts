@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startLocalStack } from '../../devserver/local-stack';
-import { EXIT_FAILED, printLines } from '../output';
-import { parseClusters, stackOptions, type StackFlags } from './stack-flags';
+import { EXIT_FAILED, EXIT_USAGE, printLines, UsageError } from '../output';
+import { parseClusterList, stackOptions, type StackFlags } from './stack-flags';
 
 /** `cutover dev`: Temporal dev server (UI on 8233), sandbox fleet and a worker, until Ctrl-C. */
 export function registerDev(program: Command): void {
@@ -12,14 +12,16 @@ export function registerDev(program: Command): void {
   ).action(async (flags: StackFlags) => {
     const say = (line: string) => process.stderr.write(`${line}\n`);
     try {
-      const stack = await startLocalStack({ ...flags, clusters: parseClusters(flags.clusters), say });
+      const clusters = parseClusterList(flags.clusters, flags.routingGroup);
+      const stack = await startLocalStack({ ...flags, clusters, say });
       printLines(
         '',
         `Temporal      ${stack.temporalAddress}  (UI ${stack.uiUrl})`,
         `Trino Gateway ${stack.fleet.gatewayUrl}  (sandbox; control API under /sandbox/v1)`,
-        ...stack.fleet
-          .clusters()
-          .map((cluster) => `Trino         ${cluster.name} ${cluster.version} at ${cluster.url}`),
+        ...clusters.map(
+          (cluster) =>
+            `Trino         ${cluster.name} ${cluster.version} at ${stack.fleet.cluster(cluster.name)?.url} (routing group ${cluster.routingGroup})`,
+        ),
         `Worker policy ${stack.policyFile}  (sandbox: this gateway, local coordinators, the sandbox provisioner)`,
         '',
         'In another terminal:',
@@ -33,7 +35,7 @@ export function registerDev(program: Command): void {
       await stack.stop();
     } catch (error) {
       say(`cutover dev: ${(error as Error).message}`);
-      process.exitCode = EXIT_FAILED;
+      process.exitCode = error instanceof UsageError ? EXIT_USAGE : EXIT_FAILED;
     }
   });
 }

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { InvalidArgumentError, type Command } from 'commander';
 import { durationMs } from '../../plan/duration';
-import type { SandboxClusterSpec } from '../../sandbox/fleet';
 import { RefusedError } from '../upgrades';
-import { UsageError, printJson, printLines, runVerb, type JsonOption } from '../output';
+import { printJson, printLines, runVerb, type JsonOption } from '../output';
+import { parseClusterList } from './stack-flags';
 
 const EXAMPLE_PLAN = 'plans/sandbox-blue-green.yaml';
 const DEFAULT_CLUSTER = 'trino-blue=470';
@@ -24,8 +24,11 @@ export function registerSandbox(program: Command): void {
       'run the sandbox fleet on 127.0.0.1: a Trino-Gateway-compatible server and simulated Trino clusters, until Ctrl-C',
     )
     .option('--port <port>', 'gateway port', parsePort, 8080)
-    .option('--clusters <name=version...>', `blue clusters to start (default ${DEFAULT_CLUSTER})`)
-    .option('--group <group>', 'routing group of the clusters', parseGroup, 'adhoc')
+    .option(
+      '--clusters <name=version@group...>',
+      `blue clusters to start, each in its routing group (@group optional: default --group; default ${DEFAULT_CLUSTER})`,
+    )
+    .option('--group <group>', 'routing group of the clusters that name none', parseGroup, 'adhoc')
     .option('--health-interval <duration>', 'gateway health-check interval, e.g. 1s or 500ms', parseInterval, 1000)
     .option('--json', 'print the gateway URL and clusters as JSON')
     .action((options: SandboxOptions) =>
@@ -43,11 +46,11 @@ export function registerSandbox(program: Command): void {
             `port ${options.port} is in use (another \`cutover sandbox\` or \`cutover dev\`?); pick another with --port`,
           );
         });
-        const running = fleet.clusters().map((cluster) => ({
+        const running = clusters.map((cluster) => ({
           name: cluster.name,
           version: cluster.version,
-          url: cluster.url,
-          routingGroup: options.group,
+          url: fleet.cluster(cluster.name)!.url,
+          routingGroup: cluster.routingGroup,
         }));
         if (options.json) {
           printJson({
@@ -57,7 +60,7 @@ export function registerSandbox(program: Command): void {
             examplePlan: EXAMPLE_PLAN,
           });
         } else {
-          const matchesExample = options.port === 8080 && options.group === 'adhoc';
+          const matchesExample = options.port === 8080 && clusters.some((cluster) => cluster.routingGroup === 'adhoc');
           printLines(
             `Trino Gateway (sandbox)  ${fleet.gatewayUrl}   control API ${fleet.gatewayUrl}/sandbox/v1`,
             ...running.map(
@@ -65,7 +68,7 @@ export function registerSandbox(program: Command): void {
                 `Trino ${cluster.version.padEnd(6)}      ${cluster.name} at ${cluster.url} (routing group ${cluster.routingGroup})`,
             ),
             '',
-            `Example plan: ${EXAMPLE_PLAN}${matchesExample ? '' : ` (set gateway.url: ${fleet.gatewayUrl} and routingGroup: ${options.group} in a copy)`}`,
+            `Example plan: ${EXAMPLE_PLAN}${matchesExample ? '' : ` (set gateway.url: ${fleet.gatewayUrl} and routingGroup: ${clusters[0].routingGroup} in a copy)`}`,
             `  with Temporal and a worker running (\`cutover worker\`): cutover start ${matchesExample ? EXAMPLE_PLAN : 'your-copy.yaml'}`,
             'Ctrl-C stops the fleet.',
           );
@@ -85,19 +88,6 @@ async function untilStopSignal(): Promise<void> {
     once(process, 'SIGTERM', { signal: controller.signal }),
   ]);
   controller.abort();
-}
-
-function parseClusterList(values: string[], routingGroup: string): SandboxClusterSpec[] {
-  const clusters = values.map((value) => {
-    const match = /^([^=]+)=([A-Za-z0-9._-]+)$/.exec(value);
-    if (!match || !NAME.test(match[1]))
-      throw new UsageError(`--clusters ${value}: expected name=version, e.g. ${DEFAULT_CLUSTER}`);
-    return { name: match[1], version: match[2], routingGroup };
-  });
-  const names = clusters.map((cluster) => cluster.name);
-  const twice = names.find((name, index) => names.indexOf(name) !== index);
-  if (twice) throw new UsageError(`--clusters names ${twice} twice`);
-  return clusters;
 }
 
 function parsePort(value: string): number {
