@@ -6,6 +6,8 @@ export const CutoverRoutingGroup = defineSearchAttributeKey('CutoverRoutingGroup
 export const CutoverStrategy = defineSearchAttributeKey('CutoverStrategy', SearchAttributeType.KEYWORD);
 export const CutoverTargetVersion = defineSearchAttributeKey('CutoverTargetVersion', SearchAttributeType.KEYWORD);
 export const CutoverTrafficPercent = defineSearchAttributeKey('CutoverTrafficPercent', SearchAttributeType.INT);
+/** The fleet an upgrade belongs to (its name), set on the fleet's workflow and on each group's upgrade it starts. */
+export const CutoverFleet = defineSearchAttributeKey('CutoverFleet', SearchAttributeType.KEYWORD);
 
 export const CUTOVER_SEARCH_ATTRIBUTES = [
   CutoverPhase,
@@ -13,4 +15,5 @@ export const CUTOVER_SEARCH_ATTRIBUTES = [
   CutoverStrategy,
   CutoverTargetVersion,
   CutoverTrafficPercent,
+  CutoverFleet,
 ] as const;

@@ -1,0 +1,49 @@
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { FleetPlan } from '../fleet/schema';
+import { fleetWorkflowId, type FleetWorkflow } from '../workflows/fleet/messages';
+import { TASK_QUEUE } from '../workflows/messages';
+import { CutoverFleet, CutoverPhase, CutoverTargetVersion } from '../workflows/search-attributes';
+import { RefusedError } from './upgrades';
+
+/**
+ * Starts a fleet: the workflow `fleetUpgrade` with id `cutover-fleet-<name>`, which checks the fleet
+ * plan again on the worker, resolves its patterns from the gateway and starts each group's upgrade
+ * as a child workflow `cutover-<group>`. `document` is the fleet plan as written (the worker
+ * validates it); `fleet` is its validated form, for the summary.
+ */
+export async function startFleet(
+  client: Client,
+  document: Record<string, unknown>,
+  fleet: FleetPlan,
+  options: { startedBy?: string } = {},
+): Promise<WorkflowHandle<FleetWorkflow>> {
+  const workflowId = fleetWorkflowId(fleet.name);
+  try {
+    return await client.workflow.start<FleetWorkflow>('fleetUpgrade', {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [{ fleet: document, startedBy: options.startedBy }],
+      workflowIdConflictPolicy: 'FAIL',
+      staticSummary: `fleet ${fleet.name}: ${fleet.groups.length} group entries -> Trino ${fleet.version} in ${fleet.waves.length} waves`,
+      staticDetails: [
+        `Fleet **${fleet.name}** behind ${fleet.gateway.url}: every group to Trino ${fleet.version}`,
+        ...fleet.waves.map(
+          (wave, index) =>
+            `- ${wave.name ?? `wave-${index + 1}`}: ${wave.groups ? wave.groups.join(', ') : wave.share !== undefined ? `${wave.share}% of the groups` : 'the rest'}, ${wave.maxParallel} at once${wave.approval ? ', approval first' : ''}${wave.soak ? `, soak ${wave.soak}` : ''}`,
+        ),
+        `- on failure: ${fleet.onFailure}`,
+      ].join('\n'),
+      typedSearchAttributes: [
+        { key: CutoverFleet, value: fleet.name },
+        { key: CutoverPhase, value: 'STARTING' },
+        { key: CutoverTargetVersion, value: fleet.version },
+      ],
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError)
+      throw new RefusedError(
+        `fleet ${fleet.name} is already running as ${workflowId}; watch it with \`cutover fleet watch ${fleet.name}\``,
+      );
+    throw error;
+  }
+}
