@@ -7,6 +7,7 @@ import { canaryAnalysisActivities } from './canary-analysis';
 import { changeWindowActivities } from './change-window';
 import { coordinatorQueryActivities } from './coordinator-queries';
 import { drainActivities } from './drain';
+import { fleetActivities } from './fleet';
 import { healthActivities } from './health';
 import { leaseActivities } from './leases';
 import { notificationActivities } from './notifications';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...notificationActivities(deps),
     ...changeWindowActivities(deps),
     ...shadowActivities(deps),
+    ...fleetActivities(deps),
   });
   return {
     ...activities,

@@ -6,5 +6,5 @@ import { blueGreenSteps } from './strategies/blue-green';
 /** Blue/green upgrade of one routing group: provision, verify, approve, shift, bake, drain, keep warm, retire. */
 export async function blueGreenUpgrade(input: UpgradeInput): Promise<UpgradeResult> {
   const plan = await admit('blue-green', input);
-  return new UpgradeEngine(plan, blueGreenSteps(plan), input.startedBy, input.resume).run();
+  return new UpgradeEngine(plan, blueGreenSteps(plan), input.startedBy, input.resume, input.fleet).run();
 }

@@ -33,6 +33,8 @@ import {
   type UpgradeResult,
   type UpgradeStatus,
 } from './messages';
+import type { FleetMembership } from './fleet/messages';
+import { MemberReporter } from './fleet/member';
 import { installOperatorActions, type OperatorTarget } from './operator-actions';
 import { releaseOwnership } from './ownership';
 import { stepRollbackReason, UpgradeReporter } from './reporting';
@@ -62,6 +64,8 @@ export interface UpgradeInput {
   startedBy?: string;
   /** State carried over by continue-as-new. */
   resume?: EngineSnapshot;
+  /** Set when a fleet started the upgrade: it reports its progress there (README "Fleet upgrades"). */
+  fleet?: FleetMembership;
 }
 
 /** Everything the engine needs to go on in a new run. */
@@ -103,13 +107,16 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
   private readonly reporter: UpgradeReporter;
   private stepStartedAt: number;
   private readonly changeWindow = new ChangeWindowGate(this);
+  private readonly member: MemberReporter;
 
   constructor(
     readonly plan: UpgradePlan,
     readonly steps: Step[],
     private readonly startedBy: string | undefined,
     private readonly resumed?: EngineSnapshot,
+    private readonly fleet?: FleetMembership,
   ) {
+    this.member = new MemberReporter(fleet);
     this.firstStep = resumed?.stepIndex ?? 0;
     if (resumed) {
       Object.assign(this.facts, resumed.facts);
@@ -192,6 +199,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       const description = this.describe(step);
       this.status.step = { index, total: this.steps.length, description };
       this.status.gate = gateId(index, step.kind);
+      this.member.report(this.status, step.kind);
       // A continued run goes on with the step its predecessor was in, which started back then.
       if (!this.resumed || index !== this.firstStep) this.stepStartedAt = Date.now();
       const outcome = await this.runInStepScope(
@@ -245,6 +253,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
     ]);
     this.refreshDetails();
     this.reporter.phaseSet(phase, message);
+    this.member.report(this.status, this.steps[this.status.step.index]?.kind ?? 'preflight', message);
   }
 
   notify(kind: UpgradeEventKind, message: string): void {
@@ -337,6 +346,7 @@ export class UpgradeEngine implements StepContext, OperatorTarget {
       plan: this.plan,
       startedBy: this.startedBy,
       resume: snapshot,
+      ...(this.fleet ? { fleet: this.fleet } : {}),
     });
   }
 

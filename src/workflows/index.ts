@@ -2,3 +2,4 @@
 export { blueGreenUpgrade } from './blue-green';
 export { canaryUpgrade } from './canary';
 export { upgradeLease } from './lease';
+export { fleetUpgrade } from './fleet';

@@ -43,14 +43,7 @@ export const FINAL_FLEET_PHASES: ReadonlySet<FleetPhase> = new Set([
  * running, nothing was started. SKIPPED: the fleet ended before the group's turn.
  */
 export type MemberState =
-  | 'PENDING'
-  | 'RUNNING'
-  | 'WARM'
-  | 'SUCCEEDED'
-  | 'ROLLED_BACK'
-  | 'FAILED'
-  | 'BLOCKED'
-  | 'SKIPPED';
+  'PENDING' | 'RUNNING' | 'WARM' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'BLOCKED' | 'SKIPPED';
 
 /** Member states after which the group's upgrade runs no more. */
 export const FINAL_MEMBER_STATES: ReadonlySet<MemberState> = new Set([
@@ -126,6 +119,8 @@ export interface FleetStatus {
   halted?: { routingGroup: string; reason: string };
   /** True while the fleet's own gate (approval before a wave) waits. */
   awaitingApproval: boolean;
+  /** The gate a signed fleet approval answers now: `<wave name>:approval` while one waits, else `none`. */
+  gate: string;
   /** Runs of the fleet's workflow so far (1 + continue-as-new count). */
   runs: number;
   startedBy?: string;

@@ -1,0 +1,420 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { startFleet } from '../src/client/fleets';
+import { startUpgrade } from '../src/client/upgrades';
+import { untilHealthy } from '../src/devserver/wait';
+import { fleetPlanSchema } from '../src/fleet/schema';
+import type { SandboxFleet } from '../src/sandbox/fleet';
+import {
+  fleetStatusQuery,
+  type FleetResult,
+  type FleetStatus,
+  type FleetWorkflow,
+} from '../src/workflows/fleet/messages';
+import type { UpgradeResult } from '../src/workflows/messages';
+import { fastPlan } from './support/plans';
+import { useTestbed } from './support/testbed';
+
+/** Settings of every group's upgrade: fast, no approval, blue kept warm 1 s. */
+const FAST_BASE = {
+  strategy: 'blue-green',
+  gateway: undefined,
+  green: { provisioner: { type: 'sandbox' } },
+  health: { interval: '200ms', timeout: '20s', smokeQueries: ['SELECT 1'] },
+  approval: { required: false },
+  analysis: { minQueries: 0, interval: '200ms' },
+  bake: '1s',
+  drain: { timeout: '1m', interval: '200ms', resultGrace: '0s' },
+  retire: { keepBlueFor: '1s', teardown: true },
+};
+
+function base(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const { gateway: _gateway, ...rest } = FAST_BASE;
+  return { ...rest, ...overrides };
+}
+
+/** A document as `cutover fleet start` sends it: the fleet plan as written. */
+function fleetDocument(
+  gatewayUrl: string,
+  name: string,
+  groups: unknown[],
+  waves: unknown[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    name,
+    gateway: { url: gatewayUrl, requestTimeout: '5s' },
+    version: '480',
+    base: base(),
+    groups,
+    waves,
+    ...extra,
+  };
+}
+
+async function start(testbed: ReturnType<typeof useTestbed>, document: Record<string, unknown>) {
+  return startFleet(testbed.env.client, document, fleetPlanSchema.parse(document), { startedBy: 'fleet test' });
+}
+
+async function statusOf(handle: WorkflowHandle<FleetWorkflow>): Promise<FleetStatus> {
+  return handle.query(fleetStatusQuery);
+}
+
+async function until(
+  handle: WorkflowHandle<FleetWorkflow>,
+  what: string,
+  predicate: (status: FleetStatus) => boolean,
+  timeoutMs = 60_000,
+): Promise<FleetStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: FleetStatus | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await statusOf(handle);
+      if (predicate(last)) return last;
+    } catch {
+      // not answering yet: unless it ended
+      const { status } = await handle.describe();
+      if (status.name !== 'RUNNING') throw new Error(`the fleet ended ${status.name} while waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(
+    `timed out waiting for ${what}; last status: ${JSON.stringify(last?.members.map((m) => [m.routingGroup, m.state]))}`,
+  );
+}
+
+/** Sandbox clusters `<group>-blue` (Trino 470) serving each group, HEALTHY. */
+async function fleetOfGroups(testbed: ReturnType<typeof useTestbed>, groups: string[]): Promise<SandboxFleet> {
+  const fleet = await testbed.fleet({
+    healthIntervalMs: 100,
+    clusters: groups.map((group) => ({ name: `${group}-blue`, version: '470', routingGroup: group })),
+  });
+  for (const group of groups) await untilHealthy(fleet, `${group}-blue`);
+  return fleet;
+}
+
+/** The gateway's backends of `group`: `[name, active]`, sorted. */
+function backendsOf(fleet: SandboxFleet, group: string): [string, boolean][] {
+  return fleet.gateway
+    .backends()
+    .filter((backend) => backend.routingGroup === group)
+    .map((backend): [string, boolean] => [backend.name, backend.active])
+    .sort((a, b) => a[0].localeCompare(b[0]));
+}
+
+/** Child workflows the fleet's history started, by workflow id. */
+async function childStarts(
+  handle: WorkflowHandle<FleetWorkflow>,
+  client: ReturnType<typeof useTestbed>['env']['client'],
+) {
+  const counts = new Map<string, number>();
+  let events = 0;
+  let runId: string | undefined = (await handle.describe()).runId;
+  // Follow the chain of runs back from the latest one.
+  const runs: string[] = [];
+  while (runId) {
+    runs.unshift(runId);
+    const history = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    events += history.events?.length ?? 0;
+    for (const event of history.events ?? []) {
+      const id = event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+      if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+  }
+  return { counts, events, runs: runs.length };
+}
+
+describe('fleet upgrades in waves', () => {
+  const testbed = useTestbed();
+
+  it(
+    'six groups in three waves all succeed, one wave after the other, each group upgraded once',
+    { timeout: 240_000 },
+    async () => {
+      const groups = ['f-adhoc', 'f-etl', 'f-bi', 'f-team-a', 'f-team-b', 'f-team-c'];
+      const fleet = await fleetOfGroups(testbed, groups);
+      const handle = await start(
+        testbed,
+        fleetDocument(
+          fleet.gatewayUrl,
+          'six',
+          [{ routingGroup: 'f-adhoc' }, { routingGroup: 'f-etl' }, { routingGroup: 'f-bi' }, { pattern: 'f-team-.*' }],
+          [
+            { name: 'canary-groups', groups: ['f-adhoc'] },
+            { name: 'quarter', share: '25%', maxParallel: 2, soak: '1s' },
+            { name: 'rest', rest: true, maxParallel: 3 },
+          ],
+        ),
+      );
+      const result: FleetResult = await handle.result();
+      assert.equal(result.outcome, 'SUCCEEDED', JSON.stringify(result.status.timeline.slice(-5)));
+      const { status } = result;
+      assert.deepEqual(
+        status.waves.map((wave) => [wave.name, wave.state, wave.groups.length]),
+        [
+          ['canary-groups', 'DONE', 1],
+          ['quarter', 'DONE', 2],
+          ['rest', 'DONE', 3],
+        ],
+      );
+      for (const group of groups) {
+        assert.deepEqual(backendsOf(fleet, group), [[`${group}-480`, true]], `${group} is served by its green alone`);
+        assert.equal(fleet.cluster(`${group}-480`)?.version, '480');
+      }
+      assert.ok(status.members.every((member) => member.state === 'SUCCEEDED' && member.trafficPercent === 100));
+      // Waves in order: no group of a wave started before every group of the wave before it was warm or done.
+      for (let wave = 1; wave < status.waves.length; wave++) {
+        const firstStart = Math.min(
+          ...status.members.filter((m) => m.wave === wave).map((m) => Date.parse(m.startedAt!)),
+        );
+        const previous = status.waves[wave - 1];
+        assert.ok(
+          previous.endedAt && Date.parse(previous.endedAt) <= firstStart,
+          `${status.waves[wave].name} started after ${previous.name} ended`,
+        );
+      }
+      const { counts } = await childStarts(handle, testbed.env.client);
+      assert.deepEqual(
+        [...counts.entries()].sort(),
+        groups.map((group) => [`cutover-${group}`, 1]).sort(),
+        'each group upgraded by exactly one child workflow',
+      );
+      // The UI lists the fleet's upgrades by its search attribute.
+      const listed: string[] = [];
+      for await (const execution of testbed.env.client.workflow.list({
+        query: `CutoverFleet = "six" AND WorkflowType != "fleetUpgrade"`,
+      }))
+        listed.push(execution.workflowId);
+      assert.deepEqual(listed.sort(), groups.map((group) => `cutover-${group}`).sort());
+    },
+  );
+
+  it(
+    'a wrong green version in wave 2 halts the fleet: wave 3 is untouched until the operator rolls back',
+    { timeout: 240_000 },
+    async () => {
+      const groups = ['h-one', 'h-two', 'h-bad', 'h-three'];
+      const fleet = await fleetOfGroups(testbed, groups);
+      // Someone deployed 479 where the fleet expects 480.
+      const { cluster } = await fleet.createCluster({ name: 'h-bad-480', version: '479' });
+      const handle = await start(
+        testbed,
+        fleetDocument(
+          fleet.gatewayUrl,
+          'halting',
+          [
+            { routingGroup: 'h-one' },
+            { routingGroup: 'h-two' },
+            { routingGroup: 'h-bad', overrides: { green: { url: cluster.url, provisioner: { type: 'static' } } } },
+            { routingGroup: 'h-three' },
+          ],
+          [{ groups: ['h-one'] }, { groups: ['h-two', 'h-bad'], maxParallel: 2 }, { groups: ['h-three'] }],
+        ),
+      );
+      const halted = await until(
+        handle,
+        'the halt',
+        (status) => status.phase === 'HALTED' && status.members[1].state !== 'RUNNING',
+      );
+      assert.equal(halted.halted?.routingGroup, 'h-bad');
+      assert.match(halted.halted.reason, /runs Trino 479, the plan expects 480/);
+      const byGroup = Object.fromEntries(halted.members.map((member) => [member.routingGroup, member]));
+      assert.equal(byGroup['h-bad'].state, 'ROLLED_BACK');
+      assert.equal(byGroup['h-three'].state, 'PENDING', 'wave 3 has not started');
+      // Still halted a while later: nothing of wave 3 starts by itself.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const still = await statusOf(handle);
+      assert.equal(still.phase, 'HALTED');
+      assert.equal(still.members.find((m) => m.routingGroup === 'h-three')?.state, 'PENDING');
+      await assert.rejects(
+        testbed.env.client.workflow.getHandle('cutover-h-three').describe(),
+        'no upgrade of wave 3 exists',
+      );
+      assert.deepEqual(backendsOf(fleet, 'h-three'), [['h-three-blue', true]]);
+      assert.deepEqual(backendsOf(fleet, 'h-bad'), [['h-bad-blue', true]], 'the failed group is back on blue');
+
+      await handle.executeUpdate('rollback', { args: [{ by: 'oncall', reason: 'bad image in the registry' }] });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'ROLLED_BACK');
+      const ended = Object.fromEntries(result.status.members.map((member) => [member.routingGroup, member.state]));
+      assert.equal(ended['h-three'], 'SKIPPED');
+      assert.equal(ended['h-bad'], 'ROLLED_BACK');
+      await assert.rejects(testbed.env.client.workflow.getHandle('cutover-h-three').describe(), 'wave 3 never started');
+      assert.deepEqual(backendsOf(fleet, 'h-three'), [['h-three-blue', true]]);
+    },
+  );
+
+  it(
+    "rollback-wave: the failed wave's groups that keep blue warm are rolled back; earlier waves stay upgraded",
+    { timeout: 240_000 },
+    async () => {
+      const groups = ['r-first', 'r-good1', 'r-good2', 'r-bad', 'r-last'];
+      const fleet = await fleetOfGroups(testbed, groups);
+      const { cluster } = await fleet.createCluster({ name: 'r-bad-480', version: '479' });
+      const warm = { retire: { keepBlueFor: '10m', teardown: true } };
+      const handle = await start(
+        testbed,
+        fleetDocument(
+          fleet.gatewayUrl,
+          'rbwave',
+          [
+            { routingGroup: 'r-first' },
+            { routingGroup: 'r-good1', overrides: warm },
+            { routingGroup: 'r-good2', overrides: warm },
+            {
+              routingGroup: 'r-bad',
+              overrides: { ...warm, green: { url: cluster.url, provisioner: { type: 'static' } } },
+            },
+            { routingGroup: 'r-last' },
+          ],
+          [
+            { groups: ['r-first'] },
+            { groups: ['r-good1', 'r-good2', 'r-bad'], maxParallel: 1 },
+            { groups: ['r-last'] },
+          ],
+          { onFailure: 'rollback-wave' },
+        ),
+      );
+      const result = await handle.result();
+      assert.equal(result.outcome, 'ROLLED_BACK', JSON.stringify(result.status.timeline.slice(-6)));
+      const ended = Object.fromEntries(result.status.members.map((member) => [member.routingGroup, member.state]));
+      assert.deepEqual(ended, {
+        'r-first': 'SUCCEEDED',
+        'r-good1': 'ROLLED_BACK',
+        'r-good2': 'ROLLED_BACK',
+        'r-bad': 'ROLLED_BACK',
+        'r-last': 'SKIPPED',
+      });
+      assert.deepEqual(backendsOf(fleet, 'r-first'), [['r-first-480', true]], 'the earlier wave stays upgraded');
+      for (const group of ['r-good1', 'r-good2']) {
+        const backends = backendsOf(fleet, group);
+        assert.deepEqual(
+          backends.filter(([, active]) => active),
+          [[`${group}-blue`, true]],
+          `${group} is served by its blue again`,
+        );
+        const child = (await testbed.env.client.workflow.getHandle(`cutover-${group}`).result()) as UpgradeResult;
+        assert.equal(child.outcome, 'ROLLED_BACK');
+        assert.match(child.reason ?? '', /r-bad ROLLED_BACK: rolling back wave-2/);
+        assert.ok(
+          child.status.timeline.some((entry) =>
+            /stays deactivated and warm|stay deactivated and warm/.test(entry.message),
+          ),
+          `${group} was keeping blue warm when the wave rolled back`,
+        );
+      }
+      await assert.rejects(
+        testbed.env.client.workflow.getHandle('cutover-r-last').describe(),
+        'the last wave never started',
+      );
+    },
+  );
+
+  it(
+    'a group already upgrading on its own is BLOCKED, and the fleet goes on with onFailure: continue',
+    { timeout: 240_000 },
+    async () => {
+      const groups = ['b-busy', 'b-free'];
+      const fleet = await fleetOfGroups(testbed, groups);
+      const single = await startUpgrade(
+        testbed.env.client,
+        fastPlan(fleet.gatewayUrl, 'b-busy', { approval: { required: true, timeout: '10m' } }),
+      );
+      const handle = await start(
+        testbed,
+        fleetDocument(
+          fleet.gatewayUrl,
+          'blocked',
+          [{ routingGroup: 'b-busy' }, { routingGroup: 'b-free' }],
+          [{ rest: true, maxParallel: 2 }],
+          {
+            onFailure: 'continue',
+          },
+        ),
+      );
+      const result = await handle.result();
+      assert.equal(result.outcome, 'COMPLETED_WITH_FAILURES');
+      const busy = result.status.members.find((member) => member.routingGroup === 'b-busy')!;
+      assert.equal(busy.state, 'BLOCKED');
+      assert.match(busy.reason ?? '', /another upgrade of b-busy is running/);
+      assert.equal(result.status.members.find((member) => member.routingGroup === 'b-free')?.state, 'SUCCEEDED');
+      assert.equal((await single.describe()).status.name, 'RUNNING', 'the single upgrade was left alone');
+      await single.executeUpdate('rollback', { args: [{ by: 'test', reason: 'done' }] });
+      await single.result();
+    },
+  );
+
+  it(
+    'fleet verbs: an approval gate before a wave, pause and resume, approve forwarded to a group that waits',
+    { timeout: 240_000 },
+    async () => {
+      const groups = ['v-one', 'v-two'];
+      const fleet = await fleetOfGroups(testbed, groups);
+      const document = fleetDocument(
+        fleet.gatewayUrl,
+        'verbs',
+        [
+          { routingGroup: 'v-one' },
+          { routingGroup: 'v-two', overrides: { approval: { required: true, timeout: '10m' } } },
+        ],
+        [{ groups: ['v-one'] }, { groups: ['v-two'], approval: true }],
+      );
+      const handle = await start(testbed, document);
+      const gate = await until(handle, 'the approval gate', (status) => status.awaitingApproval);
+      assert.equal(gate.gate, 'wave-2:approval');
+      assert.equal(gate.members[1].state, 'PENDING');
+      await assert.rejects(
+        handle.executeUpdate('resume', { args: [{ by: 'op' }] }),
+        (error: Error & { cause?: Error }) => {
+          assert.match(error.cause?.message ?? '', /neither paused nor halted/);
+          return true;
+        },
+      );
+      const paused = await handle.executeUpdate('pause', { args: [{ by: 'op' }] });
+      assert.match(String((paused as { message: string }).message), /fleet paused/);
+      await handle.executeUpdate('approve', { args: [{ by: 'op' }] });
+      // Approved but paused: v-two does not start.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      assert.equal((await statusOf(handle)).members[1].state, 'PENDING');
+      await handle.executeUpdate('resume', { args: [{ by: 'op' }] });
+      await until(handle, "v-two's own approval", (status) => status.members[1].phase === 'AWAITING_APPROVAL');
+      const ack = await handle.executeUpdate<{ message: string }, [{ by: string }]>('approve', {
+        args: [{ by: 'op' }],
+      });
+      assert.match(ack.message, /cutover-v-two: approved by op/);
+      const result = await handle.result();
+      assert.equal(result.outcome, 'SUCCEEDED', JSON.stringify(result.status.timeline.slice(-5)));
+      assert.equal(result.status.waves[1].approvedBy, 'op');
+      for (const group of groups) assert.deepEqual(backendsOf(fleet, group), [[`${group}-480`, true]]);
+    },
+  );
+
+  it(
+    'refuses a fleet whose group the gateway does not have: every problem named, nothing started',
+    { timeout: 120_000 },
+    async () => {
+      const fleet = await fleetOfGroups(testbed, ['x-real']);
+      const handle = await start(
+        testbed,
+        fleetDocument(
+          fleet.gatewayUrl,
+          'refused',
+          [{ routingGroup: 'x-real' }, { routingGroup: 'x-ghost' }],
+          [{ rest: true }],
+        ),
+      );
+      await assert.rejects(handle.result(), (error: Error & { cause?: Error }) => {
+        assert.match(
+          error.cause?.message ?? error.message,
+          /groups\[1\]\.routingGroup: x-ghost is not a routing group of the gateway/,
+        );
+        return true;
+      });
+      await assert.rejects(testbed.env.client.workflow.getHandle('cutover-x-real').describe(), 'nothing started');
+      assert.deepEqual(backendsOf(fleet, 'x-real'), [['x-real-blue', true]]);
+    },
+  );
+});
