@@ -53,8 +53,15 @@ function fleetDocument(
   };
 }
 
-async function start(testbed: ReturnType<typeof useTestbed>, document: Record<string, unknown>) {
-  return startFleet(testbed.env.client, document, fleetPlanSchema.parse(document), { startedBy: 'fleet test' });
+async function start(
+  testbed: ReturnType<typeof useTestbed>,
+  document: Record<string, unknown>,
+  options: { historyLimit?: number } = {},
+) {
+  return startFleet(testbed.env.client, document, fleetPlanSchema.parse(document), {
+    startedBy: 'fleet test',
+    ...options,
+  });
 }
 
 async function statusOf(handle: WorkflowHandle<FleetWorkflow>): Promise<FleetStatus> {
@@ -111,6 +118,7 @@ async function childStarts(
 ) {
   const counts = new Map<string, number>();
   let events = 0;
+  let longestRun = 0;
   let runId: string | undefined = (await handle.describe()).runId;
   // Follow the chain of runs back from the latest one.
   const runs: string[] = [];
@@ -118,13 +126,14 @@ async function childStarts(
     runs.unshift(runId);
     const history = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
     events += history.events?.length ?? 0;
+    longestRun = Math.max(longestRun, history.events?.length ?? 0);
     for (const event of history.events ?? []) {
       const id = event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
       if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
     }
     runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
   }
-  return { counts, events, runs: runs.length };
+  return { counts, events, runs: runs.length, longestRun };
 }
 
 describe('fleet upgrades in waves', () => {
@@ -364,7 +373,7 @@ describe('fleet upgrades in waves', () => {
       );
       const handle = await start(testbed, document);
       const gate = await until(handle, 'the approval gate', (status) => status.awaitingApproval);
-      assert.equal(gate.gate, 'wave-2:approval');
+      assert.equal(gate.gate, '1:approval');
       assert.equal(gate.members[1].state, 'PENDING');
       await assert.rejects(
         handle.executeUpdate('resume', { args: [{ by: 'op' }] }),
@@ -415,6 +424,81 @@ describe('fleet upgrades in waves', () => {
       });
       await assert.rejects(testbed.env.client.workflow.getHandle('cutover-x-real').describe(), 'nothing started');
       assert.deepEqual(backendsOf(fleet, 'x-real'), [['x-real-blue', true]]);
+    },
+  );
+
+  it(
+    'continues as new when its history grows: the next runs go on with the groups not started, none started twice',
+    { timeout: 240_000 },
+    async () => {
+      const groups = ['c-1', 'c-2', 'c-3', 'c-4', 'c-5', 'c-6'];
+      const fleet = await fleetOfGroups(testbed, groups);
+      const handle = await start(
+        testbed,
+        fleetDocument(
+          fleet.gatewayUrl,
+          'chain',
+          [{ pattern: 'c-.*' }],
+          [
+            { groups: ['c-1', 'c-2'], maxParallel: 2 },
+            { rest: true, maxParallel: 1 },
+          ],
+        ),
+        { historyLimit: 100 },
+      );
+      const result = await handle.result();
+      assert.equal(result.outcome, 'SUCCEEDED', JSON.stringify(result.status.timeline.slice(-5)));
+      const { counts, runs, longestRun } = await childStarts(handle, testbed.env.client);
+      assert.ok(runs >= 2, `the fleet continued as new (${runs} runs)`);
+      assert.equal(result.status.runs, runs, 'the status counts its runs');
+      assert.ok(longestRun < 320, `each run's history stays bounded (longest ${longestRun} events)`);
+      assert.deepEqual(
+        [...counts.entries()].sort(),
+        groups.map((group) => [`cutover-${group}`, 1]).sort(),
+        'each group upgraded by exactly one child workflow across the runs',
+      );
+      for (const group of groups) assert.deepEqual(backendsOf(fleet, group), [[`${group}-480`, true]]);
+      assert.ok(result.status.members.every((member) => member.state === 'SUCCEEDED'));
+    },
+  );
+
+  it(
+    'fleet cancel: the running upgrades roll back, no new group starts, the fleet ends CANCELLED',
+    { timeout: 240_000 },
+    async () => {
+      const groups = ['k-one', 'k-two', 'k-three'];
+      const fleet = await fleetOfGroups(testbed, groups);
+      const handle = await start(
+        testbed,
+        fleetDocument(
+          fleet.gatewayUrl,
+          'cancelled',
+          [{ routingGroup: 'k-one' }, { routingGroup: 'k-two' }, { routingGroup: 'k-three' }],
+          [{ groups: ['k-one', 'k-two'], maxParallel: 2 }, { groups: ['k-three'] }],
+          { base: base({ bake: '10m' }) },
+        ),
+      );
+      await until(
+        handle,
+        'both groups baking',
+        (status) =>
+          status.members.length === 3 && status.members.slice(0, 2).every((member) => member.phase === 'BAKING'),
+      );
+      await handle.cancel();
+      const result = await handle.result();
+      assert.equal(result.outcome, 'CANCELLED');
+      const ended = Object.fromEntries(result.status.members.map((member) => [member.routingGroup, member.state]));
+      assert.deepEqual(ended, { 'k-one': 'ROLLED_BACK', 'k-two': 'ROLLED_BACK', 'k-three': 'SKIPPED' });
+      for (const group of ['k-one', 'k-two'])
+        assert.deepEqual(
+          backendsOf(fleet, group).filter(([, active]) => active),
+          [[`${group}-blue`, true]],
+          `${group} is back on blue`,
+        );
+      await assert.rejects(
+        testbed.env.client.workflow.getHandle('cutover-k-three').describe(),
+        'k-three never started',
+      );
     },
   );
 });

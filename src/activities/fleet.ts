@@ -1,4 +1,4 @@
-import { activityInfo, ApplicationFailure, getClient, heartbeat, sleep } from '@temporalio/activity';
+import { ApplicationFailure, getClient, heartbeat, sleep } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { credentialsAllowed, originListed } from '../policy/origins';
 import { policyProblems } from '../policy/check-plan';
@@ -106,26 +106,20 @@ export function fleetActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Waits, heartbeating, until every upgrade of `workflowIds` has closed, and says how each
-     * ended. Used only for upgrades a fleet started in an earlier run (continue-as-new), whose
+     * Waits, heartbeating, until at least one upgrade of `workflowIds` has closed, and says how
+     * each closed one ended. Used only for upgrades a fleet started in an earlier run (continue-as-new), whose
      * reports are the fleet's only other news of them: one terminated by hand would never report.
      */
     async awaitMembersClosed(input: { workflowIds: string[] }): Promise<MemberClosed[]> {
       const client = getClient();
-      const closed = new Map<string, MemberClosed>(
-        ((activityInfo().heartbeatDetails as MemberClosed[] | undefined) ?? []).map((entry) => [
-          entry.workflowId,
-          entry,
-        ]),
-      );
       for (;;) {
+        const closed: MemberClosed[] = [];
         for (const workflowId of input.workflowIds) {
-          if (closed.has(workflowId)) continue;
           const entry = await closedMember(client, workflowId);
-          if (entry) closed.set(workflowId, entry);
+          if (entry) closed.push(entry);
         }
-        heartbeat([...closed.values()]);
-        if (closed.size === input.workflowIds.length) return [...closed.values()];
+        if (closed.length > 0) return closed;
+        heartbeat();
         await sleep(MEMBER_POLL_MS);
       }
     },

@@ -15,14 +15,14 @@ export async function startFleet(
   client: Client,
   document: Record<string, unknown>,
   fleet: FleetPlan,
-  options: { startedBy?: string } = {},
+  options: { startedBy?: string; historyLimit?: number } = {},
 ): Promise<WorkflowHandle<FleetWorkflow>> {
   const workflowId = fleetWorkflowId(fleet.name);
   try {
     return await client.workflow.start<FleetWorkflow>('fleetUpgrade', {
       taskQueue: TASK_QUEUE,
       workflowId,
-      args: [{ fleet: document, startedBy: options.startedBy }],
+      args: [{ fleet: document, startedBy: options.startedBy, historyLimit: options.historyLimit }],
       workflowIdConflictPolicy: 'FAIL',
       staticSummary: `fleet ${fleet.name}: ${fleet.groups.length} group entries -> Trino ${fleet.version} in ${fleet.waves.length} waves`,
       staticDetails: [

@@ -17,6 +17,8 @@ function admitFleet(input: FleetInput): FleetPlan {
   const problems: string[] = [];
   if (input.resume && !workflowInfo().continuedFromExecutionRunId)
     problems.push("resume: is accepted only from cutover's own continue-as-new, never in a new start");
+  if (input.historyLimit !== undefined && (!Number.isInteger(input.historyLimit) || input.historyLimit < 1))
+    problems.push('historyLimit: must be a whole number of history events');
   const parsed = fleetPlanSchema.safeParse(input.fleet, { reportInput: true });
   if (!parsed.success) problems.push(...issueProblems(parsed.error.issues, (field) => field || '(fleet)'));
   if (problems.length > 0 || !parsed.success) refuseFleet(problems);

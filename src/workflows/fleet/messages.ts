@@ -119,7 +119,7 @@ export interface FleetStatus {
   halted?: { routingGroup: string; reason: string };
   /** True while the fleet's own gate (approval before a wave) waits. */
   awaitingApproval: boolean;
-  /** The gate a signed fleet approval answers now: `<wave name>:approval` while one waits, else `none`. */
+  /** The gate a signed fleet approval answers now: `<wave index>:approval` while one waits, else `none`. */
   gate: string;
   /** Runs of the fleet's workflow so far (1 + continue-as-new count). */
   runs: number;
@@ -133,6 +133,11 @@ export interface FleetStatus {
 export interface FleetInput {
   fleet: unknown;
   startedBy?: string;
+  /**
+   * History events after which the fleet continues as new, at its next start of a group (default
+   * 2,000; at least 100). Lower it to keep each run's history small when groups report often.
+   */
+  historyLimit?: number;
   /** State carried over by continue-as-new (refused in a new start). */
   resume?: FleetSnapshot;
 }

@@ -61,6 +61,8 @@ import {
 
 /** History events after which a fleet continues as new at its next safe point (before it starts a group). */
 export const FLEET_HISTORY_LIMIT = 2_000;
+/** The lowest limit a fleet input may set: a run must have room for a few groups. */
+const MIN_HISTORY_LIMIT = 100;
 
 const fleetQuick = proxyActivities<CutoverActivities>({
   startToCloseTimeout: '1m',
@@ -225,7 +227,7 @@ export class FleetRunner {
     if (wave.approval && !wave.approvedBy) {
       wave.state = 'AWAITING_APPROVAL';
       this.status.awaitingApproval = true;
-      this.status.gate = `${wave.name}:approval`;
+      this.status.gate = `${index}:approval`;
       this.setPhase(
         'AWAITING_APPROVAL',
         `${wave.name} waits for an approval: cutover fleet approve ${this.fleet.name}`,
@@ -450,10 +452,14 @@ export class FleetRunner {
     if (ids.length === 0) return;
     this.carried.clear();
     void CancellationScope.nonCancellable(async () => {
-      const closed = await fleetWatch.awaitMembersClosed({ workflowIds: ids });
-      for (const entry of closed) {
-        const member = this.byWorkflowId.get(entry.workflowId);
-        if (member) this.memberEnded(member, entry.outcome, entry.reason);
+      let watched = ids;
+      while (watched.length > 0) {
+        const closed = await fleetWatch.awaitMembersClosed({ workflowIds: watched });
+        for (const entry of closed) {
+          const member = this.byWorkflowId.get(entry.workflowId);
+          if (member) this.memberEnded(member, entry.outcome, entry.reason);
+        }
+        watched = watched.filter((id) => !FINAL_MEMBER_STATES.has(this.byWorkflowId.get(id)!.state));
       }
     });
   }
@@ -461,14 +467,20 @@ export class FleetRunner {
   /** Continues as new before starting a group once the history is long: groups still running go on reporting by signal. */
   private async continueAsNewIfDue(): Promise<void> {
     const info = workflowInfo();
-    if (!info.continueAsNewSuggested && info.historyLength < FLEET_HISTORY_LIMIT) return;
+    const limit = Math.max(MIN_HISTORY_LIMIT, this.input.historyLimit ?? FLEET_HISTORY_LIMIT);
+    if (!info.continueAsNewSuggested && info.historyLength < limit) return;
     await condition(allHandlersFinished);
     const carried = this.status.members
       .filter((member) => member.state === 'RUNNING' || member.state === 'WARM')
       .map((member) => member.workflowId);
     this.note(`continuing as a new run to keep history small (${info.historyLength} events)`);
     const snapshot: FleetSnapshot = { status: this.status, resolvedGroups: this.resolvedGroups, carried };
-    await continueAsNew<FleetWorkflow>({ fleet: this.input.fleet, startedBy: this.input.startedBy, resume: snapshot });
+    await continueAsNew<FleetWorkflow>({
+      fleet: this.input.fleet,
+      startedBy: this.input.startedBy,
+      ...(this.input.historyLimit !== undefined ? { historyLimit: this.input.historyLimit } : {}),
+      resume: snapshot,
+    });
   }
 
   /** Sends a verb to groups' upgrades (one activity for all of them) and notes what they answered. */
