@@ -20,7 +20,8 @@ export interface SigningOptions {
 export const SIGNING_KEY_VARIABLE = 'CUTOVER_SIGNING_KEY';
 
 const LONGEST_EXPIRY_MS = 24 * 3600_000;
-const STATUS_TIMEOUT_MS = 10_000;
+/** How long the status query that signing reads may take. */
+export const STATUS_TIMEOUT_MS = 10_000;
 
 /** Adds --key and --expires-in to a verb. */
 export function withSigningOptions(command: Command): Command {
@@ -68,21 +69,36 @@ export async function signRequest(
   key: OpenSshPrivateKey,
   expiresIn: string,
 ): Promise<ApprovalSignature> {
-  const verb = action === 'promote-full' ? 'promote' : action;
   const { status, workerProblem } = await readUpgrade(client, id, STATUS_TIMEOUT_MS);
-  if (!status)
+  return signAt(id, status ?? { problem: workerProblem }, action, by, key, expiresIn);
+}
+
+/** What a signature binds, from a workflow's status (an upgrade's or a fleet's), or why that status is unknown. */
+export type SigningTarget = { id: string; runId?: string; gate?: string } | { problem?: string };
+
+/** Signs `action` for the run and gate of `target` (see signRequest). */
+export function signAt(
+  id: string,
+  target: SigningTarget,
+  action: SignedAction,
+  by: string,
+  key: OpenSshPrivateKey,
+  expiresIn: string,
+): ApprovalSignature {
+  const verb = action === 'promote-full' ? 'promote' : action;
+  if (!('id' in target))
     throw new RefusedError(
-      `cannot sign the ${verb} of ${id}: ${workerProblem ?? 'its status is unknown'} (the signature binds the run and gate its status names)`,
+      `cannot sign the ${verb} of ${id}: ${target.problem ?? 'its status is unknown'} (the signature binds the run and gate its status names)`,
     );
-  if (!status.runId || !status.gate)
+  if (!target.runId || !target.gate)
     throw new RefusedError(
       `cannot sign the ${verb} of ${id}: its worker predates signed approvals (no run id and gate in its status); upgrade the workers or send it without --key`,
     );
   return signApproval(key, {
-    workflowId: status.id,
-    runId: status.runId,
+    workflowId: target.id,
+    runId: target.runId,
     action,
-    gate: action === 'rollback' ? ANY_GATE : status.gate,
+    gate: action === 'rollback' ? ANY_GATE : target.gate,
     approver: by,
     expires: new Date(Date.now() + expiryMs(expiresIn)).toISOString(),
     nonce: newNonce(),
