@@ -6,6 +6,7 @@ import { durationMs } from '../plan/duration';
 import { KeyFormatError, parsePrivateKey, type OpenSshPrivateKey } from '../signing/openssh';
 import { ANY_GATE, type ApprovalSignature, type SignedAction } from '../signing/payload';
 import { newNonce, signApproval } from '../signing/sign';
+import { readFleet } from './commands/fleet-handle';
 import { readUpgrade } from './commands/upgrade-handle';
 import { UsageError } from './output';
 import { RefusedError } from './upgrades';
@@ -20,8 +21,7 @@ export interface SigningOptions {
 export const SIGNING_KEY_VARIABLE = 'CUTOVER_SIGNING_KEY';
 
 const LONGEST_EXPIRY_MS = 24 * 3600_000;
-/** How long the status query that signing reads may take. */
-export const STATUS_TIMEOUT_MS = 10_000;
+const STATUS_TIMEOUT_MS = 10_000;
 
 /** Adds --key and --expires-in to a verb. */
 export function withSigningOptions(command: Command): Command {
@@ -70,6 +70,19 @@ export async function signRequest(
   expiresIn: string,
 ): Promise<ApprovalSignature> {
   const { status, workerProblem } = await readUpgrade(client, id, STATUS_TIMEOUT_MS);
+  return signAt(id, status ?? { problem: workerProblem }, action, by, key, expiresIn);
+}
+
+/** Signs `action` for a fleet's run and the gate it is at now (`<wave index>:approval`), read from its `fleetStatus`. */
+export async function signFleetRequest(
+  client: Client,
+  id: string,
+  action: SignedAction,
+  by: string,
+  key: OpenSshPrivateKey,
+  expiresIn: string,
+): Promise<ApprovalSignature> {
+  const { status, workerProblem } = await readFleet(client, id, STATUS_TIMEOUT_MS);
   return signAt(id, status ?? { problem: workerProblem }, action, by, key, expiresIn);
 }
 

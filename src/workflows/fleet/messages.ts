@@ -43,14 +43,7 @@ export const FINAL_FLEET_PHASES: ReadonlySet<FleetPhase> = new Set([
  * running, nothing was started. SKIPPED: the fleet ended before the group's turn.
  */
 export type MemberState =
-  | 'PENDING'
-  | 'RUNNING'
-  | 'WARM'
-  | 'SUCCEEDED'
-  | 'ROLLED_BACK'
-  | 'FAILED'
-  | 'BLOCKED'
-  | 'SKIPPED';
+  'PENDING' | 'RUNNING' | 'WARM' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'BLOCKED' | 'SKIPPED';
 
 /** Member states after which the group's upgrade runs no more. */
 export const FINAL_MEMBER_STATES: ReadonlySet<MemberState> = new Set([
