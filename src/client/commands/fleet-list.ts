@@ -34,10 +34,10 @@ export function registerFleetList(fleet: Command): void {
     .option('--limit <n>', 'at most this many rows', parseLimit, 50)
     .option('--json', 'print the rows as a JSON array')
     .action((nameOrId: string | undefined, options: FleetListOptions) =>
-      runVerb(options, () =>
-        withTemporal(async ({ client }) => {
-          if (nameOrId !== undefined) {
-            const name = fleetNameOf(nameOrId);
+      runVerb(options, () => {
+        const name = nameOrId === undefined ? undefined : fleetNameOf(nameOrId);
+        return withTemporal(async ({ client }) => {
+          if (name !== undefined) {
             const rows = await listRows(client, fleetMembersQuery(name), options.limit, rowOf);
             if (options.json) return printJson(rows);
             if (!rows.length)
@@ -65,8 +65,8 @@ export function registerFleetList(fleet: Command): void {
               ]),
             ),
           );
-        }),
-      ),
+        });
+      }),
     );
 }
 

@@ -28,14 +28,15 @@ export function registerFleetStatus(fleet: Command): void {
     .argument('<fleet>', 'name of the fleet (e.g. sandbox-480) or its workflow id (cutover-fleet-sandbox-480)')
     .option('--json', 'print the status as JSON')
     .action((nameOrId: string, options: JsonOption) =>
-      runVerb(options, () =>
-        withTemporal(async (temporal) => {
-          const view = await readFleet(temporal.client, fleetIdOf(nameOrId), STATUS_QUERY_TIMEOUT_MS);
+      runVerb(options, () => {
+        const id = fleetIdOf(nameOrId);
+        return withTemporal(async (temporal) => {
+          const view = await readFleet(temporal.client, id, STATUS_QUERY_TIMEOUT_MS);
           const ui = await findUiLink(temporal, view.id, view.runId);
           if (options.json) printJson({ ...view, ...('url' in ui ? { uiUrl: ui.url } : {}) });
           else printLines(...renderFleetView(view), `  UI:       ${'url' in ui ? ui.url : ui.hint}`);
-        }),
-      ),
+        });
+      }),
     );
 }
 

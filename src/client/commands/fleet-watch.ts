@@ -25,9 +25,10 @@ export function registerFleetWatch(fleet: Command): void {
     .argument('<fleet>', 'name of the fleet (e.g. sandbox-480) or its workflow id (cutover-fleet-sandbox-480)')
     .option('--json', 'print one JSON object per change (the fleet as `fleet status --json` and its changes)')
     .action((nameOrId: string, options: JsonOption) =>
-      runVerb(options, () =>
-        withTemporal(({ client }) => followFleet(client, fleetIdOf(nameOrId), { json: options.json === true })),
-      ),
+      runVerb(options, () => {
+        const id = fleetIdOf(nameOrId);
+        return withTemporal(({ client }) => followFleet(client, id, { json: options.json === true }));
+      }),
     );
 }
 
