@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { fleetIdOf, fleetNameOf, type FleetView } from '../src/client/commands/fleet-handle';
+import { fleetIdOf, fleetJson, fleetNameOf, type FleetView } from '../src/client/commands/fleet-handle';
 import { fleetListQuery, fleetMembersQuery } from '../src/client/commands/fleet-list';
 import { renderFleetStatus, renderFleetView } from '../src/client/commands/fleet-status';
 import { fleetChanges, fleetEnding } from '../src/client/commands/fleet-watch';
@@ -189,6 +189,12 @@ describe('cutover fleet: rendering, names and change detection', () => {
       '  no worker is polling task queue cutover: start one with `cutover worker` (or `cutover dev`) for the full status and to act on the fleet',
       "  groups:   `cutover fleet list sandbox-480` lists its groups' upgrades from the search attributes",
     ]);
+    // --json: the FleetStatus, when a worker answered, over what describe knows.
+    const answered = fleetJson({ ...view, workerPolling: true, workerProblem: undefined, status: haltedFleet() });
+    assert.equal(answered.phase, 'HALTED', "the worker's phase, not the search attribute's");
+    assert.equal(answered.executionStatus, 'RUNNING');
+    assert.deepEqual(answered.halted, haltedFleet().halted);
+    assert.equal(fleetJson(view).phase, 'RUNNING');
   });
 
   test('watch reports each change once: a wave approved and started, a group moving on, the halt; nothing when nothing changed', () => {
@@ -382,6 +388,13 @@ describe('cutover fleet against Temporal, without a worker', () => {
     assert.match(status.stdout, /^cutover-fleet-sandbox-480 {2}fleet sandbox-480 -> Trino 480\n/);
     assert.match(status.stdout, /phase: +STARTING \(from search attributes\)/);
     assert.match(status.stdout, /no worker is polling task queue cutover: start one with `cutover worker`/);
+    const statusJson = await cutover('status', 'cutover-fleet-sandbox-480', '--json');
+    assert.equal(statusJson.code, 0, statusJson.stderr);
+    const answer = JSON.parse(statusJson.stdout) as Record<string, unknown>;
+    assert.deepEqual(
+      [answer.id, answer.runId, answer.name, answer.phase, answer.executionStatus, answer.workerPolling],
+      ['cutover-fleet-sandbox-480', started.runId, 'sandbox-480', 'STARTING', 'RUNNING', false],
+    );
 
     // An upgrade of the fleet's first group, as the fleet would start it (nothing runs it either).
     await env.client.workflow.start('blueGreenUpgrade', {
@@ -428,9 +441,15 @@ describe('cutover fleet against Temporal, without a worker', () => {
       1,
       'a name is a fleet name: cutover-adhoc names the fleet cutover-fleet-cutover-adhoc',
     );
-    assert.match(notAFleet.stderr, /no fleet with id cutover-fleet-cutover-adhoc/);
+    assert.match(
+      notAFleet.stderr,
+      /no fleet with id cutover-fleet-cutover-adhoc; .*; cutover-adhoc looks like an upgrade's id: see `cutover status cutover-adhoc`/,
+    );
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /no fleet with id cutover-fleet-nightly; list them with `cutover fleet list --all`/);
+    assert.equal(
+      unknown.stderr,
+      'cutover: no fleet with id cutover-fleet-nightly; list them with `cutover fleet list --all`\n',
+    );
 
     const cancel = await cutover('cancel', 'sandbox-480');
     assert.equal(cancel.code, 0, cancel.stderr);

@@ -53,7 +53,22 @@ export interface FleetView {
 }
 
 export function noSuchFleet(id: string): string {
-  return `no fleet with id ${id}; list them with \`cutover fleet list --all\``;
+  const given = id.slice(FLEET_ID_PREFIX.length);
+  // `cutover fleet status cutover-adhoc`: a name that is an upgrade's id.
+  const upgrade = given.startsWith('cutover-')
+    ? `; ${given} looks like an upgrade's id: see \`cutover status ${given}\``
+    : '';
+  return `no fleet with id ${id}; list them with \`cutover fleet list --all\`${upgrade}`;
+}
+
+/**
+ * A fleet as `fleet status --json` prints it: the FleetStatus when a worker answered, over what
+ * describe knows (execution status, start and close times, phase from search attributes, why no
+ * worker answered), in one object either way.
+ */
+export function fleetJson(view: FleetView): Record<string, unknown> {
+  const { status, ...described } = view;
+  return { ...described, ...status };
 }
 
 /** Describes a fleet; unknown ids and workflows that are not fleets become clear refusals. */

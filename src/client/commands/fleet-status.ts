@@ -3,7 +3,7 @@ import { counted } from '../../plural';
 import type { FleetMemberStatus, FleetStatus, FleetWaveStatus, MemberState } from '../../workflows/fleet/messages';
 import { findUiLink } from '../connection';
 import { clock, printJson, printLines, runVerb, table, withTemporal, type JsonOption } from '../output';
-import { fleetIdOf, readFleet, type FleetView } from './fleet-handle';
+import { fleetIdOf, fleetJson, readFleet, type FleetView } from './fleet-handle';
 
 const STATUS_QUERY_TIMEOUT_MS = 10_000;
 const RECENT_TIMELINE_LINES = 8;
@@ -33,7 +33,7 @@ export function registerFleetStatus(fleet: Command): void {
         return withTemporal(async (temporal) => {
           const view = await readFleet(temporal.client, id, STATUS_QUERY_TIMEOUT_MS);
           const ui = await findUiLink(temporal, view.id, view.runId);
-          if (options.json) printJson({ ...view, ...('url' in ui ? { uiUrl: ui.url } : {}) });
+          if (options.json) printJson({ ...fleetJson(view), ...('url' in ui ? { uiUrl: ui.url } : {}) });
           else printLines(...renderFleetView(view), `  UI:       ${'url' in ui ? ui.url : ui.hint}`);
         });
       }),

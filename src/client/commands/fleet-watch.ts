@@ -9,7 +9,7 @@ import {
   type FleetWaveStatus,
 } from '../../workflows/fleet/messages';
 import { EXIT_FAILED, EXIT_OK, clock, printJson, printLines, runVerb, withTemporal, type JsonOption } from '../output';
-import { fleetIdOf, readFleet, type FleetView } from './fleet-handle';
+import { fleetIdOf, fleetJson, readFleet, type FleetView } from './fleet-handle';
 import { fleetApproveHint } from './fleet-status';
 
 const POLL_EVERY_MS = 1_000;
@@ -48,7 +48,7 @@ export async function followFleet(client: Client, id: string, options: { json: b
     const view = await readFleet(client, id, QUERY_TIMEOUT_MS);
     const changes = fleetViewChanges(previous, view);
     if (changes.length) {
-      if (options.json) printJson({ ...view, changes }, true);
+      if (options.json) printJson({ ...fleetJson(view), changes }, true);
       else printLines(...changes.map((change) => `${clock(new Date())}  ${change.text}`));
     }
     previous = view;
