@@ -12,7 +12,7 @@ RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-30d}"
 ATTEMPTS=60
 
 # Name:Type of every search attribute the cutover workflows set (src/workflows/search-attributes.ts).
-SEARCH_ATTRIBUTES="CutoverPhase:Keyword CutoverRoutingGroup:Keyword CutoverStrategy:Keyword CutoverTargetVersion:Keyword CutoverTrafficPercent:Int"
+SEARCH_ATTRIBUTES="CutoverPhase:Keyword CutoverRoutingGroup:Keyword CutoverStrategy:Keyword CutoverTargetVersion:Keyword CutoverTrafficPercent:Int CutoverFleet:Keyword"
 
 say() { echo "temporal-setup: $*"; }
 
