@@ -462,6 +462,56 @@ describe('cutover fleet against Temporal, without a worker', () => {
       history.events?.some((event) => event.workflowExecutionCancelRequestedEventAttributes),
       'the fleet has a cancel request in its history',
     );
+
+    // Ended (here terminated, as no worker runs it): verbs are refused, watch exits 1 at once.
+    await env.client.workflow.getHandle(started.id).terminate('test');
+    const [pause, cancelAgain, watch] = await Promise.all([
+      cutover('pause', 'sandbox-480'),
+      cutover('cancel', 'sandbox-480'),
+      cutover('watch', 'sandbox-480'),
+    ]);
+    assert.equal(pause.code, 1);
+    assert.equal(
+      pause.stderr,
+      'cutover: fleet cutover-fleet-sandbox-480 already ended (TERMINATED, phase STARTING); there is nothing to pause. See `cutover fleet status cutover-fleet-sandbox-480`\n',
+    );
+    assert.equal(cancelAgain.code, 1);
+    assert.match(cancelAgain.stderr, /already ended \(TERMINATED, phase STARTING\); there is nothing to cancel/);
+    assert.equal(watch.code, 1, watch.stderr);
+    assert.match(
+      watch.stdout,
+      /fleet cutover-fleet-sandbox-480 ended: workflow TERMINATED in phase STARTING; check `cutover fleet list sandbox-480`/,
+    );
+  });
+
+  test('start prints the fleet id, its waves and groups, and the commands to follow it', async () => {
+    const path = join(dir, 'nightly.yaml');
+    writeFileSync(path, readFileSync(EXAMPLE, 'utf8').replace('name: sandbox-480', 'name: nightly-480'));
+    const run = await cutover('start', path);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(
+      run.stdout.replace(/UI: +.*\n/, 'UI: ...\n'),
+      [
+        'started fleet cutover-fleet-nightly-480: 3 routing groups and the patterns team-.* to Trino 480 in 3 waves, on failure halt',
+        '  the worker resolves the patterns from the gateway: its waves may hold more groups than these, which hold the listed groups only (--gateway resolves them here)',
+        '  wave 1 canary-groups (1 at a time): 1 group',
+        '    adhoc: blue-green -> adhoc-480 (Trino 480), from groups[0]',
+        '  wave 2 quarter (2 at a time, soak 1m after): 1 group',
+        '    etl: blue-green -> etl-green (Trino 480), from groups[1]',
+        '  wave 3 rest (approval first, 3 at a time): 1 group',
+        '    bi: canary -> bi-480 (Trino 480), from groups[2]',
+        '  UI: ...',
+        '  watch:   cutover fleet watch nightly-480',
+        '  status:  cutover fleet status nightly-480',
+        "  groups:  cutover fleet list nightly-480   (each group's upgrade, cutover-<group>)",
+        '  approve: cutover fleet approve nightly-480   (before each wave with approval first)',
+        '  stop:    cutover fleet cancel nightly-480   (running groups roll back, no new group starts)',
+        '',
+      ].join('\n'),
+    );
+    const description = await env.client.workflow.getHandle('cutover-fleet-nightly-480').describe();
+    assert.equal(description.status.name, 'RUNNING');
+    assert.equal(description.typedSearchAttributes.get(CutoverFleet), 'nightly-480');
   });
 });
 

@@ -68,10 +68,10 @@ export function registerFleetStart(fleet: Command): void {
           } else {
             const groups = waves.reduce((sum, wave) => sum + wave.groups.length, 0);
             printLines(
-              `started fleet ${id}: ${counted(groups, 'routing group')} to Trino ${plan.version} in ${counted(waves.length, 'wave')}, on failure ${plan.onFailure}`,
+              `started fleet ${id}: ${counted(groups, 'routing group')}${unresolvedPatterns.length ? ` and the patterns ${unresolvedPatterns.join(', ')}` : ''} to Trino ${plan.version} in ${counted(waves.length, 'wave')}, on failure ${plan.onFailure}`,
               ...(unresolvedPatterns.length
                 ? [
-                    `  patterns not resolved here (add --gateway): ${unresolvedPatterns.join(', ')}; the worker resolves them from the gateway`,
+                    '  the worker resolves the patterns from the gateway: its waves may hold more groups than these, which hold the listed groups only (--gateway resolves them here)',
                   ]
                 : []),
               ...waves.flatMap((wave, index) => waveLines(wave, index)),
