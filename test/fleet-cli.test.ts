@@ -8,7 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { fleetIdOf, fleetJson, fleetNameOf, type FleetView } from '../src/client/commands/fleet-handle';
 import { fleetListQuery, fleetMembersQuery } from '../src/client/commands/fleet-list';
 import { renderFleetStatus, renderFleetView } from '../src/client/commands/fleet-status';
-import { fleetChanges, fleetEnding } from '../src/client/commands/fleet-watch';
+import { fleetChanges, fleetEnding, fleetViewChanges } from '../src/client/commands/fleet-watch';
 import { UsageError } from '../src/client/output';
 import { signAt } from '../src/client/signing';
 import { RefusedError } from '../src/client/upgrades';
@@ -253,6 +253,34 @@ describe('cutover fleet: rendering, names and change detection', () => {
         'etl: RUNNING · BAKING · 100% green · bake 2m',
         'bi: ROLLED_BACK · 0% green · analysis: error rate 12% > 5%',
       ],
+    );
+  });
+
+  test('watch through a worker gap: a warning while none answers, then only what changed meanwhile', () => {
+    const halted = haltedFleet();
+    const described = {
+      id: halted.id,
+      runId: halted.runId,
+      executionStatus: 'RUNNING' as const,
+      startTime: '2026-12-03T10:00:00.000Z',
+      name: halted.name,
+      phase: 'HALTED',
+    };
+    const answered: FleetView = { ...described, workerPolling: true, status: halted };
+    const silent: FleetView = {
+      ...described,
+      workerPolling: false,
+      workerProblem: 'no worker is polling task queue cutover',
+    };
+    assert.deepEqual(
+      fleetViewChanges(answered, silent, halted).map((change) => change.text),
+      ['no worker is polling task queue cutover: start one with `cutover worker`; still watching'],
+    );
+    assert.deepEqual(fleetViewChanges(silent, silent, halted), []);
+    const resumed: FleetStatus = { ...halted, phase: 'RUNNING', halted: undefined };
+    assert.deepEqual(
+      fleetViewChanges(silent, { ...answered, status: resumed }, halted).map((change) => change.text),
+      ['a worker answers again', 'fleet sandbox-480: RUNNING, wave 2/3'],
     );
   });
 

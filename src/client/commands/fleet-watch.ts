@@ -43,10 +43,12 @@ export interface FleetChange {
 /** Follows a fleet until its run ends and returns the exit code its outcome deserves. */
 export async function followFleet(client: Client, id: string, options: { json: boolean }): Promise<number> {
   let previous: FleetView | undefined;
+  let lastStatus: FleetStatus | undefined;
   for (let first = true; ; first = false) {
     if (!first) await sleep(POLL_EVERY_MS);
     const view = await readFleet(client, id, QUERY_TIMEOUT_MS);
-    const changes = fleetViewChanges(previous, view);
+    const changes = fleetViewChanges(previous, view, lastStatus);
+    lastStatus = view.status ?? lastStatus;
     if (changes.length) {
       if (options.json) printJson({ ...fleetJson(view), changes }, true);
       else printLines(...changes.map((change) => `${clock(new Date())}  ${change.text}`));
@@ -74,8 +76,15 @@ export function fleetEnding(view: FleetView): { phase: string; exitCode: number;
   return { phase: phase ?? 'unknown', exitCode, message };
 }
 
-/** What changed between two readings of a fleet, worker answers or not. */
-export function fleetViewChanges(previous: FleetView | undefined, next: FleetView): FleetChange[] {
+/**
+ * What changed between two readings of a fleet, worker answers or not; `lastStatus` is the latest
+ * status a worker gave, so that a worker back after a gap reports only what changed meanwhile.
+ */
+export function fleetViewChanges(
+  previous: FleetView | undefined,
+  next: FleetView,
+  lastStatus: FleetStatus | undefined,
+): FleetChange[] {
   const name = next.status?.name ?? next.name ?? next.id;
   const changes: FleetChange[] = [];
   if (!next.status) {
@@ -88,12 +97,13 @@ export function fleetViewChanges(previous: FleetView | undefined, next: FleetVie
             ? `${next.workerProblem}: start one with \`cutover worker\`; still watching`
             : `no status from a worker (${next.workerProblem}); check the worker's log; still watching`,
       });
-    if (next.phase !== (previous?.status?.phase ?? previous?.phase))
+    const shown = previous && !previous.status ? previous.phase : lastStatus?.phase;
+    if (next.phase !== shown)
       changes.push({ kind: 'fleet', subject: name, text: `fleet ${name}: ${next.phase ?? 'unknown phase'}` });
     return changes;
   }
   if (previous && !previous.status) changes.push({ kind: 'fleet', subject: name, text: 'a worker answers again' });
-  return [...changes, ...fleetChanges(previous?.status, next.status)];
+  return [...changes, ...fleetChanges(lastStatus, next.status)];
 }
 
 /**
