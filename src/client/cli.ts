@@ -14,6 +14,7 @@ Examples:
   $ cutover rollback cutover-adhoc --reason "p99 latency doubled"
   $ cutover list --all --group adhoc
   $ cutover fleet validate plans/sandbox-fleet.yaml --gateway   # a fleet's waves and every group's plan
+  $ cutover fleet start plans/sandbox-fleet.yaml && cutover fleet watch sandbox-480
 
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS and profiles
 (@temporalio/envconfig). Links to the Temporal UI: TEMPORAL_UI_URL (found without it only for a

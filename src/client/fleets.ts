@@ -1,4 +1,8 @@
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { FleetPlan } from '../fleet/schema';
 import { fleetWorkflowId, type FleetWorkflow } from '../workflows/fleet/messages';
 import { TASK_QUEUE } from '../workflows/messages';
@@ -16,7 +20,7 @@ export async function startFleet(
   document: Record<string, unknown>,
   fleet: FleetPlan,
   options: { startedBy?: string; historyLimit?: number } = {},
-): Promise<WorkflowHandle<FleetWorkflow>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<FleetWorkflow>> {
   const workflowId = fleetWorkflowId(fleet.name);
   try {
     return await client.workflow.start<FleetWorkflow>('fleetUpgrade', {

@@ -142,18 +142,22 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-/** Prints the workflow's answer to an operator update; an answer starting with "ignored:" exits 1. */
+/**
+ * Prints the workflow's answer to an operator update; an answer starting with "ignored:" exits 1.
+ * `commands` is what precedes `status ID` and `watch ID` in the hints (`cutover fleet` for a fleet).
+ */
 export function printAcknowledgement(
   id: string,
   verb: string,
   acknowledgement: Acknowledgement,
   options: JsonOption,
+  commands = 'cutover',
 ): number {
   const ignored = acknowledgement.message.startsWith('ignored:');
   if (options.json) printJson({ id, verb, ...acknowledgement, ignored });
   else if (ignored)
-    process.stderr.write(`cutover: ${verb} ${id} was ${acknowledgement.message}; see \`cutover status ${id}\`\n`);
-  else printLines(`${id}: ${acknowledgement.message}`, `  follow it with \`cutover watch ${id}\``);
+    process.stderr.write(`cutover: ${verb} ${id} was ${acknowledgement.message}; see \`${commands} status ${id}\`\n`);
+  else printLines(`${id}: ${acknowledgement.message}`, `  follow it with \`${commands} watch ${id}\``);
   return ignored ? EXIT_FAILED : EXIT_OK;
 }
 

@@ -6,6 +6,7 @@ import { durationMs } from '../plan/duration';
 import { KeyFormatError, parsePrivateKey, type OpenSshPrivateKey } from '../signing/openssh';
 import { ANY_GATE, type ApprovalSignature, type SignedAction } from '../signing/payload';
 import { newNonce, signApproval } from '../signing/sign';
+import { readFleet } from './commands/fleet-handle';
 import { readUpgrade } from './commands/upgrade-handle';
 import { UsageError } from './output';
 import { RefusedError } from './upgrades';
@@ -68,21 +69,49 @@ export async function signRequest(
   key: OpenSshPrivateKey,
   expiresIn: string,
 ): Promise<ApprovalSignature> {
-  const verb = action === 'promote-full' ? 'promote' : action;
   const { status, workerProblem } = await readUpgrade(client, id, STATUS_TIMEOUT_MS);
-  if (!status)
+  return signAt(id, status ?? { problem: workerProblem }, action, by, key, expiresIn);
+}
+
+/** Signs `action` for a fleet's run and the gate it is at now (`<wave index>:approval`), read from its `fleetStatus`. */
+export async function signFleetRequest(
+  client: Client,
+  id: string,
+  action: SignedAction,
+  by: string,
+  key: OpenSshPrivateKey,
+  expiresIn: string,
+): Promise<ApprovalSignature> {
+  const { status, workerProblem } = await readFleet(client, id, STATUS_TIMEOUT_MS);
+  return signAt(id, status ?? { problem: workerProblem }, action, by, key, expiresIn);
+}
+
+/** What a signature binds, from a workflow's status (an upgrade's or a fleet's), or why that status is unknown. */
+export type SigningTarget = { id: string; runId?: string; gate?: string } | { problem?: string };
+
+/** Signs `action` for the run and gate of `target` (see signRequest). */
+export function signAt(
+  id: string,
+  target: SigningTarget,
+  action: SignedAction,
+  by: string,
+  key: OpenSshPrivateKey,
+  expiresIn: string,
+): ApprovalSignature {
+  const verb = action === 'promote-full' ? 'promote' : action;
+  if (!('id' in target))
     throw new RefusedError(
-      `cannot sign the ${verb} of ${id}: ${workerProblem ?? 'its status is unknown'} (the signature binds the run and gate its status names)`,
+      `cannot sign the ${verb} of ${id}: ${target.problem ?? 'its status is unknown'} (the signature binds the run and gate its status names)`,
     );
-  if (!status.runId || !status.gate)
+  if (!target.runId || !target.gate)
     throw new RefusedError(
       `cannot sign the ${verb} of ${id}: its worker predates signed approvals (no run id and gate in its status); upgrade the workers or send it without --key`,
     );
   return signApproval(key, {
-    workflowId: status.id,
-    runId: status.runId,
+    workflowId: target.id,
+    runId: target.runId,
     action,
-    gate: action === 'rollback' ? ANY_GATE : status.gate,
+    gate: action === 'rollback' ? ANY_GATE : target.gate,
     approver: by,
     expires: new Date(Date.now() + expiryMs(expiresIn)).toISOString(),
     nonce: newNonce(),

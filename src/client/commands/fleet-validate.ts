@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { FleetGroup, FleetWaveOf } from '../../fleet/expand';
-import { checkFleetPlan, readFleetFile } from '../../fleet/load';
+import { checkFleetPlan, readFleetFile, type FleetCheck } from '../../fleet/load';
 import { YamlFileProblem } from '../../plan/yaml-file';
 import { counted } from '../../plural';
 import { policyProblems } from '../../policy/check-plan';
@@ -9,7 +9,7 @@ import type { WorkerPolicy } from '../../policy/schema';
 import { integrationsFromEnv } from '../../worker/integrations';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, printJson, printLines, type JsonOption, runVerb } from '../output';
 
-interface FleetValidateOptions extends JsonOption {
+export interface FleetValidateOptions extends JsonOption {
   policy?: string;
   /** `--gateway` alone: the fleet's gateway.url; `--gateway URL`: that address instead. */
   gateway?: string | true;
@@ -44,7 +44,29 @@ export function registerFleetValidate(fleet: Command): void {
     );
 }
 
-async function validateFleet(fleetPath: string, options: FleetValidateOptions): Promise<number> {
+/** A fleet plan file checked as `cutover fleet validate` checks it. */
+export interface FleetFileCheck {
+  document: Record<string, unknown>;
+  policyFile?: string;
+  gateway?: GatewayGroups;
+  /** The check of the plan alone, and with each group's plan against the policy. */
+  schema: FleetCheck;
+  check: FleetCheck;
+  /** Problems only the policy found. */
+  refused: string[];
+  /** Every problem, the gateway's first. */
+  problems: string[];
+}
+
+/**
+ * Reads a fleet plan file, the policy and (with `--gateway`) the gateway's routing groups, and
+ * checks the plan. A file or policy that cannot be read, or `--gateway` without a URL, is reported
+ * here (stderr, or JSON with --json) and its exit code returned instead.
+ */
+export async function checkFleetFile(
+  fleetPath: string,
+  options: FleetValidateOptions,
+): Promise<FleetFileCheck | number> {
   let document: Record<string, unknown>;
   try {
     document = await readFleetFile(fleetPath);
@@ -82,6 +104,18 @@ async function validateFleet(fleetPath: string, options: FleetValidateOptions): 
   const check = checkFleetPlan(document, gateway?.groups, (plan) => policyProblems(plan, policy));
   const refused = check.problems.filter((problem) => !schema.problems.includes(problem));
   const problems = [...(gateway?.problem ? [`gateway.url: ${gateway.problem}`] : []), ...check.problems];
+  return { document, policyFile, gateway, schema, check, refused, problems };
+}
+
+/** The refusal of a fleet plan with problems: each on its own line, on stderr. */
+export function refusalText(fleetPath: string, problems: string[]): string {
+  return `cutover: ${fleetPath} would be refused:\n${problems.map((problem) => `  - ${problem}`).join('\n')}\n`;
+}
+
+async function validateFleet(fleetPath: string, options: FleetValidateOptions): Promise<number> {
+  const result = await checkFleetFile(fleetPath, options);
+  if (typeof result === 'number') return result;
+  const { policyFile, gateway, schema, check, refused, problems } = result;
   const expansion = check.expansion;
   const unresolved = gateway?.groups ? [] : (expansion?.unresolvedPatterns ?? []);
   const awaiting = expansion?.ok ? expansion.awaitingPatterns : [];
@@ -128,15 +162,13 @@ async function validateFleet(fleetPath: string, options: FleetValidateOptions): 
       : []),
     ...waves.flatMap((wave, index) => waveLines(wave, index)),
   );
-  if (problems.length)
-    process.stderr.write(
-      `cutover: ${fleetPath} would be refused:\n${problems.map((problem) => `  - ${problem}`).join('\n')}\n`,
-    );
+  if (problems.length) process.stderr.write(refusalText(fleetPath, problems));
   printLines('nothing was started');
   return problems.length ? EXIT_FAILED : EXIT_OK;
 }
 
-function waveLines(wave: FleetWaveOf<FleetGroup | string>, index: number): string[] {
+/** A wave's lines in the summary: how it runs, then each group and its plan. */
+export function waveLines(wave: FleetWaveOf<FleetGroup | string>, index: number): string[] {
   const how = [
     ...(wave.approval ? ['approval first'] : []),
     `${wave.maxParallel} at a time`,

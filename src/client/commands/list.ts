@@ -17,7 +17,8 @@ interface ListOptions extends JsonOption {
   limit: number;
 }
 
-interface UpgradeRow {
+/** An upgrade as `cutover list` shows it. */
+export interface UpgradeRow {
   id: string;
   runId: string;
   strategy?: string;
@@ -57,24 +58,27 @@ export function registerList(program: Command): void {
               `no ${options.all ? '' : 'running '}upgrades${options.group ? ` of routing group ${options.group}` : ''}${options.all ? '' : '; add --all to include finished ones'}`,
             );
           }
-          printLines(
-            table(
-              ['ID', 'STRATEGY', 'GROUP', 'TARGET', 'PHASE', 'TRAFFIC', 'STARTED', 'STATUS'],
-              rows.map((row) => [
-                row.id,
-                row.strategy ?? '-',
-                row.routingGroup ?? '-',
-                row.targetVersion ?? '-',
-                row.phase ?? '-',
-                row.trafficPercent === undefined ? '-' : `${row.trafficPercent}%`,
-                localDateTime(row.startTime),
-                row.status,
-              ]),
-            ),
-          );
+          printLines(upgradeTable(rows));
         }),
       ),
     );
+}
+
+/** The upgrades' table of `cutover list`. */
+export function upgradeTable(rows: UpgradeRow[]): string {
+  return table(
+    ['ID', 'STRATEGY', 'GROUP', 'TARGET', 'PHASE', 'TRAFFIC', 'STARTED', 'STATUS'],
+    rows.map((row) => [
+      row.id,
+      row.strategy ?? '-',
+      row.routingGroup ?? '-',
+      row.targetVersion ?? '-',
+      row.phase ?? '-',
+      row.trafficPercent === undefined ? '-' : `${row.trafficPercent}%`,
+      localDateTime(row.startTime),
+      row.status,
+    ]),
+  );
 }
 
 function listQuery(options: ListOptions): string {
@@ -84,7 +88,8 @@ function listQuery(options: ListOptions): string {
   return clauses.join(' AND ');
 }
 
-function rowOf(execution: WorkflowExecutionInfo): UpgradeRow {
+/** An upgrade's row from its visibility record. */
+export function rowOf(execution: WorkflowExecutionInfo): UpgradeRow {
   const attributes = execution.typedSearchAttributes;
   return {
     id: execution.workflowId,
@@ -101,18 +106,19 @@ function rowOf(execution: WorkflowExecutionInfo): UpgradeRow {
 }
 
 /** A namespace without cutover's search attributes refuses the query: say how to register them. */
-function explainListFailure(error: unknown): unknown {
+export function explainListFailure(error: unknown): unknown {
   const message = `${(error as Error)?.message ?? ''} ${(error as { cause?: Error })?.cause?.message ?? ''}`;
   if (/Cutover\w+|not defined|invalid query/i.test(message)) {
     return new RefusedError(
       `the namespace refused the list query (${message.trim()}); cutover's search attributes may be missing: \`cutover dev\` registers them, ` +
-        'on another server run `temporal operator search-attribute create --name CutoverRoutingGroup --type Keyword` (and CutoverPhase, CutoverStrategy, CutoverTargetVersion as Keyword, CutoverTrafficPercent as Int)',
+        'on another server run `temporal operator search-attribute create --name CutoverRoutingGroup --type Keyword` (and CutoverPhase, CutoverStrategy, CutoverTargetVersion, CutoverFleet as Keyword, CutoverTrafficPercent as Int)',
     );
   }
   return error;
 }
 
-function localDateTime(iso: string): string {
+/** `YYYY-MM-DD HH:MM` in local time. */
+export function localDateTime(iso: string): string {
   const date = new Date(iso);
   const pad = (value: number) => String(value).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
@@ -124,7 +130,8 @@ function parseGroup(value: string): string {
   return value;
 }
 
-function parseLimit(value: string): number {
+/** `--limit`: a positive whole number. */
+export function parseLimit(value: string): number {
   const limit = Number(value);
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError('must be a positive whole number');
   return limit;

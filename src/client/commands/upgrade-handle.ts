@@ -8,7 +8,7 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
-import type { UpdateDefinition } from '@temporalio/common';
+import type { QueryDefinition, UpdateDefinition } from '@temporalio/common';
 import { routingView, type RoutingView } from '../../analysis/routing-view';
 import { statusQuery, type Acknowledgement, type UpgradeStatus } from '../../workflows/messages';
 import { CutoverPhase, CutoverTrafficPercent } from '../../workflows/search-attributes';
@@ -109,32 +109,48 @@ const QUERY_PROBE_MS = 1_000;
 export async function readUpgrade(client: Client, id: string, queryTimeoutMs: number): Promise<UpgradeView> {
   const description = await describeUpgrade(client, id);
   const view = viewOfDescription(description);
-  const taskQueue = description.taskQueue;
-  const noWorker = (): UpgradeView => ({
-    ...view,
-    workerPolling: false,
-    workerProblem: `no worker is polling task queue ${taskQueue}`,
-  });
-  const before = await lastPolls(client, taskQueue);
-  if (before?.size === 0) return noWorker();
-  const probeMs = before ? Math.min(QUERY_PROBE_MS, queryTimeoutMs) : queryTimeoutMs;
-  let answer = await queryStatus(client, id, probeMs);
-  if ('unanswered' in answer && before) {
-    // Unanswered: a worker that polls would have taken the query and polled again since.
-    const after = await lastPolls(client, taskQueue);
-    if (after && !polledSince(before, after)) return noWorker();
-    if (queryTimeoutMs > probeMs) answer = await queryStatus(client, id, queryTimeoutMs - probeMs);
-    if ('unanswered' in answer)
-      answer = {
-        problem: `a worker polls task queue ${taskQueue} but did not answer the status query within ${Math.round(queryTimeoutMs / 1000)} s (busy, or stuck: see its log)`,
-      };
-  }
-  view.workerPolling = true;
-  if ('status' in answer) view.status = answer.status;
-  else view.workerProblem = answer.problem;
+  const answer = await askWorker(client, id, description.taskQueue, statusQuery, queryTimeoutMs);
+  view.workerPolling = answer.workerPolling;
+  if ('value' in answer) view.status = answer.value;
+  else view.workerProblem = answer.workerProblem;
+  if (!answer.workerPolling) return view;
   view.liveSample = liveSample(view.pendingActivity, view.status);
   view.analysis = analysisOf(view);
   return view;
+}
+
+/** A query's answer from a worker, or why there is none and whether any worker polls. */
+export type WorkerAnswer<T> = { value: T; workerPolling: true } | { workerPolling: boolean; workerProblem: string };
+
+/**
+ * Asks a workflow's worker a query (an upgrade's `status`, a fleet's `fleetStatus`) when one polls
+ * its task queue; says within about a second when none does (see QUERY_PROBE_MS).
+ */
+export async function askWorker<T>(
+  client: Client,
+  id: string,
+  taskQueue: string,
+  query: QueryDefinition<T>,
+  queryTimeoutMs: number,
+): Promise<WorkerAnswer<T>> {
+  const noWorker = { workerPolling: false, workerProblem: `no worker is polling task queue ${taskQueue}` };
+  const before = await lastPolls(client, taskQueue);
+  if (before?.size === 0) return noWorker;
+  const probeMs = before ? Math.min(QUERY_PROBE_MS, queryTimeoutMs) : queryTimeoutMs;
+  let answer = await queryWithDeadline(client, id, query, probeMs);
+  if ('unanswered' in answer && before) {
+    // Unanswered: a worker that polls would have taken the query and polled again since.
+    const after = await lastPolls(client, taskQueue);
+    if (after && !polledSince(before, after)) return noWorker;
+    if (queryTimeoutMs > probeMs) answer = await queryWithDeadline(client, id, query, queryTimeoutMs - probeMs);
+    if ('unanswered' in answer)
+      answer = {
+        problem: `a worker polls task queue ${taskQueue} but did not answer the ${query.name} query within ${Math.round(queryTimeoutMs / 1000)} s (busy, or stuck: see its log)`,
+      };
+  }
+  return 'value' in answer
+    ? { value: answer.value, workerPolling: true }
+    : { workerPolling: true, workerProblem: answer.problem };
 }
 
 function analysisOf(view: UpgradeView): RoutingView | undefined {
@@ -143,26 +159,27 @@ function analysisOf(view: UpgradeView): RoutingView | undefined {
   return recorded && routingView(recorded, 'recorded');
 }
 
-/** The `status` query with a deadline: a missing worker must not hang the CLI. */
-export async function queryStatus(
+/** A query with a deadline: a missing worker must not hang the CLI. */
+async function queryWithDeadline<T>(
   client: Client,
   id: string,
+  query: QueryDefinition<T>,
   timeoutMs: number,
-): Promise<{ status: UpgradeStatus } | { problem: string; unanswered?: true }> {
+): Promise<{ value: T } | { problem: string; unanswered?: true }> {
   try {
-    const status = await client.connection.withDeadline(Date.now() + timeoutMs, () =>
-      client.workflow.getHandle(id).query(statusQuery),
+    const value = await client.connection.withDeadline(Date.now() + timeoutMs, () =>
+      client.workflow.getHandle(id).query(query),
     );
-    return { status };
+    return { value };
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new WorkflowNotFoundError(error.message, id, undefined);
     // Past the deadline the call ends as DEADLINE_EXCEEDED, or CANCELLED when the server gave up first.
     if (isGrpcDeadlineError(error) || isGrpcCancelledError(error) || isGrpcDeadlineError(causeOf(error)))
       return {
-        problem: `no worker answered the status query within ${Math.round(timeoutMs / 1000)} s`,
+        problem: `no worker answered the ${query.name} query within ${Math.round(timeoutMs / 1000)} s`,
         unanswered: true,
       };
-    return { problem: `the status query failed: ${causeOf(error)?.message ?? (error as Error).message}` };
+    return { problem: `the ${query.name} query failed: ${causeOf(error)?.message ?? (error as Error).message}` };
   }
 }
 
@@ -198,6 +215,18 @@ function polledSince(before: Map<string, number>, after: Map<string, number>): b
   return [...after].some(([identity, at]) => at > (before.get(identity) ?? -1));
 }
 
+/** What `sendUpdate` acts on: an upgrade, or a fleet (the same verbs, another workflow type). */
+export interface UpdateTarget {
+  /** `upgrade` or `fleet`, in messages. */
+  noun: string;
+  /** The command that shows it, e.g. `cutover status`. */
+  statusCommand: string;
+  /** Describes the workflow; refuses one of another type. */
+  describe(client: Client, id: string): Promise<WorkflowExecutionDescription>;
+}
+
+const UPGRADE_TARGET: UpdateTarget = { noun: 'upgrade', statusCommand: 'cutover status', describe: describeUpgrade };
+
 /**
  * Sends one of the operator updates (approve, rollback, pause, resume) and returns the workflow's
  * acknowledgement; a validator's refusal, a finished run or a silent worker become RefusedErrors.
@@ -207,9 +236,10 @@ export async function sendUpdate<Input>(
   id: string,
   update: UpdateDefinition<Acknowledgement, [Input]>,
   input: Input,
+  target: UpdateTarget = UPGRADE_TARGET,
 ): Promise<Acknowledgement> {
-  const description = await describeUpgrade(client, id);
-  if (description.status.name !== 'RUNNING') throw endedRefusal(id, update.name, description);
+  const description = await target.describe(client, id);
+  if (description.status.name !== 'RUNNING') throw endedRefusal(id, update.name, description, target);
   try {
     return await client.connection.withDeadline(Date.now() + UPDATE_TIMEOUT_MS, () =>
       client.workflow.getHandle(id).executeUpdate(update, { args: [input] }),
@@ -217,26 +247,32 @@ export async function sendUpdate<Input>(
   } catch (error) {
     if (error instanceof WorkflowUpdateFailedError) {
       throw new RefusedError(
-        `${update.name} refused by ${id}: ${error.cause?.message ?? error.message}; see \`cutover status ${id}\``,
+        `${update.name} refused by ${id}: ${error.cause?.message ?? error.message}; see \`${target.statusCommand} ${id}\``,
       );
     }
     if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(error)) {
       throw new RefusedError(
         `${id} did not acknowledge the ${update.name} within ${UPDATE_TIMEOUT_MS / 1000} s: is a worker running? start one with \`cutover worker\`; ` +
-          `the request may still be applied when a worker picks it up, so check \`cutover status ${id}\` before sending it again`,
+          `the request may still be applied when a worker picks it up, so check \`${target.statusCommand} ${id}\` before sending it again`,
       );
     }
     if (error instanceof WorkflowNotFoundError) {
       // The run closed between describe and update.
-      throw endedRefusal(id, update.name, await describeUpgrade(client, id));
+      throw endedRefusal(id, update.name, await target.describe(client, id), target);
     }
     throw error;
   }
 }
 
-function endedRefusal(id: string, verb: string, description: WorkflowExecutionDescription): RefusedError {
+/** The refusal of a verb sent to a run that already ended. */
+export function endedRefusal(
+  id: string,
+  verb: string,
+  description: WorkflowExecutionDescription,
+  target: UpdateTarget = UPGRADE_TARGET,
+): RefusedError {
   const phase = description.typedSearchAttributes.get(CutoverPhase);
   return new RefusedError(
-    `upgrade ${id} already ended (${description.status.name}${phase ? `, phase ${phase}` : ''}); there is nothing to ${verb === 'rollback' ? 'roll back' : verb}. See \`cutover status ${id}\``,
+    `${target.noun} ${id} already ended (${description.status.name}${phase ? `, phase ${phase}` : ''}); there is nothing to ${verb === 'rollback' ? 'roll back' : verb}. See \`${target.statusCommand} ${id}\``,
   );
 }

@@ -119,7 +119,11 @@ export interface FleetStatus {
   halted?: { routingGroup: string; reason: string };
   /** True while the fleet's own gate (approval before a wave) waits. */
   awaitingApproval: boolean;
-  /** The gate a signed fleet approval answers now: `<wave index>:approval` while one waits, else `none`. */
+  /**
+   * The gate operator actions answer now, `<wave index>:<kind>` (0-based like `wave`), e.g.
+   * `2:approval` while the approval before the third wave waits, `2:wave` while it runs: signed
+   * approvals bind it (the signed payload's gate format, src/signing/payload.ts).
+   */
   gate: string;
   /** Runs of the fleet's workflow so far (1 + continue-as-new count). */
   runs: number;

@@ -235,11 +235,12 @@ export class FleetRunner {
       this.gateApproval = undefined;
       await condition(() => this.gateApproval !== undefined || this.stop !== undefined);
       this.status.awaitingApproval = false;
-      this.status.gate = 'none';
+      this.status.gate = `${index}:wave`;
       if (this.stop) return false;
       wave.approvedBy = this.gateApproval!.by;
       this.note(`${wave.name} approved by ${wave.approvedBy}`);
     }
+    this.status.gate = `${index}:wave`;
     if (wave.state !== 'RUNNING') {
       wave.state = 'RUNNING';
       wave.startedAt = new Date().toISOString();
