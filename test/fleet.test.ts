@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startFleet } from '../src/client/fleets';
@@ -13,6 +16,7 @@ import {
   type FleetWorkflow,
 } from '../src/workflows/fleet/messages';
 import type { UpgradeResult } from '../src/workflows/messages';
+import { runCli } from './support/cli';
 import { fastPlan } from './support/plans';
 import { useTestbed } from './support/testbed';
 
@@ -499,6 +503,51 @@ describe('fleet upgrades in waves', () => {
         testbed.env.client.workflow.getHandle('cutover-k-three').describe(),
         'k-three never started',
       );
+    },
+  );
+
+  it(
+    'the CLI drives a live fleet: start from a file, status by wave, approve the gate, watch to SUCCEEDED, list its upgrades',
+    { timeout: 240_000 },
+    async () => {
+      const groups = ['l-one', 'l-two'];
+      const fleet = await fleetOfGroups(testbed, groups);
+      const dir = await mkdtemp(join(tmpdir(), 'cutover-fleet-'));
+      const path = join(dir, 'fleet.json');
+      await writeFile(
+        path,
+        JSON.stringify(
+          fleetDocument(
+            fleet.gatewayUrl,
+            'live',
+            [{ pattern: 'l-.*' }],
+            [{ groups: ['l-one'] }, { rest: true, approval: true }],
+          ),
+        ),
+      );
+      const cli = (...args: string[]) =>
+        runCli(testbed.env.address, ['fleet', ...args], { CUTOVER_POLICY_FILE: undefined, TEMPORAL_UI_URL: undefined });
+      const started = await cli('start', path, '--json');
+      assert.equal(started.code, 0, started.stderr);
+      assert.equal((JSON.parse(started.stdout) as { id: string }).id, 'cutover-fleet-live');
+      const handle = testbed.env.client.workflow.getHandle<FleetWorkflow>('cutover-fleet-live');
+      await until(handle, 'the gate of the second wave', (status) => status.awaitingApproval);
+      const status = await cli('status', 'live');
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /AWAITING_APPROVAL/);
+      assert.match(status.stdout, /l-one\s+(WARM|SUCCEEDED)/);
+      assert.match(status.stdout, /l-two\s+PENDING/);
+      const approved = await cli('approve', 'live', '--by', 'oncall');
+      assert.equal(approved.code, 0, approved.stderr);
+      assert.match(approved.stdout, /wave-2 approved by oncall/);
+      const watched = await cli('watch', 'live');
+      assert.equal(watched.code, 0, `${watched.stdout}\n${watched.stderr}`);
+      assert.match(watched.stdout, /SUCCEEDED/);
+      const listed = await cli('list', 'live', '--json');
+      assert.equal(listed.code, 0, listed.stderr);
+      const rows = JSON.parse(listed.stdout) as { workflowId?: string; id?: string }[];
+      assert.deepEqual(rows.map((row) => row.workflowId ?? row.id).sort(), ['cutover-l-one', 'cutover-l-two']);
+      for (const group of groups) assert.deepEqual(backendsOf(fleet, group), [[`${group}-480`, true]]);
     },
   );
 });
