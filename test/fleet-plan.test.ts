@@ -152,6 +152,18 @@ describe('fleet plan', () => {
     ]);
   });
 
+  it('a pattern skips the group of a routing-rule canary under way (<group>-canary beside <group>)', () => {
+    const result = checkFleetPlan(fleetDocument({ groups: [{ pattern: '.*' }], waves: [{ rest: true }] }), [
+      ...GATEWAY_GROUPS,
+      'adhoc-canary',
+      'solo-canary',
+    ]);
+    assert.deepEqual(result.problems, []);
+    const groups = result.expansion!.ok ? result.expansion!.waves[0].groups.map((group) => group.routingGroup) : [];
+    assert.ok(!groups.includes('adhoc-canary'), "adhoc-canary is adhoc's canary group");
+    assert.ok(groups.includes('solo-canary'), 'a group named -canary with no group of its own name is a group');
+  });
+
   it('names a wave left empty', () => {
     const result = check(
       fleetDocument({

@@ -105,7 +105,8 @@ function resolveGroups(
       return;
     }
     const whole = new RegExp(`^(?:${pattern})$`, 'u');
-    const matches = known.filter((group) => whole.test(group));
+    // A routing-rule canary's group (`<group>-canary`, green's while a canary runs) is no group to upgrade.
+    const matches = known.filter((group) => whole.test(group) && !isCanaryGroup(group, known));
     if (matches.length === 0)
       problems.push(
         `groups[${index}].pattern: ${pattern} matches no routing group of the gateway at ${fleet.gateway.url} (${groupsText(known)}); it must match a whole name`,
@@ -116,6 +117,11 @@ function resolveGroups(
     }
   });
   return { members, unresolvedPatterns };
+}
+
+/** `adhoc-canary` beside `adhoc`: the default group of a routing-rule canary of `adhoc`, not a group of its own. */
+function isCanaryGroup(group: string, known: readonly string[]): boolean {
+  return group.endsWith('-canary') && known.includes(group.slice(0, -'-canary'.length));
 }
 
 function groupsText(groups: readonly string[]): string {
