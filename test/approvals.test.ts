@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { startFleet } from '../src/client/fleets';
 import { startUpgrade } from '../src/client/upgrades';
+import { fleetPlanSchema } from '../src/fleet/schema';
+import { fleetStatusQuery } from '../src/workflows/fleet/messages';
 import { waitForPhase, waitForStatus } from '../src/devserver/wait';
 import type { UpgradePlan } from '../src/plan/schema';
 import { workerPolicySchema, type WorkerPolicy } from '../src/policy/schema';
@@ -364,6 +367,40 @@ describe('signed approvals on a real Temporal dev server and the sandbox fleet',
     assert.ok(scanned >= 4, `every upgrade of this file was scanned (${scanned})`);
     assert.ok(signedPayloads > 0, 'the scan reads decoded payloads: the signed requests are there, their keys are not');
   });
+  it('a fleet gate takes a signed `cutover fleet approve` from an approver of every group of the wave, and nothing else', async () => {
+    const group = 'fleetgate';
+    const fleet = await fleetWithBlue(group);
+    const document = {
+      name: 'signed',
+      gateway: { url: fleet.gatewayUrl, requestTimeout: '5s' },
+      version: '480',
+      base: {
+        green: { provisioner: { type: 'sandbox' } },
+        health: { interval: '200ms', timeout: '20s', smokeQueries: ['SELECT 1'] },
+        approval: { required: false },
+        analysis: { minQueries: 0, interval: '200ms' },
+        bake: '1s',
+        drain: { timeout: '1m', interval: '200ms', resultGrace: '0s' },
+        retire: { keepBlueFor: '1s', teardown: true },
+      },
+      groups: [{ routingGroup: group }],
+      waves: [{ groups: [group], approval: true }],
+    };
+    const handle = await startFleet(testbed.env.client, document, fleetPlanSchema.parse(document));
+    await waitUntil(async () => (await handle.query(fleetStatusQuery)).awaitingApproval, 'the fleet gate');
+    const unsigned = await cutover(['fleet', 'approve', 'signed', '--by', 'alice']);
+    assert.equal(unsigned.code, 1, unsigned.stdout);
+    assert.match(unsigned.stderr, /this worker requires signed approvals/);
+    const otherGroup = await cutover(['fleet', 'approve', 'signed', '--by', 'bob', '--key', bob.path]);
+    assert.equal(otherGroup.code, 1, otherGroup.stdout);
+    assert.match(otherGroup.stderr, /bob/);
+    assert.ok((await handle.query(fleetStatusQuery)).awaitingApproval, 'still waiting after two refusals');
+    const signed = await cutover(['fleet', 'approve', 'signed', '--by', 'alice', '--key', alice.path]);
+    assert.equal(signed.code, 0, signed.stderr);
+    const result = await handle.result();
+    assert.equal(result.outcome, 'SUCCEEDED');
+    assert.match(result.status.waves[0].approvedBy ?? '', /^alice \(signature verified, key SHA256:/);
+  });
 });
 
 describe('signing keys the CLI refuses before it sends anything (exit 2)', () => {
@@ -403,6 +440,15 @@ describe('signing keys the CLI refuses before it sends anything (exit 2)', () =>
     });
   });
 });
+
+async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
