@@ -130,7 +130,7 @@ describe('fleet durability: a worker killed and the Temporal server restarted mi
  * What the issue asks of a fleet after a fault: it SUCCEEDED, every group is served by its green
  * alone and was never without an active HEALTHY backend, and no group was started twice: one
  * StartChildWorkflowExecutionInitiated per group over the fleet's runs, one run of each group's
- * upgrade, each green provisioned, registered and activated once.
+ * upgrade, each green provisioned, registered and activated once; every history replays.
  */
 async function assertFleetUpgradedOnce(
   client: Client,
@@ -166,6 +166,7 @@ async function assertFleetUpgradedOnce(
     assert.equal(runs.length, 1, `one run of ${workflowId}: ${runs.join(', ')}`);
     assert.deepEqual(backendsOf(fleet, group), [[`${group}-480`, true]], `${group} is served by its green alone`);
     assertJournal(fleet.journal(since), { alwaysServed: group, counts: upgradedOnce(group) });
+    await assertReplays(client.workflow.getHandle(workflowId));
   }
   await assertReplays(handle);
 }
