@@ -24,6 +24,7 @@ import {
   type UpgradeStatus,
 } from '../src/workflows/messages';
 import { runCli, UNREACHABLE_TEMPORAL, type CliRun } from './support/cli';
+import { fleetDocument } from './support/fleets';
 import { historyText } from './support/history-json';
 import { describeKey, FIXTURE_KEY, keyFolder, secretMarkers } from './support/keys';
 import { TEST_POLICY_INPUT } from './support/policy';
@@ -370,22 +371,12 @@ describe('signed approvals on a real Temporal dev server and the sandbox fleet',
   it('a fleet gate takes a signed `cutover fleet approve` from an approver of every group of the wave, and nothing else', async () => {
     const group = 'fleetgate';
     const fleet = await fleetWithBlue(group);
-    const document = {
-      name: 'signed',
-      gateway: { url: fleet.gatewayUrl, requestTimeout: '5s' },
-      version: '480',
-      base: {
-        green: { provisioner: { type: 'sandbox' } },
-        health: { interval: '200ms', timeout: '20s', smokeQueries: ['SELECT 1'] },
-        approval: { required: false },
-        analysis: { minQueries: 0, interval: '200ms' },
-        bake: '1s',
-        drain: { timeout: '1m', interval: '200ms', resultGrace: '0s' },
-        retire: { keepBlueFor: '1s', teardown: true },
-      },
-      groups: [{ routingGroup: group }],
-      waves: [{ groups: [group], approval: true }],
-    };
+    const document = fleetDocument(
+      fleet.gatewayUrl,
+      'signed',
+      [{ routingGroup: group }],
+      [{ groups: [group], approval: true }],
+    );
     const handle = await startFleet(testbed.env.client, document, fleetPlanSchema.parse(document));
     await waitUntil(async () => (await handle.query(fleetStatusQuery)).awaitingApproval, 'the fleet gate');
     const unsigned = await cutover(['fleet', 'approve', 'signed', '--by', 'alice']);

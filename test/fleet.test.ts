@@ -6,7 +6,6 @@ import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startFleet } from '../src/client/fleets';
 import { startUpgrade } from '../src/client/upgrades';
-import { untilHealthy } from '../src/devserver/wait';
 import { fleetPlanSchema } from '../src/fleet/schema';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import {
@@ -17,45 +16,16 @@ import {
 } from '../src/workflows/fleet/messages';
 import type { UpgradeResult } from '../src/workflows/messages';
 import { runCli } from './support/cli';
+import {
+  backendsOf,
+  childStarts,
+  fleetBase as base,
+  fleetDocument,
+  groupsFleetOptions,
+  untilGroupsHealthy,
+} from './support/fleets';
 import { fastPlan } from './support/plans';
 import { useTestbed } from './support/testbed';
-
-/** Settings of every group's upgrade: fast, no approval, blue kept warm 1 s. */
-const FAST_BASE = {
-  strategy: 'blue-green',
-  gateway: undefined,
-  green: { provisioner: { type: 'sandbox' } },
-  health: { interval: '200ms', timeout: '20s', smokeQueries: ['SELECT 1'] },
-  approval: { required: false },
-  analysis: { minQueries: 0, interval: '200ms' },
-  bake: '1s',
-  drain: { timeout: '1m', interval: '200ms', resultGrace: '0s' },
-  retire: { keepBlueFor: '1s', teardown: true },
-};
-
-function base(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const { gateway: _gateway, ...rest } = FAST_BASE;
-  return { ...rest, ...overrides };
-}
-
-/** A document as `cutover fleet start` sends it: the fleet plan as written. */
-function fleetDocument(
-  gatewayUrl: string,
-  name: string,
-  groups: unknown[],
-  waves: unknown[],
-  extra: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return {
-    name,
-    gateway: { url: gatewayUrl, requestTimeout: '5s' },
-    version: '480',
-    base: base(),
-    groups,
-    waves,
-    ...extra,
-  };
-}
 
 async function start(
   testbed: ReturnType<typeof useTestbed>,
@@ -98,46 +68,9 @@ async function until(
 
 /** Sandbox clusters `<group>-blue` (Trino 470) serving each group, HEALTHY. */
 async function fleetOfGroups(testbed: ReturnType<typeof useTestbed>, groups: string[]): Promise<SandboxFleet> {
-  const fleet = await testbed.fleet({
-    healthIntervalMs: 100,
-    clusters: groups.map((group) => ({ name: `${group}-blue`, version: '470', routingGroup: group })),
-  });
-  for (const group of groups) await untilHealthy(fleet, `${group}-blue`);
+  const fleet = await testbed.fleet(groupsFleetOptions(groups));
+  await untilGroupsHealthy(fleet, groups);
   return fleet;
-}
-
-/** The gateway's backends of `group`: `[name, active]`, sorted. */
-function backendsOf(fleet: SandboxFleet, group: string): [string, boolean][] {
-  return fleet.gateway
-    .backends()
-    .filter((backend) => backend.routingGroup === group)
-    .map((backend): [string, boolean] => [backend.name, backend.active])
-    .sort((a, b) => a[0].localeCompare(b[0]));
-}
-
-/** Child workflows the fleet's history started, by workflow id. */
-async function childStarts(
-  handle: WorkflowHandle<FleetWorkflow>,
-  client: ReturnType<typeof useTestbed>['env']['client'],
-) {
-  const counts = new Map<string, number>();
-  let events = 0;
-  let longestRun = 0;
-  let runId: string | undefined = (await handle.describe()).runId;
-  // Follow the chain of runs back from the latest one.
-  const runs: string[] = [];
-  while (runId) {
-    runs.unshift(runId);
-    const history = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
-    events += history.events?.length ?? 0;
-    longestRun = Math.max(longestRun, history.events?.length ?? 0);
-    for (const event of history.events ?? []) {
-      const id = event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
-      if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-    runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
-  }
-  return { counts, events, runs: runs.length, longestRun };
 }
 
 describe('fleet upgrades in waves', () => {

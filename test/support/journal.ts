@@ -53,16 +53,16 @@ export function nothingTwice(group: string): JournalCount[] {
   ];
 }
 
-/** A finished upgrade of `group` (`<group>-blue` to `<group>-green`) changed everything exactly once. */
-export function upgradedOnce(group: string): JournalCount[] {
-  const [blue, green] = [`${group}-blue`, `${group}-green`];
+/** A finished upgrade of `group` from `<group>-blue` to `green` (default `<group>-green`) changed all once. */
+export function upgradedOnce(group: string, green = `${group}-green`): JournalCount[] {
+  const blue = `${group}-blue`;
   return [
-    ['cluster.created', green, 1, 'green provisioned once'],
-    [['backend.added', 'backend.updated'], green, 1, 'green registered once'],
-    ['backend.activated', green, 1, 'green activated once'],
-    ['backend.deactivated', blue, 1, 'blue deactivated once'],
-    ['backend.deleted', blue, 1, 'blue removed from the gateway once'],
-    ['cluster.deleted', blue, 1, 'blue torn down once'],
+    ['cluster.created', green, 1, `green ${green} provisioned once`],
+    [['backend.added', 'backend.updated'], green, 1, `green ${green} registered once`],
+    ['backend.activated', green, 1, `green ${green} activated once`],
+    ['backend.deactivated', blue, 1, `blue ${blue} deactivated once`],
+    ['backend.deleted', blue, 1, `blue ${blue} removed from the gateway once`],
+    ['cluster.deleted', blue, 1, `blue ${blue} torn down once`],
   ];
 }
 
