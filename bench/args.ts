@@ -1,6 +1,15 @@
 /** Command-line flags of `npm run bench`. */
 
-export const SECTIONS = ['overhead', 'rollback', 'history', 'scale', 'analysis', 'selectors', 'shadow'] as const;
+export const SECTIONS = [
+  'overhead',
+  'rollback',
+  'history',
+  'scale',
+  'analysis',
+  'selectors',
+  'shadow',
+  'fleet',
+] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {
@@ -17,7 +26,7 @@ export interface BenchArgs {
   analysisRuns: number;
 }
 
-const USAGE = `usage: npm run bench -- [--only overhead,rollback,history,scale,analysis,selectors,shadow] [--runs 5] [--rollback-runs 3]
+const USAGE = `usage: npm run bench -- [--only overhead,rollback,history,scale,analysis,selectors,shadow,fleet] [--runs 5] [--rollback-runs 3]
                       [--history 5,30,120] [--scale 10,100,500] [--analysis-runs 20]`;
 
 function numbers(flag: string, value: string | undefined): number[] {

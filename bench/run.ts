@@ -6,6 +6,7 @@ import { cpus } from 'node:os';
  */
 import { analysisBench } from './analysis';
 import { parseArgs, type Section } from './args';
+import { fleetBench } from './fleet';
 import { historySize } from './history-size';
 import { overhead } from './overhead';
 import { out, table, type Row } from './report';
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
     analysis: () => analysisBench(stack, args.analysisRuns),
     selectors: () => selectorsBench(stack),
     shadow: () => shadowBench(stack),
+    fleet: () => fleetBench(stack),
   };
   try {
     out(`# cutover bench (${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores)`);

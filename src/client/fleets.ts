@@ -3,6 +3,7 @@ import {
   type Client,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
+import type { History } from '@temporalio/common/lib/proto-utils';
 import type { FleetPlan } from '../fleet/schema';
 import { fleetWorkflowId, type FleetWorkflow } from '../workflows/fleet/messages';
 import { TASK_QUEUE } from '../workflows/messages';
@@ -50,4 +51,19 @@ export async function startFleet(
       );
     throw error;
   }
+}
+
+/**
+ * The histories of every run of a fleet's workflow, first run first: the fleet continues as new
+ * once its history is long (FLEET_HISTORY_LIMIT), so its events are the sum over these.
+ */
+export async function fleetRunHistories(client: Client, workflowId: string): Promise<History[]> {
+  const histories: History[] = [];
+  let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
+  while (runId) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    histories.unshift(history);
+    runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+  }
+  return histories;
 }

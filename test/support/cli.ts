@@ -14,7 +14,12 @@ export interface CliRun {
 }
 
 /** Runs the real `cutover` CLI as an operator would, against the Temporal at `address` (`env` adds to its environment). */
-export function runCli(address: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+export function runCli(
+  address: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 90_000,
+): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -29,7 +34,7 @@ export function runCli(address: string, args: string[], env: NodeJS.ProcessEnv =
           NO_COLOR: '1',
           ...env,
         },
-        timeout: 90_000,
+        timeout: timeoutMs,
       },
       (error, stdout, stderr) =>
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),

@@ -1,4 +1,5 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { fleetRunHistories } from '../../src/client/fleets';
 import { untilHealthy } from '../../src/devserver/wait';
 import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../../src/sandbox/fleet';
 import type { FleetWorkflow } from '../../src/workflows/fleet/messages';
@@ -76,21 +77,17 @@ export function backendsOf(fleet: SandboxFleet, group: string): [string, boolean
 /** Child workflows the fleet's history started, by workflow id, over every run of the fleet (continue-as-new). */
 export async function childStarts(handle: WorkflowHandle<FleetWorkflow>, client: Client) {
   const counts = new Map<string, number>();
-  let events = 0;
-  let longestRun = 0;
-  let runId: string | undefined = (await handle.describe()).runId;
-  // Follow the chain of runs back from the latest one.
-  const runs: string[] = [];
-  while (runId) {
-    runs.unshift(runId);
-    const history = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
-    events += history.events?.length ?? 0;
-    longestRun = Math.max(longestRun, history.events?.length ?? 0);
+  const histories = await fleetRunHistories(client, handle.workflowId);
+  for (const history of histories)
     for (const event of history.events ?? []) {
       const id = event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
       if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
     }
-    runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
-  }
-  return { counts, events, runs: runs.length, longestRun };
+  const lengths = histories.map((history) => history.events?.length ?? 0);
+  return {
+    counts,
+    events: lengths.reduce((sum, length) => sum + length, 0),
+    runs: histories.length,
+    longestRun: Math.max(...lengths),
+  };
 }

@@ -127,7 +127,7 @@ export function useTestbed(server: { extraArgs?: string[] } = {}, options: TestW
 }
 
 /** A TCP port free on 127.0.0.1 right now. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

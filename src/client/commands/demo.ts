@@ -9,12 +9,15 @@ import type { UpgradePlan } from '../../plan/schema';
 import { startQueryLoad, type LoadReport } from '../../sandbox/load';
 import { FINAL_PHASES, statusQuery, type UpgradeResult, type UpgradeStatus } from '../../workflows/messages';
 import { runPage } from '../connection';
-import { EXIT_FAILED, EXIT_OK, printLines } from '../output';
+import { EXIT_FAILED, EXIT_OK, printLines, UsageError } from '../output';
 import { startUpgrade } from '../upgrades';
+import { FLEET_DEMO_GROUPS, runFleetDemo } from './demo-fleet';
+import { DEMO_USER_NAMES, DEMO_USERS } from './demo-users';
 import { parseClusterList, stackOptions, type StackFlags } from './stack-flags';
 
 interface DemoFlags extends StackFlags {
   exit?: boolean;
+  fleet?: boolean;
   bake: string;
   strategy: 'blue-green' | 'canary';
 }
@@ -31,11 +34,25 @@ export function registerDemo(program: Command): void {
       .addOption(
         new Option('--strategy <strategy>', 'upgrade strategy').choices(['blue-green', 'canary']).default('blue-green'),
       )
-      .option('--bake <duration>', 'bake time after the flip', '10s'),
-  ).action(async (flags: DemoFlags) => {
+      .option('--bake <duration>', 'bake time after the flip', '10s')
+      .option(
+        '--fleet',
+        `upgrade a fleet of ${FLEET_DEMO_GROUPS.length} routing groups (${FLEET_DEMO_GROUPS.join(', ')}) in 3 waves instead, each group under query load`,
+      ),
+  ).action(async (flags: DemoFlags, command: Command) => {
+    if (flags.fleet) {
+      const clash = ['clusters', 'routingGroup', 'strategy', 'bake'].find(
+        (option) => command.getOptionValueSource(option) === 'cli',
+      );
+      if (clash) throw new UsageError(`--fleet starts its own clusters and plan: drop --${kebab(clash)}`);
+      process.exitCode = await runFleetDemo(flags);
+      return;
+    }
     process.exitCode = await runDemo(flags);
   });
 }
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -81,20 +98,11 @@ async function runDemo(flags: DemoFlags): Promise<number> {
   }
 }
 
-const DEMO_USERS = 60;
 /**
  * Queries in flight: about 9 a second at 200-2500 ms each, so that a 10% canary ends about 4
  * queries in each 5 s analysis sample (with fewer, samples with none were inconclusive).
  */
 const DEMO_CONCURRENCY = 12;
-/**
- * User names whose Java hash codes spread over the buckets: names that differ only in their last
- * character (user-0, user-1, ...) fall into neighbouring buckets, and a 10% canary would get none.
- */
-const DEMO_USER_NAMES = Array.from(
-  { length: DEMO_USERS },
-  (_, i) => `analyst-${((i * 2654435761) >>> 0).toString(36)}`,
-);
 
 function demoPlan(gatewayUrl: string, flags: DemoFlags): UpgradePlan {
   const canary = {
