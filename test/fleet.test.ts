@@ -22,6 +22,7 @@ import {
   fleetBase as base,
   fleetDocument,
   groupsFleetOptions,
+  untilFleet,
   untilGroupsHealthy,
 } from './support/fleets';
 import { fastPlan } from './support/plans';
@@ -40,30 +41,6 @@ async function start(
 
 async function statusOf(handle: WorkflowHandle<FleetWorkflow>): Promise<FleetStatus> {
   return handle.query(fleetStatusQuery);
-}
-
-async function until(
-  handle: WorkflowHandle<FleetWorkflow>,
-  what: string,
-  predicate: (status: FleetStatus) => boolean,
-  timeoutMs = 60_000,
-): Promise<FleetStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: FleetStatus | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await statusOf(handle);
-      if (predicate(last)) return last;
-    } catch {
-      // not answering yet: unless it ended
-      const { status } = await handle.describe();
-      if (status.name !== 'RUNNING') throw new Error(`the fleet ended ${status.name} while waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(
-    `timed out waiting for ${what}; last status: ${JSON.stringify(last?.members.map((m) => [m.routingGroup, m.state]))}`,
-  );
 }
 
 /** Sandbox clusters `<group>-blue` (Trino 470) serving each group, HEALTHY. */
@@ -160,7 +137,7 @@ describe('fleet upgrades in waves', () => {
           [{ groups: ['h-one'] }, { groups: ['h-two', 'h-bad'], maxParallel: 2 }, { groups: ['h-three'] }],
         ),
       );
-      const halted = await until(
+      const halted = await untilFleet(
         handle,
         'the halt',
         (status) => status.phase === 'HALTED' && status.members[1].state !== 'RUNNING',
@@ -309,7 +286,7 @@ describe('fleet upgrades in waves', () => {
         [{ groups: ['v-one'] }, { groups: ['v-two'], approval: true }],
       );
       const handle = await start(testbed, document);
-      const gate = await until(handle, 'the approval gate', (status) => status.awaitingApproval);
+      const gate = await untilFleet(handle, 'the approval gate', (status) => status.awaitingApproval);
       assert.equal(gate.gate, '1:approval');
       assert.equal(gate.members[1].state, 'PENDING');
       await assert.rejects(
@@ -326,7 +303,7 @@ describe('fleet upgrades in waves', () => {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       assert.equal((await statusOf(handle)).members[1].state, 'PENDING');
       await handle.executeUpdate('resume', { args: [{ by: 'op' }] });
-      await until(handle, "v-two's own approval", (status) => status.members[1].phase === 'AWAITING_APPROVAL');
+      await untilFleet(handle, "v-two's own approval", (status) => status.members[1].phase === 'AWAITING_APPROVAL');
       const ack = await handle.executeUpdate<{ message: string }, [{ by: string }]>('approve', {
         args: [{ by: 'op' }],
       });
@@ -415,7 +392,7 @@ describe('fleet upgrades in waves', () => {
           { base: base({ bake: '10m' }) },
         ),
       );
-      await until(
+      await untilFleet(
         handle,
         'both groups baking',
         (status) =>
@@ -464,7 +441,7 @@ describe('fleet upgrades in waves', () => {
       assert.equal(started.code, 0, started.stderr);
       assert.equal((JSON.parse(started.stdout) as { id: string }).id, 'cutover-fleet-live');
       const handle = testbed.env.client.workflow.getHandle<FleetWorkflow>('cutover-fleet-live');
-      await until(handle, 'the gate of the second wave', (status) => status.awaitingApproval);
+      await untilFleet(handle, 'the gate of the second wave', (status) => status.awaitingApproval);
       const status = await cli('status', 'live');
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /AWAITING_APPROVAL/);

@@ -17,7 +17,7 @@ import {
   type FleetStatus,
   type FleetWorkflow,
 } from '../../src/workflows/fleet/messages';
-import { backendsOf, childStarts, fleetBase, fleetDocument, startGroupsFleet } from '../support/fleets';
+import { backendsOf, childStarts, fleetBase, fleetDocument, startGroupsFleet, untilFleet } from '../support/fleets';
 import { assertJournal, upgradedOnce } from '../support/journal';
 import { useProcessTestbed, type ProcessTestbed } from '../support/process-testbed';
 import { assertReplays } from '../support/temporal';
@@ -193,27 +193,6 @@ async function workflowTaskIdentities(handle: WorkflowHandle): Promise<Set<strin
   const { events } = await handle.fetchHistory();
   return new Set(
     (events ?? []).map((event) => event.workflowTaskCompletedEventAttributes?.identity ?? '').filter(Boolean),
-  );
-}
-
-/** Polls the fleet's status until `predicate`; a query the workflow does not answer yet is retried. */
-async function untilFleet(
-  handle: WorkflowHandle<FleetWorkflow>,
-  what: string,
-  predicate: (status: FleetStatus) => boolean,
-  timeoutMs = 90_000,
-): Promise<FleetStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: FleetStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await handle.query(fleetStatusQuery).catch(() => last);
-    if (last && predicate(last)) return last;
-    if (last && (last.phase === 'SUCCEEDED' || last.phase === 'COMPLETED_WITH_FAILURES'))
-      throw new Error(`the fleet ended ${last.phase} before ${what}`);
-    await sleep(200);
-  }
-  throw new Error(
-    `timed out waiting for ${what}; last: ${JSON.stringify(last?.members.map((m) => [m.routingGroup, m.state, m.phase]))}`,
   );
 }
 

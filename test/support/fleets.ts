@@ -2,7 +2,12 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { fleetRunHistories } from '../../src/client/fleets';
 import { untilHealthy } from '../../src/devserver/wait';
 import { startSandboxFleet, type SandboxFleet, type SandboxFleetOptions } from '../../src/sandbox/fleet';
-import type { FleetWorkflow } from '../../src/workflows/fleet/messages';
+import {
+  FINAL_FLEET_PHASES,
+  fleetStatusQuery,
+  type FleetStatus,
+  type FleetWorkflow,
+} from '../../src/workflows/fleet/messages';
 
 /** What the fleet tests share: a fleet plan document, sandbox groups served by blue, and what the fleet started. */
 
@@ -90,4 +95,29 @@ export async function childStarts(handle: WorkflowHandle<FleetWorkflow>, client:
     runs: histories.length,
     longestRun: Math.max(...lengths),
   };
+}
+
+/**
+ * Polls the fleet's status until `predicate`; a query the workflow does not answer yet is retried,
+ * and a fleet that ended (or closed) first fails the wait at once.
+ */
+export async function untilFleet(
+  handle: WorkflowHandle<FleetWorkflow>,
+  what: string,
+  predicate: (status: FleetStatus) => boolean,
+  timeoutMs = 90_000,
+): Promise<FleetStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: FleetStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await handle.query(fleetStatusQuery).catch(() => last);
+    if (last && predicate(last)) return last;
+    if (last && FINAL_FLEET_PHASES.has(last.phase)) throw new Error(`the fleet ended ${last.phase} before ${what}`);
+    if (!last && (await handle.describe()).status.name !== 'RUNNING')
+      throw new Error(`the fleet closed before ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(
+    `timed out waiting for ${what}; last: ${JSON.stringify(last?.members.map((m) => [m.routingGroup, m.state, m.phase]))}`,
+  );
 }

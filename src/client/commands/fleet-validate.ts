@@ -4,10 +4,11 @@ import { checkFleetPlan, readFleetFile, type FleetCheck } from '../../fleet/load
 import { YamlFileProblem } from '../../plan/yaml-file';
 import { counted } from '../../plural';
 import { policyProblems } from '../../policy/check-plan';
-import { fixedPolicy, loadPolicyFile, PolicyError } from '../../policy/load';
+import { fixedPolicy } from '../../policy/load';
 import type { WorkerPolicy } from '../../policy/schema';
 import { integrationsFromEnv } from '../../worker/integrations';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, printJson, printLines, type JsonOption, runVerb } from '../output';
+import { policyOption } from './validate';
 
 export interface FleetValidateOptions extends JsonOption {
   policy?: string;
@@ -76,18 +77,14 @@ export async function checkFleetFile(
     else process.stderr.write(`cutover: ${fleetPath} ${error.message}\n`);
     return EXIT_USAGE;
   }
-  const policyFile = options.policy ?? (process.env.CUTOVER_POLICY_FILE || undefined);
-  let policy: WorkerPolicy | undefined;
-  if (policyFile) {
-    try {
-      policy = await loadPolicyFile(policyFile);
-    } catch (error) {
-      if (!(error instanceof PolicyError)) throw error;
-      if (options.json) printJson({ fleet: fleetPath, valid: false, policy: policyFile, problems: error.problems });
-      else process.stderr.write(`cutover: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
+  const chosen = await policyOption(options.policy);
+  if ('error' in chosen) {
+    if (options.json)
+      printJson({ fleet: fleetPath, valid: false, policy: chosen.file, problems: chosen.error.problems });
+    else process.stderr.write(`cutover: ${chosen.error.message}\n`);
+    return EXIT_USAGE;
   }
+  const { file: policyFile, policy } = chosen;
   let gateway: GatewayGroups | undefined;
   if (options.gateway !== undefined) {
     const url = options.gateway === true ? gatewayUrlOf(document) : options.gateway;

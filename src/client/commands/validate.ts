@@ -62,18 +62,13 @@ async function validate(planPath: string, options: ValidateOptions): Promise<num
     else process.stderr.write(`cutover: ${error.message}\n`);
     return EXIT_USAGE;
   }
-  const policyFile = options.policy ?? (process.env.CUTOVER_POLICY_FILE || undefined);
-  let policy: WorkerPolicy | undefined;
-  if (policyFile) {
-    try {
-      policy = await loadPolicyFile(policyFile);
-    } catch (error) {
-      if (!(error instanceof PolicyError)) throw error;
-      if (options.json) printJson({ plan: planPath, valid: false, policy: policyFile, problems: error.problems });
-      else process.stderr.write(`cutover: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
+  const chosen = await policyOption(options.policy);
+  if ('error' in chosen) {
+    if (options.json) printJson({ plan: planPath, valid: false, policy: chosen.file, problems: chosen.error.problems });
+    else process.stderr.write(`cutover: ${chosen.error.message}\n`);
+    return EXIT_USAGE;
   }
+  const { file: policyFile, policy } = chosen;
   const refused = policyProblems(plan, policy);
   const gateway =
     options.gateway === undefined
@@ -211,4 +206,21 @@ function gatewayLines(plan: UpgradePlan, gateway: GatewayFindings): string[] {
         `    blue ${backend.name} at ${backend.proxyTo}: ${backend.version ? `Trino ${backend.version}` : `version unknown (${backend.versionProblem})`}`,
     ),
   ];
+}
+
+/**
+ * The worker policy a check uses (`--policy FILE`, else $CUTOVER_POLICY_FILE when set): its file
+ * and contents (none given: both undefined), or the problems that make it unusable.
+ */
+export async function policyOption(
+  option: string | undefined,
+): Promise<{ file?: string; policy?: WorkerPolicy } | { file: string; error: PolicyError }> {
+  const file = option ?? (process.env.CUTOVER_POLICY_FILE || undefined);
+  if (!file) return {};
+  try {
+    return { file, policy: await loadPolicyFile(file) };
+  } catch (error) {
+    if (!(error instanceof PolicyError)) throw error;
+    return { file, error };
+  }
 }
