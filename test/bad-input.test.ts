@@ -9,6 +9,7 @@ import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import type { JournalEntry } from '../src/sandbox/journal';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { statusQuery, type UpgradeStatus } from '../src/workflows/messages';
+import { journalMark } from './support/journal';
 import { useTestbed } from './support/testbed';
 import { inBatches, runCli, UNREACHABLE_TEMPORAL, type CliRun } from './support/cli';
 
@@ -368,7 +369,7 @@ ${extra}`;
   test('a routing group with no active backend ends FAILED in preflight; the gateway is untouched', async () => {
     const group = 'nobackend';
     const fleet = await fleetWith(group, { clusterGroup: 'elsewhere' });
-    const since = Date.now();
+    const since = await journalMark();
     const run = await cutover('start', writePlan('nobackend.yaml', bluegreenPlan(fleet.gatewayUrl, group)), '--wait');
     assert.equal(run.code, 1, run.stderr + run.stdout);
     assert.match(
@@ -394,7 +395,7 @@ canary:
     const group = 'norule';
     // The rules engine is on, with another group's canary rule: not this plan's.
     const fleet = await fleetWith(group, { rules: canaryReadyRules('other-canary') });
-    const since = Date.now();
+    const since = await journalMark();
     const plan = routingRuleCanaryPlan(fleet.gatewayUrl, group);
     const run = await cutover('start', writePlan('norule.yaml', plan), '--wait');
     assert.equal(run.code, 1, run.stderr + run.stdout);
@@ -418,7 +419,7 @@ canary:
       rule.name === `cutover-canary-${group}` ? { ...rule, priority: 0 } : rule,
     );
     const fleet = await fleetWith(group, { rules });
-    const since = Date.now();
+    const since = await journalMark();
     const plan = routingRuleCanaryPlan(fleet.gatewayUrl, group);
     const run = await cutover('start', writePlan('early.yaml', plan), '--wait');
     assert.equal(run.code, 1, run.stderr + run.stdout);
@@ -433,7 +434,7 @@ canary:
   test('missing gateway credentials: FAILED in preflight naming CUTOVER_GATEWAY_USER/PASSWORD; the gateway is untouched', async () => {
     const group = 'noauth';
     const fleet = await fleetWith(group, { users: true });
-    const since = Date.now();
+    const since = await journalMark();
     const run = await cutover('start', writePlan('noauth.yaml', bluegreenPlan(fleet.gatewayUrl, group)), '--wait');
     assert.equal(run.code, 1, run.stderr + run.stdout);
     const output = run.stdout + run.stderr;
@@ -485,7 +486,7 @@ canary:
     assert.equal(start.code, 0, start.stderr);
     const handle = testbed.env.client.workflow.getHandle(id);
     await waitForPhase(handle, 'VERIFYING', 30_000);
-    const since = Date.now();
+    const since = await journalMark();
 
     const [approve, promote, resume, second, rollbackNoReason, unknownFlag] = await inBatches(
       [

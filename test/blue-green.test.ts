@@ -11,7 +11,7 @@ import type { SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad } from '../src/sandbox/load';
 import { approveUpdate, rollbackSignal, type Phase, type UpgradeResult } from '../src/workflows/messages';
 import { CutoverPhase, CutoverTrafficPercent } from '../src/workflows/search-attributes';
-import { assertJournal } from './support/journal';
+import { assertJournal, journalMark } from './support/journal';
 import { fastPlan } from './support/plans';
 import { assertReplays } from './support/temporal';
 import { useTestbed } from './support/testbed';
@@ -37,7 +37,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
       durationMs: [100, 1500],
       routingGroup: group,
     });
-    const since = Date.now();
+    const since = await journalMark();
     const handle = await start(fastPlan(fleet.gatewayUrl, group));
 
     await waitForPhase(handle, 'AWAITING_APPROVAL');
@@ -135,7 +135,7 @@ describe('blue/green upgrade on a real Temporal dev server and the sandbox fleet
       durationMs: [100, 1200],
       routingGroup: group,
     });
-    const since = Date.now();
+    const since = await journalMark();
     const handle = await start(fastPlan(fleet.gatewayUrl, group, { approval: { required: false }, bake: '1m' }));
     await waitForPhase(handle, 'BAKING');
     await sleep(500);

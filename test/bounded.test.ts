@@ -6,6 +6,7 @@ import { approveSignal, rollbackUpdate, statusQuery, type ApproveInput } from '.
 import { renderDetails } from '../src/workflows/details';
 import { gatewayBackends, startLongQueries } from './support/faults';
 import { GatewayOutageProxy } from './support/gateway-outage-proxy';
+import { journalMark } from './support/journal';
 import { fastPlan } from './support/plans';
 import { assertReplays } from './support/temporal';
 import { useTestbed } from './support/testbed';
@@ -65,7 +66,7 @@ describe('everything bounded: deadlines and sizes an upgrade cannot outgrow', ()
   it('blue is torn down only drain.resultGrace after its last query ended, so clients can still fetch results', async () => {
     const group = 'grace';
     const fleet = await testbed.fleetWithBlue(group);
-    const since = Date.now();
+    const since = await journalMark();
     const queries = startLongQueries(fleet.gatewayUrl, group, 3).then((states) => ({ states, endedAt: Date.now() }));
     const handle = await startUpgrade(
       testbed.env.client,

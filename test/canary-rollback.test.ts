@@ -10,7 +10,7 @@ import { startQueryLoad, type LoadReport } from '../src/sandbox/load';
 import { rollbackUpdate } from '../src/workflows/messages';
 import { gatewayBackends, inPhase } from './support/faults';
 import { GatewayOutageProxy } from './support/gateway-outage-proxy';
-import { assertJournal, nothingTwice } from './support/journal';
+import { assertJournal, journalMark, nothingTwice } from './support/journal';
 import { fastPlan } from './support/plans';
 import { assertReplays } from './support/temporal';
 import { useTestbed } from './support/testbed';
@@ -73,7 +73,7 @@ describe('canary rollback under load: traffic leaves green before green drains',
     // Cutover reaches the gateway through a proxy, so a test can make one of its calls fail.
     const proxy = await GatewayOutageProxy.start(fleet.gatewayUrl);
     await untilHealthy(fleet, blue);
-    const since = Date.now();
+    const since = await journalMark();
     const load = startQueryLoad({
       gatewayUrl: fleet.gatewayUrl,
       users: 40,

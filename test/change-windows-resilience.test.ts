@@ -4,7 +4,7 @@ import { startUpgrade } from '../src/client/upgrades';
 import { waitForStatus } from '../src/devserver/wait';
 import { WEEKDAY_NAMES } from '../src/schedule/windows';
 import { startBlueFleet } from './support/faults';
-import { assertJournal, upgradedOnce } from './support/journal';
+import { assertJournal, journalMark, upgradedOnce } from './support/journal';
 import { fastPlan } from './support/plans';
 import { useProcessTestbed } from './support/process-testbed';
 import { assertReplays } from './support/temporal';
@@ -29,7 +29,7 @@ describe('change windows survive a worker crash: real worker processes on a real
       to: hhmm(new Date(opening + 30 * 60_000)),
       timeZone: 'UTC',
     };
-    const since = Date.now();
+    const since = await journalMark();
     const handle = await startUpgrade(
       testbed.env.client,
       fastPlan(fleet.gatewayUrl, group, {

@@ -12,7 +12,7 @@ import type { WorkerPolicy } from '../src/policy/schema';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import { approveUpdate, rollbackUpdate, type UpgradeStatus } from '../src/workflows/messages';
 import { gatewayBackends } from './support/faults';
-import { assertJournal } from './support/journal';
+import { assertJournal, journalMark } from './support/journal';
 import { fastPlan } from './support/plans';
 import { TEST_POLICY, TEST_POLICY_INPUT } from './support/policy';
 import { assertReplays } from './support/temporal';
@@ -81,7 +81,7 @@ describe('change windows: traffic moves only inside the window, on durable timer
   it('a window closed now holds the flip, says until when, and the flip happens when it opens', async () => {
     const group = 'cwhold';
     const fleet = await testbed.fleetWithBlue(group);
-    const since = Date.now();
+    const since = await journalMark();
     setWorkerClock('2025-06-03T19:59:30Z'); // 21:59:30 in Berlin
     const opening = realTimeOf('2025-06-03T20:00:00Z');
     const handle = await start(plan(fleet, group, { schedule: { windows: [BERLIN_EVENING] } }));
@@ -171,7 +171,7 @@ describe('change windows: traffic moves only inside the window, on durable timer
   it('approve during a closed window is accepted at once and the flip applies at the opening', async () => {
     const group = 'cwapprove';
     const fleet = await testbed.fleetWithBlue(group);
-    const since = Date.now();
+    const since = await journalMark();
     setWorkerClock('2025-06-03T19:59:20Z');
     const opening = realTimeOf('2025-06-03T20:00:00Z');
     const handle = await start(
@@ -199,7 +199,7 @@ describe('change windows: traffic moves only inside the window, on durable timer
   it('a freeze added to the worker policy while an upgrade waits applies when its timer fires: still frozen, wait again', async () => {
     const group = 'cwpolicy';
     const fleet = await testbed.fleetWithBlue(group);
-    const since = Date.now();
+    const since = await journalMark();
     // 19:59:30 UTC: the plan's window (UTC, from 20:00) opens in 30 s; the policy will freeze 20:00-20:01.
     setWorkerClock('2025-06-03T19:59:30Z');
     try {

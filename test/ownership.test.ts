@@ -12,6 +12,7 @@ import { canaryReadyRules } from '../src/sandbox/canary-rules';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import type { JournalEntry } from '../src/sandbox/journal';
 import { approveUpdate, FINAL_PHASES, rollbackSignal, TASK_QUEUE, type UpgradeResult } from '../src/workflows/messages';
+import { journalMark } from './support/journal';
 import { fastPlan } from './support/plans';
 import { assertReplays } from './support/temporal';
 import { useTestbed } from './support/testbed';
@@ -101,7 +102,7 @@ describe('ownership: cutover touches only what its upgrade owns', () => {
       active: false,
     });
     const before = await backends(fleet);
-    const since = Date.now();
+    const since = await journalMark();
     const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group));
     const end = await endOf(handle);
     assert.equal(end.phase, 'FAILED', end.message);
@@ -159,7 +160,7 @@ describe('ownership: cutover touches only what its upgrade owns', () => {
       active: false,
     });
     const before = await backends(fleet);
-    const since = Date.now();
+    const since = await journalMark();
     await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
     const end = await endOf(handle);
     assert.equal(end.phase, 'ROLLED_BACK', end.message);
@@ -184,7 +185,7 @@ describe('ownership: cutover touches only what its upgrade owns', () => {
     });
     await waitForPhase(first, 'AWAITING_APPROVAL');
     const before = await backends(fleet);
-    const since = Date.now();
+    const since = await journalMark();
     const other = fastPlan(fleet.gatewayUrl, group, { green: { name: `${group}-other` } });
     const held = new RegExp(
       `routing group ownonce of gateway ${fleet.gatewayUrl.replace(/[.]/g, '\\.')} already has a running upgrade first-ownonce`,
@@ -273,7 +274,7 @@ describe('ownership: cutover touches only what its upgrade owns', () => {
     const first = await startUpgrade(testbed.env.client, canary(a));
     await waitForPhase(first, 'AWAITING_APPROVAL');
     const before = await backends(fleet);
-    const since = Date.now();
+    const since = await journalMark();
     const held =
       /routing rule team-canary of gateway http:\/\/127\.0\.0\.1:\d+ is used by the running upgrade cutover-ownrulea/;
 
@@ -304,7 +305,7 @@ describe('ownership: cutover touches only what its upgrade owns', () => {
       active: false,
     });
     const before = await backends(fleet);
-    const since = Date.now();
+    const since = await journalMark();
     const handle = await startUpgrade(
       testbed.env.client,
       fastPlan(fleet.gatewayUrl, group, { strategy: 'canary', canary: { traffic: 'routing-rule' } }),
@@ -331,7 +332,7 @@ describe('ownership: cutover touches only what its upgrade owns', () => {
     await untilHealthy(fleet, `${group}-green`);
     await gatewayOf(fleet).deactivateBackend(`${group}-blue`);
     const before = await backends(fleet);
-    const since = Date.now();
+    const since = await journalMark();
     const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group));
     const end = await endOf(handle);
     assert.equal(end.phase, 'FAILED', end.message);
@@ -355,7 +356,7 @@ describe('ownership: cutover touches only what its upgrade owns', () => {
     await untilHealthy(fleet, `${group}-blue`);
     await untilHealthy(fleet, `${group}-green`);
     const before = await backends(fleet);
-    const since = Date.now();
+    const since = await journalMark();
     const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group));
     const end = await endOf(handle);
     assert.equal(end.phase, 'FAILED', end.message);

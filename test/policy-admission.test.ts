@@ -11,6 +11,7 @@ import type { WorkerPolicy } from '../src/policy/schema';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import type { JournalEntry } from '../src/sandbox/journal';
 import { inBatches } from './support/cli';
+import { journalMark } from './support/journal';
 import { fastPlan } from './support/plans';
 import { TEST_POLICY_INPUT } from './support/policy';
 import { useTestbed } from './support/testbed';
@@ -185,7 +186,7 @@ describe('the worker policy refuses what it does not allow, before anything chan
       4,
       async ({ policyCase, group }) => {
         const fleet = await fleetWithBlue(group);
-        const since = Date.now();
+        const since = await journalMark();
         const message = await refusalOf(fleet, group, policyCase.overrides(fleet.gatewayUrl));
         return { policyCase, message, changed: changes(fleet.journal(since)) };
       },

@@ -19,6 +19,7 @@ import type { SandboxFleet } from '../src/sandbox/fleet';
 import { approveUpdate, statusQuery } from '../src/workflows/messages';
 import { integrationsFromEnv } from '../src/worker/integrations';
 import { gatewayBackends, lastNote } from './support/faults';
+import { journalMark } from './support/journal';
 import { fastPlan } from './support/plans';
 import { json, ScriptedServer } from './support/scripted-server';
 import { assertReplays } from './support/temporal';
@@ -212,7 +213,7 @@ describe('the drain sees every query: upgrades whose blue hides other users’ q
     let upgrade: WorkflowHandle | undefined;
     try {
       await hidden.runningOn(blueUrl);
-      const since = Date.now();
+      const since = await journalMark();
       const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group));
       upgrade = handle;
       const status = await waitForStatus(
@@ -243,7 +244,7 @@ describe('the drain sees every query: upgrades whose blue hides other users’ q
     const group = 'unseenlater';
     const fleet = await fleetWithHiddenBlue(group);
     const blueUrl = fleet.cluster(`${group}-blue`)!.url;
-    const since = Date.now();
+    const since = await journalMark();
     // Blue is idle at the preflight, which therefore cannot tell; the drain must count the query anyway.
     const handle = await startUpgrade(testbed.env.client, fastPlan(fleet.gatewayUrl, group));
     await waitForPhase(handle, 'AWAITING_APPROVAL');
@@ -280,7 +281,7 @@ describe('the drain sees every query: upgrades whose blue hides other users’ q
     const group = 'sharedblue';
     const fleet = await testbed.fleetWithBlue(group);
     const blueUrl = fleet.cluster(`${group}-blue`)!.url;
-    const since = Date.now();
+    const since = await journalMark();
     const handle = await untilKeptWarm(fleet, group, { keepBlueFor: '2s', timeout: '30s' });
     // Another group's backend on the very same coordinator (the gateway strips the trailing slash).
     fleet.gateway.upsertBackend({ name: 'reports', proxyTo: `${blueUrl}/`, active: true, routingGroup: 'reports' });
@@ -312,7 +313,7 @@ describe('the drain sees every query: upgrades whose blue hides other users’ q
     const group = 'lateblue';
     const fleet = await testbed.fleetWithBlue(group);
     const blueUrl = fleet.cluster(`${group}-blue`)!.url;
-    const since = Date.now();
+    const since = await journalMark();
     const handle = await untilKeptWarm(fleet, group, { keepBlueFor: '2s', timeout: '1m' });
     const direct = longQuery(blueUrl, 'analyst', 5);
     await direct.runningOn(blueUrl);

@@ -6,7 +6,7 @@ import { TrinoHttpClient } from '../src/integrations/trino/client';
 import { startSandboxFleet } from '../src/sandbox/fleet';
 import type { UpgradeStatus } from '../src/workflows/messages';
 import { inPhase, startBlueFleet } from './support/faults';
-import { assertJournal, upgradedOnce } from './support/journal';
+import { assertJournal, journalMark, upgradedOnce } from './support/journal';
 import { fastPlan } from './support/plans';
 import { useProcessTestbed } from './support/process-testbed';
 import { assertReplays } from './support/temporal';
@@ -22,7 +22,7 @@ describe('durability: real worker processes on a real Temporal dev server', () =
     });
     testbed.onStop(() => fleet.stop());
 
-    const since = Date.now();
+    const since = await journalMark();
     // Long queries on blue keep the drain busy while the worker dies.
     const client = new TrinoHttpClient({ url: fleet.gatewayUrl, connections: 4 });
     await untilHealthy(fleet, `${group}-blue`);
@@ -118,7 +118,7 @@ describe('durability: real worker processes on a real Temporal dev server', () =
   ): Promise<void> {
     const fleet = await startBlueFleet(group);
     testbed.onStop(() => fleet.stop());
-    const since = Date.now();
+    const since = await journalMark();
     const handle = await startUpgrade(
       testbed.env.client,
       fastPlan(fleet.gatewayUrl, group, {

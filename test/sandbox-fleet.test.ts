@@ -5,6 +5,7 @@ import { sleep, until, untilHealthy } from '../src/devserver/wait';
 import { SandboxProvisioner } from '../src/integrations/provisioners/sandbox';
 import { startSandboxFleet, type SandboxFleet } from '../src/sandbox/fleet';
 import { startQueryLoad } from '../src/sandbox/load';
+import { journalMark } from './support/journal';
 
 async function call(url: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE' = 'GET', body?: unknown) {
   const response = await request(url, {
@@ -60,7 +61,7 @@ describe('sandbox fleet: control API', () => {
   });
 
   it('creates a cluster once: 201, then 200 for the same version, 409 for another', async () => {
-    const since = Date.now();
+    const since = await journalMark();
     const first = await call(`${control}/clusters/green`, 'PUT', { version: '480', startupDelayMs: 200 });
     assert.equal(first.status, 201);
     const { url } = first.json();
@@ -79,7 +80,7 @@ describe('sandbox fleet: control API', () => {
   });
 
   it('switches faults, crashes and recovers through the API, journaling each effect', async () => {
-    const since = Date.now();
+    const since = await journalMark();
     const errors = [{ rate: 0.1, errorType: 'USER_ERROR', errorName: 'FUNCTION_NOT_FOUND', sqlContains: 'my_udf(' }];
     const faulty = await call(`${control}/clusters/green/faults`, 'POST', {
       unhealthy: true,

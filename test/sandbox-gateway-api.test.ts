@@ -6,6 +6,7 @@ import { until } from '../src/devserver/wait';
 import { TrinoGatewayClient } from '../src/integrations/gateway/client';
 import { SimulatedCoordinator } from '../src/sandbox/coordinator';
 import { SandboxGateway } from '../src/sandbox/gateway';
+import { journalMark } from './support/journal';
 
 type Method = 'GET' | 'POST';
 
@@ -69,7 +70,7 @@ describe('sandbox gateway: backend API', () => {
   });
 
   it('upserts on update and journals whether an update changed anything', async () => {
-    const since = Date.now();
+    const since = await journalMark();
     const spare = { name: 'spare', proxyTo: 'http://127.0.0.1:9', routingGroup: 'etl', active: true };
     assert.equal((await call(base, 'POST', '/gateway/backend/modify/update', json(spare))).status, 200);
     await call(base, 'POST', '/gateway/backend/modify/update', json(spare));
@@ -94,7 +95,7 @@ describe('sandbox gateway: backend API', () => {
   });
 
   it('activates and deactivates by name, 404 text/plain for an unknown one, journaling only real changes', async () => {
-    const since = Date.now();
+    const since = await journalMark();
     const unknown = await call(base, 'POST', '/gateway/backend/activate/nope');
     assert.equal(unknown.status, 404);
     assert.match(unknown.type, /^text\/plain/);
@@ -216,7 +217,7 @@ describe('sandbox gateway: health monitor', () => {
   });
 
   it('moves an inactive new backend PENDING -> HEALTHY once its coordinator finished starting', async () => {
-    const since = Date.now();
+    const since = await journalMark();
     await green.start();
     gateway.upsertBackend({ name: 'green', proxyTo: green.url, active: false, routingGroup: 'adhoc' });
     assert.equal(gateway.backendState('green')?.trinoStatus, 'PENDING', 'PENDING until the first check');
@@ -245,7 +246,7 @@ describe('sandbox gateway: health monitor', () => {
   });
 
   it('journals when a routing group loses its last active HEALTHY backend and when it gets one back', async () => {
-    const since = Date.now();
+    const since = await journalMark();
     await call(gateway.url, 'POST', '/gateway/backend/activate/green');
     green.setFaults({ unhealthy: true });
     await until('green UNHEALTHY', () => gateway.backendState('green')?.trinoStatus === 'UNHEALTHY');

@@ -7,6 +7,7 @@ import type { RoutingRule } from '../src/integrations/gateway/types';
 import { SimulatedCoordinator } from '../src/sandbox/coordinator';
 import { SandboxGateway } from '../src/sandbox/gateway';
 import { UnsupportedRoutingRuleError } from '../src/sandbox/routing-rules';
+import { journalMark } from './support/journal';
 
 async function call(
   url: string,
@@ -236,7 +237,7 @@ describe('sandbox gateway: FILE routing rules', () => {
   });
 
   it('silently ignores an update of an unknown rule and refuses an expression it cannot evaluate', async () => {
-    const since = Date.now();
+    const since = await journalMark();
     const ignored = (await update({ ...canaryRule(5), name: 'new-rule' })).json();
     assert.deepEqual(
       ignored.data.map((rule: RoutingRule) => rule.name),

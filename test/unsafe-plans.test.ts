@@ -10,6 +10,7 @@ import type { SandboxFleet } from '../src/sandbox/fleet';
 import type { JournalEntry } from '../src/sandbox/journal';
 import { TASK_QUEUE } from '../src/workflows/messages';
 import { inBatches, runCli, UNREACHABLE_TEMPORAL } from './support/cli';
+import { journalMark } from './support/journal';
 import { useTestbed } from './support/testbed';
 
 /**
@@ -285,7 +286,7 @@ describe('unsafe plans: refused by the CLI and by the worker, nothing changed', 
   });
 
   test(`the worker refuses the same ${UNSAFE_PLANS.length} plans started around the CLI, and nothing changes`, async () => {
-    const since = Date.now();
+    const since = await journalMark();
     const cases = UNSAFE_PLANS.map((unsafe, index) => ({ unsafe, id: `cutover-unsafe-${index}` }));
     const outcomes = await inBatches(cases, 6, async ({ unsafe, id }) => {
       const handle = await testbed.env.client.workflow.start('canaryUpgrade', {

@@ -6,6 +6,7 @@ import { untilHealthy } from '../src/devserver/wait';
 import type { SandboxFleet } from '../src/sandbox/fleet';
 import type { JournalEntry } from '../src/sandbox/journal';
 import { TASK_QUEUE } from '../src/workflows/messages';
+import { journalMark } from './support/journal';
 import { fastPlan } from './support/plans';
 import { assertNoSecretsInHistories } from './support/secret-scan';
 import { useTestbed } from './support/testbed';
@@ -55,7 +56,7 @@ describe('the worker validates every run it executes', () => {
   it('a raw start with an unsafe plan ends FAILED at once, every problem named, nothing changed', async () => {
     const group = 'rawbad';
     const fleet = await fleetWithBlue(group);
-    const since = Date.now();
+    const since = await journalMark();
     const good = fastPlan(fleet.gatewayUrl, group);
     const gateway = new URL(fleet.gatewayUrl);
     const message = await refusal('blueGreenUpgrade', 'cutover-rawbad', {
@@ -82,7 +83,7 @@ describe('the worker validates every run it executes', () => {
   it('a raw start that carries a resume snapshot is refused: only continue-as-new may resume', async () => {
     const group = 'rawresume';
     const fleet = await fleetWithBlue(group);
-    const since = Date.now();
+    const since = await journalMark();
     const plan = fastPlan(fleet.gatewayUrl, group);
     const message = await refusal('blueGreenUpgrade', 'cutover-rawresume', {
       plan,
@@ -137,7 +138,7 @@ describe('the worker validates every run it executes', () => {
       ],
     });
     await untilHealthy(fleet, `${group}-blue`);
-    const since = Date.now();
+    const since = await journalMark();
     const plan = fastPlan(fleet.gatewayUrl, group, { strategy: 'canary', canary: { traffic: 'routing-rule' } });
     const handle = await startUpgrade(testbed.env.client, plan, { startedBy: 'test' });
     const failure = await handle.result().then(

@@ -5,7 +5,7 @@ import { waitForStatus } from '../../src/devserver/wait';
 import { startQueryLoad } from '../../src/sandbox/load';
 import type { UpgradeStatus } from '../../src/workflows/messages';
 import { approveWhenAsked, inPhase, lastNote, startBlueFleet, startLongQueries } from '../support/faults';
-import { assertJournal, upgradedOnce } from '../support/journal';
+import { assertJournal, journalMark, upgradedOnce } from '../support/journal';
 import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
 import { assertReplays } from '../support/temporal';
@@ -62,7 +62,7 @@ describe('fault matrix: the worker is killed with SIGKILL at each point, a new w
       const group = `fm${index}`;
       const fleet = await startBlueFleet(group);
       testbed.onStop(() => fleet.stop());
-      const since = Date.now();
+      const since = await journalMark();
       const load = startQueryLoad({
         gatewayUrl: fleet.gatewayUrl,
         users: 20,

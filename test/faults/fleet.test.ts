@@ -18,7 +18,7 @@ import {
   type FleetWorkflow,
 } from '../../src/workflows/fleet/messages';
 import { backendsOf, childStarts, fleetBase, fleetDocument, startGroupsFleet, untilFleet } from '../support/fleets';
-import { assertJournal, upgradedOnce } from '../support/journal';
+import { assertJournal, journalMark, upgradedOnce } from '../support/journal';
 import { useProcessTestbed, type ProcessTestbed } from '../support/process-testbed';
 import { assertReplays } from '../support/temporal';
 
@@ -49,7 +49,7 @@ describe('fleet durability: a worker killed and the Temporal server restarted mi
     const groups = ['adhoc', 'etl', 'bi', 'team-a', 'team-b', 'team-c'].map((group) => `${prefix}-${group}`);
     const fleet = await startGroupsFleet(groups);
     testbed.onStop(() => fleet.stop());
-    const since = Date.now();
+    const since = await journalMark();
     const document = fleetDocument(
       fleet.gatewayUrl,
       prefix,

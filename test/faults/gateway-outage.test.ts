@@ -8,7 +8,7 @@ import { startQueryLoad, type QueryLoad } from '../../src/sandbox/load';
 import type { UpgradeResult } from '../../src/workflows/messages';
 import { approveWhenAsked, assertGreenAlone, inPhase } from '../support/faults';
 import { GatewayOutageProxy, type OutageMode } from '../support/gateway-outage-proxy';
-import { assertJournal, rolledBackOnce, upgradedOnce } from '../support/journal';
+import { assertJournal, journalMark, rolledBackOnce, upgradedOnce } from '../support/journal';
 import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
 import { assertReplays } from '../support/temporal';
@@ -69,7 +69,7 @@ describe('gateway unavailable for cutover: the worker cannot reach the gateway A
     const proxy = await GatewayOutageProxy.start(fleet.gatewayUrl);
     testbed.onStop(() => proxy.stop());
     await untilHealthy(fleet, `${group}-blue`);
-    const since = Date.now();
+    const since = await journalMark();
     const load: QueryLoad = startQueryLoad({
       gatewayUrl: fleet.gatewayUrl,
       users: 20,

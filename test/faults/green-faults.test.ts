@@ -11,7 +11,7 @@ import { startQueryLoad, type LoadReport, type QueryLoad } from '../../src/sandb
 import { javaFloorMod, javaStringHashCode } from '../../src/sandbox/routing-rules';
 import type { UpgradeResult } from '../../src/workflows/messages';
 import { gatewayBackends, versionThroughGateway } from '../support/faults';
-import { assertJournal, nothingTwice, rolledBackOnce } from '../support/journal';
+import { assertJournal, journalMark, nothingTwice, rolledBackOnce } from '../support/journal';
 import { fastPlan } from '../support/plans';
 import { assertReplays } from '../support/temporal';
 import { useTestbed } from '../support/testbed';
@@ -29,7 +29,7 @@ describe('fault matrix: green faults roll back automatically, blue users never s
       clusters: [{ name: `${group}-blue`, version: '470', routingGroup: group }],
     });
     await untilHealthy(fleet, `${group}-blue`);
-    const since = Date.now();
+    const since = await journalMark();
     const load = startQueryLoad({
       gatewayUrl: fleet.gatewayUrl,
       users: 40,

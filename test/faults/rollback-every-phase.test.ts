@@ -17,7 +17,7 @@ import {
   type UpgradeStatus,
 } from '../../src/workflows/messages';
 import { gatewayBackends, inPhase, lastNote, startLongQueries, versionThroughGateway } from '../support/faults';
-import { assertJournal, countOf, nothingTwice } from '../support/journal';
+import { assertJournal, countOf, journalMark, nothingTwice } from '../support/journal';
 import { fastPlan, withSlowCommandProvisioner } from '../support/plans';
 import { assertReplays } from '../support/temporal';
 import { useTestbed } from '../support/testbed';
@@ -149,7 +149,7 @@ describe('fault matrix: rollback requested at every phase ends with blue serving
           clusters: [{ name: blue, version: '470', routingGroup: group }],
         });
         await untilHealthy(fleet, blue);
-        const since = Date.now();
+        const since = await journalMark();
         const load = startQueryLoad({
           gatewayUrl: fleet.gatewayUrl,
           users: 20,

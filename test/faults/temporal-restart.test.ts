@@ -17,7 +17,7 @@ import {
   startBlueFleet,
   startLongQueries,
 } from '../support/faults';
-import { assertJournal, upgradedOnce } from '../support/journal';
+import { assertJournal, journalMark, upgradedOnce } from '../support/journal';
 import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
 import { assertReplays } from '../support/temporal';
@@ -54,7 +54,7 @@ describe('Temporal server stopped and restarted on its persisted database: the u
         const group = `tr${index}`;
         const fleet = await startBlueFleet(group);
         testbed.onStop(() => fleet.stop());
-        const since = Date.now();
+        const since = await journalMark();
         const load = startQueryLoad({
           gatewayUrl: fleet.gatewayUrl,
           users: 20,

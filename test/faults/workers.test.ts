@@ -8,7 +8,7 @@ import { startQueryLoad, type LoadReport, type QueryLoad } from '../../src/sandb
 import { approveSignal, rollbackSignal } from '../../src/workflows/messages';
 import { runCli } from '../support/cli';
 import { approveWhenAsked, gatewayBackends, startBlueFleet, versionThroughGateway } from '../support/faults';
-import { assertJournal, rolledBackOnce, upgradedOnce } from '../support/journal';
+import { assertJournal, journalMark, rolledBackOnce, upgradedOnce } from '../support/journal';
 import { fastPlan } from '../support/plans';
 import { useProcessTestbed } from '../support/process-testbed';
 import { assertReplays } from '../support/temporal';
@@ -31,7 +31,7 @@ describe('fault matrix: two workers at once, and messages sent while no worker r
   async function fleetUnderLoad(group: string): Promise<{ fleet: SandboxFleet; load: QueryLoad; since: number }> {
     const fleet = await startBlueFleet(group);
     testbed.onStop(() => fleet.stop());
-    const since = Date.now();
+    const since = await journalMark();
     return {
       fleet,
       load: startQueryLoad({

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { JournalEntry, JournalKind } from '../../src/sandbox/journal';
 
 /**
@@ -73,4 +74,17 @@ export function rolledBackOnce(group: string): JournalCount[] {
     ['cluster.created', green, 1, 'green provisioned once'],
     ['cluster.deleted', green, 1, 'green torn down once'],
   ];
+}
+
+/**
+ * A `since` for `SandboxFleet.journal` that leaves out every effect recorded before the call. The
+ * journal stamps entries in whole milliseconds, so an effect a test caused (a backend it
+ * registered through the gateway's API) can carry the same millisecond as a bare `Date.now()` taken
+ * right after it, and count as a change of the run under test. This waits for the clock to turn
+ * (about a millisecond) and returns the new time.
+ */
+export async function journalMark(): Promise<number> {
+  const now = Date.now();
+  while (Date.now() <= now) await sleep(1);
+  return Date.now();
 }
