@@ -120,10 +120,20 @@ async function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * True when `url` answers 2xx with a body `accept` likes, within 2 s. The timer is our own: Node's
+ * `AbortSignal.timeout` holds its signal only weakly, so a collected signal never aborts the fetch.
+ */
 async function httpOk(url: string, accept: (body: string) => boolean = () => true): Promise<boolean> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-  const body = await response.text();
-  return response.ok && accept(body);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 2_000);
+  try {
+    const response = await fetch(url, { signal: controller.signal });
+    const body = await response.text();
+    return response.ok && accept(body);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

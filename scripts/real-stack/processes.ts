@@ -131,11 +131,16 @@ export function startServer(
   return server;
 }
 
-/** Polls `check` until it returns true; fails early when `server` exits, with its log tail. */
+/**
+ * Polls `check` until it returns true; fails early when `server` exits, with its log tail. A check
+ * that has not answered within `checkTimeoutMs` counts as false and the next one starts: a fetch
+ * whose own abort signal never fired once held a whole test file for 15 minutes on a gateway that
+ * had been ready for 14 of them.
+ */
 export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
-  options: { timeoutMs: number; server?: ServerProcess; intervalMs?: number },
+  options: { timeoutMs: number; server?: ServerProcess; intervalMs?: number; checkTimeoutMs?: number },
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   let exitedWith: string | undefined;
@@ -146,12 +151,25 @@ export async function waitFor(
         `${options.server!.name} exited (${exitedWith}) before ${what}; ${options.server!.logFile}:\n${options.server!.tail()}`,
       );
     }
-    if (await check().catch(() => false)) return;
+    if (await within(check(), options.checkTimeoutMs ?? 5_000)) return;
     if (Date.now() > deadline) {
       throw new Error(
         `timed out after ${options.timeoutMs / 1000} s waiting for ${what}${options.server ? `; ${options.server.logFile}:\n${options.server.tail()}` : ''}`,
       );
     }
     await sleep(options.intervalMs ?? 250);
+  }
+}
+
+/** `answer`, or false once `ms` have passed without it (or when it fails). */
+async function within(answer: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([answer.catch(() => false), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

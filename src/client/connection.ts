@@ -67,12 +67,18 @@ function uiBesideLocalTemporal(address: string): string | undefined {
 /** True when the Temporal UI at `base` describes this run (so it serves the Temporal the CLI talks to). */
 async function uiShowsRun(base: string, namespace: string, workflowId: string, runId: string): Promise<boolean> {
   const url = `${base}/api/v1/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}?execution.runId=${encodeURIComponent(runId)}`;
+  // Our own timer: Node's AbortSignal.timeout holds its signal only weakly, and a fetch whose
+  // signal was collected waits for an answer that never comes.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), UI_PROBE_MS);
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(UI_PROBE_MS), redirect: 'error' });
+    const response = await fetch(url, { signal: controller.signal, redirect: 'error' });
     if (!response.ok) return false;
     const body = (await response.json()) as { workflowExecutionInfo?: { execution?: { runId?: string } } };
     return body.workflowExecutionInfo?.execution?.runId === runId;
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
