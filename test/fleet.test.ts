@@ -171,6 +171,73 @@ describe('fleet upgrades in waves', () => {
   );
 
   it(
+    'the same fleet started again after a halt leaves the groups already on the version alone and upgrades the rest',
+    { timeout: 240_000 },
+    async () => {
+      const groups = ['r-one', 'r-bad', 'r-two'];
+      const fleet = await fleetOfGroups(testbed, groups);
+      const wrong = await fleet.createCluster({ name: 'r-bad-479', version: '479' });
+      const document = (badUrl: string) =>
+        fleetDocument(
+          fleet.gatewayUrl,
+          'again',
+          [
+            { routingGroup: 'r-one' },
+            { routingGroup: 'r-bad', overrides: { green: { url: badUrl, provisioner: { type: 'static' } } } },
+            { routingGroup: 'r-two' },
+          ],
+          [
+            { name: 'first', groups: ['r-one'] },
+            { name: 'second', groups: ['r-bad'] },
+            { name: 'last', groups: ['r-two'], approval: true },
+          ],
+        );
+      const first = await start(testbed, document(wrong.cluster.url));
+      await untilFleet(first, 'the halt', (status) => status.phase === 'HALTED');
+      // The operator ends the fleet: r-one, upgraded, stays so.
+      await first.cancel();
+      const cancelled = await first.result();
+      assert.equal(cancelled.outcome, 'CANCELLED');
+      assert.equal(cancelled.status.members.find((m) => m.routingGroup === 'r-one')?.state, 'SUCCEEDED');
+      assert.deepEqual(backendsOf(fleet, 'r-one'), [['r-one-480', true]]);
+
+      // Fixed: r-bad's green now runs 480. The same fleet, started again.
+      const right = await fleet.createCluster({ name: 'r-bad-480-fixed', version: '480' });
+      const second = await start(testbed, document(right.cluster.url));
+      const gate = await untilFleet(second, 'the gate of the last wave', (status) => status.awaitingApproval);
+      assert.equal(gate.waves[2].name, 'last');
+      await second.executeUpdate('approve', { args: [{ by: 'oncall' }] });
+      const result = await second.result();
+      assert.equal(result.outcome, 'SUCCEEDED', JSON.stringify(result.status.timeline.slice(-5)));
+      const byGroup = Object.fromEntries(result.status.members.map((member) => [member.routingGroup, member]));
+      assert.equal(byGroup['r-one'].state, 'UP_TO_DATE');
+      assert.equal(byGroup['r-one'].trafficPercent, 100);
+      assert.equal(
+        byGroup['r-one'].reason,
+        'already on Trino 480: r-one-480 is its only active backend; nothing started',
+      );
+      assert.equal(byGroup['r-bad'].state, 'SUCCEEDED');
+      assert.equal(byGroup['r-two'].state, 'SUCCEEDED');
+      assert.equal(result.status.waves[0].state, 'DONE');
+      assert.ok(
+        result.status.timeline.some((entry) =>
+          /^first done: every group already on Trino 480, nothing to approve or soak$/.test(entry.message),
+        ),
+      );
+      const { counts } = await childStarts(second, testbed.env.client);
+      assert.deepEqual(
+        [...counts.entries()].sort(),
+        [
+          ['cutover-r-bad', 1],
+          ['cutover-r-two', 1],
+        ],
+        'the second run started no upgrade of r-one',
+      );
+      for (const group of groups) assert.deepEqual(backendsOf(fleet, group), [[`${group}-480`, true]]);
+    },
+  );
+
+  it(
     "rollback-wave: the failed wave's groups that keep blue warm are rolled back; earlier waves stay upgraded",
     { timeout: 240_000 },
     async () => {

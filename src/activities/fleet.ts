@@ -31,13 +31,23 @@ export interface MemberClosed {
   reason?: string;
 }
 
+/** The gateway's routing groups as a fleet reads them at its start. */
+export interface FleetGatewayGroups {
+  groups: string[];
+  /** The names of each group's active backends, sorted (a group with none is absent). */
+  active: Record<string, string[]>;
+}
+
 const MEMBER_POLL_MS = 5_000;
 
 /** The worker's side of fleets: the gateway's groups, the policy check of every group, and the verbs forwarded to the groups' upgrades. */
 export function fleetActivities(deps: ActivityDeps) {
   return {
-    /** The distinct routing groups of the gateway's backends, sorted; refused when the policy does not allow the gateway. */
-    async fleetGatewayGroups(input: { gateway: GatewayTarget }): Promise<string[]> {
+    /**
+     * The distinct routing groups of the gateway's backends, sorted, with the active backends of
+     * each; refused when the policy does not allow the gateway.
+     */
+    async fleetGatewayGroups(input: { gateway: GatewayTarget }): Promise<FleetGatewayGroups> {
       const policy = deps.policy();
       const { url } = input.gateway;
       if (policy && !originListed(url, policy.gateways))
@@ -51,7 +61,10 @@ export function fleetActivities(deps: ActivityDeps) {
           'PlanRefused',
         );
       const backends = await deps.gateway(input.gateway).listBackends();
-      return [...new Set(backends.map((backend) => backend.routingGroup))].sort();
+      const active: Record<string, string[]> = {};
+      for (const backend of backends) if (backend.active) (active[backend.routingGroup] ??= []).push(backend.name);
+      for (const names of Object.values(active)) names.sort();
+      return { groups: [...new Set(backends.map((backend) => backend.routingGroup))].sort(), active };
     },
 
     /** The worker policy's problems with every group's plan, each prefixed with the group: nothing starts unless all are empty. */

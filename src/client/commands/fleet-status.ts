@@ -13,6 +13,7 @@ const MEMBER_STATES: readonly MemberState[] = [
   'RUNNING',
   'WARM',
   'SUCCEEDED',
+  'UP_TO_DATE',
   'PENDING',
   'ROLLED_BACK',
   'FAILED',

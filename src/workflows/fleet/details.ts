@@ -8,6 +8,7 @@ const STATE_ORDER: MemberState[] = [
   'RUNNING',
   'WARM',
   'SUCCEEDED',
+  'UP_TO_DATE',
   'ROLLED_BACK',
   'FAILED',
   'BLOCKED',

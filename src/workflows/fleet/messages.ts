@@ -39,15 +39,18 @@ export const FINAL_FLEET_PHASES: ReadonlySet<FleetPhase> = new Set([
 
 /**
  * A group's place in its fleet. WARM: green serves it and blue is kept warm (its upgrade still runs
- * and can roll back at once): the wave counts it done. BLOCKED: another upgrade of the group was
+ * and can roll back at once): the wave counts it done. UP_TO_DATE: at the fleet's start the group's
+ * green (`<group>-<version>` unless named) was already its only active backend, as an earlier run
+ * of the fleet leaves it: nothing is started for it. BLOCKED: another upgrade of the group was
  * running, nothing was started. SKIPPED: the fleet ended before the group's turn.
  */
 export type MemberState =
-  'PENDING' | 'RUNNING' | 'WARM' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'BLOCKED' | 'SKIPPED';
+  'PENDING' | 'RUNNING' | 'WARM' | 'SUCCEEDED' | 'UP_TO_DATE' | 'ROLLED_BACK' | 'FAILED' | 'BLOCKED' | 'SKIPPED';
 
 /** Member states after which the group's upgrade runs no more. */
 export const FINAL_MEMBER_STATES: ReadonlySet<MemberState> = new Set([
   'SUCCEEDED',
+  'UP_TO_DATE',
   'ROLLED_BACK',
   'FAILED',
   'BLOCKED',

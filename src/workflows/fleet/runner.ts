@@ -18,7 +18,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, type Duration, type UpdateDefinition } from '@temporalio/common';
 import type { CutoverActivities } from '../../activities';
-import type { MemberAction } from '../../activities/fleet';
+import type { FleetGatewayGroups, MemberAction } from '../../activities/fleet';
 import { expandFleet, type FleetGroup } from '../../fleet/expand';
 import type { FleetPlan } from '../../fleet/schema';
 import { durationMs } from '../../plan/duration';
@@ -170,9 +170,9 @@ export class FleetRunner {
       'STARTING',
       `fleet ${this.fleet.name} to Trino ${this.fleet.version} started${this.input.startedBy ? ` by ${this.input.startedBy}` : ''}`,
     );
-    let groups: string[];
+    let gateway: FleetGatewayGroups;
     try {
-      groups = await fleetQuick.fleetGatewayGroups({
+      gateway = await fleetQuick.fleetGatewayGroups({
         gateway: {
           url: this.fleet.gateway.url,
           requestTimeout: this.fleet.gateway.requestTimeout,
@@ -182,14 +182,35 @@ export class FleetRunner {
     } catch (error) {
       this.refuse([`gateway: its routing groups could not be read: ${failureMessage(error)}`]);
     }
-    const problems = this.expand(groups);
+    const problems = this.expand(gateway.groups);
     if (problems.length > 0) this.refuse(problems);
-    this.resolvedGroups.push(...groups);
-    const checked = await fleetQuick.checkFleetRuns({ plans: [...this.plans.values()] });
+    this.resolvedGroups.push(...gateway.groups);
+    this.markUpToDate(gateway.active);
+    const checked = await fleetQuick.checkFleetRuns({
+      plans: this.status.members
+        .filter((member) => member.state === 'PENDING')
+        .map((member) => this.plans.get(member.routingGroup)!),
+    });
     if (checked.problems.length > 0) this.refuse(checked.problems);
     this.note(
       `${this.status.members.length} routing groups in ${this.status.waves.length} waves: ${this.status.waves.map((wave) => `${wave.name} (${wave.groups.join(', ')})`).join('; ')}`,
     );
+  }
+
+  /**
+   * A group whose green is already its only active backend is where this fleet would leave it (a
+   * fleet run again after a halt finds its earlier waves so): nothing is started for it, and it
+   * counts as done. Read once, at the fleet's start.
+   */
+  private markUpToDate(active: Record<string, string[]>): void {
+    for (const member of this.status.members) {
+      const serving = active[member.routingGroup] ?? [];
+      if (serving.length !== 1 || serving[0] !== member.green.name) continue;
+      member.state = 'UP_TO_DATE';
+      member.trafficPercent = 100;
+      member.reason = `already on Trino ${member.green.version}: ${member.green.name} is its only active backend; nothing started`;
+      this.note(`${member.routingGroup}: ${member.reason}`);
+    }
   }
 
   /** Every group's plan from the gateway's groups, deterministically; the status's waves and members on the first run. */
@@ -224,6 +245,13 @@ export class FleetRunner {
   private async runWave(index: number): Promise<boolean> {
     const wave = this.status.waves[index];
     if (wave.state === 'DONE') return true;
+    const members = this.status.members.filter((member) => member.wave === index);
+    if (members.every((member) => member.state === 'UP_TO_DATE')) {
+      wave.state = 'DONE';
+      wave.endedAt = new Date().toISOString();
+      this.note(`${wave.name} done: every group already on Trino ${this.fleet.version}, nothing to approve or soak`);
+      return true;
+    }
     if (wave.approval && !wave.approvedBy) {
       wave.state = 'AWAITING_APPROVAL';
       this.status.awaitingApproval = true;
@@ -246,7 +274,6 @@ export class FleetRunner {
       wave.startedAt = new Date().toISOString();
       this.setPhase('RUNNING', `${wave.name} started: ${wave.groups.join(', ')} (${wave.maxParallel} at once)`);
     }
-    const members = this.status.members.filter((member) => member.wave === index);
     for (const member of members) {
       if (member.state !== 'PENDING') continue;
       if (!(await this.holdForStart(members, wave.maxParallel))) break;
@@ -435,7 +462,7 @@ export class FleetRunner {
       ? stop.kind === 'cancel'
         ? 'CANCELLED'
         : 'ROLLED_BACK'
-      : this.status.members.every((member) => member.state === 'SUCCEEDED')
+      : this.status.members.every((member) => member.state === 'SUCCEEDED' || member.state === 'UP_TO_DATE')
         ? 'SUCCEEDED'
         : 'COMPLETED_WITH_FAILURES';
     this.status.halted = undefined;
